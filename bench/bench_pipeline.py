@@ -1,0 +1,76 @@
+"""Events per second through the whole pipeline in-process, recording to a real SQLite file.
+
+    python bench/bench_pipeline.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from common import chat_lines, figure, machine, peak_rss_mb, percentile
+
+from bot.adapters.sim import SimAdapter
+from bot.config import settings_from_dict
+from bot.events import ChatKind, Event, pass_
+from bot.runtime import Bot
+from bot.store import Store
+
+
+def events(lines: list[str], groups: int = 50) -> list[Event]:
+    now = datetime.now(UTC)
+    return [
+        Event(platform="sim", chat_id=f"g{i % groups}", chat_kind=ChatKind.GROUP, sender_id=f"u{i % 997}",
+              sender_name=f"成员{i % 997}", message_id=f"b{i}", time=now, text=text)
+        for i, text in enumerate(lines)
+    ]
+
+
+def _empty_stage(name: str):
+    async def stage(event, ctx):
+        return pass_(name)
+
+    return stage
+
+
+async def run(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = settings_from_dict({"bot": {"data_dir": tmp, "demo": False}}, Path(tmp) / "config.toml")
+        store = Store(settings.database_path)
+        bot = Bot(settings, store, adapters={"sim": SimAdapter()})
+        for name in ("moderation", "keywords", "intents"):
+            bot.pipeline.replace(name, _empty_stage(name))
+        await bot.start()
+        batch = events(chat_lines(n))
+        latencies: list[float] = []
+        started = time.perf_counter()
+        for event in batch:
+            t0 = time.perf_counter()
+            await bot.handle(event)
+            latencies.append((time.perf_counter() - t0) * 1000)
+        await bot.recorder.flush()
+        elapsed = time.perf_counter() - started
+        recorded = store.messages.count("in")
+        await bot.stop()
+        store.close()
+    assert recorded == len(batch), f"recorded {recorded} of {len(batch)}"
+    figure("pipeline_empty_stages_msgs_per_s", len(batch) / elapsed, "msg/s")
+    figure("pipeline_empty_stages_p50_ms", percentile(latencies, 50), "ms")
+    figure("pipeline_empty_stages_p99_ms", percentile(latencies, 99), "ms")
+    figure("pipeline_empty_stages_peak_rss_mb", peak_rss_mb(), "MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(f"# machine: {machine()}")
+    asyncio.run(run(5_000 if args.quick else 50_000))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Adapters: thin translations between a platform's wire format and Event / outbox actions."""

@@ -1,0 +1,102 @@
+"""What every adapter provides: routes, send, platform actions, declared capabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.runtime import Bot
+
+# Capability names used by moderation to degrade actions it cannot perform.
+SEND = "send"
+RECALL = "recall"
+MUTE = "mute"
+KICK = "kick"
+PRIVATE = "private"
+LINK_CARD = "link"
+IMAGE = "image"
+
+
+class SendError(Exception):
+    """A delivery failed."""
+
+
+class TransientSendError(SendError):
+    """Worth retrying later (timeouts, 5xx, rate limited); `retry_after` in seconds if known."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """Retrying will not help (unknown chat, forbidden, invalid payload)."""
+
+
+class ActionNotSupported(Exception):
+    """The adapter cannot perform this platform action."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `count` messages per `period` seconds, per adapter or per target chat."""
+
+    scope: str  # "adapter" | "target"
+    count: int
+    period: float
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One outbox row handed to an adapter."""
+
+    id: int
+    platform: str
+    chat_id: str
+    chat_kind: str
+    payload: dict[str, Any]
+    source: str = ""
+    occurrence: str = ""
+    attempts: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.payload.get("text", "")
+
+
+class Adapter:
+    """Base class: subclasses set `name`, capabilities and limits, and override what they do."""
+
+    name: str = ""
+    capabilities: frozenset[str] = frozenset({SEND})
+    # True when re-sending the same delivery id cannot post twice (used after a crash mid-send)
+    idempotent_send: bool = False
+    rate_limits: tuple[RateLimit, ...] = ()
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return []
+
+    async def start(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def stop(self) -> None:
+        return None
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    async def send(self, delivery: Delivery) -> str | None:
+        """Deliver; return the platform's message id when it gives one."""
+        raise PermanentSendError(f"adapter {self.name!r} cannot send")
+
+    async def perform(self, action: dict[str, Any]) -> None:
+        """Do a platform action: {"action": "recall"|"mute"|"kick", "chat_id", "member_id", ...}."""
+        raise ActionNotSupported(action.get("action", "?"))
+
+    def status(self) -> dict[str, Any]:
+        """Shown on /healthz and in the console."""
+        return {"name": self.name, "capabilities": sorted(self.capabilities)}

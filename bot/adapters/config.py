@@ -1,0 +1,100 @@
+"""Settings of each adapter, as written under [adapters.*] in config.toml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.durations import Duration
+
+
+def _require(enabled: bool, **values: str) -> None:
+    if not enabled:
+        return
+    for key, value in values.items():
+        if not value:
+            raise ValueError(f"{key}: required when the adapter is enabled")
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    enabled: bool = True
+    replay_window: Duration = Duration(300)
+
+
+@dataclass(frozen=True)
+class WecomSettings:
+    enabled: bool = False
+    corp_id: str = ""
+    agent_id: str = ""
+    secret: str = field(default="", metadata={"secret": True})
+    token: str = field(default="", metadata={"secret": True})
+    encoding_aes_key: str = field(default="", metadata={"secret": True})
+    path: str = "/wecom/callback"
+    api_base: str = "https://qyapi.weixin.qq.com"
+    replay_window: Duration = Duration(300)
+
+    def validate(self) -> None:
+        _require(self.enabled, corp_id=self.corp_id, agent_id=self.agent_id, secret=self.secret,
+                 token=self.token, encoding_aes_key=self.encoding_aes_key)
+        if self.encoding_aes_key and len(self.encoding_aes_key) != 43:
+            raise ValueError("encoding_aes_key: must be 43 characters")
+
+
+@dataclass(frozen=True)
+class MpSettings:
+    enabled: bool = False
+    app_id: str = ""
+    app_secret: str = field(default="", metadata={"secret": True})
+    token: str = field(default="", metadata={"secret": True})
+    encoding_aes_key: str = field(default="", metadata={"secret": True})
+    path: str = "/mp/callback"
+    api_base: str = "https://api.weixin.qq.com"
+    replay_window: Duration = Duration(300)
+
+    def validate(self) -> None:
+        _require(self.enabled, app_id=self.app_id, app_secret=self.app_secret, token=self.token)
+        if self.encoding_aes_key and len(self.encoding_aes_key) != 43:
+            raise ValueError("encoding_aes_key: must be 43 characters")
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    name: str
+    url: str = field(metadata={"secret": True})
+    replay_window: Duration = Duration(300)
+
+    def validate(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError("url: must start with http:// or https://")
+
+
+@dataclass(frozen=True)
+class OnebotSettings:
+    enabled: bool = False
+    version: Literal[11, 12] = 11
+    access_token: str = field(default="", metadata={"secret": True})
+    secret: str = field(default="", metadata={"secret": True})
+    ws_path: str = "/onebot/ws"
+    http_path: str = "/onebot/http"
+    # the implementation's HTTP API, for actions when no WebSocket is connected
+    api_url: str = ""
+    self_id: str = ""
+    # v12 has no standard mute/kick: map our actions to an implementation's extension actions
+    extension_actions: dict[str, str] = field(default_factory=dict)
+    replay_window: Duration = Duration(300)
+
+
+@dataclass(frozen=True)
+class AdaptersSettings:
+    sim: SimSettings = field(default_factory=SimSettings)
+    wecom: WecomSettings = field(default_factory=WecomSettings)
+    mp: MpSettings = field(default_factory=MpSettings)
+    webhook: list[WebhookSettings] = field(default_factory=list)
+    onebot: OnebotSettings = field(default_factory=OnebotSettings)
+
+    def enabled_names(self) -> list[str]:
+        names = [n for n in ("sim", "wecom", "mp", "onebot") if getattr(self, n).enabled]
+        if self.webhook:
+            names.append("webhook")
+        return names

@@ -1,0 +1,98 @@
+"""The simulator platform: groups and members that live in the console, for trying rules.
+
+Inbound messages come from the console's simulator page; what the bot "sends" is written to
+the same messages table as outgoing rows, keyed by delivery id, so a resend after a crash is
+a no-op (idempotent) and the chat page shows exactly what a real group would have received.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from bot.adapters.base import (
+    IMAGE,
+    KICK,
+    LINK_CARD,
+    MUTE,
+    PRIVATE,
+    RECALL,
+    SEND,
+    Adapter,
+    Delivery,
+    PermanentSendError,
+)
+from bot.events import ChatKind, Event, EventType
+
+PLATFORM = "sim"
+
+
+class SimAdapter(Adapter):
+    name = PLATFORM
+    capabilities = frozenset({SEND, RECALL, MUTE, KICK, PRIVATE, LINK_CARD, IMAGE})
+    idempotent_send = True
+
+    def __init__(self) -> None:
+        self.bot = None
+
+    def make_event(
+        self, chat_id: str, chat_kind: ChatKind, member_id: str, member_name: str, text: str, *,
+        time: datetime, mentions: list[str] | None = None, to_me: bool = False,
+        type: EventType = EventType.MESSAGE, chat_name: str = "", attachments: list[str] | None = None,
+    ) -> Event:
+        return Event(
+            platform=PLATFORM, chat_id=chat_id, chat_kind=chat_kind, sender_id=member_id,
+            sender_name=member_name, message_id=uuid.uuid4().hex[:16], time=time, text=text,
+            mentions=mentions or [], to_me=to_me, type=type, chat_name=chat_name,
+            attachments=attachments or [], raw={"source": "simulator"},
+        )
+
+    async def send(self, delivery: Delivery) -> str | None:
+        store = self.bot.store
+        chat = await store.run(store.chats.get_chat, PLATFORM, delivery.chat_id)
+        if chat is None and delivery.chat_kind != "private":
+            raise PermanentSendError(f"模拟群 {delivery.chat_id} 不存在")
+        uid = f"{PLATFORM}:out:{delivery.id}"
+        text = _render(delivery.payload)
+        await store.run(
+            store.messages.record_outgoing, uid, PLATFORM, delivery.chat_id, delivery.chat_kind,
+            "bot", self.bot.settings.bot.name, text, self.bot.clock.now(),
+            {"delivery": delivery.id, "source": delivery.source, "payload": delivery.payload},
+        )
+        return uid
+
+    async def perform(self, action: dict[str, Any]) -> None:
+        """Simulated platform actions are shown in the chat as system notices."""
+        store = self.bot.store
+        kind = action.get("action")
+        who = action.get("member_name") or action.get("member_id", "")
+        notices = {
+            "recall": f"[系统] 一条消息已被撤回（{who}）",
+            "mute": f"[系统] {who} 已被禁言 {int(action.get('seconds', 0)) // 60} 分钟",
+            "unmute": f"[系统] {who} 已解除禁言",
+            "kick": f"[系统] {who} 已被移出群聊",
+        }
+        if kind not in notices:
+            from bot.adapters.base import ActionNotSupported
+
+            raise ActionNotSupported(kind or "?")
+        if kind == "recall" and action.get("message_uid"):
+            await store.run(store.messages.set_status, [(action["message_uid"], "recalled")])
+        if kind == "kick" and action.get("member_id"):
+            await store.run(store.chats.upsert_member, PLATFORM, action["chat_id"], action["member_id"], left=True)
+        uid = f"{PLATFORM}:act:{uuid.uuid4().hex[:12]}"
+        await store.run(
+            store.messages.record_outgoing, uid, PLATFORM, action["chat_id"], "group", "system", "系统",
+            notices[kind], self.bot.clock.now(), {"action": action},
+        )
+
+
+def _render(payload: dict[str, Any]) -> str:
+    text = payload.get("text", "")
+    if payload.get("kind") == "link" and payload.get("url"):
+        title = payload.get("title") or ""
+        return f"{text}\n🔗 {title} {payload['url']}".strip()
+    if payload.get("kind") == "image" and payload.get("image"):
+        return f"{text}\n[图片] {payload['image']}".strip()
+    return text

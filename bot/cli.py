@@ -1,0 +1,126 @@
+"""`qunbot` command line: run, check-config, try, why, user, demo, and each capability's commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot import __version__
+from bot.config import DEFAULT_CONFIG, Settings, load_settings
+from bot.settings_loader import ConfigError
+from bot.store import Store, StoreError
+
+
+class CliContext:
+    """What a subcommand handler gets: parsed args, settings, and a store opened on demand."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._settings: Settings | None = None
+        self._store: Store | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.args.config)
+        return self._settings
+
+    def store(self) -> Store:
+        """The configured database, migrated and (with demo = true) seeded when empty."""
+        if self._store is None:
+            from bot.demo import seed_if_empty
+
+            self._store = Store(self.settings.database_path)
+            seed_if_empty(self._store, self.settings)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def emit(self, data: Any, text: str | Callable[[], str]) -> None:
+        """Print JSON with --json, otherwise the human text."""
+        if getattr(self.args, "json", False):
+            print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        else:
+            print(text() if callable(text) else text)
+
+
+Handler = Callable[[CliContext], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bot import cli_commands
+    from intents import cli as faq_cli
+    from keywords import cli as keywords_cli
+    from moderation import cli as moderation_cli
+    from schedules import cli as schedules_cli
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=DEFAULT_CONFIG, help="config file (default ./config.toml)")
+    parser = argparse.ArgumentParser(
+        prog="qunbot", description="Self-hosted group-chat assistant for community operations.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"qunbot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    # every subcommand also accepts --config after its name
+    sub.common_parent = common  # type: ignore[attr-defined]
+    cli_commands.register(sub)
+    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli):
+        module.register(sub)
+    return parser
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, handler: Handler, help: str, *,
+                json_flag: bool = False) -> argparse.ArgumentParser:
+    """Register a subcommand with the shared --config option (and --json if it prints results)."""
+    parser = sub.add_parser(name, help=help, description=help, parents=[sub.common_parent])  # type: ignore[attr-defined]
+    if json_flag:
+        parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = CliContext(args)
+    try:
+        return int(args.func(ctx) or 0)
+    except ConfigError as exc:
+        print(f"配置错误 / config error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"数据库错误 / database error: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        ctx.close()
+
+
+def run_async(coro) -> Any:
+    return asyncio.run(coro)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {value}")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

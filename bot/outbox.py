@@ -1,0 +1,248 @@
+"""The only way out: rate limits per target and per adapter, retries, the delivery ledger.
+
+The ledger (store.outbound) is the truth; this class keeps an in-memory schedule of the
+active rows so that rate-limited targets cost nothing while they wait. After a restart the
+schedule is rebuilt from the ledger: pending rows are sent, rows caught mid-send are resent
+only where the adapter's send is idempotent and are otherwise marked `uncertain`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.adapters.base import Adapter, Delivery, PermanentSendError, RateLimit, TransientSendError
+from bot.clock import Clock
+from bot.ratelimit import SlidingWindow
+from bot.store.outbound import OutboundItem
+
+if TYPE_CHECKING:
+    from bot.config import OutboxSettings
+    from bot.store import Store
+
+log = logging.getLogger("qunbot.outbox")
+
+REPLY_PRIORITY = 0
+BROADCAST_PRIORITY = 10
+
+
+class Outbox:
+    """Delivers outbound items exactly once per (source, occurrence, target)."""
+
+    def __init__(
+        self, store: Store, adapters: dict[str, Adapter], settings: OutboxSettings,
+        clock: Clock | None = None, rng: Callable[[], float] = random.random,
+        max_concurrency: int = 16,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.rng = rng
+        self._seq = itertools.count()
+        # per adapter: heap of (priority, due monotonic time, seq, item)
+        self._queues: dict[str, list[tuple[int, float, int, OutboundItem]]] = {}
+        self._limits: dict[str, list[tuple[RateLimit, SlidingWindow]]] = {}
+        self._wake = asyncio.Event()
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self._inflight: set[asyncio.Task] = set()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+        self.sent_count = 0
+        self.failed_count = 0
+
+    # -- public API -----------------------------------------------------------------
+
+    async def submit(self, items: list[OutboundItem]) -> list[OutboundItem]:
+        """Add to the ledger; items whose key already exists are ignored. Returns the new ones."""
+        if not items:
+            return []
+        created = await self.store.run(self.store.outbound.insert, items)
+        for item in created:
+            self._schedule(item)
+        if created:
+            self._wake.set()
+        return created
+
+    async def retry_failed(self, source: str, occurrence: str | None = None) -> int:
+        items = await self.store.run(self.store.outbound.retry_failed, source, occurrence)
+        for item in items:
+            self._schedule(item)
+        self._wake.set()
+        return len(items)
+
+    def depth(self) -> int:
+        return sum(len(q) for q in self._queues.values()) + len(self._inflight)
+
+    async def start(self) -> None:
+        active = await self.store.run(self.store.outbound.active)
+        resumed = uncertain = 0
+        for item in active:
+            adapter = self.adapters.get(item.platform)
+            if item.status == "sending" and not (adapter and adapter.idempotent_send):
+                await self.store.run(
+                    self.store.outbound.mark, item.id, "uncertain",
+                    error="进程在发送途中停止，无法确认是否已送达；请在控制台确认后重试",
+                )
+                uncertain += 1
+                continue
+            self._schedule(item)
+            resumed += 1
+        if resumed or uncertain:
+            log.info("outbox resumed %d pending deliveries, %d uncertain", resumed, uncertain)
+        self._task = asyncio.create_task(self._loop(), name="outbox")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking new sends, let in-flight ones finish; pending rows stay for the next start."""
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self._inflight:
+            await asyncio.wait(self._inflight, timeout=timeout)
+
+    async def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until nothing is queued or in flight (tests and `qunbot try`)."""
+        deadline = self.clock.monotonic() + timeout
+        while self.depth():
+            if self.clock.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    # -- scheduling -----------------------------------------------------------------
+
+    def _schedule(self, item: OutboundItem, delay: float | None = None) -> None:
+        if delay is None:
+            delay = 0.0
+            if item.not_before is not None:
+                delay = max(0.0, (item.not_before - self.clock.now()).total_seconds())
+        due = self.clock.monotonic() + delay
+        heapq.heappush(self._queues.setdefault(item.platform, []), (item.priority, due, next(self._seq), item))
+
+    def _windows(self, platform: str) -> list[tuple[RateLimit, SlidingWindow]]:
+        if platform not in self._limits:
+            adapter = self.adapters.get(platform)
+            limits = [
+                RateLimit("target", self.settings.per_target_per_minute, 60.0),
+                RateLimit("adapter", self.settings.per_adapter_per_minute, 60.0),
+                *(adapter.rate_limits if adapter else ()),
+            ]
+            self._limits[platform] = [(lim, SlidingWindow(lim.count, lim.period, self.clock.monotonic)) for lim in limits]
+        return self._limits[platform]
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            sleep_for = await self._dispatch_ready()
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=sleep_for)
+            except TimeoutError:
+                pass
+
+    async def _dispatch_ready(self) -> float:
+        """Start every send that is due and allowed; return seconds until the next one may be."""
+        next_wake = 1.0
+        now = self.clock.monotonic()
+        for platform, queue in self._queues.items():
+            windows = self._windows(platform)
+            deferred: list[tuple[int, float, int, OutboundItem]] = []
+            while queue:
+                prio, due, seq, item = queue[0]
+                if due > now:
+                    # the heap is ordered by priority first; a later-due item may hide behind it
+                    heapq.heappop(queue)
+                    deferred.append((prio, due, seq, item))
+                    next_wake = min(next_wake, due - now)
+                    continue
+                adapter_wait = max((w.wait_time(platform) for lim, w in windows if lim.scope == "adapter"), default=0.0)
+                if adapter_wait > 0:
+                    next_wake = min(next_wake, adapter_wait)
+                    break
+                target_key = (platform, item.chat_id)
+                target_wait = max((w.wait_time(target_key) for lim, w in windows if lim.scope == "target"), default=0.0)
+                heapq.heappop(queue)
+                if target_wait > 0:
+                    deferred.append((prio, now + target_wait, seq, item))
+                    next_wake = min(next_wake, target_wait)
+                    continue
+                if self._sem.locked():
+                    deferred.append((prio, due, seq, item))
+                    next_wake = min(next_wake, 0.01)
+                    break
+                for lim, w in windows:
+                    w.hit(platform if lim.scope == "adapter" else target_key)
+                await self._sem.acquire()
+                task = asyncio.create_task(self._send(item))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            for entry in deferred:
+                heapq.heappush(queue, entry)
+        return max(0.001, next_wake)
+
+    # -- sending --------------------------------------------------------------------
+
+    async def _send(self, item: OutboundItem) -> None:
+        store = self.store
+        try:
+            if item.not_after is not None and self.clock.now() > item.not_after:
+                await store.run(store.outbound.mark, item.id, "skipped", error="已过期，未发送")
+                return
+            adapter = self.adapters.get(item.platform)
+            if adapter is None:
+                await store.run(store.outbound.mark, item.id, "failed", error=f"适配器 {item.platform} 未启用")
+                self.failed_count += 1
+                return
+            attempts = item.attempts + 1
+            await store.run(store.outbound.mark, item.id, "sending", attempts=attempts)
+            delivery = Delivery(
+                id=item.id, platform=item.platform, chat_id=item.chat_id, chat_kind=item.chat_kind,
+                payload=item.payload, source=item.source, occurrence=item.occurrence, attempts=attempts,
+            )
+            try:
+                platform_id = await adapter.send(delivery)
+            except PermanentSendError as exc:
+                log.warning("delivery %s to %s:%s failed: %s", item.id, item.platform, item.chat_id, exc)
+                await store.run(store.outbound.mark, item.id, "failed", error=str(exc)[:500])
+                self.failed_count += 1
+                return
+            except (TransientSendError, TimeoutError, OSError, Exception) as exc:
+                retry_after = getattr(exc, "retry_after", None)
+                await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, retry_after)
+                return
+            await store.run(store.outbound.mark, item.id, "sent", platform_message_id=platform_id)
+            self.sent_count += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox bookkeeping failed for delivery %s", item.id)
+        finally:
+            self._sem.release()
+            self._wake.set()
+
+    async def _retry_or_fail(self, item: OutboundItem, attempts: int, error: str, retry_after: float | None) -> None:
+        if attempts >= self.settings.max_attempts:
+            log.warning("delivery %s failed after %d attempts: %s", item.id, attempts, error)
+            await self.store.run(self.store.outbound.mark, item.id, "failed", error=error[:500])
+            self.failed_count += 1
+            return
+        backoff = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
+        delay = retry_after if retry_after is not None else backoff * (0.5 + self.rng())
+        log.info("delivery %s attempt %d failed (%s); retry in %.1fs", item.id, attempts, error, delay)
+        await self.store.run(
+            self.store.outbound.mark, item.id, "pending", error=error[:500],
+            next_attempt_at=self.clock.now() + timedelta(seconds=delay),
+        )
+        item.attempts = attempts
+        item.status = "pending"
+        self._schedule(item, delay)

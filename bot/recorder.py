@@ -1,0 +1,106 @@
+"""Batched recording: the hot path appends, one background flush writes many rows at once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from bot.events import Decision, Event
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+log = logging.getLogger("qunbot.recorder")
+
+
+class Recorder:
+    """Buffers messages and decisions and writes them in one transaction per batch."""
+
+    def __init__(self, store: Store, *, interval: float = 0.05, max_batch: int = 1000) -> None:
+        self.store = store
+        self.interval = interval
+        self.max_batch = max_batch
+        self._messages: list[tuple[Event, str, bool]] = []
+        self._decisions: list[tuple[str, list[Decision], str]] = []
+        self._statuses: list[tuple[str, str]] = []
+        self._chats: list[tuple[str, str, str, str]] = []
+        self._known_chats: set[tuple[str, str]] = set()
+        self._flush_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.flushed_messages = 0
+        self.last_error: str | None = None
+
+    def add_message(self, event: Event, *, truncated: bool = False) -> None:
+        key = (event.platform, event.chat_id)
+        if key not in self._known_chats:
+            self._known_chats.add(key)
+            self._chats.append((event.platform, event.chat_id, str(event.chat_kind), event.chat_name))
+        self._messages.append((event, "received", truncated))
+        if len(self._messages) >= self.max_batch:
+            self._wake.set()
+
+    def add_decisions(self, uid: str, decisions: list[Decision], status: str) -> None:
+        self._decisions.append((uid, decisions, status))
+        if status != "received":
+            self._statuses.append((uid, status))
+
+    def pending(self) -> int:
+        return len(self._messages) + len(self._decisions)
+
+    async def flush(self) -> int:
+        async with self._flush_lock:
+            if not (self._messages or self._decisions or self._statuses):
+                return 0
+            messages, self._messages = self._messages, []
+            decisions, self._decisions = self._decisions, []
+            statuses, self._statuses = self._statuses, []
+            chats, self._chats = self._chats, []
+            try:
+                await self.store.run(self._write, chats, messages, decisions, statuses)
+            except Exception as exc:
+                # keep the rows: they are retried on the next flush, nothing is lost silently
+                self.last_error = str(exc)
+                log.error("recording %d messages failed, will retry: %s", len(messages), exc)
+                self._messages[:0] = messages
+                self._decisions[:0] = decisions
+                self._statuses[:0] = statuses
+                self._chats[:0] = chats
+                raise
+            self.last_error = None
+            self.flushed_messages += len(messages)
+            return len(messages)
+
+    def _write(self, chats, messages, decisions, statuses) -> None:
+        store = self.store
+        with store.messages.tx():
+            if chats:
+                store.chats.ensure_chats(chats)
+            store.messages.record_batch(messages, decisions)
+            if statuses:
+                store.messages.set_status(statuses)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="recorder")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.flush()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                await asyncio.sleep(1.0)

@@ -1,0 +1,214 @@
+"""The running bot: pipeline, recorder, outbox and adapters wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from typing import Any
+
+from bot.adapters.base import ActionNotSupported, Adapter
+from bot.clock import Clock
+from bot.commands import CommandStage
+from bot.config import Settings
+from bot.events import Event, EventType
+from bot.outbox import REPLY_PRIORITY, Outbox
+from bot.pipeline import Context, Outcome, Pipeline
+from bot.recorder import Recorder
+from bot.services import Services
+from bot.stages import Deduper, RecordStage
+from bot.store import Store
+from bot.store.outbound import OutboundItem
+from intents.stage import FaqStage
+from keywords.stage import KeywordStage
+from moderation.stage import ModerationStage
+from schedules.scheduler import Scheduler
+
+log = logging.getLogger("qunbot.bot")
+
+
+class Bot:
+    """One bot process: takes Events from adapters, runs the pipeline, sends through the outbox."""
+
+    def __init__(
+        self, settings: Settings, store: Store, *, clock: Clock | None = None,
+        adapters: dict[str, Adapter] | None = None, workers: int = 4, queue_size: int = 10_000,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock or Clock()
+        self.adapters: dict[str, Adapter] = adapters or {}
+        self.services = Services(
+            settings=settings, store=store, clock=self.clock,
+            submit=self._submit_items, capabilities=self.capabilities,
+        )
+        self.recorder = Recorder(store)
+        self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock)
+        self.schedules = Scheduler(self.services, retry_failed=self.outbox.retry_failed)
+        self.services.registry["schedules"] = self.schedules
+        self.deduper = Deduper()
+        self.commands = CommandStage(settings.bot.name)
+        # stages register their chat commands through this (moderation: /mute, /warn …)
+        self.services.registry["commands"] = self.commands
+        self.pipeline = self._build_pipeline()
+        self._chat_info: dict[tuple[str, str], tuple[str, list[str]]] = {}
+        self._queues = [asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
+        self._workers: list[asyncio.Task] = []
+        self._started = False
+        self.handled = 0
+
+    def _build_pipeline(self) -> Pipeline:
+        services = self.services
+        pipeline = Pipeline()
+        pipeline.register("dedupe", self.deduper)
+        pipeline.register("record", RecordStage(self.recorder, self.settings.bot.max_text_length))
+        pipeline.register("moderation", ModerationStage(services))
+        pipeline.register("commands", self.commands)
+        pipeline.register("keywords", KeywordStage(services))
+        pipeline.register("intents", FaqStage(services))
+        return pipeline
+
+    def stage(self, name: str) -> Any:
+        return dict(self.pipeline.stages)[name]
+
+    def capabilities(self, platform: str) -> frozenset[str]:
+        adapter = self.adapters.get(platform)
+        return adapter.capabilities if adapter else frozenset()
+
+    def refresh_chats(self) -> None:
+        self._chat_info = {
+            (c["platform"], c["chat_id"]): (c["name"], c["tags"]) for c in self.store.chats.list_chats()
+        }
+
+    def chat_info(self, platform: str, chat_id: str) -> tuple[str, list[str]]:
+        return self._chat_info.get((platform, chat_id), ("", []))
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.store.run(self.refresh_chats)
+        self.deduper.seed(await self.store.run(self.store.messages.recent_uids, 100_000))
+        await self.recorder.start()
+        await self.outbox.start()
+        for adapter in self.adapters.values():
+            await adapter.start(self)
+        await self.schedules.start()
+        self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
+        self._started = True
+
+    async def stop(self) -> None:
+        """Finish queued messages, flush records, stop the outbox and adapters."""
+        await self.schedules.stop()
+        for q in self._queues:
+            await q.join()
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter %s did not stop cleanly", adapter.name)
+        await self.recorder.stop()
+        await self.outbox.stop()
+        self._started = False
+
+    # -- handling -------------------------------------------------------------------
+
+    async def submit(self, event: Event) -> None:
+        """Queue an event; events of one chat keep their order. Waits when the queue is full."""
+        index = zlib.crc32(event.session_key.encode()) % len(self._queues)
+        await self._queues[index].put(event)
+
+    def queue_depth(self) -> int:
+        return sum(q.qsize() for q in self._queues)
+
+    async def _work(self, queue: asyncio.Queue) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                await self.handle(event)
+            except Exception:
+                log.exception("handling failed", extra={"message_id": event.uid})
+            finally:
+                queue.task_done()
+
+    def make_context(self, event: Event, *, dry_run: bool = False) -> Context:
+        name, tags = self.chat_info(event.platform, event.chat_id)
+        if not event.chat_name:
+            event.chat_name = name
+        return Context(now=self.clock.now(), chat_tags=tags, chat_name=name or event.chat_name, dry_run=dry_run)
+
+    async def handle(self, event: Event) -> Outcome:
+        """Run one event through the pipeline, record the decisions, send replies, do actions."""
+        if event.type is not EventType.MESSAGE:
+            await self._track_membership(event)
+        ctx = self.make_context(event)
+        outcome = await self.pipeline.run(event, ctx)
+        # a duplicate's decision is added to the original message's trace
+        status = outcome.status if outcome.status != "duplicate" else "received"
+        self.recorder.add_decisions(event.uid, outcome.decisions, status)
+        self.handled += 1
+        log.info(
+            "event handled", extra={
+                "message_id": event.uid, "chat": event.chat_id, "status": outcome.status,
+                "replies": len(outcome.replies),
+            },
+        )
+        if outcome.replies:
+            await self._submit_items([
+                OutboundItem(
+                    source=f"reply:{event.uid}", occurrence=str(i), platform=event.platform,
+                    chat_id=event.sender_id if reply.private else event.chat_id,
+                    chat_kind="private" if reply.private else str(event.chat_kind),
+                    payload=_payload(reply, event), priority=REPLY_PRIORITY, reply_to=event.uid,
+                )
+                for i, reply in enumerate(outcome.replies)
+            ])
+        for action in outcome.actions:
+            await self.perform(event.platform, action)
+        return outcome
+
+    async def try_event(self, event: Event) -> Outcome:
+        """Decide without recording, sending or acting: the manager's test bench."""
+        ctx = self.make_context(event, dry_run=True)
+        return await self.pipeline.run(event, ctx)
+
+    async def perform(self, platform: str, action: dict[str, Any]) -> bool:
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            return False
+        try:
+            await adapter.perform(action)
+            return True
+        except ActionNotSupported:
+            log.warning("adapter %s cannot %s", platform, action.get("action"))
+        except Exception:
+            log.exception("action %s on %s failed", action.get("action"), platform)
+        return False
+
+    async def _submit_items(self, items: list[OutboundItem]) -> list[OutboundItem]:
+        return await self.outbox.submit(items)
+
+    async def _track_membership(self, event: Event) -> None:
+        store = self.store
+
+        def write() -> None:
+            store.chats.ensure_chats([(event.platform, event.chat_id, str(event.chat_kind), event.chat_name)])
+            store.chats.upsert_member(
+                event.platform, event.chat_id, event.sender_id, event.sender_name,
+                joined=event.type is EventType.MEMBER_JOIN, left=event.type is EventType.MEMBER_LEAVE,
+            )
+
+        await store.run(write)
+
+
+def _payload(reply, event: Event) -> dict[str, Any]:
+    payload: dict[str, Any] = {"text": reply.text, "kind": reply.kind}
+    for key in ("url", "title", "image"):
+        value = getattr(reply, key)
+        if value:
+            payload[key] = value
+    if reply.mention_sender:
+        payload["mention"] = event.sender_id
+    return payload

@@ -1,0 +1,169 @@
+"""Shared plumbing of the storage package: connection set-up, migrations, repository base."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+# A migration is SQL (run as a script) or a callable taking the sqlite_utils Database.
+Migration = str | Callable[[sqlite_utils.Database], None]
+
+
+class StoreError(RuntimeError):
+    """The database could not do what was asked (locked, full, corrupt, newer schema)."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    if not text:
+        return default
+    return json.loads(text)
+
+
+def open_database(path: Path | str) -> sqlite_utils.Database:
+    """One connection with the pragmas every part of qunbot relies on."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return sqlite_utils.Database(conn)
+
+
+class Repo:
+    """One domain's tables. Subclasses list forward-only MIGRATIONS under a COMPONENT name."""
+
+    COMPONENT: str = ""
+    MIGRATIONS: Sequence[Migration] = ()
+
+    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock) -> None:
+        self.db = db
+        self.lock = lock
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    def tx(self) -> _Transaction:
+        return _Transaction(self.conn, self.lock)
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        with self.lock:
+            cur = self.conn.execute(sql, params)
+            cols = [c[0] for c in cur.description] if cur.description else []
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        with self.lock:
+            row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT under the store lock; rolls back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+        self.conn = conn
+        self.lock = lock
+        self.depth_owner = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        if not self.conn.in_transaction:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error:
+                self.lock.release()
+                raise
+            self.depth_owner = True
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.depth_owner:
+                if exc_type is None:
+                    self.conn.execute("COMMIT")
+                else:
+                    self.conn.execute("ROLLBACK")
+        finally:
+            self.lock.release()
+
+
+def apply_migrations(db: sqlite_utils.Database, repos: Sequence[type[Repo]]) -> list[str]:
+    """Bring each component's schema to its newest version; returns what was applied."""
+    conn = db.conn
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " component TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    applied: list[str] = []
+    for repo in repos:
+        if not repo.MIGRATIONS:
+            continue
+        row = conn.execute(
+            "SELECT version FROM schema_version WHERE component = ?", (repo.COMPONENT,)
+        ).fetchone()
+        current = row[0] if row else 0
+        if current > len(repo.MIGRATIONS):
+            raise StoreError(
+                f"database schema of {repo.COMPONENT!r} is version {current}, newer than this "
+                f"qunbot ({len(repo.MIGRATIONS)}): upgrade qunbot or restore a backup"
+            )
+        for version in range(current + 1, len(repo.MIGRATIONS) + 1):
+            step = repo.MIGRATIONS[version - 1]
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if isinstance(step, str):
+                    for statement in _split_sql(step):
+                        conn.execute(statement)
+                else:
+                    step(db)
+                conn.execute(
+                    "INSERT INTO schema_version(component, version, applied_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT(component) DO UPDATE SET version = excluded.version,"
+                    " applied_at = excluded.applied_at",
+                    (repo.COMPONENT, version, iso(utcnow())),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            applied.append(f"{repo.COMPONENT}:{version}")
+    return applied
+
+
+def _split_sql(script: str) -> list[str]:
+    # executescript() would COMMIT our transaction; statements here never contain ';' in literals
+    return [s.strip() for s in script.split(";") if s.strip()]

@@ -1,0 +1,224 @@
+"""Tables of the faq capability: entries, answers given, unanswered questions, dictionary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.store.base import Repo, dumps, iso, loads, utcnow
+
+_V1 = """
+CREATE TABLE faq_entries (
+    id TEXT PRIMARY KEY,
+    answer TEXT NOT NULL,
+    questions TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    groups TEXT NOT NULL DEFAULT '[]',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    hits INTEGER NOT NULL DEFAULT 0,
+    unhelpful INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE faq_answers (
+    id INTEGER PRIMARY KEY,
+    entry_id TEXT NOT NULL,
+    message_uid TEXT,
+    platform TEXT,
+    chat_id TEXT,
+    sender_id TEXT,
+    question TEXT,
+    score REAL,
+    via TEXT NOT NULL DEFAULT 'answer',
+    unhelpful INTEGER NOT NULL DEFAULT 0,
+    at TEXT NOT NULL
+);
+CREATE INDEX faq_answers_entry ON faq_answers(entry_id, at);
+CREATE TABLE faq_unanswered (
+    id INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    platform TEXT,
+    chat_id TEXT,
+    sender_id TEXT,
+    outcome TEXT NOT NULL,
+    score REAL,
+    best_entry TEXT,
+    at TEXT NOT NULL,
+    resolved_entry TEXT,
+    resolved_at TEXT
+);
+CREATE INDEX faq_unanswered_open ON faq_unanswered(resolved_at, at);
+CREATE TABLE faq_dictionary (
+    word TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('word', 'stop', 'synonym')),
+    target TEXT,
+    freq INTEGER,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (word, kind)
+);
+CREATE TABLE faq_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO faq_meta(key, value) VALUES ('revision', 0)
+"""
+
+_ENTRY_COLUMNS = "id, answer, questions, tags, groups, enabled, hits, unhelpful, created_at, updated_at"
+
+
+def _entry(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    for key in ("questions", "tags", "groups"):
+        row[key] = loads(row[key], [])
+    row["enabled"] = bool(row["enabled"])
+    return row
+
+
+class FaqRepo(Repo):
+    COMPONENT = "faq"
+    MIGRATIONS = (_V1,)
+
+    # -- entries ----------------------------------------------------------------------
+
+    def revision(self) -> int:
+        """Bumped by every change, so another process (CLI import) is noticed by the bot."""
+        return int(self.scalar("SELECT value FROM faq_meta WHERE key = 'revision'") or 0)
+
+    def _bump(self) -> None:
+        self.conn.execute("UPDATE faq_meta SET value = value + 1 WHERE key = 'revision'")
+
+    def list_entries(self) -> list[dict[str, Any]]:
+        return [_entry(r) for r in self.query(f"SELECT {_ENTRY_COLUMNS} FROM faq_entries ORDER BY id")]
+
+    def get_entry(self, entry_id: str) -> dict[str, Any] | None:
+        row = self.query_one(f"SELECT {_ENTRY_COLUMNS} FROM faq_entries WHERE id = ?", (entry_id,))
+        return _entry(row) if row else None
+
+    def count_entries(self) -> int:
+        return int(self.scalar("SELECT count(*) FROM faq_entries") or 0)
+
+    def upsert_entry(self, entry: dict[str, Any], now: datetime | None = None) -> None:
+        with self.tx():
+            self._upsert(entry, iso(now or utcnow()))
+            self._bump()
+
+    def _upsert(self, e: dict[str, Any], at: str | None) -> None:
+        self.conn.execute(
+            "INSERT INTO faq_entries(id, answer, questions, tags, groups, enabled, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET answer = excluded.answer,"
+            " questions = excluded.questions, tags = excluded.tags, groups = excluded.groups,"
+            " enabled = excluded.enabled, updated_at = excluded.updated_at",
+            (e["id"], e["answer"], dumps(e["questions"]), dumps(e.get("tags") or []),
+             dumps(e.get("groups") or []), int(e.get("enabled", True)), at, at),
+        )
+
+    def import_entries(self, entries: list[dict[str, Any]], replace: bool,
+                       now: datetime | None = None) -> dict[str, int]:
+        """Merge (add or update by id) or replace the whole FAQ, in one transaction."""
+        at = iso(now or utcnow())
+        with self.tx():
+            existing = {r[0] for r in self.conn.execute("SELECT id FROM faq_entries")}
+            incoming = {e["id"] for e in entries}
+            removed = 0
+            if replace:
+                gone = existing - incoming
+                removed = len(gone)
+                self.conn.executemany("DELETE FROM faq_entries WHERE id = ?", [(i,) for i in gone])
+            for e in entries:
+                self._upsert(e, at)
+            self._bump()
+        return {"added": len(incoming - existing), "updated": len(incoming & existing), "removed": removed}
+
+    def delete_entry(self, entry_id: str) -> bool:
+        with self.tx():
+            cur = self.conn.execute("DELETE FROM faq_entries WHERE id = ?", (entry_id,))
+            self._bump()
+        return cur.rowcount > 0
+
+    # -- answers and feedback ---------------------------------------------------------
+
+    def record_answer(self, entry_id: str, *, message_uid: str, platform: str, chat_id: str,
+                      sender_id: str, question: str, score: float, via: str,
+                      at: datetime | None = None) -> int:
+        with self.tx():
+            cur = self.conn.execute(
+                "INSERT INTO faq_answers(entry_id, message_uid, platform, chat_id, sender_id, question,"
+                " score, via, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry_id, message_uid, platform, chat_id, sender_id, question, score, via,
+                 iso(at or utcnow())),
+            )
+            self.conn.execute("UPDATE faq_entries SET hits = hits + 1 WHERE id = ?", (entry_id,))
+        return int(cur.lastrowid)
+
+    def mark_unhelpful(self, answer_id: int) -> bool:
+        with self.tx():
+            row = self.conn.execute(
+                "SELECT entry_id, unhelpful FROM faq_answers WHERE id = ?", (answer_id,)).fetchone()
+            if row is None or row[1]:
+                return False
+            self.conn.execute("UPDATE faq_answers SET unhelpful = 1 WHERE id = ?", (answer_id,))
+            self.conn.execute("UPDATE faq_entries SET unhelpful = unhelpful + 1 WHERE id = ?", (row[0],))
+        return True
+
+    def recent_answers(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM faq_answers ORDER BY id DESC LIMIT ?", (limit,))
+
+    def stats(self, since: datetime | None = None) -> dict[str, Any]:
+        where, params = ("WHERE at >= ?", (iso(since),)) if since else ("", ())
+        totals = self.query_one(
+            f"SELECT count(*) AS answers, coalesce(sum(unhelpful), 0) AS unhelpful,"
+            f" coalesce(sum(via = 'suggest'), 0) AS via_suggest FROM faq_answers {where}", params)
+        unanswered = self.scalar(f"SELECT count(*) FROM faq_unanswered {where}", params)
+        return {**(totals or {}), "unanswered": int(unanswered or 0)}
+
+    # -- unanswered questions ---------------------------------------------------------
+
+    def log_unanswered(self, text: str, *, platform: str, chat_id: str, sender_id: str,
+                       outcome: str, score: float, best_entry: str | None,
+                       at: datetime | None = None) -> int:
+        with self.tx():
+            cur = self.conn.execute(
+                "INSERT INTO faq_unanswered(text, platform, chat_id, sender_id, outcome, score,"
+                " best_entry, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (text, platform, chat_id, sender_id, outcome, score, best_entry, iso(at or utcnow())),
+            )
+        return int(cur.lastrowid)
+
+    def open_unanswered(self, limit: int = 2000) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT * FROM faq_unanswered WHERE resolved_at IS NULL ORDER BY id DESC LIMIT ?", (limit,))
+
+    def resolve_unanswered(self, ids: list[int], entry_id: str | None,
+                           at: datetime | None = None) -> int:
+        """Close questions: turned into / added to `entry_id`, or dismissed (None → '')."""
+        with self.tx():
+            cur = self.conn.executemany(
+                "UPDATE faq_unanswered SET resolved_entry = ?, resolved_at = ? WHERE id = ?",
+                [(entry_id or "", iso(at or utcnow()), i) for i in ids],
+            )
+        return cur.rowcount
+
+    def unanswered_texts(self, ids: list[int]) -> list[str]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        return [r["text"] for r in self.query(
+            f"SELECT text FROM faq_unanswered WHERE id IN ({marks}) ORDER BY id", ids)]
+
+    # -- dictionary -------------------------------------------------------------------
+
+    def dictionary(self) -> list[dict[str, Any]]:
+        return self.query("SELECT word, kind, target, freq, created_at FROM faq_dictionary ORDER BY kind, word")
+
+    def add_dictionary(self, word: str, kind: str, target: str | None = None,
+                       freq: int | None = None) -> None:
+        with self.tx():
+            self.conn.execute(
+                "INSERT INTO faq_dictionary(word, kind, target, freq, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(word, kind) DO UPDATE SET target = excluded.target, freq = excluded.freq",
+                (word, kind, target, freq, iso(utcnow())),
+            )
+            self._bump()
+
+    def remove_dictionary(self, word: str, kind: str) -> bool:
+        with self.tx():
+            cur = self.conn.execute("DELETE FROM faq_dictionary WHERE word = ? AND kind = ?", (word, kind))
+            self._bump()
+        return cur.rowcount > 0

@@ -1,0 +1,158 @@
+"""Messages (in and out) and the decisions each pipeline stage took about them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from bot.events import Decision, Event
+from bot.store.base import Repo, dumps, iso, loads, utcnow
+
+
+class MessageRepo(Repo):
+    def record_batch(
+        self,
+        messages: Iterable[tuple[Event, str, bool]],
+        traces: Iterable[tuple[str, list[Decision], str]],
+    ) -> None:
+        """Write (event, status, truncated) rows and one trace row per (uid, decisions, status).
+
+        A trace is one row, not one per stage: recording must not bound throughput. Its
+        `stage`/`outcome` columns name the deciding (last) stage, for reports.
+        """
+        now = iso(utcnow())
+        msg_rows = [
+            (e.uid, e.platform, e.message_id, e.chat_id, str(e.chat_kind), str(e.type), e.sender_id,
+             e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions),
+             dumps(e.attachments), status, dumps(e.raw) if e.raw else "{}")
+            for e, status, truncated in messages
+        ]
+        trace_rows = []
+        for uid, decisions, status in traces:
+            last = decisions[-1] if decisions else None
+            trace_rows.append((
+                uid, now, status, last.stage if last else "", last.outcome if last else "",
+                last.reason if last else "",
+                dumps([[d.stage, d.outcome, d.reason, d.detail, round(d.elapsed_ms, 3)] for d in decisions]),
+            ))
+        with self.tx() as conn:
+            if msg_rows:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, type,"
+                    " sender_id, sender_name, time, text, truncated, mentions, attachments, status, raw)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    msg_rows,
+                )
+            if trace_rows:
+                conn.executemany(
+                    "INSERT INTO decisions(message_uid, time, status, stage, outcome, reason, trace)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    trace_rows,
+                )
+
+    def set_status(self, uids: Iterable[tuple[str, str]]) -> None:
+        with self.tx() as conn:
+            conn.executemany("UPDATE messages SET status = ? WHERE uid = ?", [(s, u) for u, s in uids])
+
+    def record_outgoing(
+        self, uid: str, platform: str, chat_id: str, chat_kind: str, sender_id: str, sender_name: str,
+        text: str, time: datetime, raw: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record something the bot said; False when that uid was already recorded (idempotent)."""
+        with self.tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, direction,"
+                " sender_id, sender_name, time, text, status, raw)"
+                " VALUES (?, ?, ?, ?, ?, 'out', ?, ?, ?, ?, 'sent', ?)",
+                (uid, platform, uid, chat_id, chat_kind, sender_id, sender_name, iso(time), text,
+                 dumps(raw or {})),
+            )
+            return cur.rowcount == 1
+
+    def delete_platform(self, platform: str) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                "DELETE FROM decisions WHERE message_uid IN (SELECT uid FROM messages WHERE platform = ?)",
+                (platform,),
+            )
+            conn.execute("DELETE FROM messages WHERE platform = ?", (platform,))
+
+    def recent_uids(self, limit: int) -> list[str]:
+        rows = self.query("SELECT uid FROM messages WHERE direction = 'in' ORDER BY rowid DESC LIMIT ?", (limit,))
+        return [r["uid"] for r in rows]
+
+    def exists(self, uid: str) -> bool:
+        return self.scalar("SELECT 1 FROM messages WHERE uid = ?", (uid,)) is not None
+
+    def get(self, uid: str) -> dict[str, Any] | None:
+        row = self.query_one("SELECT * FROM messages WHERE uid = ?", (uid,))
+        return _message(row) if row else None
+
+    def find(self, message_id: str) -> list[dict[str, Any]]:
+        """By full uid ("sim:123") or by the platform's message id alone."""
+        rows = self.query(
+            "SELECT * FROM messages WHERE uid = ? OR message_id = ? ORDER BY time DESC LIMIT 20",
+            (message_id, message_id),
+        )
+        return [_message(r) for r in rows]
+
+    def decisions(self, uid: str) -> list[dict[str, Any]]:
+        """Every stage decision recorded for a message, in order (a retried copy adds more)."""
+        out: list[dict[str, Any]] = []
+        for row in self.query("SELECT time, trace FROM decisions WHERE message_uid = ? ORDER BY id", (uid,)):
+            for stage, outcome, reason, detail, elapsed in loads(row["trace"], []):
+                out.append({"stage": stage, "outcome": outcome, "reason": reason, "detail": detail,
+                            "elapsed_ms": elapsed, "time": row["time"]})
+        return out
+
+    def chat_messages(
+        self, platform: str, chat_id: str, *, after_rowid: int = 0, limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT rowid AS rowid_, * FROM messages WHERE platform = ? AND chat_id = ? AND rowid > ?"
+            " ORDER BY rowid DESC LIMIT ?",
+            (platform, chat_id, after_rowid, limit),
+        )
+        return [_message(r) for r in reversed(rows)]
+
+    def count(self, direction: str | None = None) -> int:
+        if direction:
+            return self.scalar("SELECT count(*) FROM messages WHERE direction = ?", (direction,))
+        return self.scalar("SELECT count(*) FROM messages")
+
+    def overview(self, since: str | None = None) -> dict[str, Any]:
+        """Headline counts for the console's overview page."""
+        since = since or iso(utcnow().replace(hour=0, minute=0, second=0, microsecond=0))
+        row = self.query_one(_overview_sql(), (since, since)) or {}
+        row["by_outcome"] = {
+            f"{r['stage']}:{r['outcome']}": r["n"]
+            for r in self.query(
+                "SELECT stage, outcome, count(*) AS n FROM decisions WHERE time >= ?"
+                " GROUP BY stage, outcome", (since,),
+            )
+        }
+        return row
+
+    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [_message(r) for r in self.query("SELECT * FROM messages ORDER BY time DESC LIMIT ?", (limit,))]
+
+
+def _message(row: dict[str, Any]) -> dict[str, Any]:
+    row = dict(row)
+    for key in ("mentions", "attachments"):
+        row[key] = loads(row.get(key), [])
+    row["raw"] = loads(row.get("raw"), {})
+    return row
+
+
+def _overview_sql() -> str:
+    return (
+        "SELECT"
+        " (SELECT count(*) FROM messages WHERE direction = 'in') AS messages_in,"
+        " (SELECT count(*) FROM messages WHERE direction = 'out') AS messages_out,"
+        " (SELECT count(*) FROM messages WHERE direction = 'in' AND time >= ?) AS messages_today,"
+        " (SELECT count(DISTINCT sender_id) FROM messages WHERE direction = 'in' AND time >= ?) AS active_today,"
+        " (SELECT count(*) FROM chats) AS chats,"
+        " (SELECT count(*) FROM members WHERE left_at IS NULL) AS members"
+    )

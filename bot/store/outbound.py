@@ -1,0 +1,139 @@
+"""The delivery ledger: one row per (source, occurrence, platform, chat), unique."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.store.base import Repo, dumps, iso, loads, parse_iso, utcnow
+
+# pending → sending → sent | failed | skipped | uncertain (crashed mid-send on a non-idempotent adapter)
+ACTIVE_STATUSES = ("pending", "sending")
+
+
+@dataclass(slots=True)
+class OutboundItem:
+    """A message to deliver, keyed so that the same (source, occurrence, target) is sent once."""
+
+    source: str
+    occurrence: str
+    platform: str
+    chat_id: str
+    payload: dict[str, Any]
+    chat_kind: str = "group"
+    priority: int = 0
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    reply_to: str | None = None
+    id: int | None = None
+    attempts: int = 0
+    status: str = "pending"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class OutboundRepo(Repo):
+    def insert(self, items: list[OutboundItem]) -> list[OutboundItem]:
+        """Insert new items; returns those that were new (with ids), ignoring existing keys."""
+        now = utcnow()
+        created: list[OutboundItem] = []
+        with self.tx() as conn:
+            for item in items:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO outbound(source, occurrence, platform, chat_id, chat_kind,"
+                    " payload, priority, status, next_attempt_at, not_after, reply_to, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                    (item.source, item.occurrence, item.platform, item.chat_id, item.chat_kind,
+                     dumps(item.payload), item.priority, iso(item.not_before or now),
+                     iso(item.not_after), item.reply_to, iso(now), iso(now)),
+                )
+                if cur.rowcount == 1:
+                    item.id = cur.lastrowid
+                    created.append(item)
+        return created
+
+    def mark(self, item_id: int, status: str, *, error: str = "", attempts: int | None = None,
+             next_attempt_at: datetime | None = None, platform_message_id: str | None = None) -> None:
+        now = iso(utcnow())
+        with self.tx() as conn:
+            conn.execute(
+                "UPDATE outbound SET status = ?, error = ?, updated_at = ?,"
+                " attempts = COALESCE(?, attempts), next_attempt_at = COALESCE(?, next_attempt_at),"
+                " platform_message_id = COALESCE(?, platform_message_id),"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
+                " WHERE id = ?",
+                (status, error, now, attempts, iso(next_attempt_at), platform_message_id, status, now, item_id),
+            )
+
+    def active(self) -> list[OutboundItem]:
+        rows = self.query(
+            "SELECT * FROM outbound WHERE status IN ('pending', 'sending') ORDER BY priority, id"
+        )
+        return [_item(r) for r in rows]
+
+    def get(self, item_id: int) -> dict[str, Any] | None:
+        row = self.query_one("SELECT * FROM outbound WHERE id = ?", (item_id,))
+        if row:
+            row["payload"] = loads(row["payload"], {})
+        return row
+
+    def retry_failed(self, source: str, occurrence: str | None = None) -> list[OutboundItem]:
+        """Put failed/uncertain rows of a source back to pending; returns them."""
+        sql = "SELECT * FROM outbound WHERE source = ? AND status IN ('failed', 'uncertain')"
+        params: list[Any] = [source]
+        if occurrence is not None:
+            sql += " AND occurrence = ?"
+            params.append(occurrence)
+        rows = self.query(sql, params)
+        now = iso(utcnow())
+        with self.tx() as conn:
+            conn.executemany(
+                "UPDATE outbound SET status = 'pending', attempts = 0, error = '', next_attempt_at = ?,"
+                " updated_at = ? WHERE id = ?",
+                [(now, now, r["id"]) for r in rows],
+            )
+        items = [_item(r) for r in rows]
+        for item in items:
+            item.status, item.attempts = "pending", 0
+        return items
+
+    def progress(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Per (source, occurrence): how many targets are sent / pending / failed / skipped."""
+        sql = (
+            "SELECT source, occurrence, count(*) AS total,"
+            " sum(status = 'sent') AS sent, sum(status IN ('pending', 'sending')) AS pending,"
+            " sum(status IN ('failed', 'uncertain')) AS failed, sum(status = 'skipped') AS skipped,"
+            " min(created_at) AS created_at, max(sent_at) AS last_sent_at"
+            " FROM outbound"
+        )
+        params: list[Any] = []
+        if source:
+            sql += " WHERE source = ?"
+            params.append(source)
+        return self.query(sql + " GROUP BY source, occurrence ORDER BY created_at DESC LIMIT 500", params)
+
+    def list(self, *, status: str | None = None, source: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM outbound WHERE 1=1", []
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        if source:
+            sql += " AND source = ?"
+            params.append(source)
+        rows = self.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        for r in rows:
+            r["payload"] = loads(r["payload"], {})
+        return rows
+
+    def count_by_status(self) -> dict[str, int]:
+        return {r["status"]: r["n"] for r in self.query("SELECT status, count(*) AS n FROM outbound GROUP BY status")}
+
+
+def _item(row: dict[str, Any]) -> OutboundItem:
+    return OutboundItem(
+        source=row["source"], occurrence=row["occurrence"], platform=row["platform"],
+        chat_id=row["chat_id"], chat_kind=row["chat_kind"], payload=loads(row["payload"], {}),
+        priority=row["priority"], not_before=parse_iso(row["next_attempt_at"]),
+        not_after=parse_iso(row["not_after"]), reply_to=row["reply_to"], id=row["id"],
+        attempts=row["attempts"], status=row["status"],
+    )

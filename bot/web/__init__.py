@@ -1,0 +1,1 @@
+"""The admin console and every HTTP endpoint, served by one aiohttp application."""

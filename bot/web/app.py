@@ -1,0 +1,151 @@
+"""`create_app(settings)`: the console, the simulator and every adapter endpoint in one app."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot.adapters.base import Adapter
+from bot.adapters.registry import build_adapters
+from bot.clock import Clock
+from bot.config import Settings
+from bot.runtime import Bot
+from bot.store import Store
+from bot.web import core_views, simulator
+from bot.web.auth import (
+    FLASH_IN,
+    ROLE_LABELS,
+    LoginGuard,
+    csrf_field,
+    csrf_token,
+    current_user,
+    has_role,
+    session_middleware,
+)
+from bot.web.keys import ADAPTERS, BOT, CLOCK, LOGIN_GUARD, NAV_ITEMS, SECRET_KEY, SETTINGS, STORE
+from bot.web.middleware import error_middleware, flash_middleware, security_headers
+
+log = logging.getLogger("qunbot.web")
+
+HERE = Path(__file__).parent
+# The domain packages' console pages, registered explicitly in navigation order.
+DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules")
+
+MAX_BODY = 1024 * 1024
+
+
+def _domain_views() -> list:
+    import importlib
+
+    return [importlib.import_module(f"{name}.views") for name in DOMAIN_VIEW_MODULES]
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, adapters: dict[str, Adapter] | None = None,
+    store: Store | None = None,
+) -> web.Application:
+    """Build the application; the store and bot open on startup and close on cleanup."""
+    clock = clock or Clock()
+    app = web.Application(
+        middlewares=[error_middleware, security_headers, flash_middleware, session_middleware],
+        client_max_size=MAX_BODY,
+    )
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[ADAPTERS] = adapters if adapters is not None else build_adapters(settings)
+    app[LOGIN_GUARD] = LoginGuard(clock.monotonic)
+
+    loaders = [jinja2.FileSystemLoader(str(HERE / "templates"))]
+    views = _domain_views()
+    for module in views:
+        pkg_templates = Path(module.__file__).parent / "templates"
+        if pkg_templates.is_dir():
+            loaders.append(jinja2.FileSystemLoader(str(pkg_templates)))
+    env = aiohttp_jinja2.setup(
+        app, loader=jinja2.ChoiceLoader(loaders), autoescape=jinja2.select_autoescape(default=True),
+        context_processors=[_context],
+    )
+    env.globals["role_labels"] = ROLE_LABELS
+    env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M:%S": _localtime(settings, v, fmt)
+
+    nav: list[tuple[str, str, str]] = [("概览", "/", "moderator"), ("群聊模拟器", "/sim", "moderator")]
+    app.router.add_routes(core_views.routes)
+    app.router.add_routes(simulator.routes)
+    for module in views:
+        app.router.add_routes(module.routes)
+        nav.extend(module.NAV)
+    nav.extend([("群组与标签", "/groups", "manager"), ("审计日志", "/audit", "admin"), ("账号", "/users", "admin")])
+    app[NAV_ITEMS] = nav
+    for adapter in app[ADAPTERS].values():
+        app.router.add_routes(adapter.routes())
+    app.router.add_static("/static", HERE / "static", name="static")
+    app.cleanup_ctx.append(_lifecycle(store))
+    return app
+
+
+def _lifecycle(given_store: Store | None):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from bot.demo import seed_if_empty
+
+        settings = app[SETTINGS]
+        store = given_store or Store(settings.database_path)
+        await store.run(seed_if_empty, store, settings)
+        app[STORE] = store
+        app[SECRET_KEY] = await store.run(_secret_key, store, settings)
+        bot = Bot(settings, store, clock=app[CLOCK], adapters=app[ADAPTERS])
+        app[BOT] = bot
+        await bot.start()
+        try:
+            yield
+        finally:
+            await bot.stop()
+            if given_store is None:
+                store.close()
+
+    return ctx
+
+
+def _secret_key(store: Store, settings: Settings) -> bytes:
+    if settings.console.secret:
+        return settings.console.secret.encode()
+    key = store.accounts.get_value("console.secret_key")
+    if key is None:
+        key = secrets.token_hex(32)
+        store.accounts.set_value("console.secret_key", key)
+    return bytes.fromhex(key)
+
+
+async def _context(request: web.Request) -> dict:
+    user = current_user(request)
+    nav = [(label, path) for label, path, role in request.app[NAV_ITEMS] if has_role(user, role)]
+    return {
+        "user": user,
+        "nav": nav,
+        "path": request.path,
+        "bot_name": request.app[SETTINGS].bot.name,
+        "csrf_field": lambda: csrf_field(request),
+        "csrf_token": csrf_token(request),
+        "flashes": request.get(FLASH_IN, []),
+        "has_role": lambda role: has_role(user, role),
+    }
+
+
+def _localtime(settings: Settings, value, fmt: str) -> str:
+    from datetime import datetime
+
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        return value.strftime(fmt)
+    return value.astimezone(settings.tz).strftime(fmt)

@@ -1,0 +1,180 @@
+"""Login, roles, CSRF, flash messages and the audit helper used by every console page."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from bot.ratelimit import SlidingWindow
+from bot.web.keys import CLOCK, SECRET_KEY, SETTINGS, STORE
+from bot.web.sessions import COOKIE, Session, new_session, sign, unsign
+
+log = logging.getLogger("qunbot.console")
+
+ROLE_RANK = {"moderator": 1, "manager": 2, "admin": 3}
+ROLE_LABELS = {"admin": "管理员", "manager": "运营", "moderator": "审核员"}
+# a manager may do what a moderator does; a moderator may not edit rules
+ERR_FORBIDDEN = "您没有权限访问此页面"
+ERR_CSRF = "表单已过期或来源无效，请刷新页面后重试"
+ERR_LOGIN = "用户名或密码错误"
+ERR_LOCKED = "登录失败次数过多，请稍后再试"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SESSION_KEY = web.RequestKey("session", object)
+USER_KEY = web.RequestKey("user", object)
+FLASH_OUT = web.RequestKey("flash_out", list)
+FLASH_IN = web.RequestKey("flash_in", list)
+
+
+def has_role(user: dict[str, Any] | None, role: str) -> bool:
+    return bool(user) and ROLE_RANK.get(user["role"], 0) >= ROLE_RANK[role]
+
+
+def current_user(request: web.Request) -> dict[str, Any] | None:
+    return request.get(USER_KEY)
+
+
+def require_role(role: str) -> Callable[[Handler], Handler]:
+    """Decorator: redirect anonymous users to the login page, 403 for a too-low role."""
+    if role not in ROLE_RANK:
+        raise ValueError(f"unknown role {role!r}")
+
+    def decorator(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            user = current_user(request)
+            if user is None:
+                if _wants_json(request):
+                    raise web.HTTPUnauthorized(text="请先登录")
+                raise web.HTTPFound(f"/login?next={request.path_qs}")
+            if not has_role(user, role):
+                log.warning("forbidden", extra={"user": user["name"], "path": request.path, "needs": role})
+                raise web.HTTPForbidden(text=ERR_FORBIDDEN)
+            return await handler(request)
+
+        wrapper.required_role = role  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def _wants_json(request: web.Request) -> bool:
+    return "/api/" in request.path or "application/json" in request.headers.get("Accept", "")
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Load the signed session, reject unsafe requests without a valid CSRF token."""
+    app = request.app
+    now = app[CLOCK].now().timestamp()
+    session = None
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        session = unsign(cookie, app[SECRET_KEY], now)
+    user = None
+    if session is not None:
+        store = app[STORE]
+        user = await store.run(store.accounts.get_user, session.user)
+        if user is None or user["disabled"]:
+            user, session = None, None
+    request[SESSION_KEY] = session
+    request[USER_KEY] = user
+    unsafe = request.method in ("POST", "PUT", "PATCH", "DELETE")
+    exempt = getattr(request.match_info.handler, "csrf_exempt", False) or (session is None and request.path == "/login")
+    if unsafe and not exempt:
+        await _check_csrf(request, session)
+    return await handler(request)
+
+
+async def _check_csrf(request: web.Request, session: Session | None) -> None:
+    token = request.headers.get("X-CSRF-Token")
+    if token is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.post()
+        token = form.get("csrf_token")
+    if session is None or not isinstance(token, str) or not hmac.compare_digest(token, session.csrf):
+        log.warning("csrf rejected", extra={"path": request.path, "remote": request.remote})
+        raise web.HTTPForbidden(text=ERR_CSRF)
+
+
+def csrf_exempt(handler: Handler) -> Handler:
+    """Mark a platform callback (signed by the platform itself) as not needing a CSRF token."""
+    handler.csrf_exempt = True  # type: ignore[attr-defined]
+    return handler
+
+
+def csrf_token(request: web.Request) -> str:
+    session: Session | None = request.get(SESSION_KEY)
+    return session.csrf if session else ""
+
+
+def csrf_field(request: web.Request) -> Markup:
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(escape(csrf_token(request)))
+
+
+def flash(request: web.Request, text: str, kind: str = "ok") -> None:
+    """Queue a one-time message for the next page (kept in a short-lived cookie)."""
+    request.setdefault(FLASH_OUT, []).append((kind, text))
+
+
+def start_session(request: web.Request, response: web.StreamResponse, username: str) -> None:
+    app = request.app
+    hours = app[SETTINGS].console.session_hours
+    session = new_session(username, app[CLOCK].now().timestamp(), hours * 3600)
+    response.set_cookie(
+        COOKIE, sign(session, app[SECRET_KEY]), httponly=True, samesite="Lax",
+        max_age=int(hours * 3600), secure=request.secure, path="/",
+    )
+
+
+def end_session(response: web.StreamResponse) -> None:
+    response.del_cookie(COOKIE, path="/")
+
+
+class LoginGuard:
+    """Slows down password guessing: per-address window plus per-account lockout."""
+
+    def __init__(self, clock: Callable[[], float], per_minute: int = 10) -> None:
+        self.window = SlidingWindow(per_minute, 60.0, clock)
+
+    def allowed(self, remote: str) -> bool:
+        return self.window.wait_time(remote) == 0
+
+    def failed(self, remote: str) -> None:
+        self.window.hit(remote)
+
+
+async def authenticate(request: web.Request, username: str, password: str) -> tuple[dict | None, str]:
+    """Check a login; returns (user, error message)."""
+    from bot.web.passwords import verify_password
+
+    app = request.app
+    store = app[STORE]
+    now = app[CLOCK].now()
+    user = await store.run(store.accounts.get_user, username)
+    if user and user["locked_until"] and user["locked_until"] > now.isoformat():
+        return None, ERR_LOCKED
+    ok = bool(user) and not user["disabled"] and await store.run(verify_password, password, user["password_hash"])
+    if not ok:
+        if user:
+            limit = app[SETTINGS].console.max_login_failures
+            locked = now + timedelta(minutes=5) if user["failed_logins"] + 1 >= limit else None
+            await store.run(store.accounts.login_failed, username, locked)
+        return None, ERR_LOGIN
+    await store.run(store.accounts.login_succeeded, username)
+    return user, ""
+
+
+async def audit(request: web.Request, action: str, target: str = "", detail: dict[str, Any] | None = None) -> None:
+    """Write who changed what to the audit log."""
+    user = current_user(request)
+    actor = user["name"] if user else "anonymous"
+    store = request.app[STORE]
+    await store.run(store.accounts.audit, actor, action, target, detail or {})

@@ -1,0 +1,197 @@
+"""Console pages of the bot itself: login, overview, groups and tags, users, audit log, health."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.store.accounts import ROLES
+from bot.web.auth import (
+    ERR_LOCKED,
+    ROLE_RANK,
+    audit,
+    authenticate,
+    current_user,
+    end_session,
+    flash,
+    require_role,
+    start_session,
+)
+from bot.web.keys import BOT, LOGIN_GUARD, STORE
+from bot.web.passwords import hash_password
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    bot = request.app.get(BOT)
+    if bot is None:
+        return web.json_response({"status": "starting"}, status=503)
+    store = request.app[STORE]
+    try:
+        await store.run(store.scalar_ping)
+        db = "ok"
+    except Exception as exc:
+        db = f"error: {exc}"
+    body = {
+        "status": "ok" if db == "ok" and bot.recorder.last_error is None else "degraded",
+        "database": db,
+        "recorder_error": bot.recorder.last_error,
+        "queue_depth": bot.queue_depth(),
+        "outbox_depth": bot.outbox.depth(),
+        "handled": bot.handled,
+        "adapters": [a.status() for a in bot.adapters.values()],
+    }
+    return web.json_response(body, status=200 if body["status"] == "ok" else 503)
+
+
+@routes.get("/login")
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict:
+    return {"next": _safe_next(request.query.get("next", "/")), "error": ""}
+
+
+@routes.post("/login")
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    next_url = _safe_next(str(form.get("next", "/")))
+    guard = request.app[LOGIN_GUARD]
+    remote = request.remote or "?"
+    if not guard.allowed(remote):
+        return _login_error(request, ERR_LOCKED, next_url, status=429)
+    user, error = await authenticate(request, username, password)
+    if user is None:
+        guard.failed(remote)
+        return _login_error(request, error, next_url, status=401)
+    response = web.HTTPFound(next_url)
+    start_session(request, response, user["name"])
+    store = request.app[STORE]
+    await store.run(store.accounts.audit, user["name"], "login", user["name"], {"remote": remote})
+    raise response
+
+
+def _login_error(request: web.Request, error: str, next_url: str, status: int) -> web.Response:
+    return aiohttp_jinja2.render_template(
+        "login.html", request, {"next": next_url, "error": error}, status=status,
+    )
+
+
+def _safe_next(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme or parsed.netloc or not url.startswith("/") or url.startswith("//"):
+        return "/"
+    return url
+
+
+@routes.post("/logout")
+async def logout(request: web.Request) -> web.StreamResponse:
+    response = web.HTTPFound("/login")
+    end_session(response)
+    raise response
+
+
+@routes.get("/")
+@require_role("moderator")
+@aiohttp_jinja2.template("dashboard.html")
+async def dashboard(request: web.Request) -> dict:
+    store = request.app[STORE]
+    bot = request.app[BOT]
+    overview = await store.run(store.messages.overview)
+    return {
+        "overview": overview,
+        "outbox": await store.run(store.outbound.count_by_status),
+        "recent": await store.run(store.messages.recent, 20),
+        "queue_depth": bot.queue_depth(),
+        "adapters": [a.status() for a in bot.adapters.values()],
+    }
+
+
+@routes.get("/groups")
+@require_role("manager")
+@aiohttp_jinja2.template("groups.html")
+async def groups(request: web.Request) -> dict:
+    store = request.app[STORE]
+    return {"chats": await store.run(store.chats.list_chats)}
+
+
+@routes.post("/groups/tags")
+@require_role("manager")
+async def set_group_tags(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    platform, chat_id = str(form.get("platform", "")), str(form.get("chat_id", ""))
+    tags = [t.strip() for t in str(form.get("tags", "")).replace("，", ",").split(",") if t.strip()]
+    store = request.app[STORE]
+    chat = await store.run(store.chats.get_chat, platform, chat_id)
+    if chat is None:
+        raise web.HTTPNotFound(text="群聊不存在")
+    await store.run(store.chats.set_tags, platform, chat_id, tags)
+    await store.run(request.app[BOT].refresh_chats)
+    await audit(request, "groups.tags", f"{platform}:{chat_id}", {"before": chat["tags"], "after": tags})
+    flash(request, f"已更新「{chat['name'] or chat_id}」的标签")
+    raise web.HTTPFound("/groups")
+
+
+@routes.get("/audit")
+@require_role("admin")
+@aiohttp_jinja2.template("audit.html")
+async def audit_log(request: web.Request) -> dict:
+    store = request.app[STORE]
+    actor = request.query.get("actor") or None
+    action = request.query.get("action") or None
+    return {"entries": await store.run(store.accounts.audit_entries, 300, actor, action),
+            "actor": actor or "", "action": action or ""}
+
+
+@routes.get("/users")
+@require_role("admin")
+@aiohttp_jinja2.template("users.html")
+async def users(request: web.Request) -> dict:
+    store = request.app[STORE]
+    return {"users": await store.run(store.accounts.list_users), "roles": ROLES}
+
+
+@routes.post("/users")
+@require_role("admin")
+async def users_change(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    op = str(form.get("op", ""))
+    name = str(form.get("name", "")).strip()
+    store = request.app[STORE]
+    me = current_user(request)
+    if op == "create":
+        role, password = str(form.get("role", "")), str(form.get("password", ""))
+        if not name or role not in ROLE_RANK or len(password) < 8:
+            flash(request, "请填写用户名、角色，密码至少 8 位", "error")
+        elif not await store.run(store.accounts.add_user, name, hash_password(password), role):
+            flash(request, f"用户 {name} 已存在", "error")
+        else:
+            await audit(request, "users.create", name, {"role": role})
+            flash(request, f"已创建用户 {name}")
+    elif op == "role":
+        role = str(form.get("role", ""))
+        if name == me["name"]:
+            flash(request, "不能修改自己的角色", "error")
+        elif role in ROLE_RANK and await store.run(store.accounts.set_role, name, role):
+            await audit(request, "users.role", name, {"role": role})
+            flash(request, f"已将 {name} 的角色改为 {role}")
+    elif op in ("disable", "enable"):
+        if name == me["name"]:
+            flash(request, "不能停用自己", "error")
+        elif await store.run(store.accounts.set_disabled, name, op == "disable"):
+            await audit(request, f"users.{op}", name)
+            flash(request, f"已{'停用' if op == 'disable' else '启用'} {name}")
+    elif op == "password":
+        password = str(form.get("password", ""))
+        if len(password) < 8:
+            flash(request, "密码至少 8 位", "error")
+        elif await store.run(store.accounts.set_password, name, hash_password(password)):
+            await audit(request, "users.password", name)
+            flash(request, f"已重置 {name} 的密码")
+    else:
+        raise web.HTTPBadRequest(text="未知操作")
+    raise web.HTTPFound("/users")

@@ -1,0 +1,20 @@
+"""Typed application keys: what the running app holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.adapters.base import Adapter
+from bot.clock import Clock
+from bot.config import Settings
+from bot.runtime import Bot
+from bot.store import Store
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", Store)
+BOT = web.AppKey("bot", Bot)
+CLOCK = web.AppKey("clock", Clock)
+ADAPTERS = web.AppKey("adapters", dict[str, Adapter])
+SECRET_KEY = web.AppKey("secret_key", bytes)
+NAV_ITEMS = web.AppKey("nav_items", list)
+LOGIN_GUARD = web.AppKey("login_guard", object)

@@ -1,0 +1,1 @@
+"""FAQ matching: jieba tokens, BM25 candidates, rapidfuzz re-ranking."""

@@ -1,0 +1,1 @@
+"""Keyword auto-replies and welcome messages."""

@@ -1,0 +1,1 @@
+"""Moderation: normalisation, lexicon, spam rules, review queue, strikes."""

@@ -1,0 +1,1 @@
+"""Campaigns and recurring posts, handed to the outbox exactly once."""

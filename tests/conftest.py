@@ -1,0 +1,108 @@
+"""Shared fixtures: settings on a temp data dir, a real store, the real app over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings, settings_from_dict
+from bot.store import Store
+from bot.web.passwords import hash_password
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+TEST_PASSWORD = "correct-horse-9"
+
+
+def make_settings(tmp_path: Path, **sections: Any) -> Settings:
+    """Settings for a test: data in tmp_path, demo data on unless told otherwise."""
+    data: dict[str, Any] = {
+        "bot": {"data_dir": str(tmp_path / "data"), "demo": True},
+        "console": {"secret": "test-secret-key-0123456789"},
+        "outbox": {"per_target_per_minute": 1000, "per_adapter_per_minute": 10000, "retry_base": "0.05s"},
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return settings_from_dict(data, tmp_path / "config.toml")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def store(settings: Settings):
+    s = Store(settings.database_path)
+    yield s
+    s.close()
+
+
+def add_user(store: Store, name: str, role: str, password: str = TEST_PASSWORD) -> None:
+    store.accounts.add_user(name, hash_password(password), role)
+
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def login(client, name: str = "admin", role: str = "admin", password: str = TEST_PASSWORD) -> str:
+    """Create the user if needed, log in through the form, return the session's CSRF token."""
+    from bot.web.keys import STORE
+
+    store = client.app[STORE]
+    if store.accounts.get_user(name) is None:
+        add_user(store, name, role, password)
+    resp = await client.post("/login", data={"username": name, "password": password, "next": "/"},
+                             allow_redirects=False)
+    assert resp.status == 302, await resp.text()
+    page = await client.get("/")
+    if page.status == 200:
+        match = _CSRF.search(await page.text())
+        assert match, "no CSRF token on the overview page"
+        return match.group(1)
+    # a role that cannot see the overview still gets a token on a page it may open
+    resp = await client.get("/sim")
+    match = _CSRF.search(await resp.text())
+    assert match
+    return match.group(1)
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+    """Poll until predicate() is truthy (for background work such as the outbox)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but Debian's chromium is not installed (.ci/run installs it)")
+        pytest.skip("browser test skipped: no Chromium installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+BROWSER_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]

@@ -1,0 +1,191 @@
+"""The outbox: rate limits, retries with backoff, the unique delivery ledger, restart safety."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.adapters.base import Adapter, Delivery, PermanentSendError, TransientSendError
+from bot.config import OutboxSettings
+from bot.durations import Duration
+from bot.outbox import BROADCAST_PRIORITY, Outbox
+from bot.store import Store
+from bot.store.outbound import OutboundItem
+from tests.conftest import wait_until
+
+
+class RecordingAdapter(Adapter):
+    """A platform stand-in that remembers what it was asked to send and can fail on demand."""
+
+    name = "fake"
+
+    def __init__(self, fail_first: int = 0, permanent: bool = False, idempotent: bool = False) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.calls = 0
+        self.fail_first = fail_first
+        self.permanent = permanent
+        self.idempotent_send = idempotent
+
+    async def send(self, delivery: Delivery) -> str:
+        self.calls += 1
+        if self.permanent:
+            raise PermanentSendError("chat not found")
+        if self.calls <= self.fail_first:
+            raise TransientSendError("HTTP 502")
+        self.sent.append((delivery.chat_id, delivery.text))
+        return f"pm{self.calls}"
+
+
+def item(chat: str, occurrence: str = "2026-11-23T20:00", source: str = "post:sale", text: str = "秒杀开始") -> OutboundItem:
+    return OutboundItem(source=source, occurrence=occurrence, platform="fake", chat_id=chat,
+                        payload={"text": text}, priority=BROADCAST_PRIORITY)
+
+
+def settings(**kw) -> OutboxSettings:
+    base = {"per_target_per_minute": 100, "per_adapter_per_minute": 1000, "max_attempts": 4,
+            "retry_base": Duration(0.02), "retry_max": Duration(0.1)}
+    base.update(kw)
+    return OutboxSettings(**base)
+
+
+@pytest.fixture
+def db(tmp_path):
+    store = Store(tmp_path / "q.db")
+    yield store
+    store.close()
+
+
+async def test_same_occurrence_and_target_is_delivered_once(db):
+    adapter = RecordingAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings())
+    await outbox.start()
+    first = await outbox.submit([item("g1"), item("g2")])
+    again = await outbox.submit([item("g1"), item("g2")])
+    await outbox.drain()
+    await outbox.stop()
+    assert len(first) == 2 and again == []
+    assert sorted(adapter.sent) == [("g1", "秒杀开始"), ("g2", "秒杀开始")]
+    assert db.outbound.count_by_status() == {"sent": 2}
+
+
+async def test_transient_errors_are_retried_with_backoff_until_sent(db):
+    adapter = RecordingAdapter(fail_first=2)
+    outbox = Outbox(db, {"fake": adapter}, settings())
+    await outbox.start()
+    [created] = await outbox.submit([item("g1")])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    await outbox.stop()
+    row = db.outbound.get(created.id)
+    assert row["attempts"] == 3 and adapter.sent == [("g1", "秒杀开始")]
+
+
+async def test_delivery_is_marked_failed_after_max_attempts_and_can_be_retried(db):
+    adapter = RecordingAdapter(fail_first=100)
+    outbox = Outbox(db, {"fake": adapter}, settings(max_attempts=3))
+    await outbox.start()
+    [created] = await outbox.submit([item("g1")])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "failed", timeout=5)
+    assert db.outbound.get(created.id)["error"] == "HTTP 502"
+    adapter.fail_first = 0
+    assert await outbox.retry_failed("post:sale") == 1
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    await outbox.stop()
+    assert adapter.sent == [("g1", "秒杀开始")]
+
+
+async def test_permanent_error_fails_without_retrying(db):
+    adapter = RecordingAdapter(permanent=True)
+    outbox = Outbox(db, {"fake": adapter}, settings())
+    await outbox.start()
+    [created] = await outbox.submit([item("g1")])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "failed")
+    await outbox.stop()
+    assert adapter.calls == 1
+
+
+async def test_per_target_rate_limit_holds_back_only_that_target(db):
+    adapter = RecordingAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings(per_target_per_minute=2))
+    await outbox.start()
+    await outbox.submit([item("g1", occurrence=str(i)) for i in range(4)] + [item("g2", occurrence="x")])
+    await wait_until(lambda: len(adapter.sent) >= 3)
+    await asyncio.sleep(0.2)
+    await outbox.stop()
+    targets = [chat for chat, _ in adapter.sent]
+    assert targets.count("g1") == 2, "the third and fourth posts to g1 must wait for the next minute"
+    assert targets.count("g2") == 1
+    assert db.outbound.count_by_status() == {"sent": 3, "pending": 2}
+
+
+async def test_per_adapter_rate_limit_applies_across_targets(db):
+    adapter = RecordingAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings(per_adapter_per_minute=3))
+    await outbox.start()
+    await outbox.submit([item(f"g{i}") for i in range(6)])
+    await wait_until(lambda: len(adapter.sent) >= 3)
+    await asyncio.sleep(0.2)
+    await outbox.stop()
+    assert len(adapter.sent) == 3
+
+
+async def test_pending_deliveries_are_sent_once_after_a_restart(tmp_path):
+    path = tmp_path / "q.db"
+    store = Store(path)
+    # the first process queued the posts and died before its outbox sent anything
+    store.outbound.insert([item("g1"), item("g2")])
+    store.close()
+
+    store = Store(path)
+    adapter = RecordingAdapter()
+    outbox = Outbox(store, {"fake": adapter}, settings())
+    await outbox.start()
+    await outbox.drain()
+    await outbox.stop()
+    store.close()
+
+    store = Store(path)
+    adapter2 = RecordingAdapter()
+    outbox = Outbox(store, {"fake": adapter2}, settings())
+    await outbox.start()
+    await outbox.submit([item("g1"), item("g2")])  # the scheduler fires the same occurrence again
+    await outbox.drain()
+    await outbox.stop()
+    store.close()
+    assert sorted(adapter.sent) == [("g1", "秒杀开始"), ("g2", "秒杀开始")]
+    assert adapter2.sent == []
+
+
+@pytest.mark.parametrize(("idempotent", "expected"), [(False, "uncertain"), (True, "sent")])
+async def test_delivery_caught_mid_send_is_resent_only_when_idempotent(tmp_path, idempotent, expected):
+    path = tmp_path / "q.db"
+    store = Store(path)
+    [row] = store.outbound.insert([item("g1")])
+    store.outbound.mark(row.id, "sending", attempts=1)  # crash between marking and the platform's answer
+    store.close()
+
+    store = Store(path)
+    adapter = RecordingAdapter(idempotent=idempotent)
+    outbox = Outbox(store, {"fake": adapter}, settings())
+    await outbox.start()
+    await outbox.drain()
+    await outbox.stop()
+    assert store.outbound.get(row.id)["status"] == expected
+    assert len(adapter.sent) == (1 if idempotent else 0)
+    store.close()
+
+
+async def test_expired_posts_are_skipped_not_sent(db):
+    from datetime import timedelta
+
+    from bot.clock import Clock
+
+    adapter = RecordingAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings())
+    await outbox.start()
+    stale = item("g1")
+    stale.not_after = Clock().now() - timedelta(minutes=1)
+    [created] = await outbox.submit([stale])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "skipped")
+    await outbox.stop()
+    assert adapter.sent == []
