@@ -30,6 +30,8 @@ class Context:
     truncated: bool = False
     # stage-to-stage notes, e.g. moderation's normalised text for later stages
     notes: dict[str, Any] = field(default_factory=dict)
+    # set when a stage stopped the run, so a later `run(start=…)` does nothing
+    stopped: bool = False
 
 
 @dataclass(slots=True)
@@ -75,20 +77,22 @@ class Pipeline:
     def names(self) -> list[str]:
         return [n for n, _ in self.stages]
 
-    async def run(self, event: Event, ctx: Context) -> Outcome:
-        replies: list[Reply] = []
-        actions: list[dict[str, Any]] = []
+    async def run(self, event: Event, ctx: Context, *, start: int = 0, end: int | None = None) -> Outcome:
+        """Run stages[start:end], continuing the decisions already in ctx (intake, then the rest)."""
         status = "passed"
-        for name, stage in self.stages:
+        for name, stage in ([] if ctx.stopped else self.stages[start:end]):
             started = time.perf_counter()
             decision = await stage(event, ctx)
             decision.elapsed_ms = (time.perf_counter() - started) * 1000
             if not decision.stage:
                 decision.stage = name
             ctx.decisions.append(decision)
-            replies.extend(decision.replies)
-            actions.extend(decision.actions)
             if decision.stop:
                 status = decision.outcome
+                ctx.stopped = True
                 break
+        if ctx.stopped and status == "passed":
+            status = ctx.decisions[-1].outcome
+        replies = [r for d in ctx.decisions for r in d.replies]
+        actions = [a for d in ctx.decisions for a in d.actions]
         return Outcome(event=event, decisions=ctx.decisions, replies=replies, actions=actions, status=status)

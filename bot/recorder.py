@@ -17,8 +17,11 @@ log = logging.getLogger("qunbot.recorder")
 class Recorder:
     """Buffers messages and decisions and writes them in one transaction per batch."""
 
-    def __init__(self, store: Store, *, interval: float = 0.05, max_batch: int = 1000) -> None:
+    def __init__(
+        self, store: Store, *, interval: float = 0.05, max_batch: int = 1000, commit_delay: float = 0.005,
+    ) -> None:
         self.store = store
+        self.commit_delay = commit_delay
         self.interval = interval
         self.max_batch = max_batch
         self._messages: list[tuple[Event, str, bool]] = []
@@ -26,6 +29,8 @@ class Recorder:
         self._statuses: list[tuple[str, str]] = []
         self._chats: list[tuple[str, str, str, str]] = []
         self._known_chats: set[tuple[str, str]] = set()
+        self._waiters: list[asyncio.Future] = []
+        self._commit_soon: asyncio.TimerHandle | None = None
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -33,6 +38,7 @@ class Recorder:
         self.last_error: str | None = None
 
     def add_message(self, event: Event, *, truncated: bool = False) -> None:
+        """Queue a message for the next batch (not yet durable)."""
         key = (event.platform, event.chat_id)
         if key not in self._known_chats:
             self._known_chats.add(key)
@@ -40,6 +46,15 @@ class Recorder:
         self._messages.append((event, "received", truncated))
         if len(self._messages) >= self.max_batch:
             self._wake.set()
+
+    def durable(self) -> asyncio.Future:
+        """A future resolved once everything queued so far is committed (group commit, ~5 ms)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._waiters.append(future)
+        if self._commit_soon is None:
+            self._commit_soon = loop.call_later(self.commit_delay, self._wake.set)
+        return future
 
     def add_decisions(self, uid: str, decisions: list[Decision], status: str) -> None:
         self._decisions.append((uid, decisions, status))
@@ -51,7 +66,12 @@ class Recorder:
 
     async def flush(self) -> int:
         async with self._flush_lock:
+            waiters, self._waiters = self._waiters, []
+            if self._commit_soon is not None:
+                self._commit_soon.cancel()
+                self._commit_soon = None
             if not (self._messages or self._decisions or self._statuses):
+                _resolve(waiters)
                 return 0
             messages, self._messages = self._messages, []
             decisions, self._decisions = self._decisions, []
@@ -60,16 +80,18 @@ class Recorder:
             try:
                 await self.store.run(self._write, chats, messages, decisions, statuses)
             except Exception as exc:
-                # keep the rows: they are retried on the next flush, nothing is lost silently
+                # keep the rows and the waiters: retried on the next flush, nothing is lost silently
                 self.last_error = str(exc)
                 log.error("recording %d messages failed, will retry: %s", len(messages), exc)
                 self._messages[:0] = messages
                 self._decisions[:0] = decisions
                 self._statuses[:0] = statuses
                 self._chats[:0] = chats
+                self._waiters[:0] = waiters
                 raise
             self.last_error = None
             self.flushed_messages += len(messages)
+            _resolve(waiters)
             return len(messages)
 
     def _write(self, chats, messages, decisions, statuses) -> None:
@@ -104,3 +126,9 @@ class Recorder:
                 await self.flush()
             except Exception:
                 await asyncio.sleep(1.0)
+
+
+def _resolve(waiters: list[asyncio.Future]) -> None:
+    for future in waiters:
+        if not future.done():
+            future.set_result(None)

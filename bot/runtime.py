@@ -51,6 +51,8 @@ class Bot:
         # stages register their chat commands through this (moderation: /mute, /warn …)
         self.services.registry["commands"] = self.commands
         self.pipeline = self._build_pipeline()
+        # dedupe and record run when an adapter hands the event over; the rest in a worker
+        self._intake_end = self.pipeline.names.index("record") + 1
         self._chat_info: dict[tuple[str, str], tuple[str, list[str]]] = {}
         self._queues = [asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
         self._workers: list[asyncio.Task] = []
@@ -115,19 +117,34 @@ class Bot:
 
     # -- handling -------------------------------------------------------------------
 
-    async def submit(self, event: Event) -> None:
-        """Queue an event; events of one chat keep their order. Waits when the queue is full."""
+    async def submit(self, event: Event) -> str:
+        """Accept an event from an adapter: dedupe and record it durably, then queue the rest.
+
+        When this returns, the message is committed to SQLite (group commit), so the adapter
+        may acknowledge the platform: a crash after that loses nothing. Events of one chat keep
+        their order. Waits when the queue is full (back-pressure on the platform).
+        Returns "duplicate" for a message id seen before, else "accepted".
+        """
+        if event.type is not EventType.MESSAGE:
+            await self._track_membership(event)
+        ctx = self.make_context(event)
+        intake = await self.pipeline.run(event, ctx, end=self._intake_end)
+        if intake.status == "duplicate":
+            self.recorder.add_decisions(event.uid, intake.decisions, "received")
+            return "duplicate"
+        await self.recorder.durable()
         index = zlib.crc32(event.session_key.encode()) % len(self._queues)
-        await self._queues[index].put(event)
+        await self._queues[index].put((event, ctx))
+        return "accepted"
 
     def queue_depth(self) -> int:
         return sum(q.qsize() for q in self._queues)
 
     async def _work(self, queue: asyncio.Queue) -> None:
         while True:
-            event = await queue.get()
+            event, ctx = await queue.get()
             try:
-                await self.handle(event)
+                await self.handle(event, ctx)
             except Exception:
                 log.exception("handling failed", extra={"message_id": event.uid})
             finally:
@@ -139,12 +156,16 @@ class Bot:
             event.chat_name = name
         return Context(now=self.clock.now(), chat_tags=tags, chat_name=name or event.chat_name, dry_run=dry_run)
 
-    async def handle(self, event: Event) -> Outcome:
-        """Run one event through the pipeline, record the decisions, send replies, do actions."""
-        if event.type is not EventType.MESSAGE:
-            await self._track_membership(event)
-        ctx = self.make_context(event)
-        outcome = await self.pipeline.run(event, ctx)
+    async def handle(self, event: Event, ctx: Context | None = None) -> Outcome:
+        """Run one event through the pipeline (or the rest of it, after `submit`'s intake),
+        record the decisions, send replies, do actions."""
+        if ctx is None:
+            if event.type is not EventType.MESSAGE:
+                await self._track_membership(event)
+            ctx = self.make_context(event)
+            outcome = await self.pipeline.run(event, ctx)
+        else:
+            outcome = await self.pipeline.run(event, ctx, start=self._intake_end)
         # a duplicate's decision is added to the original message's trace
         status = outcome.status if outcome.status != "duplicate" else "received"
         self.recorder.add_decisions(event.uid, outcome.decisions, status)
