@@ -27,6 +27,10 @@ from schedules.scheduler import Scheduler
 log = logging.getLogger("qunbot.bot")
 
 
+class RecordingUnavailable(RuntimeError):
+    """The database did not commit an accepted message in time (disk full, locked)."""
+
+
 class Bot:
     """One bot process: takes Events from adapters, runs the pipeline, sends through the outbox."""
 
@@ -58,6 +62,7 @@ class Bot:
         self._workers: list[asyncio.Task] = []
         self._started = False
         self.handled = 0
+        self.durable_timeout = 5.0
 
     def _build_pipeline(self) -> Pipeline:
         services = self.services
@@ -132,7 +137,12 @@ class Bot:
         if intake.status == "duplicate":
             self.recorder.add_decisions(event.uid, intake.decisions, "received")
             return "duplicate"
-        await self.recorder.durable()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.recorder.durable()), timeout=self.durable_timeout)
+        except TimeoutError:
+            # the message stays buffered and is written when the database recovers; the
+            # adapter answers 503 so the platform retries, and the retry is deduped
+            raise RecordingUnavailable(self.recorder.last_error or "recording is slow") from None
         index = zlib.crc32(event.session_key.encode()) % len(self._queues)
         await self._queues[index].put((event, ctx))
         return "accepted"

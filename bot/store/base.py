@@ -114,8 +114,14 @@ class _Transaction:
         try:
             if self.depth_owner:
                 if exc_type is None:
-                    self.conn.execute("COMMIT")
-                else:
+                    try:
+                        self.conn.execute("COMMIT")
+                    except sqlite3.Error:
+                        if self.conn.in_transaction:
+                            self.conn.execute("ROLLBACK")
+                        raise
+                elif self.conn.in_transaction:
+                    # SQLite already rolled back on some errors (SQLITE_FULL): keep the original error
                     self.conn.execute("ROLLBACK")
         finally:
             self.lock.release()
@@ -158,7 +164,8 @@ def apply_migrations(db: sqlite_utils.Database, repos: Sequence[type[Repo]]) -> 
                 )
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             applied.append(f"{repo.COMPONENT}:{version}")
     return applied

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.adapters.sim import PLATFORM, SimAdapter
 from bot.events import ChatKind, EventType
+from bot.runtime import RecordingUnavailable
 from bot.web.auth import audit, require_role
 from bot.web.keys import ADAPTERS, BOT, CLOCK, STORE
 
@@ -18,6 +19,7 @@ ERR_NO_SIM = "模拟器适配器未启用（config.toml 中 [adapters.sim] enabl
 ERR_NO_CHAT = "模拟群不存在"
 ERR_NO_MEMBER = "该成员不在群内"
 ERR_EMPTY = "消息不能为空"
+ERR_DB = "数据库暂时无法写入（磁盘已满或被锁定），消息未丢失，请稍后重试"
 MAX_SIM_TEXT = 100_000
 
 
@@ -102,7 +104,10 @@ async def sim_send(request: web.Request) -> web.Response:
         to_me=to_me, mentions=["bot"] if to_me else [], chat_name=chat["name"],
         attachments=[a for a in str(data.get("attachments", "")).split(",") if a],
     )
-    await bot.submit(event)
+    try:
+        await bot.submit(event)
+    except RecordingUnavailable:
+        raise web.HTTPServiceUnavailable(text=ERR_DB) from None
     return web.json_response({"message_id": event.uid}, status=202)
 
 
