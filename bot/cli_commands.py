@@ -85,8 +85,12 @@ def cmd_run(ctx: CliContext) -> int:
     ctx._store = None
     app = create_app(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    print(f"控制台 / console: http://{shown}:{port}/   (Ctrl+C 停止 / to stop)", flush=True)
-    web.run_app(app, host=host, port=port, print=None, shutdown_timeout=10, access_log=None)
+
+    def ready(_message: str) -> None:
+        # run_app calls this once the site is listening, after the bot has started
+        print(f"控制台 / console: http://{shown}:{port}/   (Ctrl+C 停止 / to stop)", flush=True)
+
+    web.run_app(app, host=host, port=port, print=ready, shutdown_timeout=10, access_log=None)
     return 0
 
 

@@ -1,0 +1,133 @@
+"""Throughput and ack latency over real HTTP: OneBot v11 events POSTed to a running bot.
+
+Starts `qunbot run` in a subprocess on 127.0.0.1 with the OneBot adapter (HTTP POST with
+X-Signature), then posts group messages at a fixed rate for a bounded time and reports
+how long each POST took to be acknowledged (acknowledged = durably recorded).
+
+    python bench/bench_http.py [--quick] [--rate 1000] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from common import ROOT, chat_lines, figure, machine, percentile
+
+SECRET = "bench-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def event_body(i: int, text: str) -> bytes:
+    return json.dumps({
+        "time": int(time.time()), "self_id": 10000, "post_type": "message", "message_type": "group",
+        "sub_type": "normal", "message_id": 1_000_000 + i, "group_id": 200 + i % 50, "user_id": 3000 + i % 997,
+        "message": text, "raw_message": text, "font": 0,
+        "sender": {"user_id": 3000 + i % 997, "nickname": f"成员{i % 997}", "card": ""},
+    }, ensure_ascii=False).encode()
+
+
+async def load(base: str, rate: int, seconds: float, lines: list[str]) -> tuple[list[float], int, int, float]:
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    sem = asyncio.Semaphore(256)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
+
+        async def post(i: int) -> None:
+            nonlocal errors
+            body = event_body(i, lines[i % len(lines)])
+            sig = "sha1=" + hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+            t0 = time.perf_counter()
+            try:
+                async with sem, session.post(f"{base}/onebot/http", data=body, headers={
+                    "Content-Type": "application/json", "X-Signature": sig, "X-Self-ID": "10000",
+                }) as resp:
+                    await resp.read()
+                    if resp.status >= 300:
+                        errors += 1
+            except aiohttp.ClientError:
+                errors += 1
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+        started = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            target = started + i / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(i)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return latencies, errors, total, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=None)
+    args = parser.parse_args()
+    seconds = args.seconds or (3 if args.quick else 10)
+    print(f"# machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.toml"
+        config.write_text(
+            "[bot]\ndemo = false\ndata_dir = 'data'\n[logging]\nlevel = 'WARNING'\n"
+            f"[adapters.onebot]\nenabled = true\nversion = 11\nsecret = '{SECRET}'\nself_id = '10000'\n",
+            encoding="utf-8",
+        )
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(config), "--port", str(port)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and "console:" not in (proc.stdout.readline() or ""):
+                if proc.poll() is not None:
+                    print("# bot exited early", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+            lines = chat_lines(20_000)
+            latencies, errors, total, elapsed = asyncio.run(load(f"http://127.0.0.1:{port}", args.rate, seconds, lines))
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        db = sqlite3.connect(Path(tmp) / "data" / "qunbot.db")
+        recorded = db.execute("SELECT count(*) FROM messages WHERE platform = 'onebot'").fetchone()[0]
+        db.close()
+    figure("http_offered_rate", args.rate, "msg/s")
+    figure("http_msgs_per_s", (total - errors) / elapsed, "msg/s")
+    figure("http_ack_p50_ms", percentile(latencies, 50), "ms")
+    figure("http_ack_p99_ms", percentile(latencies, 99), "ms")
+    figure("http_errors", errors, "requests")
+    figure("http_recorded", recorded, "messages")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
