@@ -1,0 +1,132 @@
+"""The whole pipeline on real chat text: 10,000 lexicon words, 500 keyword rules, 2,000 FAQ
+phrasings, recording to SQLite and answering through the outbox.
+
+    python bench/bench_whole.py [--quick]
+
+Prints messages/second, the per-stage time split, p50/p99 latency and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import random
+import tempfile
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from common import SHARED, chat_lines, figure, machine, peak_rss_mb, percentile
+
+from bot.adapters.sim import SimAdapter
+from bot.config import settings_from_dict
+from bot.events import ChatKind, Event
+from bot.runtime import Bot
+from bot.store import Store
+
+GROUPS = 50
+TAGS = ["学生", "宝妈", "上班族", "VIP"]
+
+
+def corpus(n: int) -> list[str]:
+    """Real group-chat lines: OPPO utterances mixed with the labelled spam/ham set (1 in 5)."""
+    lines = chat_lines(n)
+    spam_path = SHARED / "chat" / "tg-spam-train.csv"
+    if spam_path.exists():
+        with spam_path.open(encoding="utf-8") as f:
+            rows = [r["input"] for r in csv.DictReader(f) if r.get("input")]
+        random.Random(3).shuffle(rows)
+        mixed = []
+        for i, line in enumerate(lines):
+            mixed.append(rows[i % len(rows)] if i % 5 == 4 else line)
+        lines = mixed
+    return lines
+
+
+def seed(store: Store) -> dict[str, int]:
+    from bench_faq import phrasings_pool
+    from bench_keywords import make_rules
+    from bench_moderation import load_words
+
+    for g in range(GROUPS):
+        store.chats.upsert_chat("sim", f"g{g}", name=f"群{g}", tags=[TAGS[g % len(TAGS)]])
+    words = load_words(10_000)
+    store.moderation.add_words({"word": w["word"], "category": "其他", "action": "review"} for w in words)
+    specs = make_rules(500, chat_lines(20_000), False, random.Random(5))
+    store.keywords.save_rules(specs, source="bench")
+    pairs, _ = phrasings_pool()
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for entry_id, text in pairs[:2_000]:
+        grouped[entry_id].append(text)
+    store.faq.import_entries(
+        [{"id": k, "answer": f"答案 {k}", "questions": v, "tags": []} for k, v in grouped.items()], True,
+    )
+    return {"words": len(words), "rules": len(specs), "phrasings": sum(map(len, grouped.values()))}
+
+
+async def run(n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = settings_from_dict(
+            {"bot": {"data_dir": tmp, "demo": False},
+             "outbox": {"per_target_per_minute": 100000, "per_adapter_per_minute": 1000000}},
+            Path(tmp) / "config.toml",
+        )
+        store = Store(settings.database_path)
+        sizes = seed(store)
+        print(f"# lexicon {sizes['words']} words, {sizes['rules']} keyword rules, {sizes['phrasings']} FAQ phrasings")
+        started_load = time.perf_counter()
+        bot = Bot(settings, store, adapters={"sim": SimAdapter()})
+        await bot.start()
+        figure("pipeline_startup_s", time.perf_counter() - started_load, "s")
+        now = datetime.now(UTC)
+        texts = corpus(n)
+        events = [
+            Event(platform="sim", chat_id=f"g{i % GROUPS}", chat_kind=ChatKind.GROUP,
+                  sender_id=f"u{i % 1997}", sender_name=f"成员{i % 1997}", message_id=f"w{i}",
+                  time=now, text=text, to_me=i % 10 == 0)
+            for i, text in enumerate(texts)
+        ]
+        stage_ms: dict[str, float] = defaultdict(float)
+        latencies: list[float] = []
+        statuses: dict[str, int] = defaultdict(int)
+        started = time.perf_counter()
+        for i, event in enumerate(events):
+            t0 = time.perf_counter()
+            outcome = await bot.handle(event)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            statuses[outcome.status] += 1
+            for d in outcome.decisions:
+                stage_ms[d.stage] += d.elapsed_ms
+            if i % 200 == 0:
+                await asyncio.sleep(0)  # let the recorder and outbox run, as in production
+        await bot.recorder.flush()
+        elapsed = time.perf_counter() - started
+        await bot.outbox.drain(timeout=120)
+        await bot.stop()
+        recorded = store.messages.count("in")
+        store.close()
+    assert recorded == len(events), f"recorded {recorded} of {len(events)}"
+    figure("pipeline_msgs_per_s", len(events) / elapsed, "msg/s")
+    figure("pipeline_p50_ms", percentile(latencies, 50), "ms")
+    figure("pipeline_p99_ms", percentile(latencies, 99), "ms")
+    total_stage = sum(stage_ms.values()) or 1.0
+    for stage, ms in stage_ms.items():
+        figure(f"pipeline_stage_{stage}_share", 100 * ms / total_stage, "%")
+        figure(f"pipeline_stage_{stage}_us_per_msg", 1000 * ms / len(events), "us")
+    for status, count in sorted(statuses.items()):
+        figure(f"pipeline_outcome_{status}", count, "messages")
+    figure("peak_rss_mb", peak_rss_mb(), "MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(f"# machine: {machine()}")
+    asyncio.run(run(5_000 if args.quick else 50_000))
+
+
+if __name__ == "__main__":
+    main()
