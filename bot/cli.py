@@ -56,7 +56,7 @@ Handler = Callable[[CliContext], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot import cli_commands
+    from bot import cli_commands, reports_cli
     from intents import cli as faq_cli
     from keywords import cli as keywords_cli
     from moderation import cli as moderation_cli
@@ -72,8 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     # every subcommand also accepts --config after its name
-    sub.common_parent = common  # type: ignore[attr-defined]
+    # SUPPRESS: a subparser's default must not overwrite a --config given before the command name
+    sub_common = argparse.ArgumentParser(add_help=False)
+    sub_common.add_argument("--config", default=argparse.SUPPRESS, help="config file (default ./config.toml)")
+    sub.common_parent = sub_common  # type: ignore[attr-defined]
     cli_commands.register(sub)
+    reports_cli.register(sub)
     for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli):
         module.register(sub)
     return parser

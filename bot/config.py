@@ -28,6 +28,8 @@ class BotSettings:
     database: str = "qunbot.db"
     # longer messages are recorded truncated and flagged, never dropped
     max_text_length: int = 4000
+    # `qunbot prune` default: messages and decision traces older than this are deleted ("0": keep)
+    retention: Duration = Duration(180 * 86400)
 
     def validate(self) -> None:
         try:
@@ -47,6 +49,8 @@ class ConsoleSettings:
     secret: str = secret("")
     session_hours: float = 12.0
     max_login_failures: int = 5
+    # serve /metrics (Prometheus, no login): keep the console on 127.0.0.1 or filter it in the proxy
+    metrics: bool = True
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -68,6 +72,19 @@ class OutboxSettings:
             raise ValueError("rate limits must be at least 1 per minute")
         if self.max_attempts < 1:
             raise ValueError("max_attempts: must be at least 1")
+
+
+@dataclass(frozen=True)
+class ReportsSettings:
+    """Optional daily summary posted to a managers' chat (name, chat id or platform:chat_id)."""
+
+    daily_summary_chat: str = ""
+    daily_summary_time: str = "21:00"
+
+    def validate(self) -> None:
+        hh, sep, mm = self.daily_summary_time.partition(":")
+        if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            raise ValueError(f"daily_summary_time: expected HH:MM such as \"21:00\", got {self.daily_summary_time!r}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     campaigns: list[CampaignConfig] = field(default_factory=list)
     posts: list[PostConfig] = field(default_factory=list)
+    reports: ReportsSettings = field(default_factory=ReportsSettings)
     # where the file was read from; relative paths resolve against its folder
     source: str = ""
 

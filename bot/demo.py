@@ -47,6 +47,9 @@ def seed_demo(store: Store) -> None:
             for member_id, member_name in members:
                 store.chats.upsert_member("sim", chat_id, member_id, member_name, joined=True)
         store.chats.upsert_member("sim", "g_mom", "u_lin", moderator=True)
+        from moderation.seed import seed_demo_words
+
+        seed_demo_words(store)
         start = utcnow() - timedelta(minutes=30)
         events = [
             (Event(platform="sim", chat_id=chat, chat_kind=ChatKind.GROUP, sender_id=sender,

@@ -54,6 +54,7 @@ class Outbox:
         self._inflight: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self._cancelled: set[int] = set()
         self.sent_count = 0
         self.failed_count = 0
 
@@ -63,7 +64,7 @@ class Outbox:
         """Add to the ledger; items whose key already exists are ignored. Returns the new ones."""
         if not items:
             return []
-        created = await self.store.run(self.store.outbound.insert, items)
+        created = await self.store.run(self.store.outbound.insert, items, self.clock.now())
         for item in created:
             self._schedule(item)
         if created:
@@ -71,11 +72,17 @@ class Outbox:
         return created
 
     async def retry_failed(self, source: str, occurrence: str | None = None) -> int:
-        items = await self.store.run(self.store.outbound.retry_failed, source, occurrence)
+        items = await self.store.run(self.store.outbound.retry_failed, source, occurrence, self.clock.now())
         for item in items:
             self._schedule(item)
         self._wake.set()
         return len(items)
+
+    async def cancel(self, source: str, occurrence: str | None = None) -> int:
+        """Withdraw the not-yet-sent deliveries of a source (a cancelled campaign)."""
+        ids = await self.store.run(self.store.outbound.cancel_pending, source, occurrence)
+        self._cancelled.update(ids)
+        return len(ids)
 
     def depth(self) -> int:
         return sum(len(q) for q in self._queues.values()) + len(self._inflight)
@@ -195,6 +202,9 @@ class Outbox:
     async def _send(self, item: OutboundItem) -> None:
         store = self.store
         try:
+            if item.id in self._cancelled:
+                self._cancelled.discard(item.id)
+                return
             if item.not_after is not None and self.clock.now() > item.not_after:
                 await store.run(store.outbound.mark, item.id, "skipped", error="已过期，未发送")
                 return

@@ -12,9 +12,11 @@ from bot.clock import Clock
 from bot.commands import CommandStage
 from bot.config import Settings
 from bot.events import Event, EventType
+from bot.metrics import Metrics
 from bot.outbox import REPLY_PRIORITY, Outbox
 from bot.pipeline import Context, Outcome, Pipeline
 from bot.recorder import Recorder
+from bot.reports.daily import DailySummary
 from bot.services import Services
 from bot.stages import Deduper, RecordStage
 from bot.store import Store
@@ -48,13 +50,17 @@ class Bot:
         )
         self.recorder = Recorder(store)
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock)
-        self.schedules = Scheduler(self.services, retry_failed=self.outbox.retry_failed)
+        self.schedules = Scheduler(
+            self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
+        )
         self.services.registry["schedules"] = self.schedules
         self.deduper = Deduper()
         self.commands = CommandStage(settings.bot.name)
         # stages register their chat commands through this (moderation: /mute, /warn …)
         self.services.registry["commands"] = self.commands
         self.pipeline = self._build_pipeline()
+        self.metrics = Metrics()
+        self.daily_summary = DailySummary(self)
         # dedupe and record run when an adapter hands the event over; the rest in a worker
         self._intake_end = self.pipeline.names.index("record") + 1
         self._chat_info: dict[tuple[str, str], tuple[str, list[str]]] = {}
@@ -100,17 +106,24 @@ class Bot:
         for adapter in self.adapters.values():
             await adapter.start(self)
         await self.schedules.start()
+        self.daily_summary.start()
         self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
         self._started = True
 
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
         await self.schedules.stop()
+        await self.daily_summary.stop()
         for q in self._queues:
             await q.join()
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
+        # stages holding state in memory (keywords: hit counts, open welcome windows) write it out
+        for _, stage in self.pipeline.stages:
+            close = getattr(stage, "aclose", None)
+            if close is not None:
+                await close()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -180,6 +193,7 @@ class Bot:
         status = outcome.status if outcome.status != "duplicate" else "received"
         self.recorder.add_decisions(event.uid, outcome.decisions, status)
         self.handled += 1
+        self.metrics.observe(outcome)
         log.info(
             "event handled", extra={
                 "message_id": event.uid, "chat": event.chat_id, "status": outcome.status,

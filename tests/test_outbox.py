@@ -189,3 +189,16 @@ async def test_expired_posts_are_skipped_not_sent(db):
     await wait_until(lambda: db.outbound.get(created.id)["status"] == "skipped")
     await outbox.stop()
     assert adapter.sent == []
+
+
+async def test_cancelled_source_is_withdrawn_before_sending(db):
+    adapter = RecordingAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings(per_adapter_per_minute=2))
+    await outbox.start()
+    await outbox.submit([item(f"g{i}", source="campaign:7:start") for i in range(5)])
+    await wait_until(lambda: len(adapter.sent) >= 2)
+    assert await outbox.cancel("campaign:7:start") == 3
+    await asyncio.sleep(0.1)
+    await outbox.stop()
+    assert len(adapter.sent) == 2
+    assert db.outbound.count_by_status() == {"sent": 2, "cancelled": 3}

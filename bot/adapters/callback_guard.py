@@ -103,6 +103,10 @@ class ReplayGuard:
         while len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
 
+    def forget(self, timestamp: str, nonce: str) -> None:
+        """The request was authentic but could not be taken in: let the platform's retry through."""
+        self._seen.pop((timestamp, nonce), None)
+
     def check_nonce(self, adapter: str, request: web.Request, timestamp: str, nonce: str) -> None:
         if self.seen(timestamp, nonce):
             raise refuse(adapter, request, 409, ERR_REPLAYED)
@@ -180,3 +184,13 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
     if not isinstance(root, dict):
         raise MalformedXml("malformed XML: expected an <xml> root with child elements")
     return root
+
+
+def parse_or_refuse(adapter: str, request: web.Request, data: bytes | str) -> dict[str, Any]:
+    """Safe XML parse; 400 for DOCTYPE/ENTITY (nothing expanded) or malformed documents."""
+    try:
+        return parse_xml(data)
+    except UnsafeXml:
+        raise refuse(adapter, request, 400, ERR_UNSAFE_XML) from None
+    except MalformedXml as exc:
+        raise refuse(adapter, request, 400, ERR_MALFORMED, detail=str(exc)[:120]) from None

@@ -8,7 +8,25 @@ from bot.config import Settings
 
 
 def build_adapters(settings: Settings) -> dict[str, Adapter]:
+    """One adapter per enabled platform, keyed by its platform name (as in Event.platform)."""
+    conf = settings.adapters
     adapters: dict[str, Adapter] = {}
-    if settings.adapters.sim.enabled:
+    if conf.sim.enabled:
         adapters["sim"] = SimAdapter()
+    if conf.wecom.enabled:
+        from bot.adapters.wecom import WecomAdapter
+
+        adapters["wecom"] = WecomAdapter(conf.wecom)
+    if conf.mp.enabled:
+        from bot.adapters.mp import MpAdapter
+
+        adapters["mp"] = MpAdapter(conf.mp)
+    if conf.webhook:
+        from bot.adapters.webhook import WebhookAdapter
+
+        adapters["webhook"] = WebhookAdapter(conf.webhook)
+    if conf.onebot.enabled:
+        from bot.adapters.onebot import OnebotAdapter
+
+        adapters["onebot"] = OnebotAdapter(conf.onebot)
     return adapters

@@ -90,7 +90,7 @@ class SimAdapter(Adapter):
 
 def _render(payload: dict[str, Any]) -> str:
     text = payload.get("text", "")
-    if payload.get("kind") == "link" and payload.get("url"):
+    if payload.get("kind") == "link" and payload.get("url") and payload["url"] not in text:
         title = payload.get("title") or ""
         return f"{text}\n🔗 {title} {payload['url']}".strip()
     if payload.get("kind") == "image" and payload.get("image"):

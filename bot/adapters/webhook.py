@@ -13,10 +13,17 @@ from typing import Any
 
 import aiohttp
 
-from bot.adapters.base import LINK_CARD, SEND, Adapter, Delivery, PermanentSendError, RateLimit
+from bot.adapters.base import (
+    LINK_CARD,
+    SEND,
+    Adapter,
+    Delivery,
+    PermanentSendError,
+    RateLimit,
+    TransientSendError,
+)
 from bot.adapters.config import WebhookSettings
 from bot.adapters.wecom_api import HTTP_TIMEOUT, TEXT_LIMIT, TRANSIENT_ERRORS, split_text
-from bot.adapters.base import TransientSendError
 
 log = logging.getLogger("qunbot.adapters")
 

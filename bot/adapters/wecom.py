@@ -1,27 +1,33 @@
 """企业微信 self-built application: encrypted callback in, application messages out.
 
 Inbound: GET `path` answers the URL verification; POST `path` checks size, replay window,
-signature and corp id, acknowledges with an empty 200 at once (the platform's deadline is
-5 seconds and it retries three times) and only then hands the events to the pipeline, which
-dedupes retries by MsgId. Outbound: `message/send` to a member for 1:1 chats, `appchat/send`
-for the group chats the application created; long text is split at sentence ends.
+signature and corp id, hands the events to the bot's intake (dedupe by MsgId + durable
+record, a few milliseconds) and answers an empty 200 well within the platform's 5-second
+deadline; matching, replies and actions run after the answer. Outbound: `message/send` to
+a member for 1:1 chats, `appchat/send` for the group chats the application created; long
+text is split at sentence ends, links become text cards.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.base import PRIVATE, SEND, Adapter, Delivery, RateLimit
+from bot.adapters.base import LINK_CARD, PRIVATE, SEND, Adapter, Delivery, RateLimit
 from bot.adapters.callback_guard import (
-    ERR_MALFORMED, ERR_UNSAFE_XML, MAX_XML_BODY, MalformedXml, ReplayGuard, UnsafeXml, parse_xml,
-    read_body, refuse, require_params,
+    ERR_MALFORMED,
+    MAX_XML_BODY,
+    ReplayGuard,
+    parse_or_refuse,
+    read_body,
+    refuse,
+    require_params,
 )
 from bot.adapters.config import WecomSettings
+from bot.adapters.intake import render_text, submit_all
 from bot.adapters.wecom_api import TEXT_LIMIT, WecomApi, split_text
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope
@@ -33,52 +39,11 @@ log = logging.getLogger("qunbot.adapters")
 PLATFORM = "wecom"
 
 
-def parse_or_refuse(adapter: str, request: web.Request, data: bytes | str) -> dict[str, Any]:
-    """Safe XML parse; 400 for DOCTYPE/ENTITY (nothing expanded) or malformed documents."""
-    try:
-        return parse_xml(data)
-    except UnsafeXml:
-        raise refuse(adapter, request, 400, ERR_UNSAFE_XML) from None
-    except MalformedXml as exc:
-        raise refuse(adapter, request, 400, ERR_MALFORMED, detail=str(exc)[:120]) from None
-
-
-def render_text(payload: dict[str, Any]) -> str:
-    """Text-only platforms: links and images become a line under the text."""
-    text = payload.get("text", "")
-    if payload.get("kind") == "link" and payload.get("url"):
-        return f"{text}\n{payload.get('title') or ''} {payload['url']}".strip()
-    if payload.get("kind") == "image" and payload.get("image"):
-        return f"{text}\n{payload['image']}".strip()
-    return text
-
-
-class Acknowledger:
-    """Submits events after the HTTP answer is on its way; keeps the tasks referenced."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task] = set()
-
-    def submit_later(self, bot: Any, events: list[Event]) -> None:
-        async def go() -> None:
-            await asyncio.sleep(0)  # let the response be written first
-            for event in events:
-                await bot.submit(event)
-
-        task = asyncio.create_task(go())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
 class WecomAdapter(Adapter):
     """企业微信 application callback and message API."""
 
     name = PLATFORM
-    capabilities = frozenset({SEND, PRIVATE})
+    capabilities = frozenset({SEND, PRIVATE, LINK_CARD})
     # the platform silently drops messages past these, so the outbox holds them back instead
     rate_limits = (RateLimit("target", 30, 60.0), RateLimit("target", 1000, 3600.0))
 
@@ -88,7 +53,6 @@ class WecomAdapter(Adapter):
         self.crypto = WxCrypto("wecom", settings.token, settings.encoding_aes_key, settings.corp_id)
         self.guard = ReplayGuard(settings.replay_window, self._now)
         self.api = api or WecomApi(settings.api_base, settings.corp_id, settings.secret, settings.agent_id)
-        self.ack = Acknowledger()
         self._parts_sent: dict[int, int] = {}
         self.accepted = 0
         self.refused = 0
@@ -103,7 +67,6 @@ class WecomAdapter(Adapter):
         return [web.get(self.settings.path, self.verify_url), web.post(self.settings.path, self.callback)]
 
     async def stop(self) -> None:
-        await self.ack.drain()
         await self.api.close()
 
     # -- inbound --------------------------------------------------------------------
@@ -120,16 +83,22 @@ class WecomAdapter(Adapter):
     @csrf_exempt
     async def callback(self, request: web.Request) -> web.Response:
         try:
-            events = await self._open(request)
+            events, q = await self._open(request)
         except web.HTTPException:
             self.refused += 1
             raise
         self.accepted += 1
         if events and self.bot is not None:
-            self.ack.submit_later(self.bot, events)
+            # durably recorded before the answer: a crash after the 200 loses nothing; if this
+            # fails the 500 makes the platform retry, so its nonce must be accepted again
+            try:
+                await submit_all(self.bot, events)
+            except Exception:
+                self.guard.forget(q["timestamp"], q["nonce"])
+                raise
         return web.Response(text="")
 
-    async def _open(self, request: web.Request) -> list[Event]:
+    async def _open(self, request: web.Request) -> tuple[list[Event], dict[str, str]]:
         body = await read_body(self.name, request, MAX_XML_BODY)
         q = require_params(self.name, request, "msg_signature", "timestamp", "nonce")
         self.guard.check_timestamp(self.name, request, q["timestamp"])
@@ -144,22 +113,25 @@ class WecomAdapter(Adapter):
         agent = msg.get("AgentID")
         if isinstance(agent, str) and agent and agent != str(self.settings.agent_id):
             log.warning("企业微信 callback for another agent %s ignored", agent, extra={"adapter": self.name})
-            return []
-        return to_events(self.name, msg)
+            return [], q
+        return to_events(self.name, msg), q
 
     # -- outbound -------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> str | None:
-        """1:1 chats through message/send, app chats through appchat/send; resumes a split
-        message after the last part that went out, so a retry never repeats a part."""
-        parts = split_text(render_text(delivery.payload), TEXT_LIMIT)
-        start = self._parts_sent.get(delivery.id, 0)
+        """1:1 chats through message/send, app chats through appchat/send; links as text cards.
+        A split text resumes after the last part that went out, so a retry never repeats one."""
+        send = self.api.send_to_user if delivery.chat_kind == "private" else self.api.send_to_appchat
+        payload = delivery.payload
+        if payload.get("kind") == "link" and payload.get("url"):
+            text = payload.get("text", "")
+            card = {"title": _cut(payload.get("title") or text, 128), "description": _cut(text, 512),
+                    "url": payload["url"]}
+            return await send(delivery.chat_id, text, card) or None
+        parts = split_text(render_text(payload), TEXT_LIMIT)
         msg_id = ""
-        for i in range(start, len(parts)):
-            if delivery.chat_kind == "private":
-                msg_id = await self.api.send_to_user(delivery.chat_id, parts[i]) or msg_id
-            else:
-                msg_id = await self.api.send_to_appchat(delivery.chat_id, parts[i]) or msg_id
+        for i in range(self._parts_sent.get(delivery.id, 0), len(parts)):
+            msg_id = await send(delivery.chat_id, parts[i]) or msg_id
             self._parts_sent[delivery.id] = i + 1
         self._parts_sent.pop(delivery.id, None)
         return msg_id or None
@@ -170,3 +142,9 @@ class WecomAdapter(Adapter):
             "agent_id": self.settings.agent_id, "token_cached": self.api.token.valid,
             "callbacks_accepted": self.accepted, "callbacks_refused": self.refused,
         }
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` UTF-8 bytes, cut on a character boundary."""
+    data = text.encode()
+    return text if len(data) <= limit else data[:limit].decode(errors="ignore")

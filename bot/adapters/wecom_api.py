@@ -149,22 +149,26 @@ class WecomApi(WxApi):
         log.info("企业微信 access token fetched", extra={"expires_in": data.get("expires_in")})
         return str(data["access_token"]), float(data.get("expires_in", 7200))
 
-    async def send_to_user(self, user_id: str, text: str) -> str:
+    async def send_to_user(self, user_id: str, text: str, card: dict[str, str] | None = None) -> str:
         """Application message to one member (or several joined by "|"); returns the msgid."""
         data = await self.call("/cgi-bin/message/send", {
-            "touser": user_id, "msgtype": "text", "agentid": _agent(self.agent_id),
-            "text": {"content": text}, "safe": 0,
+            "touser": user_id, "agentid": _agent(self.agent_id), "safe": 0, **_body(text, card),
         })
         if data.get("invaliduser") and data["invaliduser"] == user_id:
             raise PermanentSendError(f"企业微信成员 {user_id} 不存在或不在应用可见范围内")
         return str(data.get("msgid", ""))
 
-    async def send_to_appchat(self, chat_id: str, text: str) -> str:
+    async def send_to_appchat(self, chat_id: str, text: str, card: dict[str, str] | None = None) -> str:
         """Message to a group chat the application created (appchat/create)."""
-        await self.call("/cgi-bin/appchat/send", {
-            "chatid": chat_id, "msgtype": "text", "text": {"content": text}, "safe": 0,
-        })
+        await self.call("/cgi-bin/appchat/send", {"chatid": chat_id, "safe": 0, **_body(text, card)})
         return ""
+
+
+def _body(text: str, card: dict[str, str] | None) -> dict[str, Any]:
+    """A text message, or a text card (title, description, url) for links."""
+    if card:
+        return {"msgtype": "textcard", "textcard": {"btntxt": "详情", **card}}
+    return {"msgtype": "text", "text": {"content": text}}
 
 
 class MpApi(WxApi):

@@ -24,6 +24,7 @@ from bot.store.keywords import KeywordRepo
 from bot.store.messages import MessageRepo
 from bot.store.moderation import ModerationRepo
 from bot.store.outbound import OutboundItem, OutboundRepo
+from bot.store.reports import ReportRepo
 from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
 
@@ -58,6 +59,7 @@ class Store:
         self.faq = FaqRepo(*args)
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
+        self.reports = ReportRepo(*args)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._closed = False
 

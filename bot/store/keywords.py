@@ -41,8 +41,31 @@ CREATE TABLE keyword_welcome (
     last_sent_at TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
-)
+);
+CREATE TABLE keyword_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO keyword_state(id, version) VALUES (1, 0)
 """
+
+# the version bumps on every change to rules or welcomes, so other processes (the CLI, a second
+# console) can tell the running bot's engine to reload; hit counts do not bump it
+_BUMP = "BEGIN UPDATE keyword_state SET version = version + 1 WHERE id = 1; END"
+KEYWORDS_V1_TRIGGERS = [
+    f"CREATE TRIGGER {table}_{name} AFTER {event} ON {table} {_BUMP}"
+    for table in ("keyword_rules", "keyword_welcome")
+    for name, event in (("ins", "INSERT"), ("del", "DELETE"), ("upd", "UPDATE OF name, spec, enabled"))
+]
+
+
+def _v1(db) -> None:
+    for statement in KEYWORDS_V1.split(";"):
+        if statement.strip():
+            db.conn.execute(statement)
+    for statement in KEYWORDS_V1_TRIGGERS:
+        db.conn.execute(statement)
+
 
 RULE_COLUMNS = ("keyword", "match", "priority", "enabled", "tags")
 
@@ -57,7 +80,11 @@ def _rule(row: dict[str, Any]) -> dict[str, Any]:
 
 class KeywordRepo(Repo):
     COMPONENT = "keywords"
-    MIGRATIONS = (KEYWORDS_V1,)
+    MIGRATIONS = (_v1,)
+
+    def version(self) -> int:
+        """Bumped by triggers on every change to rules or welcomes (not on hit counts)."""
+        return self.scalar("SELECT version FROM keyword_state WHERE id = 1") or 0
 
     # -- rules ------------------------------------------------------------------------------
 

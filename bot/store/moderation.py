@@ -273,6 +273,19 @@ class ModerationRepo(Repo):
         rows = self.query("SELECT label, count(*) AS n FROM moderation_samples GROUP BY label")
         return {("spam" if r["label"] else "ham"): r["n"] for r in rows}
 
+    # -- change counter: a running bot reloads when another process (CLI) changed the lists ----
+
+    def bump_version(self) -> None:
+        with self.tx() as conn:
+            conn.execute(
+                "INSERT INTO kv(key, value) VALUES ('moderation.version', '1') ON CONFLICT(key)"
+                " DO UPDATE SET value = CAST(CAST(kv.value AS INTEGER) + 1 AS TEXT)"
+            )
+
+    def version(self) -> int:
+        value = self.scalar("SELECT value FROM kv WHERE key = 'moderation.version'")
+        return int(value) if value else 0
+
     # -- moderators (members.is_moderator, written by the chats repository) --------------------
 
     def moderators(self) -> list[tuple[str, str, str]]:

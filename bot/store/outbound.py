@@ -33,9 +33,9 @@ class OutboundItem:
 
 
 class OutboundRepo(Repo):
-    def insert(self, items: list[OutboundItem]) -> list[OutboundItem]:
+    def insert(self, items: list[OutboundItem], now: datetime | None = None) -> list[OutboundItem]:
         """Insert new items; returns those that were new (with ids), ignoring existing keys."""
-        now = utcnow()
+        now = now or utcnow()
         created: list[OutboundItem] = []
         with self.tx() as conn:
             for item in items:
@@ -77,7 +77,23 @@ class OutboundRepo(Repo):
             row["payload"] = loads(row["payload"], {})
         return row
 
-    def retry_failed(self, source: str, occurrence: str | None = None) -> list[OutboundItem]:
+    def cancel_pending(self, source: str, occurrence: str | None = None) -> list[int]:
+        """Mark the not-yet-sent rows of a source as cancelled; returns their ids."""
+        sql = "SELECT id FROM outbound WHERE source = ? AND status = 'pending'"
+        params: list[Any] = [source]
+        if occurrence is not None:
+            sql += " AND occurrence = ?"
+            params.append(occurrence)
+        ids = [r["id"] for r in self.query(sql, params)]
+        now = iso(utcnow())
+        with self.tx() as conn:
+            conn.executemany(
+                "UPDATE outbound SET status = 'cancelled', error = '已取消', updated_at = ? WHERE id = ? AND status = 'pending'",
+                [(now, i) for i in ids],
+            )
+        return ids
+
+    def retry_failed(self, source: str, occurrence: str | None = None, now: datetime | None = None) -> list[OutboundItem]:
         """Put failed/uncertain rows of a source back to pending; returns them."""
         sql = "SELECT * FROM outbound WHERE source = ? AND status IN ('failed', 'uncertain')"
         params: list[Any] = [source]
@@ -85,7 +101,7 @@ class OutboundRepo(Repo):
             sql += " AND occurrence = ?"
             params.append(occurrence)
         rows = self.query(sql, params)
-        now = iso(utcnow())
+        now = iso(now or utcnow())
         with self.tx() as conn:
             conn.executemany(
                 "UPDATE outbound SET status = 'pending', attempts = 0, error = '', next_attempt_at = ?,"
@@ -94,7 +110,7 @@ class OutboundRepo(Repo):
             )
         items = [_item(r) for r in rows]
         for item in items:
-            item.status, item.attempts = "pending", 0
+            item.status, item.attempts, item.not_before = "pending", 0, None
         return items
 
     def progress(self, source: str | None = None) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.runtime import Bot
 from bot.store import Store
-from bot.web import core_views, simulator
+from bot.web import core_views, dashboard, simulator
 from bot.web.auth import (
     FLASH_IN,
     ROLE_LABELS,
@@ -76,6 +76,7 @@ def create_app(
 
     nav: list[tuple[str, str, str]] = [("概览", "/", "moderator"), ("群聊模拟器", "/sim", "moderator")]
     app.router.add_routes(core_views.routes)
+    app.router.add_routes(dashboard.routes)
     app.router.add_routes(simulator.routes)
     for module in views:
         app.router.add_routes(module.routes)

@@ -95,20 +95,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-@routes.get("/")
-@require_role("moderator")
-@aiohttp_jinja2.template("dashboard.html")
-async def dashboard(request: web.Request) -> dict:
-    store = request.app[STORE]
-    bot = request.app[BOT]
-    overview = await store.run(store.messages.overview)
-    return {
-        "overview": overview,
-        "outbox": await store.run(store.outbound.count_by_status),
-        "recent": await store.run(store.messages.recent, 20),
-        "queue_depth": bot.queue_depth(),
-        "adapters": [a.status() for a in bot.adapters.values()],
-    }
+# the overview page GET "/" lives in bot/web/dashboard.py
 
 
 @routes.get("/groups")

@@ -1,0 +1,1 @@
+"""Group data reports: figures, SVG charts, exports, the daily summary."""

@@ -1,0 +1,151 @@
+"""The FAQ engine: entries, the incremental index, retrieval, re-ranking and thresholds."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from intents.index import BM25Index
+from intents.model import Candidate, FaqEntry, Match
+from intents.ranker import DEFAULT_WEIGHTS, Ranker, Weights
+from intents.tokenize import Tokenizer, Tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    answer: float = 70.0
+    suggest: float = 55.0
+    # the best entry must lead the runner-up by this much to be answered outright
+    margin: float = 5.0
+    # retrieved phrasings per question (before grouping by entry)
+    candidates: int = 12
+    # an entry members often mark unhelpful is only suggested, never answered outright
+    demote_ratio: float = 0.3
+    demote_min_hits: int = 5
+
+
+class FaqEngine:
+    """Answers questions from FAQ entries; edits update the index in place (no rebuild)."""
+
+    def __init__(self, tokenizer: Tokenizer | None = None, thresholds: Thresholds | None = None,
+                 weights: Weights = DEFAULT_WEIGHTS, idf_source: BM25Index | None = None) -> None:
+        self.tokenizer = tokenizer or Tokenizer()
+        self.thresholds = thresholds or Thresholds()
+        self.index = BM25Index()
+        self.ranker = Ranker(self.index, weights, idf_source)
+        self.entries: dict[str, FaqEntry] = {}
+        self._docs: dict[int, tuple[str, str, Tokens]] = {}  # doc id -> (entry id, phrasing, tokens)
+        self._entry_docs: dict[str, list[int]] = {}
+        self._next_doc = 0
+        self._lock = threading.RLock()
+        self.version = 0
+
+    # -- entries ----------------------------------------------------------------------
+
+    def load(self, entries: Iterable[FaqEntry]) -> None:
+        with self._lock:
+            for entry_id in list(self.entries):
+                self.remove(entry_id)
+            for entry in entries:
+                self.upsert(entry)
+
+    def upsert(self, entry: FaqEntry) -> None:
+        """Add or replace one entry: only its own phrasings are re-indexed."""
+        with self._lock:
+            self._unindex(entry.id)
+            self.entries[entry.id] = entry
+            docs: list[int] = []
+            if entry.enabled:
+                for question in dict.fromkeys(q.strip() for q in entry.questions):
+                    if not question:
+                        continue
+                    tokens = self.tokenizer.tokens(question)
+                    if not tokens.terms:
+                        continue
+                    doc = self._next_doc
+                    self._next_doc += 1
+                    self._docs[doc] = (entry.id, question, tokens)
+                    self.index.add(doc, tokens.terms)
+                    docs.append(doc)
+            self._entry_docs[entry.id] = docs
+            self.version += 1
+
+    def remove(self, entry_id: str) -> None:
+        with self._lock:
+            self._unindex(entry_id)
+            self.entries.pop(entry_id, None)
+            self.version += 1
+
+    def reindex_all(self) -> None:
+        """After a dictionary change every phrasing is segmented again."""
+        with self._lock:
+            self.load(list(self.entries.values()))
+
+    def _unindex(self, entry_id: str) -> None:
+        for doc in self._entry_docs.pop(entry_id, ()):
+            self.index.remove(doc)
+            self._docs.pop(doc, None)
+
+    @property
+    def phrasing_count(self) -> int:
+        return len(self._docs)
+
+    # -- matching ---------------------------------------------------------------------
+
+    def candidates(self, text: str, limit: int = 5, *, chat_id: str | None = None,
+                   chat_tags: list[str] | None = None, private: bool = False) -> list[Candidate]:
+        """The best entries for a question, best first, one candidate per entry."""
+        with self._lock:
+            query = self.tokenizer.tokens(text)
+            if not query.terms:
+                return []
+            accept = None
+            if chat_id is not None and not private:
+                entries, docs = self.entries, self._docs
+
+                def accept(doc: int) -> bool:
+                    return entries[docs[doc][0]].applies_to(chat_id, chat_tags, private)
+
+            hits = self.index.search(query.terms, self.thresholds.candidates, accept)
+            best: dict[str, Candidate] = {}
+            q_mass = self.ranker.query_mass(query)
+            for doc, bm25 in hits:
+                entry_id, question, tokens = self._docs[doc]
+                feats = self.ranker.features(query, q_mass, tokens, doc)
+                score = self.ranker.score(feats)
+                current = best.get(entry_id)
+                if current is None or score > current.score:
+                    best[entry_id] = Candidate(entry_id, question, score, bm25, feats)
+        ranked = sorted(best.values(), key=lambda c: (-c.score, -c.bm25, c.entry_id))
+        return ranked[:limit]
+
+    def match(self, text: str, *, chat_id: str | None = None, chat_tags: list[str] | None = None,
+              private: bool = False, suggest_max: int = 3) -> Match:
+        cands = self.candidates(text, max(suggest_max, 3), chat_id=chat_id,
+                                chat_tags=chat_tags, private=private)
+        t = self.thresholds
+        runner_up = cands[1].score if len(cands) > 1 else 0.0
+        if (cands and cands[0].score >= t.answer and cands[0].score - runner_up >= t.margin
+                and not self.demoted(cands[0].entry_id)):
+            outcome = "answer"
+        elif cands and cands[0].score >= t.suggest:
+            outcome = "suggest"
+            cands = [c for c in cands if c.score >= t.suggest][:suggest_max]
+        else:
+            outcome = "silent"
+        return Match(outcome=outcome, candidates=cands, text=text)
+
+    def demoted(self, entry_id: str) -> bool:
+        """Members said "没用" to at least demote_ratio of this entry's answers."""
+        entry = self.entries.get(entry_id)
+        t = self.thresholds
+        return (entry is not None and entry.hits >= t.demote_min_hits
+                and entry.unhelpful >= t.demote_ratio * entry.hits)
+
+    def count(self, entry_id: str, *, hit: bool = False, unhelpful: bool = False) -> None:
+        """Keep the in-memory counters in step with the database's."""
+        entry = self.entries.get(entry_id)
+        if entry is not None:
+            entry.hits += int(hit)
+            entry.unhelpful += int(unhelpful)

@@ -1,0 +1,191 @@
+"""The FAQ service: the engine kept in step with the database; what console and CLI call.
+
+All methods are blocking (SQLite and index work): on the event loop call them through
+`await store.run(service.method, ...)`. `services.registry["faq"]` holds the instance.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from bot.clock import Clock
+from bot.store import Store
+from intents.config import FaqSettings
+from intents.engine import FaqEngine, Thresholds
+from intents.faqfile import FaqFileError, entry_from_dict, read_file
+from intents.model import Candidate, FaqEntry
+from intents.normalize import normalize
+from intents.tokenize import Tokenizer
+from intents.unanswered import Cluster, cluster_questions
+
+DICT_KINDS = {"word": "自定义词", "stop": "停用词", "synonym": "同义词"}
+DEMO_FAQ = Path(__file__).parent / "data" / "demo_faq.jsonl"
+
+
+def thresholds_of(settings: FaqSettings) -> Thresholds:
+    return Thresholds(answer=settings.answer_threshold, suggest=settings.suggest_threshold,
+                      margin=settings.answer_margin, candidates=settings.candidates,
+                      demote_ratio=settings.demote_unhelpful_ratio,
+                      demote_min_hits=settings.demote_min_hits)
+
+
+def entry_of(row: dict[str, Any]) -> FaqEntry:
+    return FaqEntry(id=row["id"], answer=row["answer"], questions=list(row["questions"]),
+                    tags=list(row["tags"]), groups=list(row["groups"]), enabled=row["enabled"],
+                    hits=row.get("hits", 0), unhelpful=row.get("unhelpful", 0))
+
+
+class FaqService:
+    """One bot's FAQ: database rows, the jieba dictionary and the live index, in step."""
+
+    def __init__(self, settings: FaqSettings, store: Store, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock or Clock()
+        self._lock = threading.RLock()
+        self.tokenizer = Tokenizer()
+        self.engine = FaqEngine(self.tokenizer, thresholds_of(settings))
+        self.revision = -1
+        # the engine is replaced on reload(): always reach it as `service.engine`
+        self.reload()
+
+    # -- loading ----------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read dictionary and entries from the database and rebuild the index."""
+        with self._lock:
+            revision = self.store.faq.revision()
+            self._apply_dictionary()
+            # build aside and swap: members keep being answered while a large FAQ loads
+            engine = FaqEngine(self.tokenizer, self.engine.thresholds)
+            engine.load(entry_of(r) for r in self.store.faq.list_entries())
+            self.engine = engine
+            self.revision = revision
+
+    def refresh_if_changed(self) -> bool:
+        """Pick up changes another process (e.g. `qunbot faq import`) made."""
+        if self.store.faq.revision() == self.revision:
+            return False
+        self.reload()
+        return True
+
+    def _apply_dictionary(self) -> None:
+        rows = self.store.faq.dictionary()
+        for row in rows:
+            if row["kind"] == "word":
+                self.tokenizer.add_word(row["word"], row["freq"])
+        self.tokenizer.set_stop_words(r["word"] for r in rows if r["kind"] == "stop")
+        self.tokenizer.set_synonyms({r["word"]: r["target"] for r in rows if r["kind"] == "synonym"})
+
+    def _synced(self) -> None:
+        self.revision = self.store.faq.revision()
+
+    # -- entries ----------------------------------------------------------------------
+
+    def entries(self) -> list[FaqEntry]:
+        return [entry_of(r) for r in self.store.faq.list_entries()]
+
+    def get(self, entry_id: str) -> FaqEntry | None:
+        row = self.store.faq.get_entry(entry_id)
+        return entry_of(row) if row else None
+
+    def save(self, data: dict[str, Any]) -> FaqEntry:
+        """Validate and store one entry; the index changes only for this entry."""
+        entry = entry_from_dict(data, "条目")
+        with self._lock:
+            self.store.faq.upsert_entry(_row(entry), self.clock.now())
+            self.engine.upsert(entry)
+            self._synced()
+        return entry
+
+    def delete(self, entry_id: str) -> bool:
+        with self._lock:
+            removed = self.store.faq.delete_entry(entry_id)
+            self.engine.remove(entry_id)
+            self._synced()
+        return removed
+
+    def import_entries(self, entries: list[FaqEntry], replace: bool) -> dict[str, int]:
+        with self._lock:
+            result = self.store.faq.import_entries([_row(e) for e in entries], replace, self.clock.now())
+            if replace:
+                engine = FaqEngine(self.tokenizer, self.engine.thresholds)
+                engine.load(entries)
+                self.engine = engine
+            else:
+                for entry in entries:
+                    self.engine.upsert(entry)
+            self._synced()
+        return result
+
+    def add_phrasings(self, entry_id: str, questions: list[str]) -> FaqEntry:
+        entry = self.get(entry_id)
+        if entry is None:
+            raise FaqFileError(f"条目 {entry_id} 不存在")
+        data = entry.to_dict()
+        data["questions"] = entry.questions + [q for q in questions if q not in entry.questions]
+        return self.save(data)
+
+    def seed_demo(self) -> bool:
+        """Load the demo FAQ (e-commerce questions for the demo groups) into an empty FAQ."""
+        if self.store.faq.count_entries():
+            return False
+        self.import_entries(read_file(DEMO_FAQ), replace=False)
+        return True
+
+    # -- matching ---------------------------------------------------------------------
+
+    def ask(self, text: str, limit: int = 5, **scope: Any) -> list[Candidate]:
+        return self.engine.candidates(text, limit, **scope)
+
+    # -- unanswered -------------------------------------------------------------------
+
+    def clusters(self, threshold: float | None = None, limit: int = 2000) -> list[Cluster]:
+        rows = self.store.faq.open_unanswered(limit)
+        return cluster_questions(rows, self.tokenizer, self.engine,
+                                 threshold if threshold is not None else self.settings.suggest_threshold)
+
+    def resolve(self, ids: list[int], *, new_entry: dict[str, Any] | None = None,
+                add_to: str | None = None) -> FaqEntry | None:
+        """A cluster becomes a new entry, phrasings of an existing one, or is dismissed."""
+        texts = list(dict.fromkeys(self.store.faq.unanswered_texts(ids)))
+        entry = None
+        if new_entry is not None:
+            data = dict(new_entry)
+            data["questions"] = list(dict.fromkeys([*data.get("questions", []), *texts]))
+            entry = self.save(data)
+        elif add_to:
+            entry = self.add_phrasings(add_to, texts)
+        self.store.faq.resolve_unanswered(ids, entry.id if entry else None, self.clock.now())
+        return entry
+
+    # -- dictionary -------------------------------------------------------------------
+
+    def add_dictionary(self, word: str, kind: str, target: str = "", freq: int | None = None) -> None:
+        word = word.strip()
+        if kind not in DICT_KINDS:
+            raise FaqFileError(f"未知词类：{kind}")
+        if not normalize(word):
+            raise FaqFileError("词不能为空，也不能只含标点")
+        if len(word) > 30:
+            raise FaqFileError("词太长（最多 30 字）")
+        if kind == "synonym" and not normalize(target):
+            raise FaqFileError("同义词需要填写“归一为”的词")
+        with self._lock:
+            self.store.faq.add_dictionary(word, kind, target.strip() or None, freq)
+            self.reload()
+
+    def remove_dictionary(self, word: str, kind: str) -> bool:
+        with self._lock:
+            removed = self.store.faq.remove_dictionary(word, kind)
+            if kind == "word":
+                self.tokenizer.remove_word(word)
+            self.reload()
+        return removed
+
+
+def _row(entry: FaqEntry) -> dict[str, Any]:
+    return {"id": entry.id, "answer": entry.answer, "questions": entry.questions,
+            "tags": entry.tags, "groups": entry.groups, "enabled": entry.enabled}

@@ -1,0 +1,96 @@
+"""Optional homophone matching: lexicon words and messages compared by toneless pinyin.
+
+威信 and 微信 both read `wei xin`. Each Chinese character becomes its first (most common) reading,
+other characters stay themselves; syllables are separated by "|" so that matches cannot start or
+end inside a syllable. Off by default: `qunbot moderation eval` reports what it costs in precision.
+"""
+
+from __future__ import annotations
+
+import bisect
+import unicodedata
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import ahocorasick
+
+if TYPE_CHECKING:
+    from moderation.engine import Hit
+    from moderation.lexicon import Entry, Lexicon
+    from moderation.normalize import Normalized
+
+
+@lru_cache(maxsize=1)
+def _readings() -> dict[str, str]:
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    table = {}
+    for cp, readings in pinyin_dict.items():
+        first = readings.split(",")[0]
+        plain = "".join(c for c in unicodedata.normalize("NFKD", first) if not unicodedata.combining(c))
+        table[chr(cp)] = plain.replace("ü", "v")
+    return table
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff"
+
+
+def syllables(text: str) -> list[str]:
+    table = _readings()
+    return [table.get(ch, ch) for ch in text]
+
+
+class PinyinMatcher:
+    """One automaton over the pinyin of every lexicon word with at least two Chinese characters."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.automaton = ahocorasick.Automaton()
+        count = 0
+        for key, entry in lexicon.entries.items():
+            if sum(1 for ch in key if _is_han(ch)) < 2:
+                continue
+            self.automaton.add_word("|" + "|".join(syllables(key)) + "|", (len(key), entry))
+            count += 1
+        self.size = count
+        if count:
+            self.automaton.make_automaton()
+
+    def hits(self, norm: Normalized, lexicon: Lexicon) -> list[Hit]:
+        """Homophone hits not already found literally and not inside an allowlisted word."""
+        from moderation.engine import Hit
+        from moderation.lexicon import ALLOW, WORD
+
+        found = self.scan(norm.folded)
+        if not found:
+            return []
+        covered = [(end + 1 - length, end + 1, kind) for end, (length, kind, _) in lexicon.automaton.iter(norm.folded)
+                   if kind in (WORD, ALLOW)] if not lexicon._empty else []
+        out = []
+        for entry, a, b in found:
+            if any(x <= a and b <= y for x, y, _ in covered) or any(
+                    kind == WORD and x < b and a < y for x, y, kind in covered):
+                continue
+            oa, ob = norm.span_from_folded(a, b)
+            out.append(Hit("pinyin", entry.category, entry.action, oa, ob, entry.word, entry.severity, entry.id))
+        return out
+
+    def scan(self, text: str) -> list[tuple[Entry, int, int]]:
+        """(entry, start, end) in `text` (folded) for each homophone match."""
+        if not self.size:
+            return []
+        tokens = syllables(text)
+        joined = "|" + "|".join(tokens) + "|"
+        found = []
+        starts: list[int] | None = None
+        for end, (length, entry) in self.automaton.iter(joined):
+            if starts is None:
+                starts, pos = [], 1
+                for tok in tokens:
+                    starts.append(pos)
+                    pos += len(tok) + 1
+            last = bisect.bisect_right(starts, end - 1) - 1
+            first = last - length + 1
+            if first >= 0:
+                found.append((entry, first, last + 1))
+        return found

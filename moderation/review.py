@@ -1,0 +1,91 @@
+"""The review queue: what moderators decide about held messages.
+
+approve = the message was fine (nothing happens; it becomes a "not spam" sample);
+confirm = apply the action the word or rule asked for, through the bot's adapter (recall,
+mute/kick per the strike ladder, warning in the group) and keep it as a "spam" sample.
+Both close the flag once, so two moderators clicking at the same time cannot act twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.store.outbound import OutboundItem
+from moderation.actions import plan
+
+if TYPE_CHECKING:
+    from bot.runtime import Bot
+    from moderation.stage import ModerationStage
+
+ERR_GONE = "该条目已被处理或不存在"
+
+
+@dataclass
+class ReviewResult:
+    ok: bool
+    message: str
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    performed: list[bool] = field(default_factory=list)
+    step: str = ""
+
+
+class ReviewQueue:
+    """Approve / confirm flagged messages; used by the console and tests."""
+
+    def __init__(self, stage: ModerationStage) -> None:
+        self.stage = stage
+        self.store = stage.services.store
+
+    async def approve(self, flag_id: int, actor: str, note: str = "") -> ReviewResult:
+        flag = await self.store.run(self.store.moderation.get_flag, flag_id)
+        now = self.stage.services.clock.now()
+        if flag is None or not await self.store.run(self.store.moderation.decide_flag, flag_id, "approved",
+                                                    actor, now, note):
+            return ReviewResult(False, ERR_GONE)
+        await self._sample(flag, False)
+        return ReviewResult(True, "已放行")
+
+    async def confirm(self, flag_id: int, actor: str, bot: Bot | None, note: str = "") -> ReviewResult:
+        store = self.store
+        flag = await store.run(store.moderation.get_flag, flag_id)
+        now = self.stage.services.clock.now()
+        if flag is None or not await store.run(store.moderation.decide_flag, flag_id, "confirmed", actor, now, note):
+            return ReviewResult(False, ERR_GONE)
+        requested = flag["action"]
+        if requested in ("allow", "review"):
+            # a held message confirmed as a violation: recall it and put the member on the ladder
+            requested = "strike"
+        strikes = self.stage.strikes
+        active = await store.run(strikes.active, flag["platform"], flag["chat_id"], flag["member_id"])
+        message_id = flag["message_uid"].split(":", 1)[-1]
+        p = plan(requested, self.stage.settings, self.stage.services.capabilities(flag["platform"]),
+                 chat_id=flag["chat_id"], member_id=flag["member_id"], message_id=message_id,
+                 active_strikes=active, message_uid=flag["message_uid"], member_name=flag["member_name"])
+        reason = f"审核员 {actor} 确认违规：{flag['category']}（{flag['word'] or flag['rule']}），处理：{p.summary()}"
+        if p.strike:
+            step = f"mute:{int(p.seconds)}s" if p.step == "mute" else p.step
+            await store.run(strikes.record, flag["platform"], flag["chat_id"], flag["member_id"], step, reason,
+                            flag_id=flag_id, source="review", actor=actor)
+        performed = []
+        if bot is not None:
+            for action in p.actions:
+                performed.append(await bot.perform(flag["platform"], action))
+        submit = self.stage.services.submit
+        if p.warn and submit is not None:
+            text = self.stage.settings.warn_text.format(
+                name=flag["member_name"] or flag["member_id"], reason=flag["category"], action=p.summary())
+            await submit([OutboundItem(source=f"moderation:{flag_id}", occurrence="warn",
+                                       platform=flag["platform"], chat_id=flag["chat_id"],
+                                       payload={"text": text, "kind": "text"})])
+        await self._sample(flag, True)
+        msg = f"已确认违规，{p.summary()}"
+        if p.degraded:
+            msg += "（" + "；".join(d["reason"] for d in p.degraded) + "）"
+        if performed and not all(performed):
+            msg += "；部分平台操作未成功，请在客户端核实"
+        return ReviewResult(True, msg, p.actions, performed, p.step)
+
+    async def _sample(self, flag: dict[str, Any], spam: bool) -> None:
+        if flag["text"]:
+            await self.store.run(self.store.moderation.add_samples, [(flag["text"], spam)], "review")

@@ -1,0 +1,204 @@
+"""The moderation pipeline stage: inspect, then block, hold for review, or let pass.
+
+A clean message costs one `Moderator.inspect` call and no I/O. A hit becomes a stopping
+Decision carrying the platform actions (recall, mute, kick) for the runtime to perform, the
+warning to post in the group, a flag in the review queue and, on the ladder, a strike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.events import Decision, Event, EventType, Reply, pass_
+from bot.pipeline import Context
+from bot.store.outbound import OutboundItem
+from moderation.actions import ACTION_LABELS, Plan, plan
+from moderation.config import ACTION_RANK
+from moderation.engine import Hit, Moderator, Verdict
+from moderation.rules import RULE_LABELS
+from moderation.strikes import StrikeBook
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("qunbot.moderation")
+RELOAD_CHECK_SECONDS = 5.0
+
+
+class ModerationStage:
+    """Pipeline stage; its engine is `services.registry["moderation"]` (reload() after edits)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings.moderation
+        self.engine = Moderator(self.settings, services.store)
+        self.strikes = StrikeBook(self.settings, services.store, services.clock)
+        self.joins: dict[tuple[str, str, str], datetime] = {}
+        self.config_moderators = {
+            (g.platform, g.id, m) for g in services.settings.groups for m in g.moderators
+        }
+        self.moderators: set[tuple[str, str, str]] = set(self.config_moderators)
+        try:
+            self.engine.reload()
+            self.refresh_moderators()
+            self.engine.on_reload = self.refresh_moderators
+        except Exception:
+            log.exception("moderation lexicon could not be loaded; matching with an empty lexicon")
+        self._next_check = 0.0
+        self._reloading: asyncio.Task | None = None
+        services.registry["moderation"] = self.engine
+        services.registry["moderation.stage"] = self
+        commands = services.registry.get("commands")
+        if commands is not None:
+            from moderation.commands import register_commands
+
+            register_commands(commands, self)
+
+    def refresh_moderators(self) -> None:
+        self.moderators = set(self.config_moderators) | set(self.services.store.moderation.moderators())
+
+    def is_moderator(self, platform: str, chat_id: str, member_id: str) -> bool:
+        return (platform, chat_id, member_id) in self.moderators
+
+    async def __call__(self, event: Event, ctx: Context) -> Decision:
+        if not self.settings.enabled:
+            return pass_("moderation", "审核已关闭")
+        mono = self.services.clock.monotonic()
+        if mono >= self._next_check:
+            self._next_check = mono + RELOAD_CHECK_SECONDS
+            await self._reload_if_changed()
+        if event.type is not EventType.MESSAGE:
+            if event.type is EventType.MEMBER_JOIN and not ctx.dry_run:
+                self.joins[(event.platform, event.chat_id, event.sender_id)] = ctx.now
+            return pass_("moderation")
+        if self.settings.exempt_moderators and (event.platform, event.chat_id, event.sender_id) in self.moderators:
+            return pass_("moderation", "群管理员发言不审核")
+        verdict = self.engine.inspect(event, self.services.clock.monotonic(), record=not ctx.dry_run)
+        ctx.notes["normalized"] = verdict.norm.compact
+        if not verdict.hits:
+            return pass_("moderation")
+        if any(h.rule == "link" for h in verdict.hits) and await self._is_new_member(event, ctx):
+            link = next(h for h in verdict.hits if h.rule == "link")
+            verdict.hits.append(Hit("new_member_link", RULE_LABELS["new_member_link"],
+                                    self.settings.rules.new_member_link_action, link.start, link.end, link.word))
+        return await self.decide(event, ctx, verdict)
+
+    async def _reload_if_changed(self) -> None:
+        """Pick up word-list changes made by another process (CLI import) without a restart."""
+        store = self.services.store
+        if self._reloading is not None and not self._reloading.done():
+            return
+        if await store.run(store.moderation.version) != self.engine.version:
+            loop = asyncio.get_running_loop()
+            self._reloading = asyncio.ensure_future(loop.run_in_executor(None, self.engine.reload))
+
+    async def _is_new_member(self, event: Event, ctx: Context) -> bool:
+        window = float(self.settings.rules.new_member_window)
+        joined = self.joins.get((event.platform, event.chat_id, event.sender_id))
+        if joined is None:
+            store = self.services.store
+            member = await store.run(store.chats.get_member, event.platform, event.chat_id, event.sender_id)
+            if member and member.get("joined_at"):
+                joined = datetime.fromisoformat(member["joined_at"])
+        return joined is not None and (ctx.now - joined).total_seconds() <= window
+
+    async def decide(self, event: Event, ctx: Context, verdict: Verdict) -> Decision:
+        top = verdict.top
+        assert top is not None
+        requested = verdict.action
+        store = self.services.store
+        active = 0
+        if requested == "strike":
+            active = await store.run(self.strikes.active, event.platform, event.chat_id, event.sender_id)
+        p = plan(requested, self.settings, self.services.capabilities(event.platform),
+                 chat_id=event.chat_id, member_id=event.sender_id,
+                 message_id=event.message_id if event.is_group else None, active_strikes=active,
+                 message_uid=event.uid, member_name=event.sender_name)
+        reason = f"{describe(top, event.text)}，处理：{p.summary()}"
+        detail: dict[str, Any] = {
+            "hits": [h.as_dict() for h in verdict.hits], "requested": requested, "step": p.step,
+            "normalized": verdict.norm.folded[:200],
+        }
+        if p.seconds:
+            detail["seconds"] = int(p.seconds)
+        if p.degraded:
+            detail["degraded"] = p.degraded
+            reason += "（" + "；".join(f"{d['reason']}，{_label(d['from'])}改为{_label(d['to'])}" for d in p.degraded) + "）"
+        if p.strike:
+            detail["strike"] = active + 1
+        if p.step == "allow":
+            return Decision(stage="moderation", outcome="flagged", reason=reason, detail=detail)
+        if not ctx.dry_run:
+            detail["flag_id"] = await store.run(self._record, event, ctx, verdict, p, reason)
+            if self.settings.notify_moderators and (p.review or p.step == "kick"):
+                await self._notify(event, ctx, reason, detail["flag_id"])
+        replies = []
+        if p.warn:
+            replies.append(Reply(text=self.settings.warn_text.format(
+                name=event.sender_name or event.sender_id, reason=_short_reason(top), action=p.summary())))
+        return Decision(stage="moderation", outcome=p.outcome, reason=reason, detail=detail, stop=True,
+                        replies=replies, actions=p.actions)
+
+    async def _notify(self, event: Event, ctx: Context, reason: str, flag_id: int) -> None:
+        """Tell the group's moderators privately (through the outbox) what was held or removed."""
+        submit = self.services.submit
+        mods = sorted(m for p, c, m in self.moderators if p == event.platform and c == event.chat_id)
+        if submit is None or not mods:
+            return
+        group = ctx.chat_name or event.chat_name or event.chat_id
+        text = f"【审核提醒】群“{group}”成员 {event.sender_name or event.sender_id}：{event.text[:120]}\n{reason}"
+        items = [OutboundItem(source=f"moderation:{flag_id}", occurrence="notify", platform=event.platform,
+                              chat_id=m, chat_kind="private", payload={"text": text, "kind": "text"})
+                 for m in mods]
+        try:
+            await submit(items)
+        except Exception:
+            log.exception("could not notify moderators of flag %s", flag_id)
+
+    def _record(self, event: Event, ctx: Context, verdict: Verdict, p: Plan, reason: str) -> int:
+        top = verdict.top
+        assert top is not None
+        flag_id = self.services.store.moderation.add_flag({
+            "message_uid": event.uid, "platform": event.platform, "chat_id": event.chat_id,
+            "chat_name": ctx.chat_name or event.chat_name, "member_id": event.sender_id,
+            "member_name": event.sender_name, "text": event.text, "time": event.time,
+            "rule": top.rule, "category": top.category, "word": top.word, "action": verdict.action,
+            "status": "pending" if p.review else "applied",
+            "hits": [h.as_dict() for h in verdict.hits],
+            "detail": {"step": p.step, "seconds": p.seconds, "degraded": p.degraded, "reason": reason},
+        })
+        if p.strike:
+            self.strikes.record(event.platform, event.chat_id, event.sender_id, _step_name(p), reason,
+                                flag_id=flag_id)
+        return flag_id
+
+
+def describe(hit: Hit, text: str) -> str:
+    """zh-CN reason shown to managers: what matched, as the member wrote it."""
+    written = text[hit.start:hit.end] if hit.end > hit.start else ""
+    if hit.rule in ("word", "pinyin"):
+        how = "谐音" if hit.rule == "pinyin" else ""
+        shown = f"“{written}”" if written and written != hit.word else ""
+        return f"命中{how}敏感词“{hit.word}”{shown}（{hit.category}）"
+    if hit.rule == "spam_score":
+        return f"疑似垃圾消息（得分 {hit.score:.2f}）"
+    what = f"“{written}”" if written else (f"（{hit.word}）" if hit.word else "")
+    return f"{hit.category}{what}"
+
+
+def _short_reason(hit: Hit) -> str:
+    return f"包含{hit.category}内容" if hit.rule in ("word", "pinyin") else hit.category
+
+
+def _label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def _step_name(p: Plan) -> str:
+    return f"mute:{int(p.seconds)}s" if p.step == "mute" else p.step
+
+
+__all__ = ["ACTION_RANK", "ModerationStage", "describe"]

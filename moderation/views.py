@@ -1,0 +1,145 @@
+"""Console pages of the moderation capability: the review queue (plus lexicon and allowlist pages).
+
+Every decision (approve, confirm, bulk) is written to the audit log with who and when.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from bot.web.auth import audit, current_user, flash, require_role
+from bot.web.keys import BOT, CLOCK, STORE
+
+# one route table for all moderation pages; the lexicon/allowlist handlers live in lexicon_views
+from moderation.lexicon_views import categories, routes
+from moderation.review import ReviewQueue
+
+# (label shown in the navigation, path, minimum role)
+NAV: list[tuple[str, str, str]] = [
+    ("审核队列", "/moderation/review", "moderator"),
+    ("敏感词库", "/moderation/lexicon", "moderator"),
+    ("白名单", "/moderation/allowlist", "moderator"),
+]
+AGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400}
+STATUS_LABELS = {"pending": "待审核", "approved": "已放行", "confirmed": "已确认违规", "applied": "已自动处理"}
+
+
+def highlight(text: str, hits: list[dict[str, Any]]) -> Markup:
+    """The message as the member wrote it, with every matched span in <mark>."""
+    spans = sorted({(h["start"], h["end"]) for h in hits if h.get("end", 0) > h.get("start", 0)})
+    out, pos = [], 0
+    for start, end in spans:
+        if start < pos:
+            start = pos
+        if start >= end:
+            continue
+        out.append(escape(text[pos:start]))
+        out.append(Markup("<mark>{}</mark>").format(text[start:end]))
+        pos = end
+    out.append(escape(text[pos:]))
+    return Markup("").join(out)
+
+
+def _queue(request: web.Request) -> ReviewQueue:
+    stage = request.app[BOT].services.registry["moderation.stage"]
+    return ReviewQueue(stage)
+
+
+def _actor(request: web.Request) -> str:
+    user = current_user(request)
+    return user["name"] if user else "?"
+
+
+@routes.get("/moderation/review")
+@require_role("moderator")
+@aiohttp_jinja2.template("moderation/review_list.html")
+async def review_list(request: web.Request) -> dict[str, Any]:
+    store = request.app[STORE]
+    q = request.query
+    status = q.get("status", "pending")
+    since = before = None
+    now = request.app[CLOCK].now()
+    age = q.get("age", "")
+    if age in AGES:
+        since = now - timedelta(seconds=AGES[age])
+    elif age == "older":
+        before = now - timedelta(days=1)
+    flags = await store.run(lambda: store.moderation.list_flags(
+        status=status if status != "all" else None, chat_id=q.get("group") or None,
+        category=q.get("category") or None, since=since, before=before, limit=200))
+    for f in flags:
+        f["marked"] = highlight(f["text"], f["hits"])
+    facets = await store.run(store.moderation.flag_facets)
+    pending = await store.run(store.moderation.count_flags, "pending")
+    return {"flags": flags, "q": q, "status": status, "facets": facets, "pending": pending,
+            "status_labels": STATUS_LABELS}
+
+
+@routes.get("/moderation/review/{id:\\d+}")
+@require_role("moderator")
+@aiohttp_jinja2.template("moderation/review_detail.html")
+async def review_detail(request: web.Request) -> dict[str, Any]:
+    store = request.app[STORE]
+    flag = await store.run(store.moderation.get_flag, int(request.match_info["id"]))
+    if flag is None:
+        raise web.HTTPNotFound(text="该条目不存在")
+    stage = request.app[BOT].services.registry["moderation.stage"]
+    key = (flag["platform"], flag["chat_id"], flag["member_id"])
+
+    def gather() -> dict[str, Any]:
+        return {
+            "recent": store.moderation.member_messages(*key, limit=10),
+            "strikes": stage.strikes.history(*key),
+            "flags": [f for f in store.moderation.member_flags(*key) if f["id"] != flag["id"]],
+            "context": store.moderation.chat_context(flag["platform"], flag["chat_id"], flag["time"]),
+        }
+
+    data = await store.run(gather)
+    written = [flag["text"][h["start"]:h["end"]] for h in flag["hits"] if h.get("end", 0) > h.get("start", 0)]
+    return {"flag": flag, "marked": highlight(flag["text"], flag["hits"]), "written": written,
+            "categories": categories(request), "status_labels": STATUS_LABELS, **data}
+
+
+async def _decide(request: web.Request, flag_id: int, decision: str, note: str = "") -> tuple[bool, str]:
+    queue = _queue(request)
+    if decision == "approve":
+        result = await queue.approve(flag_id, _actor(request), note)
+    else:
+        result = await queue.confirm(flag_id, _actor(request), request.app[BOT], note)
+    if result.ok:
+        await audit(request, f"moderation.review.{decision}", str(flag_id),
+                    {"note": note, "step": result.step, "actions": result.actions, "performed": result.performed})
+    return result.ok, result.message
+
+
+@routes.post("/moderation/review/{id:\\d+}/{decision:approve|confirm}")
+@require_role("moderator")
+async def review_decide(request: web.Request) -> web.Response:
+    form = await request.post()
+    flag_id = int(request.match_info["id"])
+    ok, message = await _decide(request, flag_id, request.match_info["decision"], str(form.get("note", "")).strip())
+    flash(request, message, "ok" if ok else "error")
+    raise web.HTTPFound("/moderation/review")
+
+
+@routes.post("/moderation/review/bulk")
+@require_role("moderator")
+async def review_bulk(request: web.Request) -> web.Response:
+    form = await request.post()
+    decision = str(form.get("decision", ""))
+    ids = [int(v) for v in form.getall("id", []) if str(v).isdigit()]
+    if decision not in ("approve", "confirm") or not ids:
+        flash(request, "请勾选条目并选择“放行”或“确认违规”", "error")
+        raise web.HTTPFound("/moderation/review")
+    done = 0
+    for flag_id in ids:
+        ok, _ = await _decide(request, flag_id, decision)
+        done += ok
+    label = "放行" if decision == "approve" else "确认违规"
+    flash(request, f"已{label} {done} 条" + (f"，{len(ids) - done} 条已被他人处理" if done < len(ids) else ""), "ok")
+    raise web.HTTPFound("/moderation/review")

@@ -1,0 +1,161 @@
+"""`qunbot schedule preview | list | status | retry`."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.cli import CliContext, now_utc
+from schedules.jobs import STATUS_LABELS, effective_jobs
+from schedules.planner import known_chats, preview_rows
+from schedules.timeline import KIND_LABELS, next_occurrence
+
+if TYPE_CHECKING:
+    from schedules.jobs import Job
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `qunbot schedule ...` to the `qunbot` parser."""
+    parser = sub.add_parser("schedule", help="campaigns and recurring posts: preview, list, status, retry",
+                            parents=[sub.common_parent])  # type: ignore[attr-defined]
+    nested = parser.add_subparsers(dest="schedule_command", metavar="ACTION")
+    nested.required = True
+    common = sub.common_parent  # type: ignore[attr-defined]
+
+    p = nested.add_parser("preview", help="every occurrence in the next N days, without sending",
+                          parents=[common])
+    p.add_argument("--days", type=float, default=None, help="how many days ahead (default [schedule] preview_days)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_preview)
+
+    p = nested.add_parser("list", help="campaigns and recurring posts with status and next run", parents=[common])
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_list)
+
+    p = nested.add_parser("status", help="delivery progress per occurrence (sent / pending / failed)",
+                          parents=[common])
+    p.add_argument("job", nargs="?", help="job name or id (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = nested.add_parser("retry", help="put the failed targets of a job back into the outbox", parents=[common])
+    p.add_argument("job", help="job name or id")
+    p.add_argument("--occurrence", help="only this occurrence (its ISO time as shown by status)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_retry)
+
+
+def _jobs(ctx: CliContext) -> list[Job]:
+    return effective_jobs(ctx.store(), ctx.settings, now_utc())
+
+
+def cmd_preview(ctx: CliContext) -> int:
+    settings = ctx.settings
+    days = ctx.args.days if ctx.args.days is not None else settings.schedule.preview_days
+    if days <= 0:
+        print("--days 必须大于 0")
+        return 2
+    store = ctx.store()
+    now = now_utc()
+    jobs = [j for j in _jobs(ctx) if j.status == "active"]
+    rows = preview_rows(jobs, now, now + timedelta(days=days), settings.tz,
+                        known_chats(store.chats.list_chats(), settings))
+
+    def text() -> str:
+        if not rows:
+            return f"未来 {days:g} 天没有要发送的消息"
+        lines = []
+        for r in rows:
+            chat = f"{r['chat_name'] or r['chat']} ({r['platform']}:{r['chat']})" if r["chat"] else \
+                "（无目标群：" + "、".join(r.get("missing", [])) + "）"
+            label = KIND_LABELS.get(r["kind"], r["kind"])
+            lines.append(f"{r['time']}  {r['job']}·{label}  → {chat}\n    {r['text']}")
+        lines.append(f"共 {len(rows)} 条（未发送，仅预览）")
+        return "\n".join(lines)
+
+    ctx.emit(rows, text)
+    return 0
+
+
+def cmd_list(ctx: CliContext) -> int:
+    tz = ctx.settings.tz
+    now = now_utc()
+    data: list[dict[str, Any]] = []
+    for job in _jobs(ctx):
+        nxt = next_occurrence(job.spec, max(job.last_considered or now, now), tz) if job.status == "active" else None
+        data.append({
+            "id": job.id or None, "kind": job.kind, "name": job.name, "status": job.status, "origin": job.origin,
+            "next": nxt.time.astimezone(tz).isoformat() if nxt else None,
+            "next_kind": nxt.kind if nxt else None,
+        })
+
+    def text() -> str:
+        if not data:
+            return "没有活动或定时消息"
+        return "\n".join(
+            f"{d['id'] or '-':>4}  {'活动' if d['kind'] == 'campaign' else '定时'}  {d['name']}  "
+            f"[{STATUS_LABELS.get(d['status'], d['status'])}]  下次：{d['next'] or '无'}"
+            for d in data
+        )
+
+    ctx.emit(data, text)
+    return 0
+
+
+def _find(ctx: CliContext, name: str) -> dict[str, Any] | None:
+    row = ctx.store().schedules.find_job(name)
+    if row is None:
+        print(f"找不到任务 {name!r}（用 qunbot schedule list 查看）")
+    return row
+
+
+def cmd_status(ctx: CliContext) -> int:
+    store = ctx.store()
+    rows = store.schedules.list_jobs()
+    if ctx.args.job:
+        row = _find(ctx, ctx.args.job)
+        if row is None:
+            return 1
+        rows = [row]
+    data = []
+    for row in rows:
+        prefix = f"post:{row['id']}" if row["kind"] == "post" else f"campaign:{row['id']}:"
+        progress = [p for p in store.schedules.delivery_progress(prefix)
+                    if row["kind"] != "post" or p["source"] == prefix]
+        skipped = store.schedules.runs(row["id"], status="skipped", limit=50)
+        data.append({"id": row["id"], "name": row["name"], "status": row["status"],
+                     "occurrences": progress,
+                     "skipped": [{"time": r["scheduled_at"], "kind": r["kind"], "reason": r["reason"]} for r in skipped]})
+
+    def text() -> str:
+        lines = []
+        for d in data:
+            lines.append(f"{d['name']} [{STATUS_LABELS.get(d['status'], d['status'])}]")
+            for p in d["occurrences"]:
+                lines.append(f"  {p['occurrence']}  {p['source']}  已发送 {p['sent']}/{p['total']}"
+                             f"  待发送 {p['pending']}  失败 {p['failed']}  过期 {p['skipped']}")
+            for s in d["skipped"]:
+                lines.append(f"  {s['time']}  {s['kind']}  已跳过：{s['reason']}")
+            if not d["occurrences"] and not d["skipped"]:
+                lines.append("  （尚无发送记录）")
+        return "\n".join(lines) or "没有任务"
+
+    ctx.emit(data, text)
+    return 0
+
+
+def cmd_retry(ctx: CliContext) -> int:
+    store = ctx.store()
+    row = _find(ctx, ctx.args.job)
+    if row is None:
+        return 1
+    if row["kind"] == "post":
+        sources = [f"post:{row['id']}"]
+    else:
+        sources = [f"campaign:{row['id']}:{k}" for k in ("announce", "start", "remind", "last_call", "end")]
+    count = sum(len(store.outbound.retry_failed(s, ctx.args.occurrence)) for s in sources)
+    ctx.emit({"job": row["name"], "requeued": count},
+             f"已将 {count} 个失败的目标重新排队；正在运行的机器人请在控制台重试，"
+             f"否则它们会在机器人下次启动时发送")
+    return 0

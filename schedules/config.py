@@ -1,0 +1,226 @@
+"""[schedule], [[campaigns]] and [[posts]] sections of config.toml."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Literal
+
+from bot.durations import Duration
+
+DEFAULT_ANNOUNCE = "【秒杀预告】{item} 将于 {start} 开抢，距开抢还有 {countdown}！秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），先收藏链接：{link}"
+DEFAULT_START = "【秒杀开始】{item} 现已开抢！秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），数量有限，抢完即止：{link}"
+DEFAULT_REMIND = "【秒杀进行中】{item} 秒杀价 ¥{price}，距结束还有 {countdown}，手慢无：{link}"
+DEFAULT_LAST_CALL = "【最后召唤】{item} 秒杀还有 {countdown} 就结束了！¥{price} 最后机会：{link}"
+DEFAULT_END = "【秒杀结束】{item} 本场秒杀已结束，感谢大家参与，下次活动再见～"
+DEFAULT_KEYWORD_REPLY = "{item} 秒杀进行中：¥{price}（{discount}），{end} 结束，抢购链接：{link}"
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def parse_hhmm(text: str) -> time:
+    """"19:00" → time(19, 0); raises ValueError with a readable reason."""
+    m = _HHMM.match(text.strip()) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"时间 {text!r} 格式不对，应写成 HH:MM（如 \"19:30\"）")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """"19:00-23:00" → (19:00, 23:00); a window may cross midnight ("22:00-02:00")."""
+    parts = text.split("-") if isinstance(text, str) else []
+    if len(parts) != 2:
+        raise ValueError(f"时间段 {text!r} 格式不对，应写成 HH:MM-HH:MM（如 \"19:00-23:00\"）")
+    try:
+        start, end = parse_hhmm(parts[0]), parse_hhmm(parts[1])
+    except ValueError:
+        raise ValueError(f"时间段 {text!r} 格式不对，应写成 HH:MM-HH:MM（如 \"19:00-23:00\"）") from None
+    if start == end:
+        raise ValueError(f"时间段 {text!r} 的开始和结束相同")
+    return start, end
+
+
+_DOW = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _standard_weekdays(field_text: str) -> str:
+    """Crontab weekdays (0 or 7 = Sunday) → APScheduler names (its 3.x numbers start at Monday)."""
+    if field_text == "*" or re.search(r"[a-z]", field_text, re.I):
+        return field_text
+    days: set[int] = set()
+    for part in field_text.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            lo, hi = 0, 6
+        elif "-" in base:
+            lo_text, hi_text = base.split("-", 1)
+            lo, hi = int(lo_text), int(hi_text)
+        else:
+            lo = int(base)
+            hi = 6 if step_text else lo
+        if not (0 <= lo <= 7 and 0 <= hi <= 7 and lo <= hi and step > 0):
+            raise ValueError(f"星期 {part!r} 无效（0-7，0 和 7 都是星期日）")
+        days.update(d % 7 for d in range(lo, hi + 1, step))
+    return ",".join(_DOW[d] for d in sorted(days))
+
+
+def make_cron(expr: str, tz: object = "UTC"):
+    """A CronTrigger from a standard 5-field crontab string (minute hour day month weekday)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron 表达式 {expr!r} 应有 5 段（分 时 日 月 星期），实际 {len(fields)} 段")
+    try:
+        fields[4] = _standard_weekdays(fields[4])
+        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
+                           day_of_week=fields[4], timezone=tz)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cron 表达式 {expr!r} 无效：{exc}") from None
+
+
+def check_cron(expr: str) -> None:
+    make_cron(expr)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    enabled: bool = True
+    # occurrences missed while the bot was down are posted late within this grace, else skipped
+    misfire_grace: Duration = Duration(300)
+    post_misfire_grace: Duration = Duration(600)
+    # how often every job is re-checked besides its own timer (pauses, edits, campaign ends)
+    tick: Duration = Duration(30)
+    preview_days: int = 7
+
+    def validate(self) -> None:
+        if self.tick < 1:
+            raise ValueError("tick: 至少 1 秒")
+        if self.preview_days < 1:
+            raise ValueError("preview_days: 至少 1 天")
+
+
+def _check_targets(groups: list[str], tags: list[str]) -> None:
+    if not groups and not tags:
+        raise ValueError("groups: 请指定目标群（groups）或标签（tags），至少一项")
+
+
+@dataclass(frozen=True)
+class PostConfig:
+    """A recurring post: text or rotating texts, one of every / cron / at, optional window."""
+
+    name: str
+    text: str = ""
+    texts: list[str] = field(default_factory=list)
+    every: Duration | None = None
+    cron: str = ""
+    at: list[str] = field(default_factory=list)
+    window: str = ""
+    start: date | None = None
+    end: date | None = None
+    skip: list[date] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    enabled: bool = True
+    misfire_grace: Duration | None = None
+
+    def validate(self) -> None:
+        if not self.name.strip():
+            raise ValueError("name: 名称不能为空")
+        if bool(self.text) == bool(self.texts):
+            raise ValueError("text: 请填写 text（一条内容）或 texts（多条轮换），二选一")
+        for i, t in enumerate(self.texts):
+            if not t.strip():
+                raise ValueError(f"texts: 第 {i + 1} 条内容为空")
+        given = [k for k, v in (("every", self.every is not None), ("cron", self.cron), ("at", self.at)) if v]
+        if len(given) != 1:
+            raise ValueError("every: 请在 every（间隔，如 \"30m\"）、cron（如 \"0 9 * * *\"）、at（每日时间，如 [\"09:00\"]）中选且只选一种"
+                             + (f"（当前填写了 {', '.join(given)}）" if given else ""))
+        if self.every is not None and self.every < 60:
+            raise ValueError("every: 间隔至少 1 分钟")
+        if self.cron:
+            try:
+                check_cron(self.cron)
+            except ValueError as exc:
+                raise ValueError(f"cron: {exc}") from None
+        for t in self.at:
+            try:
+                parse_hhmm(t)
+            except ValueError as exc:
+                raise ValueError(f"at: {exc}") from None
+        if self.window:
+            try:
+                parse_window(self.window)
+            except ValueError as exc:
+                raise ValueError(f"window: {exc}") from None
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"end: 结束日期 {self.end} 早于开始日期 {self.start}")
+        _check_targets(self.groups, self.tags)
+
+
+CAMPAIGN_TEMPLATES = ("announce_text", "start_text", "remind_text", "last_call_text", "end_text", "keyword_reply")
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A flash sale (秒杀): item, prices, times, targets and its sequence of posts."""
+
+    name: str
+    item: str
+    price: float
+    original_price: float
+    start: datetime
+    end: datetime
+    stock: int | None = None
+    link: str = ""
+    groups: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    # pre-announcements before start; reminders every `remind` during the sale; last call before end
+    announce: list[Duration] = field(default_factory=lambda: [Duration(3600), Duration(300)])
+    remind: Duration | None = None
+    last_call: Duration | None = Duration(600)
+    # an empty template turns that post off
+    announce_text: str = DEFAULT_ANNOUNCE
+    start_text: str = DEFAULT_START
+    remind_text: str = DEFAULT_REMIND
+    last_call_text: str = DEFAULT_LAST_CALL
+    end_text: str = DEFAULT_END
+    # members asking these words during the sale get `keyword_reply` (through the keyword engine)
+    keywords: list[str] = field(default_factory=lambda: ["秒杀", "链接"])
+    keyword_reply: str = DEFAULT_KEYWORD_REPLY
+    status: Literal["draft", "active", "paused", "cancelled"] = "active"
+    misfire_grace: Duration | None = None
+
+    def validate(self) -> None:
+        from schedules.templates import check_template
+
+        if not self.name.strip():
+            raise ValueError("name: 名称不能为空")
+        if not self.item.strip():
+            raise ValueError("item: 商品名不能为空")
+        if self.price < 0 or self.original_price < 0:
+            raise ValueError("price: 价格不能为负数")
+        if self.stock is not None and self.stock < 0:
+            raise ValueError("stock: 库存不能为负数")
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise ValueError("end: 开始和结束时间要么都带时区偏移，要么都不带")
+        if self.end <= self.start:
+            raise ValueError(f"end: 结束时间 {self.end} 必须晚于开始时间 {self.start}")
+        if self.remind is not None and self.remind < 60:
+            raise ValueError("remind: 提醒间隔至少 1 分钟")
+        for i, a in enumerate(self.announce):
+            if a <= 0:
+                raise ValueError(f"announce: 第 {i + 1} 个预告提前量必须大于 0（如 \"1h\"）")
+        _check_targets(self.groups, self.tags)
+        for key in CAMPAIGN_TEMPLATES:
+            try:
+                check_template(getattr(self, key), self)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        if "{countdown}" in self.keyword_reply:
+            raise ValueError("keyword_reply: 关键词回复不支持 {countdown}（不会实时更新），请用 {end} 表示结束时间")
+        for i, word in enumerate(self.keywords):
+            if not word.strip():
+                raise ValueError(f"keywords: 第 {i + 1} 个关键词为空")

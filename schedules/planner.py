@@ -1,0 +1,154 @@
+"""From a job and an occurrence to what is sent where: targets, rendered text, ledger keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.outbox import BROADCAST_PRIORITY
+from bot.store.outbound import OutboundItem
+from schedules.config import CampaignConfig
+from schedules.jobs import Job
+from schedules.templates import campaign_values, render
+from schedules.timeline import SALE_KINDS, Occurrence, campaign_bounds, occurrence_key, occurrences
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+
+TEMPLATE_KEYS = {
+    "announce": "announce_text", "start": "start_text", "remind": "remind_text",
+    "last_call": "last_call_text", "end": "end_text",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    chat_id: str
+    kind: str = "group"
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.chat_id
+
+
+@dataclass
+class Planned:
+    """One occurrence of one job, ready to hand to the outbox."""
+
+    job: Job
+    occ: Occurrence
+    text: str
+    targets: list[Target]
+    missing: list[str] = field(default_factory=list)
+    not_after: datetime | None = None
+
+    @property
+    def source(self) -> str:
+        return self.job.source(self.occ.kind)
+
+    @property
+    def key(self) -> str:
+        return occurrence_key(self.occ.time)
+
+    def items(self) -> list[OutboundItem]:
+        return [
+            OutboundItem(
+                source=self.source, occurrence=self.key, platform=t.platform, chat_id=t.chat_id,
+                chat_kind=t.kind, payload={"text": self.text, "kind": "text"},
+                priority=BROADCAST_PRIORITY, not_after=self.not_after,
+            )
+            for t in self.targets
+        ]
+
+
+def known_chats(chats: Iterable[dict[str, Any]], settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Chats of the store plus groups declared in config.toml that the store has not seen yet."""
+    out = [dict(c) for c in chats]
+    seen = {(c["platform"], c["chat_id"]) for c in out}
+    for g in settings.groups if settings else ():
+        if (g.platform, g.id) not in seen:
+            out.append({"platform": g.platform, "chat_id": g.id, "kind": "group", "name": g.name,
+                        "tags": list(g.tags)})
+    return out
+
+
+def resolve_targets(groups: list[str], tags: list[str], chats: list[dict[str, Any]]) -> tuple[list[Target], list[str]]:
+    """Groups by chat id, name or "platform:chat_id", plus every chat carrying one of the tags."""
+    found: dict[tuple[str, str], Target] = {}
+    missing: list[str] = []
+
+    def add(c: dict[str, Any]) -> None:
+        key = (c["platform"], c["chat_id"])
+        if key not in found:
+            found[key] = Target(c["platform"], c["chat_id"], c.get("kind") or "group", c.get("name") or "")
+
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for c in chats:
+        by_id.setdefault(c["chat_id"], []).append(c)
+        by_id.setdefault(f"{c['platform']}:{c['chat_id']}", []).append(c)
+        if c.get("name"):
+            by_id.setdefault(c["name"], []).append(c)
+    for g in groups:
+        hits = by_id.get(g)
+        if not hits:
+            missing.append(g)
+        for c in hits or ():
+            add(c)
+    wanted = set(tags)
+    if wanted:
+        for c in chats:
+            if wanted.intersection(c.get("tags") or ()):
+                add(c)
+    return list(found.values()), missing
+
+
+def render_text(job: Job, occ: Occurrence, tz: ZoneInfo, rotation: int = 0) -> str:
+    spec = job.spec
+    if isinstance(spec, CampaignConfig):
+        start, end = campaign_bounds(spec, tz)
+        template = getattr(spec, TEMPLATE_KEYS[occ.kind])
+        return render(template, campaign_values(spec, occ.time, occ.kind, tz, start, end))
+    if spec.texts:
+        return spec.texts[rotation % len(spec.texts)]
+    return spec.text
+
+
+def plan_one(job: Job, occ: Occurrence, tz: ZoneInfo, chats: list[dict[str, Any]], rotation: int = 0) -> Planned:
+    spec = job.spec
+    targets, missing = resolve_targets(spec.groups, spec.tags, chats)
+    not_after = None
+    if isinstance(spec, CampaignConfig) and occ.kind in SALE_KINDS:
+        not_after = campaign_bounds(spec, tz)[1]
+    return Planned(job, occ, render_text(job, occ, tz, rotation), targets, missing, not_after)
+
+
+def plan(job: Job, after: datetime, until: datetime, tz: ZoneInfo, chats: list[dict[str, Any]],
+         limit: int = 10_000) -> list[Planned]:
+    """Every occurrence of a job in (after, until], with rotation continuing from the job's counter."""
+    return [plan_one(job, occ, tz, chats, job.rotation + i)
+            for i, occ in enumerate(occurrences(job.spec, after, until, tz, limit))]
+
+
+def preview_rows(jobs: Iterable[Job], after: datetime, until: datetime, tz: ZoneInfo,
+                 chats: list[dict[str, Any]], limit: int = 10_000) -> list[dict[str, Any]]:
+    """One row per (occurrence, target chat), sorted by time: what `schedule preview` prints."""
+    rows: list[dict[str, Any]] = []
+    for job in jobs:
+        for p in plan(job, after, until, tz, chats, limit):
+            base = {
+                "time": p.occ.time.astimezone(tz).isoformat(), "job": job.name, "job_kind": job.kind,
+                "kind": p.occ.kind, "source": p.source if job.id else None, "occurrence": p.key,
+            }
+            if not p.targets:
+                rows.append({**base, "chat": None, "chat_name": "", "platform": None, "text": p.text,
+                             "missing": p.missing})
+            for t in p.targets:
+                rows.append({**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform,
+                             "text": p.text})
+    rows.sort(key=lambda r: (r["time"], r["job"], r["chat"] or ""))
+    return rows

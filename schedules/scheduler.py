@@ -1,0 +1,342 @@
+"""The running scheduler: APScheduler timers rebuilt from the store, occurrences handed to the outbox.
+
+Each stored job has a `last_considered` marker. `run_due(now)` takes every occurrence in
+(marker, now], decides (send / send late / skip, see misfire.py), hands it to the outbox with
+source and occurrence as the ledger key, and records the outcome while moving the marker, in
+one transaction. A crash between the hand-over and the record only means the next run hands
+the same keys over again, which the ledger ignores: each (occurrence, target) is sent once.
+APScheduler only decides *when* `run_due` runs: one date trigger per job at its next
+occurrence, plus a periodic tick for pauses, edits and ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from schedules.jobs import CAMPAIGN, LIVE_STATUSES, POST, Job, parse_spec, sync_config, to_raw
+from schedules.keyword_rules import sync_campaign_rules
+from schedules.misfire import decide
+from schedules.planner import known_chats, plan_one, preview_rows
+from schedules.timeline import (
+    campaign_bounds,
+    campaign_plan,
+    next_occurrence,
+    occurrence_key,
+    occurrences,
+)
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger("qunbot.schedules")
+
+# occurrences looked at per job and run after a long downtime (the rest are left behind unrecorded)
+MAX_CATCHUP = 500
+
+RetryFn = Callable[[str, str | None], Awaitable[int]]
+
+
+class ScheduleError(ValueError):
+    """A lifecycle change that is not allowed (zh-CN message for the manager)."""
+
+
+class Scheduler:
+    """Fires posts and campaign messages of the stored jobs through the outbox, exactly once."""
+
+    def __init__(self, services: Services, *, retry_failed: RetryFn | None = None,
+                 cancel_pending: RetryFn | None = None) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.store = services.store
+        self.clock = services.clock
+        self.tz = services.settings.tz
+        self.retry_failed_fn = retry_failed
+        self.cancel_pending_fn = cancel_pending
+        self._lock = asyncio.Lock()
+        self._aps: Any = None
+        self._keywords_dirty = False
+        self.fired = 0
+
+    # -- lifecycle of the scheduler ----------------------------------------------------
+
+    async def start(self) -> None:
+        if not self.settings.schedule.enabled:
+            log.info("schedules disabled in config")
+            return
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        await self.load()
+        self._aps = AsyncIOScheduler(timezone=self.tz)
+        self._aps.add_job(self._tick, IntervalTrigger(seconds=float(self.settings.schedule.tick)),
+                          id="schedules-tick", coalesce=True, max_instances=1, misfire_grace_time=None)
+        self._aps.start()
+        await self.rearm()
+        await self.sync_keywords()
+
+    async def load(self) -> list[dict[str, Any]]:
+        """Sync config.toml jobs into the store and settle what was missed while down."""
+        await self.store.run(sync_config, self.store, self.settings, self.clock.now())
+        return await self.run_due()
+
+    async def stop(self) -> None:
+        """Stop the timers and wait for a run in progress to finish its hand-over."""
+        if self._aps is not None:
+            self._aps.shutdown(wait=False)
+            self._aps = None
+        async with self._lock:
+            pass
+
+    async def _tick(self) -> None:
+        try:
+            await self.run_due()
+            await self.rearm()
+            if self._keywords_dirty:
+                await self.sync_keywords()
+        except Exception:
+            log.exception("schedule tick failed")
+
+    async def _fire(self, job_id: int) -> None:
+        try:
+            await self.run_due(job_ids={job_id})
+            await self.rearm({job_id})
+        except Exception:
+            log.exception("schedule job %s failed", job_id)
+
+    async def rearm(self, job_ids: set[int] | None = None) -> None:
+        """(Re)create the APScheduler timer of each live job at its next occurrence."""
+        if self._aps is None:
+            return
+        from apscheduler.triggers.date import DateTrigger
+
+        now = self.clock.now()
+        live = await self.jobs(LIVE_STATUSES)
+        live_ids = {f"job-{job.id}" for job in live}
+        for aps_job in self._aps.get_jobs():
+            # timers of cancelled, ended or archived jobs
+            if aps_job.id.startswith("job-") and aps_job.id not in live_ids:
+                aps_job.remove()
+        for job in live:
+            if job_ids is not None and job.id not in job_ids:
+                continue
+            aps_id = f"job-{job.id}"
+            nxt = next_occurrence(job.spec, max(job.last_considered or now, now), self.tz) \
+                if job.status == "active" else None
+            if nxt is None:
+                if self._aps.get_job(aps_id):
+                    self._aps.remove_job(aps_id)
+                continue
+            current = self._aps.get_job(aps_id)
+            if current is not None and current.next_run_time == nxt.time:
+                continue
+            self._aps.add_job(self._fire, DateTrigger(run_date=nxt.time), args=[job.id], id=aps_id,
+                              replace_existing=True, misfire_grace_time=None, coalesce=True)
+
+    def next_run(self, job_id: int) -> datetime | None:
+        aps_job = self._aps.get_job(f"job-{job_id}") if self._aps else None
+        return aps_job.next_run_time if aps_job else None
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def jobs(self, statuses: tuple[str, ...] | None = None, kind: str | None = None) -> list[Job]:
+        rows = await self.store.run(self.store.schedules.list_jobs, kind, statuses)
+        out = []
+        for row in rows:
+            try:
+                out.append(Job.from_row(row))
+            except ValueError as exc:
+                log.warning("stored %s %r is invalid and is ignored: %s", row["kind"], row["name"], exc)
+        return out
+
+    async def job(self, job_id: int) -> Job:
+        row = await self.store.run(self.store.schedules.get_job, job_id)
+        if row is None:
+            raise ScheduleError(f"任务 {job_id} 不存在")
+        return Job.from_row(row)
+
+    async def chats(self) -> list[dict[str, Any]]:
+        return known_chats(await self.store.run(self.store.chats.list_chats), self.settings)
+
+    async def preview(self, days: float = 7, job_ids: set[int] | None = None, *,
+                      include_drafts: bool = False) -> list[dict[str, Any]]:
+        """Every occurrence in the next `days`, per target chat, rendered; nothing is sent."""
+        now = self.clock.now()
+        statuses = ("active", "draft") if include_drafts else ("active",)
+        jobs = [j for j in await self.jobs(statuses) if job_ids is None or j.id in job_ids]
+        return preview_rows(jobs, now, now + timedelta(days=days), self.tz, await self.chats())
+
+    def timeline(self, job: Job) -> list[dict[str, Any]]:
+        """A campaign's whole sequence (past and future), rendered, for the console."""
+        now = self.clock.now()
+        if job.kind != CAMPAIGN:
+            return []
+        return [
+            {"time": o.time.astimezone(self.tz), "kind": o.kind, "key": occurrence_key(o.time),
+             "past": o.time <= (job.last_considered or now), "text": plan_one(job, o, self.tz, []).text}
+            for o in campaign_plan(job.spec, self.tz)  # type: ignore[arg-type]
+        ]
+
+    # -- firing ---------------------------------------------------------------------------
+
+    async def run_due(self, now: datetime | None = None, job_ids: set[int] | None = None) -> list[dict[str, Any]]:
+        """Handle every occurrence due up to `now`; safe to call any number of times."""
+        async with self._lock:
+            return await self._run_due(now or self.clock.now(), job_ids)
+
+    async def _run_due(self, now: datetime, job_ids: set[int] | None) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        chats: list[dict[str, Any]] | None = None
+        for job in await self.jobs(LIVE_STATUSES):
+            if job_ids is not None and job.id not in job_ids:
+                continue
+            after = job.last_considered or now
+            if after < now:
+                # long-missed occurrences (all skipped) are capped; the recent ones are all handled
+                cut = max(after, now - timedelta(seconds=job.grace(self.settings)))
+                due = occurrences(job.spec, after, cut, self.tz, MAX_CATCHUP) if cut > after else []
+                due += occurrences(job.spec, cut, now, self.tz, MAX_CATCHUP)
+                try:
+                    for occ in due:
+                        if chats is None:
+                            chats = await self.chats()
+                        results.append(await self._handle(job, occ, now, chats))
+                except Exception:
+                    # the marker stays before the failed occurrence: the next run tries it again
+                    log.exception("%s %s: handing an occurrence to the outbox failed", job.kind, job.name)
+                    continue
+                await self.store.run(self.store.schedules.advance, job.id, now)
+            if job.kind == CAMPAIGN and job.status == "active":
+                plan = campaign_plan(job.spec, self.tz)  # type: ignore[arg-type]
+                end = campaign_bounds(job.spec, self.tz)[1]  # type: ignore[arg-type]
+                if now >= end and (not plan or plan[-1].time <= now):
+                    await self.store.run(self.store.schedules.update_job, job.id, status="ended")
+                    self._keywords_dirty = True
+                    log.info("campaign %s ended", job.name)
+        return results
+
+    async def _handle(self, job: Job, occ, now: datetime, chats: list[dict[str, Any]]) -> dict[str, Any]:
+        repo = self.store.schedules
+        verdict = decide(job, occ, now, job.grace(self.settings), self.tz)
+        planned = plan_one(job, occ, self.tz, chats, job.rotation)
+        result = {"job": job.name, "job_id": job.id, "kind": occ.kind, "time": occ.time,
+                  "source": planned.source, "occurrence": planned.key, "status": "skipped",
+                  "reason": verdict.reason, "targets": 0}
+        if not verdict.send:
+            # a crash after the hand-over but before the record: the ledger already has it
+            if await self.store.run(repo.submitted, planned.source, planned.key):
+                verdict = type(verdict)(True, "重启后确认：此前已提交发送")
+            else:
+                await self.store.run(repo.record_run, job.id, occ.kind, occ.time, "skipped",
+                                     reason=verdict.reason, text=planned.text, version=job.version)
+                log.info("skipped %s %s at %s: %s", job.kind, job.name, planned.key, verdict.reason)
+                return result
+        reason = verdict.reason
+        if planned.missing:
+            reason = (reason + "；" if reason else "") + "未找到群：" + "、".join(planned.missing)
+        items = planned.items()
+        if self.services.submit is not None:
+            await self.services.submit(items)
+        else:
+            await self.store.run(self.store.outbound.insert, items)
+        recorded = await self.store.run(
+            repo.record_run, job.id, occ.kind, occ.time, "submitted", reason=reason,
+            targets=len(items), text=planned.text, version=job.version, rotate=job.kind == POST,
+        )
+        if recorded and job.kind == POST:
+            job.rotation += 1
+        self.fired += 1
+        log.info("submitted %s %s at %s to %d chats", job.kind, job.name, planned.key, len(items))
+        result.update(status="submitted", reason=reason, targets=len(items))
+        return result
+
+    # -- changes from the console / CLI ----------------------------------------------------
+
+    async def create(self, kind: str, raw: dict[str, Any], *, status: str | None = None) -> Job:
+        """Validate and store a new post (active) or campaign (draft); raises ConfigError."""
+        spec = parse_spec(kind, raw)
+        status = status or ("draft" if kind == CAMPAIGN else "active")
+        async with self._lock:
+            existing = await self.store.run(self.store.schedules.find_job, spec.name, kind)
+            if existing is not None and existing["name"] == spec.name:
+                raise ScheduleError(f"名称“{spec.name}”已被使用")
+            job_id = await self.store.run(self.store.schedules.create_job, kind, spec.name, to_raw(spec),
+                                          status, last_considered=self.clock.now())
+        await self._changed({job_id})
+        return await self.job(job_id)
+
+    async def update(self, job_id: int, raw: dict[str, Any]) -> Job:
+        """Replace a definition. Occurrences already due keep their old text; none repeats."""
+        job = await self.job(job_id)
+        if job.origin == "config":
+            raise ScheduleError("此任务来自 config.toml，请在配置文件中修改")
+        spec = parse_spec(job.kind, raw)
+        await self.run_due(job_ids={job_id})
+        async with self._lock:
+            other = await self.store.run(self.store.schedules.find_job, spec.name, job.kind)
+            if other is not None and other["id"] != job_id and other["name"] == spec.name:
+                raise ScheduleError(f"名称“{spec.name}”已被使用")
+            status = "active" if job.status == "ended" and job.kind == CAMPAIGN else None
+            await self.store.run(self.store.schedules.update_job, job_id, name=spec.name, spec=to_raw(spec),
+                                 status=status)
+        await self._changed({job_id})
+        return await self.job(job_id)
+
+    _TRANSITIONS: ClassVar[dict[str, tuple[set[str], str]]] = {
+        "activate": ({"draft"}, "active"),
+        "pause": ({"active"}, "paused"),
+        "resume": ({"paused"}, "active"),
+        "cancel": ({"draft", "active", "paused"}, "cancelled"),
+        "archive": ({"draft", "active", "paused", "cancelled", "ended"}, "archived"),
+    }
+
+    async def transition(self, job_id: int, action: str) -> Job:
+        """activate / pause / resume / cancel / archive, with the occurrences due so far settled first."""
+        allowed, target = self._TRANSITIONS[action]
+        job = await self.job(job_id)
+        if job.status not in allowed:
+            raise ScheduleError(f"当前状态（{job.status}）不能执行此操作")
+        await self.run_due(job_ids={job_id})
+        async with self._lock:
+            await self.store.run(self.store.schedules.update_job, job_id, status=target)
+            if target == "active":
+                # nothing from before activation (or from a pause already settled) is sent
+                await self.store.run(self.store.schedules.advance, job_id, self.clock.now())
+        if target == "cancelled" and self.cancel_pending_fn is not None:
+            # posts already handed to the outbox but not yet sent are withdrawn too
+            for source in self._sources(job):
+                await self.cancel_pending_fn(source, None)
+        await self._changed({job_id})
+        return await self.job(job_id)
+
+    async def retry(self, job_id: int, occurrence: str | None = None) -> int:
+        """Put the failed targets of a job (one occurrence or all) back into the outbox."""
+        job = await self.job(job_id)
+        if self.retry_failed_fn is None:
+            raise ScheduleError("机器人未运行，无法重试")
+        return sum([await self.retry_failed_fn(s, occurrence) for s in self._sources(job)])
+
+    @staticmethod
+    def _sources(job: Job) -> list[str]:
+        if job.kind == POST:
+            return [job.source()]
+        return [job.source(k) for k in ("announce", "start", "remind", "last_call", "end")]
+
+    async def _changed(self, job_ids: set[int]) -> None:
+        await self.rearm(job_ids)
+        await self.sync_keywords()
+
+    async def sync_keywords(self) -> None:
+        """Campaign keywords → keyword engine rules active during each sale; reload the engine."""
+        self._keywords_dirty = False
+        try:
+            jobs = await self.jobs(kind=CAMPAIGN)
+            result = await self.store.run(sync_campaign_rules, self.store, jobs, self.tz)
+            engine = self.services.registry.get("keywords")
+            if (result["saved"] or result["removed"]) and hasattr(engine, "areload"):
+                await engine.areload()
+        except Exception:
+            log.exception("campaign keyword rules could not be synchronised")

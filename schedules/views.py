@@ -1,0 +1,249 @@
+"""Console pages: campaigns and recurring posts, their timelines, delivery progress and retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from bot.settings_loader import ConfigError
+from bot.store.base import parse_iso
+from bot.web.auth import audit, flash, require_role
+from bot.web.keys import BOT
+from schedules.forms import (
+    CAMPAIGN_LABELS,
+    POST_LABELS,
+    FormError,
+    campaign_from_form,
+    config_error_field,
+    form_values,
+    post_from_form,
+)
+from schedules.jobs import CAMPAIGN, POST, STATUS_LABELS, Job
+from schedules.planner import plan, resolve_targets
+from schedules.scheduler import ScheduleError, Scheduler
+from schedules.templates import PLACEHOLDERS
+from schedules.timeline import KIND_LABELS, next_occurrence
+
+routes = web.RouteTableDef()
+
+# (label shown in the navigation, path, minimum role)
+NAV: list[tuple[str, str, str]] = [("活动与定时消息", "/schedules", "manager")]
+
+ACTION_LABELS = {"activate": "启用", "pause": "暂停", "resume": "恢复", "cancel": "取消活动", "archive": "归档"}
+COMMON = {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "action_labels": ACTION_LABELS}
+
+
+def _scheduler(request: web.Request) -> Scheduler:
+    return request.app[BOT].services.registry["schedules"]
+
+
+def _job_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+async def _load(request: web.Request) -> Job:
+    try:
+        return await _scheduler(request).job(_job_id(request))
+    except ScheduleError:
+        raise web.HTTPNotFound(text="任务不存在") from None
+
+
+def _totals(progress: list[dict[str, Any]]) -> dict[str, int]:
+    return {k: sum(p[k] or 0 for p in progress) for k in ("total", "sent", "pending", "failed", "skipped")}
+
+
+@routes.get("/schedules")
+@require_role("manager")
+@aiohttp_jinja2.template("schedules/index.html")
+async def index(request: web.Request) -> dict[str, Any]:
+    sched = _scheduler(request)
+    store = sched.store
+    now = sched.clock.now()
+    show_archived = request.query.get("archived") == "1"
+    rows = []
+    for job in await sched.jobs():
+        if job.status == "archived" and not show_archived:
+            continue
+        nxt = next_occurrence(job.spec, max(job.last_considered or now, now), sched.tz) \
+            if job.status == "active" else None
+        progress = await store.run(store.schedules.delivery_progress, job.source_prefix)
+        if job.kind == POST:
+            progress = [p for p in progress if p["source"] == job.source_prefix]
+        rows.append({"job": job, "next": nxt, "totals": _totals(progress)})
+    return {**COMMON, "campaigns": [r for r in rows if r["job"].kind == CAMPAIGN],
+            "posts": [r for r in rows if r["job"].kind == POST], "show_archived": show_archived}
+
+
+@routes.get("/schedules/preview")
+@require_role("manager")
+@aiohttp_jinja2.template("schedules/preview.html")
+async def preview(request: web.Request) -> dict[str, Any]:
+    sched = _scheduler(request)
+    try:
+        days = min(60.0, max(0.1, float(request.query.get("days", sched.settings.schedule.preview_days))))
+    except ValueError:
+        days = float(sched.settings.schedule.preview_days)
+    groups: dict[tuple, dict[str, Any]] = {}
+    for row in await sched.preview(days):
+        key = (row["time"], row["job"], row["kind"], row["text"])
+        entry = groups.setdefault(key, {**row, "chats": []})
+        if row["chat"]:
+            entry["chats"].append(row["chat_name"] or row["chat"])
+    return {**COMMON, "days": days, "occurrences": list(groups.values())}
+
+
+@routes.get(r"/schedules/{id:\d+}")
+@require_role("manager")
+@aiohttp_jinja2.template("schedules/job.html")
+async def job_page(request: web.Request) -> dict[str, Any]:
+    sched = _scheduler(request)
+    store = sched.store
+    job = await _load(request)
+    now = sched.clock.now()
+    chats = await sched.chats()
+    targets, missing = resolve_targets(job.spec.groups, job.spec.tags, chats)
+    progress = await store.run(store.schedules.delivery_progress, job.source_prefix)
+    if job.kind == POST:
+        progress = [p for p in progress if p["source"] == job.source_prefix]
+    by_key = {(p["source"], p["occurrence"]): p for p in progress}
+    runs = await store.run(store.schedules.runs, job.id, limit=300)
+    run_by_time = {(r["kind"], parse_iso(r["scheduled_at"])): r for r in runs}
+    if job.kind == CAMPAIGN:
+        timeline = sched.timeline(job)
+        for entry in timeline:
+            entry["run"] = run_by_time.get((entry["kind"], entry["time"]))
+            entry["progress"] = by_key.get((job.source(entry["kind"]), entry["key"]))
+    else:
+        timeline = [
+            {"time": p.occ.time.astimezone(sched.tz), "kind": "post", "key": p.key, "past": False,
+             "text": p.text, "run": None, "progress": None}
+            for p in plan(job, now, now + timedelta(days=7), sched.tz, chats, limit=30)
+        ]
+    failed = [p for p in progress if p["failed"]]
+    return {
+        **COMMON, "job": job, "targets": targets, "missing": missing, "timeline": timeline,
+        "progress": progress, "failed": failed, "totals": _totals(progress),
+        "skipped": [r for r in runs if r["status"] == "skipped"][:50],
+        "actions": _actions(job), "next_run": sched.next_run(job.id),
+    }
+
+
+def _actions(job: Job) -> list[str]:
+    by_status = {
+        "draft": ["activate", "cancel"], "active": ["pause", "cancel"] if job.kind == CAMPAIGN else ["pause"],
+        "paused": ["resume", "cancel"] if job.kind == CAMPAIGN else ["resume"],
+        "cancelled": ["archive"], "ended": ["archive"],
+    }
+    actions = by_status.get(job.status, [])
+    if job.kind == POST and job.status in ("active", "paused") and job.origin != "config":
+        actions = [*actions, "archive"]
+    return actions
+
+
+def _form_page(kind: str, values: dict[str, str], job: Job | None = None, error: str = "",
+               field: str = "") -> dict[str, Any]:
+    labels = CAMPAIGN_LABELS if kind == CAMPAIGN else POST_LABELS
+    return {**COMMON, "kind": kind, "v": values, "job": job, "error": error, "error_field": field,
+            "labels": labels, "placeholders": PLACEHOLDERS}
+
+
+def _template(kind: str) -> str:
+    return "schedules/campaign_form.html" if kind == CAMPAIGN else "schedules/post_form.html"
+
+
+@routes.get("/schedules/campaigns/new")
+@routes.get("/schedules/posts/new")
+@require_role("manager")
+async def new_form(request: web.Request) -> web.Response:
+    kind = CAMPAIGN if "/campaigns/" in request.path else POST
+    return aiohttp_jinja2.render_template(_template(kind), request, _form_page(kind, form_values(None, kind)))
+
+
+async def _save(request: web.Request, kind: str, job: Job | None) -> web.StreamResponse:
+    form = await request.post()
+    sched = _scheduler(request)
+    values = {k: str(v) for k, v in form.items()}
+    try:
+        raw = campaign_from_form(form) if kind == CAMPAIGN else post_from_form(form)
+        saved = await (sched.update(job.id, raw) if job else sched.create(kind, raw))
+    except FormError as exc:
+        return _form_error(request, kind, values, job, exc.message, exc.field)
+    except ConfigError as exc:
+        field = config_error_field(exc)
+        label = (CAMPAIGN_LABELS if kind == CAMPAIGN else POST_LABELS).get(field, field)
+        return _form_error(request, kind, values, job, f"{label}：{exc.reason}" if label else exc.reason, field)
+    except ScheduleError as exc:
+        return _form_error(request, kind, values, job, str(exc), "name")
+    await audit(request, f"schedules.{'update' if job else 'create'}", f"{kind}:{saved.id}",
+                {"name": saved.name, "spec": raw})
+    flash(request, "已保存" + ("，请预览时间线后启用" if saved.status == "draft" else ""), "ok")
+    raise web.HTTPFound(f"/schedules/{saved.id}")
+
+
+def _form_error(request: web.Request, kind: str, values: dict[str, str], job: Job | None, error: str,
+                field: str) -> web.Response:
+    return aiohttp_jinja2.render_template(_template(kind), request, _form_page(kind, values, job, error, field),
+                                          status=400)
+
+
+@routes.post("/schedules/campaigns/new")
+@require_role("manager")
+async def create_campaign(request: web.Request) -> web.StreamResponse:
+    return await _save(request, CAMPAIGN, None)
+
+
+@routes.post("/schedules/posts/new")
+@require_role("manager")
+async def create_post(request: web.Request) -> web.StreamResponse:
+    return await _save(request, POST, None)
+
+
+@routes.get(r"/schedules/{id:\d+}/edit")
+@require_role("manager")
+async def edit_form(request: web.Request) -> web.Response:
+    job = await _load(request)
+    return aiohttp_jinja2.render_template(_template(job.kind), request,
+                                          _form_page(job.kind, form_values(job.spec, job.kind), job))
+
+
+@routes.post(r"/schedules/{id:\d+}/edit")
+@require_role("manager")
+async def edit_submit(request: web.Request) -> web.StreamResponse:
+    job = await _load(request)
+    return await _save(request, job.kind, job)
+
+
+@routes.post(r"/schedules/{id:\d+}/action")
+@require_role("manager")
+async def change_status(request: web.Request) -> web.StreamResponse:
+    job = await _load(request)
+    action = str((await request.post()).get("action", ""))
+    if action not in ACTION_LABELS:
+        raise web.HTTPBadRequest(text="未知操作")
+    try:
+        updated = await _scheduler(request).transition(job.id, action)
+    except ScheduleError as exc:
+        flash(request, str(exc), "error")
+        raise web.HTTPFound(f"/schedules/{job.id}") from None
+    await audit(request, f"schedules.{action}", f"{job.kind}:{job.id}",
+                {"name": job.name, "before": job.status, "after": updated.status})
+    flash(request, f"已{ACTION_LABELS[action]}「{job.name}」", "ok")
+    raise web.HTTPFound(f"/schedules/{job.id}")
+
+
+@routes.post(r"/schedules/{id:\d+}/retry")
+@require_role("manager")
+async def retry(request: web.Request) -> web.StreamResponse:
+    job = await _load(request)
+    occurrence = str((await request.post()).get("occurrence", "")) or None
+    try:
+        count = await _scheduler(request).retry(job.id, occurrence)
+    except ScheduleError as exc:
+        flash(request, str(exc), "error")
+        raise web.HTTPFound(f"/schedules/{job.id}") from None
+    await audit(request, "schedules.retry", f"{job.kind}:{job.id}", {"occurrence": occurrence, "requeued": count})
+    flash(request, f"已重新排队 {count} 个失败的目标" if count else "没有需要重试的目标", "ok")
+    raise web.HTTPFound(f"/schedules/{job.id}")

@@ -1,0 +1,180 @@
+"""The stage end to end: actions by capability, the strike ladder with a fake clock, commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.commands import CommandStage
+from bot.config import GroupConfig, Settings
+from bot.events import ChatKind, Event, EventType
+from bot.pipeline import Context, Pipeline
+from bot.services import Services
+from bot.store import Store
+from moderation.actions import plan
+from moderation.config import ModerationSettings, RuleSettings
+from moderation.stage import ModerationStage
+
+ALL = frozenset({"send", "recall", "mute", "kick"})
+
+
+class Harness:
+    def __init__(self, tmp_path, caps=ALL, moderation: ModerationSettings | None = None, groups=()):
+        self.clock = FakeClock(datetime(2026, 11, 23, 2, 0, tzinfo=UTC))
+        settings = Settings(moderation=moderation or ModerationSettings(
+            rules=RuleSettings(rate=False, flood=False)), groups=list(groups))
+        self.store = Store(tmp_path / "q.db")
+        self.store.moderation.add_words([
+            {"word": "傻逼", "category": "辱骂", "action": "strike"},
+            {"word": "代开发票", "category": "广告", "action": "kick"},
+            {"word": "竞品牌", "category": "竞品", "action": "review"},
+        ])
+        self.commands = CommandStage("小Q")
+        self.services = Services(settings=settings, store=self.store, clock=self.clock,
+                                 capabilities=lambda platform: caps, registry={"commands": self.commands})
+        self.stage = ModerationStage(self.services)
+        self.pipeline = Pipeline()
+        self.pipeline.register("moderation", self.stage)
+        self.pipeline.register("commands", self.commands)
+        self.n = 0
+
+    async def send(self, text: str, sender: str = "u1", *, dry_run=False, mentions=(), kind=ChatKind.GROUP,
+                   type=EventType.MESSAGE):
+        self.n += 1
+        e = Event("sim", "g1", kind, sender, f"成员{sender}", f"m{self.n}", self.clock.now(), text,
+                  mentions=list(mentions), type=type)
+        return await self.pipeline.run(e, Context(now=self.clock.now(), dry_run=dry_run, chat_name="测试群"))
+
+
+@pytest.fixture
+def h(tmp_path):
+    harness = Harness(tmp_path)
+    yield harness
+    harness.store.close()
+
+
+async def test_clean_message_passes_without_actions(h):
+    out = await h.send("今天天气不错")
+    assert out.status == "passed" and out.actions == []
+
+
+async def test_first_strike_recalls_and_warns_in_group(h):
+    out = await h.send("你个傻*逼")
+    assert out.status == "blocked"
+    assert [(a["action"], a["message_id"], a["member_id"]) for a in out.actions] == [("recall", "m1", "u1")]
+    assert "请遵守群规" in out.replies[0].text
+    d = out.decisions[0]
+    assert d.detail["step"] == "warn" and "傻逼" in d.reason and "傻*逼" in d.reason
+
+
+async def test_full_ladder_then_expiry(h):
+    steps = []
+    for _ in range(6):
+        out = await h.send("傻逼")
+        steps.append((out.decisions[0].detail["step"], out.decisions[0].detail.get("seconds")))
+        h.clock.advance(3600)
+    assert steps == [("warn", None), ("mute", 86400), ("mute", 7 * 86400), ("mute", 15 * 86400),
+                     ("kick", None), ("kick", None)]
+    out = await h.send("傻逼")
+    assert "kick" in [a["action"] for a in out.actions]
+    h.clock.advance(31 * 86400)  # every strike has expired
+    out = await h.send("傻逼")
+    assert out.decisions[0].detail["step"] == "warn"
+
+
+async def test_dry_run_changes_no_strikes(h):
+    for _ in range(3):
+        out = await h.send("傻逼", dry_run=True)
+        assert out.decisions[0].detail["step"] == "warn"
+    assert h.store.moderation.active_strikes("sim", "g1", "u1", h.clock.now()) == 0
+    assert h.store.moderation.count_flags("applied") == 0
+
+
+async def test_review_word_holds_message_in_queue(h):
+    out = await h.send("试试竞品牌吧")
+    assert out.status == "held" and out.actions == [] and out.replies == []
+    flags = h.store.moderation.list_flags()
+    assert [(f["word"], f["status"]) for f in flags] == [("竞品牌", "pending")]
+
+
+@pytest.mark.parametrize(
+    ("caps", "step", "actions", "review"),
+    [
+        (ALL, "kick", ["recall", "kick"], False),
+        (frozenset({"send", "recall", "mute"}), "mute", ["recall", "mute"], False),
+        (frozenset({"send", "recall"}), "warn", ["recall"], False),
+        (frozenset({"send"}), "warn", [], True),
+        (frozenset(), "review", [], True),
+    ],
+)
+def test_kick_degrades_to_strongest_action_adapter_can_do(caps, step, actions, review):
+    p = plan("kick", ModerationSettings(), caps, chat_id="g", member_id="u", message_id="m")
+    assert p.step == step
+    assert [a["action"] for a in p.actions] == actions
+    assert p.review is review
+    if caps != ALL:
+        assert p.degraded
+
+
+async def test_degradation_is_explained_in_the_decision(tmp_path):
+    h = Harness(tmp_path, caps=frozenset({"send", "recall", "mute"}))
+    out = await h.send("代开发票联系我")
+    d = out.decisions[0]
+    assert d.detail["step"] == "mute" and d.detail["seconds"] == 15 * 86400
+    assert d.detail["degraded"][0]["from"] == "kick"
+    assert "平台不支持移出群聊" in d.reason
+    h.store.close()
+
+
+async def test_new_member_posting_link_is_escalated(h):
+    await h.send("", sender="new", type=EventType.MEMBER_JOIN)
+    out = await h.send("福利 http://spam.example.xyz", sender="new")
+    assert "new_member_link" in [x["rule"] for x in out.decisions[0].detail["hits"]]
+    assert out.status == "blocked"
+    old = await h.send("福利 http://spam.example.xyz", sender="old")
+    assert old.status == "held"
+
+
+async def test_moderator_is_exempt_and_can_mute(tmp_path):
+    h = Harness(tmp_path, groups=[GroupConfig(id="g1", moderators=["boss"])])
+    assert (await h.send("傻逼", sender="boss")).status == "passed"
+    out = await h.send("/mute @成员u9 2h", sender="boss", mentions=["u9"])
+    assert out.actions == [{"action": "mute", "chat_id": "g1", "member_id": "u9", "seconds": 7200}]
+    assert "已禁言" in out.replies[0].text
+    out = await h.send("/unmute", sender="boss", mentions=["u9"])
+    assert out.actions[0]["seconds"] == 0
+    out = await h.send("/warn", sender="boss", mentions=["u9"])
+    assert h.store.moderation.active_strikes("sim", "g1", "u9", h.clock.now()) == 2
+    out = await h.send("/kick", sender="boss", mentions=["u9"])
+    assert out.actions == [{"action": "kick", "chat_id": "g1", "member_id": "u9"}]
+    h.store.close()
+
+
+async def test_member_without_permission_cannot_use_moderator_commands(h):
+    out = await h.send("/mute 1d", sender="u2", mentions=["u3"])
+    assert out.status == "denied" and out.actions == []
+    assert "只有本群管理员" in out.replies[0].text
+
+
+async def test_moderator_registered_in_database_can_kick(h):
+    h.store.chats.ensure_chats([("sim", "g1", "group", "测试群")])
+    h.store.chats.upsert_member("sim", "g1", "mod", "版主", moderator=True)
+    h.stage.engine.reload()
+    out = await h.send("/kick", sender="mod", mentions=["u5"])
+    assert out.actions == [{"action": "kick", "chat_id": "g1", "member_id": "u5"}]
+
+
+async def test_mute_command_on_platform_without_mute_explains(tmp_path):
+    h = Harness(tmp_path, caps=frozenset({"send"}), groups=[GroupConfig(id="g1", moderators=["boss"])])
+    out = await h.send("/mute 1d", sender="boss", mentions=["u9"])
+    assert out.actions == [] and "不支持禁言" in out.replies[0].text
+    h.store.close()
+
+
+async def test_hot_reload_picks_up_new_word_without_restart(h):
+    assert (await h.send("新违禁词出现")).status == "passed"
+    h.store.moderation.add_words([{"word": "新违禁词", "category": "其他", "action": "review"}])
+    h.services.registry["moderation"].reload()
+    assert (await h.send("新违禁词出现")).status == "held"

@@ -1,0 +1,67 @@
+"""Browser test: a manager creates a flash-sale campaign, previews its timeline and activates it."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.web.app import create_app
+from bot.web.keys import BOT, STORE
+from tests.conftest import BROWSER_ARGS, TEST_PASSWORD, add_user, make_settings
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+async def server(tmp_path):
+    app = create_app(make_settings(tmp_path))
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()
+    add_user(app[STORE], "ops", "manager")
+    yield srv
+    await srv.close()
+
+
+@pytest.fixture
+async def page(chromium_path):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS, headless=True)
+        context = await browser.new_context(locale="zh-CN")
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        await browser.close()
+
+
+async def test_create_preview_and_activate_a_campaign(server, page):
+    base = str(server.make_url("")).rstrip("/")
+    await page.goto(f"{base}/login")
+    await page.fill("#username", "ops")
+    await page.fill("#password", TEST_PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/")
+    await page.click("nav >> text=活动与定时消息")
+    await page.click("text=新建秒杀活动")
+    await page.fill("#f_name", "元旦纸尿裤秒杀")
+    await page.fill("#f_item", "纸尿裤")
+    await page.fill("#f_price", "59")
+    await page.fill("#f_original_price", "129")
+    await page.fill("#f_link", "https://example.com/s/diaper")
+    await page.fill("#f_start", "2030-01-01T10:00")
+    await page.fill("#f_end", "2030-01-01T11:00")
+    await page.fill("#f_tags", "宝妈")
+    await page.fill("#f_announce", "1h")
+    await page.click("button[type=submit] >> text=保存为草稿")
+    # the preview: the whole timeline with rendered text and the target group, before activation
+    await page.wait_for_selector("text=草稿不会发送")
+    timeline = await page.inner_text("main")
+    assert "【秒杀预告】纸尿裤 将于 1月1日 10:00 开抢，距开抢还有 1小时" in timeline
+    assert "4.6折" in timeline and "宝妈群" in timeline
+    await page.click("button >> text=启用")
+    await page.wait_for_selector(".flash.ok >> text=已启用")
+    scheduler = server.app[BOT].services.registry["schedules"]
+    jobs = await scheduler.jobs()
+    assert [(j.name, j.status) for j in jobs] == [("元旦纸尿裤秒杀", "active")]
+    assert scheduler.next_run(jobs[0].id) is not None
