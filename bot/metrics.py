@@ -57,6 +57,10 @@ class Metrics:
         self.by_status: dict[str, int] = {}
         self.by_decision: dict[tuple[str, str], int] = {}
 
+    def count_duplicate(self) -> None:
+        """A platform retry caught by dedupe when the event was handed over."""
+        self.by_status["duplicate"] = self.by_status.get("duplicate", 0) + 1
+
     def observe(self, outcome: Outcome) -> None:
         """Record one handled message: its final status, deciding stage and per-stage latency."""
         total = 0.0

@@ -187,10 +187,11 @@ class Outbox:
                     deferred.append((prio, due, seq, item))
                     next_wake = min(next_wake, 0.01)
                     break
-                for lim, w in windows:
-                    w.hit(platform if lim.scope == "adapter" else target_key)
+                slots = [(w, platform if lim.scope == "adapter" else target_key) for lim, w in windows]
+                for w, key in slots:
+                    w.reserve(key)
                 await self._sem.acquire()
-                task = asyncio.create_task(self._send(item))
+                task = asyncio.create_task(self._send(item, slots))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
             for entry in deferred:
@@ -199,8 +200,9 @@ class Outbox:
 
     # -- sending --------------------------------------------------------------------
 
-    async def _send(self, item: OutboundItem) -> None:
+    async def _send(self, item: OutboundItem, slots: list[tuple[SlidingWindow, object]] = ()) -> None:
         store = self.store
+        used = False
         try:
             if item.id in self._cancelled:
                 self._cancelled.discard(item.id)
@@ -219,6 +221,10 @@ class Outbox:
                 id=item.id, platform=item.platform, chat_id=item.chat_id, chat_kind=item.chat_kind,
                 payload=item.payload, source=item.source, occurrence=item.occurrence, attempts=attempts,
             )
+            # the limit counts when the platform sees the message, not when it was dispatched
+            for w, key in slots:
+                w.commit(key)
+            used = True
             try:
                 platform_id = await adapter.send(delivery)
             except PermanentSendError as exc:
@@ -237,6 +243,9 @@ class Outbox:
         except Exception:
             log.exception("outbox bookkeeping failed for delivery %s", item.id)
         finally:
+            if not used:
+                for w, key in slots:
+                    w.release(key)
             self._sem.release()
             self._wake.set()
 

@@ -149,14 +149,17 @@ class Bot:
         intake = await self.pipeline.run(event, ctx, end=self._intake_end)
         if intake.status == "duplicate":
             self.recorder.add_decisions(event.uid, intake.decisions, "received")
+            self.metrics.count_duplicate()
             return "duplicate"
+        index = zlib.crc32(event.session_key.encode()) % len(self._queues)
         try:
             await asyncio.wait_for(asyncio.shield(self.recorder.durable()), timeout=self.durable_timeout)
         except TimeoutError:
-            # the message stays buffered and is written when the database recovers; the
-            # adapter answers 503 so the platform retries, and the retry is deduped
+            # The message stays buffered and is written when the database recovers. It is still
+            # handled now; the adapter answers 503 so the platform retries, and the retry is
+            # deduped against this copy.
+            await self._queues[index].put((event, ctx))
             raise RecordingUnavailable(self.recorder.last_error or "recording is slow") from None
-        index = zlib.crc32(event.session_key.encode()) % len(self._queues)
         await self._queues[index].put((event, ctx))
         return "accepted"
 

@@ -11,6 +11,9 @@ from intents.model import Candidate, FaqEntry, Match
 from intents.ranker import DEFAULT_WEIGHTS, Ranker, Weights
 from intents.tokenize import Tokenizer, Tokens
 
+# character similarity at which a question counts as the phrasing itself (typos included)
+NEAR_IDENTICAL = 90.0
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
@@ -116,7 +119,8 @@ class FaqEngine:
                 score = self.ranker.score(feats)
                 current = best.get(entry_id)
                 if current is None or score > current.score:
-                    best[entry_id] = Candidate(entry_id, question, score, bm25, feats)
+                    keyword = bool(query.keywords & tokens.keywords) or feats["char"] >= NEAR_IDENTICAL
+                    best[entry_id] = Candidate(entry_id, question, score, bm25, feats, keyword)
         ranked = sorted(best.values(), key=lambda c: (-c.score, -c.bm25, c.entry_id))
         return ranked[:limit]
 
@@ -124,17 +128,26 @@ class FaqEngine:
               private: bool = False, suggest_max: int = 3) -> Match:
         cands = self.candidates(text, max(suggest_max, 3), chat_id=chat_id,
                                 chat_tags=chat_tags, private=private)
-        t = self.thresholds
-        runner_up = cands[1].score if len(cands) > 1 else 0.0
-        if (cands and cands[0].score >= t.answer and cands[0].score - runner_up >= t.margin
-                and not self.demoted(cands[0].entry_id)):
-            outcome = "answer"
-        elif cands and cands[0].score >= t.suggest:
-            outcome = "suggest"
-            cands = [c for c in cands if c.score >= t.suggest][:suggest_max]
-        else:
-            outcome = "silent"
+        outcome = self.decide(cands)
+        if outcome == "suggest":
+            cands = [c for c in cands if c.score >= self.thresholds.suggest and c.keyword][:suggest_max]
         return Match(outcome=outcome, candidates=cands, text=text)
+
+    def decide(self, cands: list[Candidate], answer: float | None = None,
+               suggest: float | None = None) -> str:
+        """answer / suggest / silent for ranked candidates (thresholds overridable for sweeps)."""
+        t = self.thresholds
+        answer = t.answer if answer is None else answer
+        suggest = t.suggest if suggest is None else suggest
+        if not cands:
+            return "silent"
+        best = cands[0]
+        runner_up = cands[1].score if len(cands) > 1 else 0.0
+        if (best.score >= answer and best.score - runner_up >= t.margin and best.keyword
+                and not self.demoted(best.entry_id)):
+            return "answer"
+        # a suggestion also needs a shared keyword: "什么时候结婚" is not about 发货
+        return "suggest" if best.score >= suggest and best.keyword else "silent"
 
     def demoted(self, entry_id: str) -> bool:
         """Members said "没用" to at least demote_ratio of this entry's answers."""

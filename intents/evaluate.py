@@ -52,26 +52,25 @@ def read_questions(path: Path | str) -> list[Labelled]:
     return out
 
 
-def _answers(c: list[Candidate], answer: float, margin: float) -> bool:
-    runner_up = c[1].score if len(c) > 1 else 0.0
-    return bool(c) and c[0].score >= answer and c[0].score - runner_up >= margin
+def _at(engine: FaqEngine, results: list[tuple[Labelled, list[Candidate]]], answer: float,
+        suggest: float) -> dict[str, Any]:
+    def answers(c: list[Candidate]) -> bool:
+        return engine.decide(c, answer, suggest) == "answer"
 
-
-def _at(results: list[tuple[Labelled, list[Candidate]]], answer: float, suggest: float,
-        margin: float) -> dict[str, Any]:
     in_faq = [(q, c) for q, c in results if q.expected]
     off = [(q, c) for q, c in results if not q.expected]
-    answered = [(q, c) for q, c in results if _answers(c, answer, margin)]
+    answered = [(q, c) for q, c in results if answers(c)]
     correct = sum(1 for q, c in answered if c[0].entry_id == q.expected)
     by_kind: dict[str, list[int]] = {}
     for q, c in off:
         slot = by_kind.setdefault(q.kind, [0, 0])
-        slot[0] += _answers(c, answer, margin)
+        slot[0] += answers(c)
         slot[1] += 1
-    unanswered = [(q, c) for q, c in in_faq if not _answers(c, answer, margin)]
+    unanswered = [(q, c) for q, c in in_faq if not answers(c)]
     suggested = sum(
         1 for q, c in unanswered
-        if any(x.entry_id == q.expected and x.score >= suggest for x in c[:3])
+        if engine.decide(c, answer, suggest) == "suggest"
+        and any(x.entry_id == q.expected and x.score >= suggest and x.keyword for x in c[:3])
     )
     return {
         "answer_threshold": answer,
@@ -107,9 +106,9 @@ def evaluate(engine: FaqEngine, questions: list[Labelled]) -> dict[str, Any]:
                              / len(in_faq), 4) if in_faq else 0.0,
         "suggest_threshold": t.suggest,
         "answer_margin": t.margin,
-        **_at(results, t.answer, t.suggest, t.margin),
+        **_at(engine, results, t.answer, t.suggest),
         "questions_per_second": round(len(results) / elapsed, 1) if elapsed else 0.0,
-        "sweep": [_at(results, th, min(t.suggest, th), t.margin) for th in SWEEP],
+        "sweep": [_at(engine, results, th, min(t.suggest, th)) for th in SWEEP],
     }
     return report
 

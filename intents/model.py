@@ -40,11 +40,14 @@ class Candidate:
     score: float
     bm25: float = 0.0
     features: dict[str, float] = field(default_factory=dict)
+    # shares a word that says what the question is about (not only 什么/怎么/时候 …)
+    keyword: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.entry_id, "question": self.question, "score": round(self.score, 2),
             "bm25": round(self.bm25, 3), "features": {k: round(v, 2) for k, v in self.features.items()},
+            "keyword": self.keyword,
         }
 
 

@@ -22,6 +22,7 @@ def _read_list(path: Path) -> list[str]:
 
 
 DEFAULT_STOP_WORDS: frozenset[str] = frozenset(_read_list(DATA_DIR / "stopwords.txt"))
+GENERIC_WORDS: frozenset[str] = frozenset(_read_list(DATA_DIR / "generic_words.txt"))
 # politeness and particles: dropped even from the character-level text ("请问…呀" = "…")
 FILLER_WORDS = frozenset([
     "请问", "你好", "您好", "谢谢", "麻烦", "一下",
@@ -41,6 +42,7 @@ class Tokens:
     terms: tuple[str, ...]
     term_set: frozenset[str]
     joined: str  # words joined by spaces, for rapidfuzz's token scorers
+    keywords: frozenset[str]  # content words that say what the question is about
     sound: str  # toneless pinyin, one character per syllable: homophone typos compare equal
 
 
@@ -134,7 +136,7 @@ class Tokenizer:
         if len(compact) == 1:
             terms.append(f"b{compact}")
         result = Tokens(compact, tuple(words), tuple(terms), frozenset(terms), " ".join(words),
-                        sound(compact))
+                        frozenset(words) - GENERIC_WORDS, sound(compact))
         if len(self._cache) > 20000:
             self._cache.clear()
         self._cache[text] = result

@@ -46,9 +46,21 @@ async def lexicon_page(request: web.Request) -> dict[str, Any]:
                            limit=PAGE + 1, offset=(page - 1) * PAGE)
     counts = await store.run(store.moderation.word_counts)
     engine = request.app[BOT].services.registry.get("moderation")
+    samples = await store.run(store.moderation.sample_counts)
+    spam = engine.compiled.spam if engine else None
     return {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "q": q, "counts": counts,
+            "samples": samples, "spam": spam,
             "categories": categories(request), "actions": ACTIONS, "action_labels": ACTION_LABELS,
             "skipped": engine.compiled.lexicon.skipped[:20] if engine else []}
+
+
+@routes.post("/moderation/reload")
+@require_role("moderator")
+async def reload_all(request: web.Request) -> web.Response:
+    result = await reload_engine(request)
+    await audit(request, "moderation.reload", "", result)
+    flash(request, f"已重新加载：{result.get('words', 0)} 个词，垃圾分训练样本 {result.get('spam_samples', 0)} 条", "ok")
+    raise web.HTTPFound("/moderation/lexicon")
 
 
 @routes.post("/moderation/lexicon/add")

@@ -74,6 +74,8 @@ class ModerationStage:
             if event.type is EventType.MEMBER_JOIN and not ctx.dry_run:
                 self.joins[(event.platform, event.chat_id, event.sender_id)] = ctx.now
             return pass_("moderation")
+        if not event.is_group:
+            return pass_("moderation", "私聊消息不审核")
         if self.settings.exempt_moderators and (event.platform, event.chat_id, event.sender_id) in self.moderators:
             return pass_("moderation", "群管理员发言不审核")
         verdict = self.engine.inspect(event, self.services.clock.monotonic(), record=not ctx.dry_run)

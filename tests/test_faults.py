@@ -41,5 +41,9 @@ async def test_full_database_answers_503_then_recovers_without_losing_messages(c
         conn.execute("PRAGMA max_page_count = 1073741823")
     await wait_until(lambda: store.messages.count("in") >= 5 + 4, timeout=10)
     texts = {m["text"] for m in store.messages.chat_messages("sim", "g_mom", limit=500)}
+    # each message refused with 503 was still handled once: its trace was recorded on recovery
+    for m in store.messages.chat_messages("sim", "g_mom", limit=500):
+        if m["direction"] == "in" and m["text"].startswith(big):
+            assert [d["stage"] for d in store.messages.decisions(m["uid"])].count("moderation") == 1
     assert {f"{big}{i}" for i in range(3)} <= texts and "再试一次" in texts
     assert (await client.get("/healthz")).status == 200

@@ -116,6 +116,8 @@ async def test_metrics_endpoint_serves_live_figures_without_login(client):
     await bot.submit(Event(platform="sim", chat_id="g_mom", chat_kind=ChatKind.GROUP, sender_id="u1",
                            sender_name="甲", message_id="metric-1", time=NOW, text="你好"))
     await wait_until(lambda: bot.handled >= 1)
+    await bot.submit(Event(platform="sim", chat_id="g_mom", chat_kind=ChatKind.GROUP, sender_id="u1",
+                           sender_name="甲", message_id="metric-1", time=NOW, text="你好"))
     resp = await client.get("/metrics")
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -124,6 +126,7 @@ async def test_metrics_endpoint_serves_live_figures_without_login(client):
     assert s['qunbot_stage_duration_seconds_count{stage="record"}'] >= 1
     assert "qunbot_outbox_lag_seconds" in s and "qunbot_queue_depth" in s
     assert s["qunbot_messages_recorded_total"] >= 1
+    assert s['qunbot_messages_in_total{status="duplicate"}'] == 1
 
 
 async def test_metrics_can_be_switched_off(aiohttp_client, tmp_path):

@@ -158,3 +158,11 @@ async def test_demo_lexicon_blocks_in_simulator_and_recalls(client):
 
     await wait_until(handled)
     assert store.moderation.active_strikes("sim", "g_mom", "u_mama_wang", client.app[BOT].clock.now()) == 1
+
+
+async def test_reload_button_trains_spam_model_from_review_decisions(client):
+    csrf = await login(client, "mod", "moderator")
+    store = client.app[STORE]
+    store.moderation.add_samples([("兼职刷单日结工资", True)] * 25 + [("明天几点开始秒杀", False)] * 25, "test")
+    page = await (await client.post("/moderation/reload", data={"csrf_token": csrf})).text()
+    assert "垃圾分训练样本 50 条" in page and "已训练" in page

@@ -178,3 +178,33 @@ async def test_hot_reload_picks_up_new_word_without_restart(h):
     h.store.moderation.add_words([{"word": "新违禁词", "category": "其他", "action": "review"}])
     h.services.registry["moderation"].reload()
     assert (await h.send("新违禁词出现")).status == "held"
+
+
+async def test_private_messages_are_not_moderated(h):
+    out = await h.send("傻逼", kind=ChatKind.PRIVATE)
+    assert out.status == "passed"
+
+
+async def test_words_imported_by_another_process_are_picked_up_within_seconds(h):
+    assert (await h.send("外部导入词")).status == "passed"
+    h.store.moderation.add_words([{"word": "外部导入词", "category": "其他", "action": "review"}])
+    h.store.moderation.bump_version()
+    h.clock.advance(6)
+    await h.send("你好")  # notices the change and reloads in the background
+    await h.stage._reloading
+    assert (await h.send("外部导入词")).status == "held"
+
+
+async def test_moderators_are_told_privately_about_held_messages(tmp_path):
+    h = Harness(tmp_path, groups=[GroupConfig(id="g1", moderators=["boss"])])
+    sent = []
+
+    async def submit(items):
+        sent.extend(items)
+        return items
+
+    h.services.submit = submit
+    await h.send("试试竞品牌吧")
+    assert [(i.chat_id, i.chat_kind) for i in sent] == [("boss", "private")]
+    assert "竞品牌" in sent[0].payload["text"]
+    h.store.close()

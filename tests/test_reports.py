@@ -52,6 +52,7 @@ def test_figures_per_group_tag_category_and_top_lists(seeded):
     assert {t["tag"]: t["messages"] for t in r.by_tag} == {"宝妈": 8, "VIP": 8, "学生": 3}
     assert r.categories == [("广告", 2), ("链接", 1)]
     assert r.categories_by_day["2026-11-21"] == {"广告": 1, "链接": 1}
+    assert r.categories_by_chat == {"宝妈群": {"广告": 2}, XSS_GROUP: {"链接": 1}}
     assert r.top_keywords == [{"id": "K1", "keyword": "发货", "count": 2}]
     assert [(f["id"], f["count"]) for f in r.top_faq] == [("faq-refund", 2), ("faq-ship", 1)]
     assert (r.top_flagged[0]["member_id"], r.top_flagged[0]["count"]) == ("c", 2)
@@ -94,7 +95,7 @@ def test_csv_export_has_every_section_with_the_figures(seeded):
     assert body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][0].startswith("群数据报表 2026-11-20 至 2026-11-21")
-    for section in ("【汇总】", "【每日】", "【各群】", "【各标签】", "【拦截分类】", "【热门关键词】",
+    for section in ("【汇总】", "【每日】", "【各群】", "【各标签】", "【拦截分类】", "【各群拦截分类】", "【热门关键词】",
                     "【热门问答】", "【未回答问题】", "【违规最多成员】"):
         assert [section] in rows
     daily = rows[rows.index(["【每日】"]) + 2]

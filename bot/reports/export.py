@@ -61,6 +61,8 @@ def tables(report: Report) -> list[Table]:
         Table("每日拦截分类", ["日期", *categories],
               [[d, *[report.categories_by_day.get(d, {}).get(c, 0) for c in categories]]
                for d in report.days]),
+        Table("各群拦截分类", ["群聊", *categories],
+              [[name, *[cats.get(c, 0) for c in categories]] for name, cats in report.categories_by_chat.items()]),
         Table("热门关键词", ["规则", "关键词", "回复次数"],
               [[k["id"], k["keyword"], k["count"]] for k in report.top_keywords]),
         Table("热门问答", ["条目", "问题", "回答次数"],

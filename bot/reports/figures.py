@@ -10,18 +10,19 @@ Counting rules (documented in docs/reports.md):
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.reports.questions import Cluster, cluster_questions
 from bot.store.base import iso
 
 if TYPE_CHECKING:
     from bot.store import Store
+
+__all__ = ["METRICS", "Cluster", "Report", "ReportFilter", "cluster_questions", "compute"]
 
 # (key, zh-CN label) in display order
 METRICS: list[tuple[str, str]] = [
@@ -31,7 +32,7 @@ METRICS: list[tuple[str, str]] = [
 ]
 METRIC_LABELS = dict(METRICS)
 MAX_DAYS = 366
-TOP_N = 20
+TOP_N = 20  # rows in each top list
 PRIVATE_KEY = ("", "*private*")
 PRIVATE_LABEL = "私聊（合计）"
 
@@ -69,15 +70,6 @@ class ReportFilter:
 
 
 @dataclass
-class Cluster:
-    """Similar unanswered questions: the most asked phrasing and how often the group was asked."""
-
-    text: str
-    count: int
-    variants: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Report:
     """Every figure of one period and scope, ready for the dashboard and the exporters."""
 
@@ -93,6 +85,8 @@ class Report:
     by_tag: list[dict[str, Any]]
     categories: list[tuple[str, int]]
     categories_by_day: dict[str, dict[str, int]]
+    # group name -> category -> blocked + held messages
+    categories_by_chat: dict[str, dict[str, int]]
     top_keywords: list[dict[str, Any]]
     top_faq: list[dict[str, Any]]
     top_unanswered: list[Cluster]
@@ -175,12 +169,14 @@ def build(raw: dict[str, Any], flt: ReportFilter, tz: ZoneInfo, scope: str, days
 
     categories: Counter[str] = Counter()
     categories_by_day: dict[str, Counter[str]] = {d: Counter() for d in days}
+    categories_by_chat: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     flagged: dict[tuple[str, str, str], dict[str, Any]] = {}
     for r in raw["moderation"]:
         add(r["day"], chat_key(r["platform"], r["chat_id"]), r["outcome"], 1)
         category = block_category(r["hits"], r["requested"])
         categories[category] += 1
         categories_by_day[r["day"]][category] += 1
+        categories_by_chat[chat_key(r["platform"], r["chat_id"])][category] += 1
         member = flagged.setdefault((r["platform"], r["chat_id"], r["sender_id"]), {
             "platform": r["platform"], "chat_id": r["chat_id"], "member_id": r["sender_id"],
             "member_name": r["sender_name"], "count": 0, "categories": Counter()})
@@ -222,7 +218,7 @@ def build(raw: dict[str, Any], flt: ReportFilter, tz: ZoneInfo, scope: str, days
         return (c["name"] if c and c["name"] else key[1])
 
     chat_list = [
-        {"platform": k[0], "chat_id": k[1], "name": label(k),
+        {"platform": k[0], "chat_id": "" if k == PRIVATE_KEY else k[1], "name": label(k),
          "tags": info[k]["tags"] if k in info else [], **row}
         for k, row in sorted(by_chat.items(), key=lambda kv: (-kv[1]["messages"], label(kv[0])))
     ]
@@ -249,6 +245,8 @@ def build(raw: dict[str, Any], flt: ReportFilter, tz: ZoneInfo, scope: str, days
         by_tag=[{"tag": t, **row} for t, row in sorted(tag_rows.items(), key=lambda kv: -kv[1]["messages"])],
         categories=categories.most_common(),
         categories_by_day={d: dict(c) for d, c in categories_by_day.items()},
+        categories_by_chat={label(k): dict(c) for k, c in
+                            sorted(categories_by_chat.items(), key=lambda kv: -sum(kv[1].values()))},
         top_keywords=[{"id": k, "keyword": keyword_labels.get(k, ""), "count": n}
                       for k, n in keywords.most_common(TOP_N)],
         top_faq=[{"id": k, "question": titles.get(k, ""), "count": n} for k, n in faq.most_common(TOP_N)],
@@ -291,38 +289,3 @@ def block_category(hits_json: str | None, requested: str | None) -> str:
     deciding = [h for h in hits if h.get("action") == requested] or hits
     top = max(deciding, key=lambda h: h.get("severity") or 0)
     return str(top.get("category") or top.get("rule") or "其他")
-
-
-_NOISE = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def normalize_question(text: str) -> str:
-    return _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
-
-
-def cluster_questions(texts: list[tuple[str, int]], limit: int = TOP_N, threshold: float = 70.0) -> list[Cluster]:
-    """Greedy clustering of (text, count) by normalised similarity; biggest clusters first."""
-    from rapidfuzz import fuzz, process
-
-    groups: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for text, n in texts:
-        norm = normalize_question(text)
-        if norm:
-            groups[norm].append((text, n))
-    ordered = sorted(groups.items(), key=lambda kv: -sum(n for _, n in kv[1]))
-    reps: list[str] = []
-    clusters: list[Cluster] = []
-    for norm, members in ordered:
-        count = sum(n for _, n in members)
-        best = process.extractOne(norm, reps, scorer=fuzz.ratio, score_cutoff=threshold) if reps else None
-        phrasing = max(members, key=lambda m: m[1])[0]
-        if best is None:
-            reps.append(norm)
-            clusters.append(Cluster(text=phrasing, count=count, variants=[]))
-        else:
-            target = clusters[best[2]]
-            target.count += count
-            if len(target.variants) < 5 and phrasing != target.text:
-                target.variants.append(phrasing)
-    clusters.sort(key=lambda c: -c.count)
-    return clusters[:limit]
