@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from bot.events import Decision, Event
 
@@ -28,6 +29,8 @@ class Recorder:
         self._decisions: list[tuple[str, list[Decision], str]] = []
         self._statuses: list[tuple[str, str]] = []
         self._chats: list[tuple[str, str, str, str]] = []
+        # other hot-path writes (FAQ answers, flags, hit counters) ride in the same transaction
+        self._deferred: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._known_chats: set[tuple[str, str]] = set()
         self._waiters: list[asyncio.Future] = []
         self._commit_soon: asyncio.TimerHandle | None = None
@@ -61,6 +64,12 @@ class Recorder:
         if status != "received":
             self._statuses.append((uid, status))
 
+    def defer(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a store write in the next batch's transaction instead of awaiting it now."""
+        self._deferred.append((fn, args))
+        if len(self._deferred) >= self.max_batch:
+            self._wake.set()
+
     def pending(self) -> int:
         return len(self._messages) + len(self._decisions)
 
@@ -70,15 +79,16 @@ class Recorder:
             if self._commit_soon is not None:
                 self._commit_soon.cancel()
                 self._commit_soon = None
-            if not (self._messages or self._decisions or self._statuses):
+            if not (self._messages or self._decisions or self._statuses or self._deferred):
                 _resolve(waiters)
                 return 0
             messages, self._messages = self._messages, []
             decisions, self._decisions = self._decisions, []
             statuses, self._statuses = self._statuses, []
             chats, self._chats = self._chats, []
+            deferred, self._deferred = self._deferred, []
             try:
-                await self.store.run(self._write, chats, messages, decisions, statuses)
+                await self.store.run(self._write, chats, messages, decisions, statuses, deferred)
             except Exception as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
                 self.last_error = str(exc)
@@ -87,6 +97,7 @@ class Recorder:
                 self._decisions[:0] = decisions
                 self._statuses[:0] = statuses
                 self._chats[:0] = chats
+                self._deferred[:0] = deferred
                 self._waiters[:0] = waiters
                 raise
             self.last_error = None
@@ -94,7 +105,7 @@ class Recorder:
             _resolve(waiters)
             return len(messages)
 
-    def _write(self, chats, messages, decisions, statuses) -> None:
+    def _write(self, chats, messages, decisions, statuses, deferred) -> None:
         store = self.store
         with store.messages.tx():
             if chats:
@@ -102,6 +113,8 @@ class Recorder:
             store.messages.record_batch(messages, decisions)
             if statuses:
                 store.messages.set_status(statuses)
+            for fn, args in deferred:
+                fn(*args)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="recorder")

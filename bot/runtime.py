@@ -49,6 +49,7 @@ class Bot:
             submit=self._submit_items, capabilities=self.capabilities,
         )
         self.recorder = Recorder(store)
+        self.services.defer_write = self.recorder.defer
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock)
         self.schedules = Scheduler(
             self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,

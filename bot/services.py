@@ -26,5 +26,14 @@ class Services:
     # set by the running bot; None in offline tools such as `qunbot faq eval`
     submit: Callable[[list[OutboundItem]], Awaitable[list[OutboundItem]]] | None = None
     capabilities: Callable[[str], frozenset[str]] = lambda platform: frozenset({"send"})
+    # write-behind: queue a store write into the recorder's next batch (None when offline: run it now)
+    defer_write: Callable[..., None] | None = None
     # registry for domain objects that other parts (console views, CLI) need to reach
     registry: dict[str, Any] = field(default_factory=dict)
+
+    def write_later(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Hot-path stages use this for writes nobody waits for (logs, counters, flags)."""
+        if self.defer_write is None:
+            fn(*args)
+        else:
+            self.defer_write(fn, *args)

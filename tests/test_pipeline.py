@@ -106,3 +106,16 @@ async def test_dry_run_changes_nothing(bot):
     assert bot.store.outbound.list(source="reply:sim:t1") == []
     # and the same id is still new for the real pipeline
     assert (await bot.handle(event("t1", "/help"))).status == "answered"
+
+
+async def test_deferred_writes_run_in_the_next_batch_and_survive_a_failed_flush(bot):
+    calls: list[str] = []
+
+    def write(label: str) -> None:
+        bot.store.accounts.set_value("deferred", label)
+        calls.append(label)
+
+    bot.services.write_later(write, "first")
+    assert calls == []
+    await bot.recorder.flush()
+    assert calls == ["first"] and bot.store.accounts.get_value("deferred") == "first"
