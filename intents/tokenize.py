@@ -42,7 +42,9 @@ class Tokens:
     terms: tuple[str, ...]
     term_set: frozenset[str]
     joined: str  # words joined by spaces, for rapidfuzz's token scorers
-    keywords: frozenset[str]  # content words that say what the question is about
+    # content words that say what the question is about, and their character bigrams
+    # (so a typo inside a word, 优惠卷/优惠券, still shares "优惠")
+    keywords: frozenset[str]
     sound: str  # toneless pinyin, one character per syllable: homophone typos compare equal
 
 
@@ -62,6 +64,11 @@ def _new_jieba() -> jieba.Tokenizer:
     tk.total = _BASE.total
     tk.initialized = True
     return tk
+
+
+def _keywords(words: list[str]) -> frozenset[str]:
+    keys = [w for w in words if w not in GENERIC_WORDS]
+    return frozenset(keys + [w[i:i + 2] for w in keys if len(w) > 2 for i in range(len(w) - 1)])
 
 
 class Tokenizer:
@@ -136,7 +143,7 @@ class Tokenizer:
         if len(compact) == 1:
             terms.append(f"b{compact}")
         result = Tokens(compact, tuple(words), tuple(terms), frozenset(terms), " ".join(words),
-                        frozenset(words) - GENERIC_WORDS, sound(compact))
+                        _keywords(words), sound(compact))
         if len(self._cache) > 20000:
             self._cache.clear()
         self._cache[text] = result

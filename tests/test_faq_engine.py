@@ -43,6 +43,11 @@ def test_off_topic_chatter_gets_no_answer(engine, chatter):
     assert engine.match(chatter).outcome == "silent"
 
 
+@pytest.mark.parametrize("question", ["什么时候发工资？", "我什么时候发财", "什么时候呀", "为什么耳机用不了"])
+def test_sharing_only_question_words_is_neither_answered_nor_suggested(engine, question):
+    assert engine.match(question).outcome == "silent"
+
+
 def test_close_but_unsure_question_is_suggested_not_answered(engine):
     match = engine.match("付款后多久发货呀")
     assert match.outcome == "suggest"

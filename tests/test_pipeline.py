@@ -108,7 +108,7 @@ async def test_dry_run_changes_nothing(bot):
     assert (await bot.handle(event("t1", "/help"))).status == "answered"
 
 
-async def test_deferred_writes_run_in_the_next_batch_and_survive_a_failed_flush(bot):
+async def test_deferred_writes_run_in_the_next_batch_not_before(bot):
     calls: list[str] = []
 
     def write(label: str) -> None:
