@@ -166,7 +166,9 @@ def _try_event(store, args) -> tuple[Event | None, str]:
         member = next((m for m in members if args.member in (m["member_id"], m["name"])), None)
         sender_id, sender_name = (member["member_id"], member["name"]) if member else (args.member, args.member)
     elif members:
-        sender_id, sender_name = members[0]["member_id"], members[0]["name"]
+        # an ordinary member by default: moderators' messages skip moderation
+        first = next((m for m in members if not m["is_moderator"]), members[0])
+        sender_id, sender_name = first["member_id"], first["name"]
     else:
         sender_id, sender_name = "tester", "测试成员"
     return Event(

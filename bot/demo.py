@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 from bot.config import Settings
 from bot.events import ChatKind, Event
@@ -10,6 +12,7 @@ from bot.store import Store
 from bot.store.base import utcnow
 
 SEEDED_KEY = "demo.seeded"
+DEMO_DATA = Path(__file__).parent / "demo_data"
 
 DEMO_GROUPS: list[tuple[str, str, list[str], list[tuple[str, str]]]] = [
     ("g_student", "学生群", ["学生"], [("u_xiaoming", "小明"), ("u_lily", "Lily"), ("u_ahao", "阿豪")]),
@@ -58,7 +61,23 @@ def seed_demo(store: Store) -> None:
             for i, (chat, sender, name, text) in enumerate(DEMO_HISTORY)
         ]
         store.messages.record_batch(events, [])
+        _seed_faq_and_words(store)
         store.accounts.set_value(SEEDED_KEY, utcnow().isoformat())
+
+
+def _seed_faq_and_words(store: Store) -> None:
+    """A small FAQ and lexicon, only where the manager has not made their own yet."""
+    if store.faq.count_entries() == 0:
+        lines = (DEMO_DATA / "faq.jsonl").read_text(encoding="utf-8").splitlines()
+        store.faq.import_entries([json.loads(line) for line in lines if line.strip()], False)
+    if not store.moderation.list_words():
+        rows = []
+        for line in (DEMO_DATA / "words.txt").read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                word, _, category = line.partition("\t")
+                rows.append({"word": word.strip(), "category": category.strip() or "广告", "source": "demo"})
+        store.moderation.add_words(rows)
+        store.moderation.bump_version()
 
 
 def reset_demo(store: Store) -> None:
