@@ -3,8 +3,8 @@
 FAQs are built from the public sets in ../shared/data: the ATEC + LCQMC FAQ phrasings
 (824), padded with real short utterances from chat/oppo-utterances.txt to 2,000 and 20,000
 phrasings. Queries are the sets' question lines (paraphrases, in-domain unknown, chit-chat)
-plus 1,000 other utterances; no query is itself a phrasing. The question cache is cleared, so every query is
-segmented by jieba. Throughput is counted in CPU seconds of this process (the machine is
+plus 1,000 other utterances; no query is itself a phrasing. The question cache is cleared,
+so every query is segmented by jieba. Throughput is counted in CPU seconds of this process (the machine is
 shared; wall-clock figures are printed too, as `…_wall`; latency is per-question thread
 CPU time, p99 wall-clock mostly shows other processes' load). Prints `name<TAB>value<TAB>unit`.
 

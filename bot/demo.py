@@ -61,23 +61,15 @@ def seed_demo(store: Store) -> None:
             for i, (chat, sender, name, text) in enumerate(DEMO_HISTORY)
         ]
         store.messages.record_batch(events, [])
-        _seed_faq_and_words(store)
+        _seed_faq(store)
         store.accounts.set_value(SEEDED_KEY, utcnow().isoformat())
 
 
-def _seed_faq_and_words(store: Store) -> None:
-    """A small FAQ and lexicon, only where the manager has not made their own yet."""
+def _seed_faq(store: Store) -> None:
+    """A small FAQ, only where the manager has not made their own yet."""
     if store.faq.count_entries() == 0:
         lines = (DEMO_DATA / "faq.jsonl").read_text(encoding="utf-8").splitlines()
         store.faq.import_entries([json.loads(line) for line in lines if line.strip()], False)
-    if not store.moderation.list_words():
-        rows = []
-        for line in (DEMO_DATA / "words.txt").read_text(encoding="utf-8").splitlines():
-            if line.strip() and not line.startswith("#"):
-                word, _, category = line.partition("\t")
-                rows.append({"word": word.strip(), "category": category.strip() or "广告", "source": "demo"})
-        store.moderation.add_words(rows)
-        store.moderation.bump_version()
 
 
 def reset_demo(store: Store) -> None:

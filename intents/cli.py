@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.cli import CliContext, add_command
-from bot.settings_loader import ConfigError
 from intents.config import FaqSettings
 from intents.faqfile import FaqFileError, dump_csv, dump_jsonl, read_file, write_file
 
@@ -58,10 +57,7 @@ def _faq_settings(ctx: CliContext) -> FaqSettings:
     """The config's [faq] when there is a config file; offline tools work without one."""
     if not Path(ctx.args.config).exists():
         return FaqSettings()
-    try:
-        return ctx.settings.faq
-    except ConfigError:
-        raise
+    return ctx.settings.faq
 
 
 def _service(ctx: CliContext):
@@ -159,7 +155,8 @@ def cmd_ask(ctx: CliContext) -> int:
         for i, c in enumerate(cands, 1):
             f = c.features
             lines.append(f"{i}. {c.entry_id:<16} {c.score:6.1f}  {c.question}   "
-                         f"(字符 {f['char']:.0f} 词 {f['token']:.0f} 重合 {f['overlap']:.0f} bm25 {c.bm25:.2f})")
+                         f"(字符 {f['char']:.0f} 词 {f['token']:.0f} 重合 {f['overlap']:.0f} bm25 {c.bm25:.2f}"
+                         f"{'' if c.keyword else '，无共同关键词'})")
         return "\n".join(lines)
 
     ctx.emit(data, text)

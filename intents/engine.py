@@ -130,7 +130,7 @@ class FaqEngine:
                                 chat_tags=chat_tags, private=private)
         outcome = self.decide(cands)
         if outcome == "suggest":
-            cands = [c for c in cands if c.score >= self.thresholds.suggest and c.keyword][:suggest_max]
+            cands = [c for c in cands if c.score >= self.thresholds.suggest and (c.keyword)][:suggest_max]
         return Match(outcome=outcome, candidates=cands, text=text)
 
     def decide(self, cands: list[Candidate], answer: float | None = None,
@@ -143,11 +143,11 @@ class FaqEngine:
             return "silent"
         best = cands[0]
         runner_up = cands[1].score if len(cands) > 1 else 0.0
-        if (best.score >= answer and best.score - runner_up >= t.margin and best.keyword
+        if (best.score >= answer and best.score - runner_up >= t.margin and (best.keyword)
                 and not self.demoted(best.entry_id)):
             return "answer"
         # a suggestion also needs a shared keyword: "什么时候结婚" is not about 发货
-        return "suggest" if best.score >= suggest and best.keyword else "silent"
+        return "suggest" if best.score >= suggest and (best.keyword) else "silent"
 
     def demoted(self, entry_id: str) -> bool:
         """Members said "没用" to at least demote_ratio of this entry's answers."""

@@ -21,6 +21,7 @@ from intents.tokenize import Tokenizer
 from intents.unanswered import Cluster, cluster_questions
 
 DICT_KINDS = {"word": "自定义词", "stop": "停用词", "synonym": "同义词"}
+# e-commerce questions for the demo groups (学生/宝妈/VIP entries are tag-scoped)
 DEMO_FAQ = Path(__file__).parent / "data" / "demo_faq.jsonl"
 
 
@@ -129,11 +130,12 @@ class FaqService:
         return self.save(data)
 
     def seed_demo(self) -> bool:
-        """Load the demo FAQ (e-commerce questions for the demo groups) into an empty FAQ."""
-        if self.store.faq.count_entries():
-            return False
-        self.import_entries(read_file(DEMO_FAQ), replace=False)
-        return True
+        """Add the demo FAQ's entries whose ids are not taken; never changes existing ones."""
+        taken = {row["id"] for row in self.store.faq.list_entries()}
+        missing = [e for e in read_file(DEMO_FAQ) if e.id not in taken]
+        if missing:
+            self.import_entries(missing, replace=False)
+        return bool(missing)
 
     # -- matching ---------------------------------------------------------------------
 
@@ -153,6 +155,8 @@ class FaqService:
         texts = list(dict.fromkeys(self.store.faq.unanswered_texts(ids)))
         entry = None
         if new_entry is not None:
+            if self.get(str(new_entry.get("id", "")).strip()) is not None:
+                raise FaqFileError(f"条目 id “{new_entry['id']}” 已存在，请换一个或选择“加为问法”")
             data = dict(new_entry)
             data["questions"] = list(dict.fromkeys([*data.get("questions", []), *texts]))
             entry = self.save(data)

@@ -18,6 +18,7 @@ _routes = web.RouteTableDef()
 # (label shown in the navigation, path, minimum role)
 NAV: list[tuple[str, str, str]] = [("常见问题", "/faq", "manager"), ("未回答问题", "/faq/unanswered", "manager")]
 MAX_UPLOAD = 5 * 1024 * 1024
+PAGE_SIZE = 200
 
 
 def faq_of(request: web.Request) -> FaqService:
@@ -46,7 +47,12 @@ async def faq_list(request: web.Request) -> dict:
     if query:
         entries = [e for e in entries
                    if query in e.id or query in e.answer or any(query in q for q in e.questions)]
-    return {"entries": entries, "q": query, "tab": "list",
+    raw_page = request.query.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    page = min(page, pages)
+    return {"entries": entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], "q": query, "tab": "list",
+            "page": page, "pages": pages, "matched": len(entries),
             "phrasings": faq.engine.phrasing_count, "total": len(faq.engine.entries)}
 
 

@@ -53,11 +53,11 @@ async def resolve(request: web.Request) -> web.StreamResponse:
             entry = await _run(request, faq.resolve, ids, new_entry={
                 "id": str(form.get("entry_id", "")).strip(), "answer": str(form.get("answer", "")).strip(),
                 "questions": []})
-            if await _run(request, faq.get, entry.id) is None:
-                raise FaqFileError("保存失败")
             flash(request, f"已新建条目 {entry.id}（{len(entry.questions)} 个问法）", "ok")
         elif action == "add":
             target = str(form.get("target", "")).strip()
+            if not target:
+                raise FaqFileError("请填写要加入的条目 id")
             entry = await _run(request, faq.resolve, ids, add_to=target)
             flash(request, f"已把 {len(ids)} 个问题加为条目 {entry.id} 的问法", "ok")
         else:

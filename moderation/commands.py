@@ -92,7 +92,8 @@ class ModeratorCommands:
         reason = f"管理员 {event.sender_name or event.sender_id} 禁言 {name} {human_duration(seconds)}"
         await self.stage.services.store.run(self._strike, event, ctx, member, f"mute:{int(seconds)}s", reason)
         return _reply("answered", f"已禁言 {name} {human_duration(seconds)}", reason, actions=[
-            {"action": "mute", "chat_id": event.chat_id, "member_id": member, "seconds": int(seconds)}])
+            {"action": "mute", "chat_id": event.chat_id, "member_id": member, "seconds": int(seconds),
+             "member_name": name}])
 
     async def unmute(self, event: Event, ctx: Context, args: list[str]) -> Decision:
         checked = await self._check(event, "unmute", args)
@@ -103,7 +104,7 @@ class ModeratorCommands:
             return _reply("answered", ERR_UNSUPPORTED.format(what="解除禁言"), "/unmute：平台不支持禁言")
         reason = f"管理员 {event.sender_name or event.sender_id} 解除 {name} 的禁言"
         return _reply("answered", f"已解除 {name} 的禁言", reason, actions=[
-            {"action": "mute", "chat_id": event.chat_id, "member_id": member, "seconds": 0}])
+            {"action": "unmute", "chat_id": event.chat_id, "member_id": member, "member_name": name}])
 
     async def warn(self, event: Event, ctx: Context, args: list[str]) -> Decision:
         checked = await self._check(event, "warn", args)
@@ -124,4 +125,4 @@ class ModeratorCommands:
         reason = f"管理员 {event.sender_name or event.sender_id} 将 {name} 移出群聊"
         await self.stage.services.store.run(self._strike, event, ctx, member, "kick", reason)
         return _reply("answered", f"已将 {name} 移出群聊", reason, actions=[
-            {"action": "kick", "chat_id": event.chat_id, "member_id": member}])
+            {"action": "kick", "chat_id": event.chat_id, "member_id": member, "member_name": name}])

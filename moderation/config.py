@@ -128,6 +128,10 @@ class ModerationSettings:
     rules: RuleSettings = field(default_factory=RuleSettings)
 
     def validate(self) -> None:
+        try:
+            self.warn_text.format(name="成员", reason="广告", action="警告")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"warn_text: only {{name}}, {{reason}} and {{action}} may be used ({exc})") from None
         for category, action in self.categories.items():
             check_action(action, f"categories.{category}")
         if not self.ladder:

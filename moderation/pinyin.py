@@ -2,7 +2,8 @@
 
 威信 and 微信 both read `wei xin`. Each Chinese character becomes its first (most common) reading,
 other characters stay themselves; syllables are separated by "|" so that matches cannot start or
-end inside a syllable. Off by default: `qunbot moderation eval` reports what it costs in precision.
+end inside a syllable. A sound-alike that cuts through a real word of the message (今晚啥|比赛 ≈
+傻逼) is dropped, using jieba's segmentation. Off by default: `qunbot moderation eval` reports what it costs in precision.
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ def syllables(text: str) -> list[str]:
     return [table.get(ch, ch) for ch in text]
 
 
+def _word_bounds(text: str) -> list[tuple[int, int]]:
+    """Multi-character words of `text` as jieba segments it (only called when pinyin matched)."""
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return [(start, end) for _, start, end in jieba.tokenize(text) if end - start > 1]
+
+
 class PinyinMatcher:
     """One automaton over the pinyin of every lexicon word with at least two Chinese characters."""
 
@@ -67,10 +78,13 @@ class PinyinMatcher:
         covered = [(end + 1 - length, end + 1, kind) for end, (length, kind, _) in lexicon.automaton.iter(norm.folded)
                    if kind in (WORD, ALLOW)] if not lexicon._empty else []
         out = []
+        bounds = _word_bounds(norm.folded)
         for entry, a, b in found:
             if any(x <= a and b <= y for x, y, _ in covered) or any(
                     kind == WORD and x < b and a < y for x, y, kind in covered):
                 continue
+            if any(x < a < y or x < b < y for x, y in bounds):
+                continue  # crosses a real word (今晚啥|比赛, 小罗聊|了): an innocent sound-alike
             oa, ob = norm.span_from_folded(a, b)
             out.append(Hit("pinyin", entry.category, entry.action, oa, ob, entry.word, entry.severity, entry.id))
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.events import Decision, Event, EventType, Reply, pass_
@@ -44,6 +44,9 @@ class ModerationStage:
         try:
             self.engine.reload()
             self.refresh_moderators()
+            self.strikes.preload()
+            since = services.clock.now() - timedelta(seconds=float(self.settings.rules.new_member_window))
+            self.joins.update(services.store.moderation.recent_joins(since))
             self.engine.on_reload = self.refresh_moderators
         except Exception:
             log.exception("moderation lexicon could not be loaded; matching with an empty lexicon")
@@ -72,7 +75,7 @@ class ModerationStage:
             await self._reload_if_changed()
         if event.type is not EventType.MESSAGE:
             if event.type is EventType.MEMBER_JOIN and not ctx.dry_run:
-                self.joins[(event.platform, event.chat_id, event.sender_id)] = ctx.now
+                self._remember_join(event, ctx)
             return pass_("moderation")
         if not event.is_group:
             return pass_("moderation", "私聊消息不审核")
@@ -82,7 +85,7 @@ class ModerationStage:
         ctx.notes["normalized"] = verdict.norm.compact
         if not verdict.hits:
             return pass_("moderation")
-        if any(h.rule == "link" for h in verdict.hits) and await self._is_new_member(event, ctx):
+        if any(h.rule == "link" for h in verdict.hits) and self._is_new_member(event, ctx):
             link = next(h for h in verdict.hits if h.rule == "link")
             verdict.hits.append(Hit("new_member_link", RULE_LABELS["new_member_link"],
                                     self.settings.rules.new_member_link_action, link.start, link.end, link.word))
@@ -97,24 +100,24 @@ class ModerationStage:
             loop = asyncio.get_running_loop()
             self._reloading = asyncio.ensure_future(loop.run_in_executor(None, self.engine.reload))
 
-    async def _is_new_member(self, event: Event, ctx: Context) -> bool:
-        window = float(self.settings.rules.new_member_window)
+    def _remember_join(self, event: Event, ctx: Context) -> None:
+        self.joins[(event.platform, event.chat_id, event.sender_id)] = ctx.now
+        if len(self.joins) % 1000 == 0:  # forget joins older than the window (bounded memory)
+            window = float(self.settings.rules.new_member_window)
+            self.joins = {k: t for k, t in self.joins.items() if (ctx.now - t).total_seconds() <= window}
+
+    def _is_new_member(self, event: Event, ctx: Context) -> bool:
+        """Joined within `new_member_window` (joins loaded at start-up, then seen as events)."""
         joined = self.joins.get((event.platform, event.chat_id, event.sender_id))
-        if joined is None:
-            store = self.services.store
-            member = await store.run(store.chats.get_member, event.platform, event.chat_id, event.sender_id)
-            if member and member.get("joined_at"):
-                joined = datetime.fromisoformat(member["joined_at"])
-        return joined is not None and (ctx.now - joined).total_seconds() <= window
+        return joined is not None and (ctx.now - joined).total_seconds() <= float(self.settings.rules.new_member_window)
 
     async def decide(self, event: Event, ctx: Context, verdict: Verdict) -> Decision:
         top = verdict.top
         assert top is not None
         requested = verdict.action
-        store = self.services.store
         active = 0
         if requested == "strike":
-            active = await store.run(self.strikes.active, event.platform, event.chat_id, event.sender_id)
+            active = await self.strikes.active_cached(event.platform, event.chat_id, event.sender_id)
         p = plan(requested, self.settings, self.services.capabilities(event.platform),
                  chat_id=event.chat_id, member_id=event.sender_id,
                  message_id=event.message_id if event.is_group else None, active_strikes=active,
@@ -134,9 +137,9 @@ class ModerationStage:
         if p.step == "allow":
             return Decision(stage="moderation", outcome="flagged", reason=reason, detail=detail)
         if not ctx.dry_run:
-            detail["flag_id"] = await store.run(self._record, event, ctx, verdict, p, reason)
+            self._record(event, ctx, verdict, p, reason)
             if self.settings.notify_moderators and (p.review or p.step == "kick"):
-                await self._notify(event, ctx, reason, detail["flag_id"])
+                await self._notify(event, ctx, reason)
         replies = []
         if p.warn:
             replies.append(Reply(text=self.settings.warn_text.format(
@@ -144,7 +147,7 @@ class ModerationStage:
         return Decision(stage="moderation", outcome=p.outcome, reason=reason, detail=detail, stop=True,
                         replies=replies, actions=p.actions)
 
-    async def _notify(self, event: Event, ctx: Context, reason: str, flag_id: int) -> None:
+    async def _notify(self, event: Event, ctx: Context, reason: str) -> None:
         """Tell the group's moderators privately (through the outbox) what was held or removed."""
         submit = self.services.submit
         mods = sorted(m for p, c, m in self.moderators if p == event.platform and c == event.chat_id)
@@ -152,18 +155,19 @@ class ModerationStage:
             return
         group = ctx.chat_name or event.chat_name or event.chat_id
         text = f"【审核提醒】群“{group}”成员 {event.sender_name or event.sender_id}：{event.text[:120]}\n{reason}"
-        items = [OutboundItem(source=f"moderation:{flag_id}", occurrence="notify", platform=event.platform,
+        items = [OutboundItem(source=f"moderation:{event.uid}", occurrence="notify", platform=event.platform,
                               chat_id=m, chat_kind="private", payload={"text": text, "kind": "text"})
                  for m in mods]
         try:
             await submit(items)
         except Exception:
-            log.exception("could not notify moderators of flag %s", flag_id)
+            log.exception("could not notify moderators of %s", event.uid)
 
-    def _record(self, event: Event, ctx: Context, verdict: Verdict, p: Plan, reason: str) -> int:
+    def _record(self, event: Event, ctx: Context, verdict: Verdict, p: Plan, reason: str) -> None:
+        """Queue the flag (and strike) for the recorder's next batch; count the strike now."""
         top = verdict.top
         assert top is not None
-        flag_id = self.services.store.moderation.add_flag({
+        flag = {
             "message_uid": event.uid, "platform": event.platform, "chat_id": event.chat_id,
             "chat_name": ctx.chat_name or event.chat_name, "member_id": event.sender_id,
             "member_name": event.sender_name, "text": event.text, "time": event.time,
@@ -171,11 +175,19 @@ class ModerationStage:
             "status": "pending" if p.review else "applied",
             "hits": [h.as_dict() for h in verdict.hits],
             "detail": {"step": p.step, "seconds": p.seconds, "degraded": p.degraded, "reason": reason},
-        })
+        }
+        strike = None
         if p.strike:
-            self.strikes.record(event.platform, event.chat_id, event.sender_id, _step_name(p), reason,
-                                flag_id=flag_id)
-        return flag_id
+            strike = {"time": self.services.clock.now(), "expires_at": self.strikes.expires_at(),
+                      "step": _step_name(p), "reason": reason}
+            self.strikes.note(event.platform, event.chat_id, event.sender_id, strike["expires_at"])
+        self.services.write_later(_write_flag, self.services.store, flag, strike)
+
+
+def _write_flag(store: Any, flag: dict[str, Any], strike: dict[str, Any] | None) -> None:
+    flag_id = store.moderation.add_flag(flag)
+    if strike is not None:
+        store.moderation.add_strike(flag["platform"], flag["chat_id"], flag["member_id"], flag_id=flag_id, **strike)
 
 
 def describe(hit: Hit, text: str) -> str:

@@ -2,11 +2,13 @@
 
 Strikes live in the store; which ladder step a new violation gets depends on how many of the
 member's strikes in that group are still active (not expired, not revoked) at the injected time.
+The stage keeps each violator's expiry times in memory, so a burst of violations escalates at once
+even though the strike rows are written behind, in the recorder's next batch.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import Clock
@@ -25,6 +27,38 @@ class StrikeBook:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self._expiries: dict[tuple[str, str, str], list[datetime]] = {}
+        self._preloaded = False
+
+    def preload(self) -> None:
+        """Read every active strike once (start-up); afterwards the hot path never waits for SQLite."""
+        self._expiries = self.store.moderation.all_strike_expiries(self.clock.now())
+        self._preloaded = True
+
+    async def active_cached(self, platform: str, chat_id: str, member_id: str) -> int:
+        """Active strikes of a member, from memory (read from the store if not preloaded)."""
+        key = (platform, chat_id, member_id)
+        expiries = self._expiries.get(key)
+        if expiries is None:
+            loaded = [] if self._preloaded else await self.store.run(
+                self.store.moderation.strike_expiries, *key, self.clock.now())
+            expiries = self._expiries.setdefault(key, loaded)
+        now = self.clock.now()
+        if expiries and expiries[0] <= now:
+            expiries[:] = [e for e in expiries if e > now]
+        return len(expiries)
+
+    def expires_at(self) -> datetime:
+        return self.clock.now() + timedelta(seconds=float(self.settings.strike_expiry))
+
+    def note(self, platform: str, chat_id: str, member_id: str, expires_at: datetime) -> None:
+        """Count a strike whose row is still on its way to the store."""
+        key = (platform, chat_id, member_id)
+        expiries = self._expiries.get(key)
+        if expiries is not None:
+            expiries.append(expires_at)
+        elif self._preloaded:
+            self._expiries[key] = [expires_at]
 
     def active(self, platform: str, chat_id: str, member_id: str) -> int:
         return self.store.moderation.active_strikes(platform, chat_id, member_id, self.clock.now())
@@ -34,12 +68,13 @@ class StrikeBook:
 
     def record(self, platform: str, chat_id: str, member_id: str, step: str, reason: str, *,
                flag_id: int | None = None, source: str = "auto", actor: str = "") -> int:
-        now = self.clock.now()
-        return self.store.moderation.add_strike(
-            platform, chat_id, member_id, time=now,
-            expires_at=now + timedelta(seconds=float(self.settings.strike_expiry)),
+        expires_at = self.expires_at()
+        strike_id = self.store.moderation.add_strike(
+            platform, chat_id, member_id, time=self.clock.now(), expires_at=expires_at,
             step=step, reason=reason, flag_id=flag_id, source=source, actor=actor,
         )
+        self.note(platform, chat_id, member_id, expires_at)
+        return strike_id
 
     def history(self, platform: str, chat_id: str, member_id: str) -> list[dict[str, Any]]:
         now = iso(self.clock.now())

@@ -9,7 +9,7 @@ import pytest
 from bot.clock import FakeClock
 from bot.store import Store
 from intents.config import FaqSettings
-from intents.faqfile import read_file
+from intents.faqfile import FaqFileError, read_file
 from intents.service import FaqService
 
 FIXTURE = Path(__file__).parent / "fixtures" / "faq" / "faq.jsonl"
@@ -70,12 +70,21 @@ def test_user_dictionary_and_synonyms_change_matching_without_restart(faq):
     assert faq.engine.match("小礼物是什么").outcome != "answer"
 
 
+
 def test_demo_faq_seeds_only_an_empty_faq(tmp_path):
     store = Store(tmp_path / "demo.db")
     try:
         service = FaqService(FaqSettings(), store, FakeClock())
         assert service.seed_demo() is True
-        assert service.engine.match("学生证可以打折吗？", chat_id="g_student", chat_tags=["学生"]).outcome == "answer"
+        match = service.engine.match("学生证可以打折吗？", chat_id="g_student", chat_tags=["学生"])
+        assert match.outcome == "answer"
         assert service.seed_demo() is False
     finally:
         store.close()
+
+
+def test_new_entry_from_a_cluster_never_overwrites_an_existing_one(faq):
+    cluster = next(c for c in faq.clusters() if "店铺在哪里" in c.texts)
+    with pytest.raises(FaqFileError, match="已存在"):
+        faq.resolve(cluster.ids, new_entry={"id": "refund", "answer": "x", "questions": []})
+    assert faq.get("refund").answer.startswith("在订单页点")

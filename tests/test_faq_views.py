@@ -17,7 +17,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "faq" / "faq.jsonl"
 
 @pytest.fixture
 async def client(aiohttp_client, tmp_path):
-    return await aiohttp_client(create_app(make_settings(tmp_path)))
+    return await aiohttp_client(create_app(make_settings(tmp_path, bot={"demo": False})))
 
 
 def faq(client):
@@ -121,3 +121,16 @@ async def test_edit_and_new_pages_render_the_entry_form(client):
     assert (await client.get("/faq/edit/nope")).status == 404
     page = await (await client.get("/faq/new", params={"question": "有赠品吗"})).text()
     assert "有赠品吗" in page
+
+
+async def test_cluster_added_to_a_missing_entry_is_refused_and_kept(client):
+    csrf = await login(client, "ops", "manager")
+    store = client.app[STORE]
+    store.faq.log_unanswered("店铺在哪里", platform="sim", chat_id="g_mom", sender_id="u1",
+                             outcome="silent", score=10.0, best_entry=None)
+    [row] = store.faq.open_unanswered()
+    for target in ("", "nope"):
+        resp = await client.post("/faq/unanswered/resolve", data={
+            "csrf_token": csrf, "action": "add", "ids": str(row["id"]), "target": target})
+        assert "未保存" in await resp.text()
+    assert len(store.faq.open_unanswered()) == 1

@@ -20,6 +20,7 @@ from bot.settings_loader import ConfigError
         ({"normalize": {"confusables": {"oo": "0"}}}, "one character"),
         ({"normalize": {"typo": True}}, "unknown key"),
         ({"strike_expiry": "forever"}, "invalid duration"),
+        ({"warn_text": "{nickname} 请注意"}, "moderation.warn_text"),
     ],
 )
 def test_bad_moderation_settings_are_rejected_with_key_and_reason(section, message):

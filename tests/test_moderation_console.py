@@ -152,12 +152,16 @@ async def test_demo_lexicon_blocks_in_simulator_and_recalls(client):
 
     async def handled():
         msgs = (await (await client.get("/sim/api/chats/g_mom/messages")).json())["messages"]
-        recalled = any(m["uid"] == uid and m["status"] == "recalled" for m in msgs)
+        recalled = any(m["uid"] == uid for m in msgs) and any("一条消息已被撤回" in m["text"] for m in msgs)
         warned = any(m["direction"] == "out" and "请遵守群规" in m["text"] for m in msgs)
-        return recalled and warned
+        struck = store.moderation.active_strikes("sim", "g_mom", "u_mama_wang", client.app[BOT].clock.now())
+        return recalled and warned and struck == 1
 
     await wait_until(handled)
-    assert store.moderation.active_strikes("sim", "g_mom", "u_mama_wang", client.app[BOT].clock.now()) == 1
+    # the recall shows as such in the chat, not overwritten by the batched "blocked" status
+    await wait_until(lambda: store.messages.get(uid)["status"] == "recalled")
+    flag = store.moderation.list_flags(status="applied")[0]
+    assert flag["member_id"] == "u_mama_wang" and flag["word"] == "傻逼"
 
 
 async def test_reload_button_trains_spam_model_from_review_decisions(client):
@@ -166,3 +170,11 @@ async def test_reload_button_trains_spam_model_from_review_decisions(client):
     store.moderation.add_samples([("兼职刷单日结工资", True)] * 25 + [("明天几点开始秒杀", False)] * 25, "test")
     page = await (await client.post("/moderation/reload", data={"csrf_token": csrf})).text()
     assert "垃圾分训练样本 50 条" in page and "已训练" in page
+
+
+def test_highlight_escapes_text_and_merges_overlapping_spans():
+    from moderation.views import highlight
+
+    text = "<b>买</b>竞品牌吧"
+    marked = str(highlight(text, [{"start": 8, "end": 11}, {"start": 9, "end": 12}, {"start": 0, "end": 0}]))
+    assert marked == "&lt;b&gt;买&lt;/b&gt;<mark>竞品牌</mark><mark>吧</mark>"

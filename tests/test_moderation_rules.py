@@ -142,3 +142,10 @@ def test_large_lexicon_matches_long_message_quickly():
     started = time.perf_counter()
     m.check_text(text)
     assert time.perf_counter() - started < 0.5
+
+
+def test_pinyin_sound_alike_cutting_through_a_real_word_is_ignored():
+    p = Moderator(ModerationSettings(normalize=NormalizeSettings(pinyin=True)))
+    p.load([{"word": "傻逼", "category": "辱骂"}])
+    assert [h.rule for h in p.check_text("你个傻比").hits] == ["pinyin"]
+    assert p.check_text("今晚啥比赛好看").hits == []

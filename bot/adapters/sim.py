@@ -78,7 +78,8 @@ class SimAdapter(Adapter):
 
             raise ActionNotSupported(kind or "?")
         if kind == "recall" and action.get("message_uid"):
-            await store.run(store.messages.set_status, [(action["message_uid"], "recalled")])
+            # through the recorder, so the status lands after the message's own (batched) status
+            self.bot.recorder.defer(store.messages.set_status, [(action["message_uid"], "recalled")])
         if kind == "kick" and action.get("member_id"):
             await store.run(store.chats.upsert_member, PLATFORM, action["chat_id"], action["member_id"], left=True)
         uid = f"{PLATFORM}:act:{uuid.uuid4().hex[:12]}"

@@ -241,6 +241,31 @@ class ModerationRepo(Repo):
             " AND revoked = 0 AND expires_at > ?", (platform, chat_id, member_id, iso(now)),
         )
 
+    def strike_expiries(self, platform: str, chat_id: str, member_id: str, now: datetime) -> list[datetime]:
+        rows = self.query(
+            "SELECT expires_at FROM moderation_strikes WHERE platform = ? AND chat_id = ? AND member_id = ?"
+            " AND revoked = 0 AND expires_at > ?", (platform, chat_id, member_id, iso(now)),
+        )
+        return [datetime.fromisoformat(r["expires_at"]) for r in rows]
+
+    def all_strike_expiries(self, now: datetime) -> dict[tuple[str, str, str], list[datetime]]:
+        """Every member's active strikes (loaded once at start-up, then kept in memory)."""
+        out: dict[tuple[str, str, str], list[datetime]] = {}
+        for r in self.query(
+            "SELECT platform, chat_id, member_id, expires_at FROM moderation_strikes"
+            " WHERE revoked = 0 AND expires_at > ?", (iso(now),),
+        ):
+            out.setdefault((r["platform"], r["chat_id"], r["member_id"]), []).append(
+                datetime.fromisoformat(r["expires_at"]))
+        return out
+
+    def recent_joins(self, since: datetime) -> dict[tuple[str, str, str], datetime]:
+        """Members who joined after `since` (members table of the core schema)."""
+        rows = self.query(
+            "SELECT platform, chat_id, member_id, joined_at FROM members WHERE joined_at > ?", (iso(since),),
+        )
+        return {(r["platform"], r["chat_id"], r["member_id"]): datetime.fromisoformat(r["joined_at"]) for r in rows}
+
     def strikes(self, platform: str, chat_id: str, member_id: str, limit: int = 50) -> list[dict[str, Any]]:
         return self.query(
             "SELECT * FROM moderation_strikes WHERE platform = ? AND chat_id = ? AND member_id = ?"
