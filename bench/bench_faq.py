@@ -21,7 +21,7 @@ from pathlib import Path
 
 from common import SHARED as DATA
 from common import figure as emit
-from common import percentile
+from common import peak_rss_mb, percentile
 
 from intents.engine import FaqEngine
 from intents.model import FaqEntry
@@ -127,6 +127,7 @@ def main() -> int:
             for name, scorer in (("token_set", fuzz.token_set_ratio), ("ratio", fuzz.ratio)):
                 emit(f"faq_bruteforce_{name}_questions_per_s{suffix}",
                      brute_force_qps(tokenizer, pairs, size, queries[:500], scorer), "q/s")
+    emit("faq_peak_rss_mb", peak_rss_mb(), "MB")
     return 0
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
+from importlib.resources import files
 from pathlib import Path
 
 from bot.config import Settings
@@ -12,7 +12,7 @@ from bot.store import Store
 from bot.store.base import utcnow
 
 SEEDED_KEY = "demo.seeded"
-DEMO_DATA = Path(__file__).parent / "demo_data"
+DEMO_FAQ = Path(str(files("intents") / "data" / "demo_faq.jsonl"))
 
 DEMO_GROUPS: list[tuple[str, str, list[str], list[tuple[str, str]]]] = [
     ("g_student", "学生群", ["学生"], [("u_xiaoming", "小明"), ("u_lily", "Lily"), ("u_ahao", "阿豪")]),
@@ -66,10 +66,14 @@ def seed_demo(store: Store) -> None:
 
 
 def _seed_faq(store: Store) -> None:
-    """A small FAQ, only where the manager has not made their own yet."""
+    """The FAQ package's demo entries, only where the manager has not made their own yet."""
     if store.faq.count_entries() == 0:
-        lines = (DEMO_DATA / "faq.jsonl").read_text(encoding="utf-8").splitlines()
-        store.faq.import_entries([json.loads(line) for line in lines if line.strip()], False)
+        from intents.faqfile import read_file
+
+        entries = read_file(DEMO_FAQ)
+        store.faq.import_entries([
+            {"id": e.id, "answer": e.answer, "questions": e.questions, "tags": e.tags} for e in entries
+        ], False)
 
 
 def reset_demo(store: Store) -> None:

@@ -9,6 +9,7 @@ only where the adapter's send is idempotent and are otherwise marked `uncertain`
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
@@ -24,6 +25,7 @@ from bot.store.outbound import OutboundItem
 
 if TYPE_CHECKING:
     from bot.config import OutboxSettings
+    from bot.recorder import Recorder
     from bot.store import Store
 
 log = logging.getLogger("qunbot.outbox")
@@ -38,9 +40,11 @@ class Outbox:
     def __init__(
         self, store: Store, adapters: dict[str, Adapter], settings: OutboxSettings,
         clock: Clock | None = None, rng: Callable[[], float] = random.random,
-        max_concurrency: int = 16,
+        max_concurrency: int = 16, recorder: Recorder | None = None,
     ) -> None:
         self.store = store
+        # write-behind for bookkeeping that a crash may lose safely (idempotent adapters only)
+        self.recorder = recorder
         self.adapters = adapters
         self.settings = settings
         self.clock = clock or Clock()
@@ -125,6 +129,8 @@ class Outbox:
             if self.clock.monotonic() > deadline:
                 return False
             await asyncio.sleep(0.01)
+        if self.recorder is not None:
+            await self.recorder.flush()
         return True
 
     # -- scheduling -----------------------------------------------------------------
@@ -216,7 +222,11 @@ class Outbox:
                 self.failed_count += 1
                 return
             attempts = item.attempts + 1
-            await store.run(store.outbound.mark, item.id, "sending", attempts=attempts)
+            # an idempotent adapter may be asked again after a crash, so it needs no durable
+            # "sending" mark before the send and its "sent" mark can ride the next batch
+            cheap = adapter.idempotent_send and self.recorder is not None
+            if not cheap:
+                await store.run(store.outbound.mark, item.id, "sending", attempts=attempts)
             delivery = Delivery(
                 id=item.id, platform=item.platform, chat_id=item.chat_id, chat_kind=item.chat_kind,
                 payload=item.payload, source=item.source, occurrence=item.occurrence, attempts=attempts,
@@ -236,7 +246,12 @@ class Outbox:
                 retry_after = getattr(exc, "retry_after", None)
                 await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, retry_after)
                 return
-            await store.run(store.outbound.mark, item.id, "sent", platform_message_id=platform_id)
+            if cheap:
+                self.recorder.defer(functools.partial(
+                    store.outbound.mark, item.id, "sent", attempts=attempts, platform_message_id=platform_id,
+                ))
+            else:
+                await store.run(store.outbound.mark, item.id, "sent", platform_message_id=platform_id)
             self.sent_count += 1
         except asyncio.CancelledError:
             raise

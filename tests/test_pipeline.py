@@ -95,8 +95,9 @@ async def test_help_command_reply_goes_out_through_the_outbox(bot):
         m["direction"] == "out" and "可用命令" in m["text"]
         for m in bot.store.messages.chat_messages("sim", "g_mom")
     ))
+    await wait_until(lambda: bot.store.outbound.list(source="reply:sim:h1")[0]["status"] == "sent")
     [row] = bot.store.outbound.list(source="reply:sim:h1")
-    assert row["status"] == "sent" and row["reply_to"] == "sim:h1"
+    assert row["reply_to"] == "sim:h1" and row["attempts"] == 1
 
 
 async def test_dry_run_changes_nothing(bot):

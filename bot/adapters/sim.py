@@ -50,16 +50,21 @@ class SimAdapter(Adapter):
 
     async def send(self, delivery: Delivery) -> str | None:
         store = self.bot.store
-        chat = await store.run(store.chats.get_chat, PLATFORM, delivery.chat_id)
-        if chat is None and delivery.chat_kind != "private":
-            raise PermanentSendError(f"模拟群 {delivery.chat_id} 不存在")
         uid = f"{PLATFORM}:out:{delivery.id}"
         text = _render(delivery.payload)
-        await store.run(
-            store.messages.record_outgoing, uid, PLATFORM, delivery.chat_id, delivery.chat_kind,
-            "bot", self.bot.settings.bot.name, text, self.bot.clock.now(),
-            {"delivery": delivery.id, "source": delivery.source, "payload": delivery.payload},
-        )
+        raw = {"delivery": delivery.id, "source": delivery.source, "payload": delivery.payload}
+
+        def deliver() -> bool:
+            if delivery.chat_kind != "private" and store.chats.get_chat(PLATFORM, delivery.chat_id) is None:
+                return False
+            store.messages.record_outgoing(
+                uid, PLATFORM, delivery.chat_id, delivery.chat_kind, "bot", self.bot.settings.bot.name,
+                text, self.bot.clock.now(), raw,
+            )
+            return True
+
+        if not await store.run(deliver):
+            raise PermanentSendError(f"模拟群 {delivery.chat_id} 不存在")
         return uid
 
     async def perform(self, action: dict[str, Any]) -> None:
