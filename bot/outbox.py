@@ -59,6 +59,8 @@ class Outbox:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._cancelled: set[int] = set()
+        self._incoming: list[OutboundItem] = []
+        self._insert_task: asyncio.Task | None = None
         self.sent_count = 0
         self.failed_count = 0
 
@@ -75,6 +77,23 @@ class Outbox:
             self._wake.set()
         return created
 
+    def submit_nowait(self, items: list[OutboundItem]) -> None:
+        """Queue items for the ledger without waiting (replies on the hot path): they are
+        inserted in one transaction with whatever else arrives in the same few milliseconds."""
+        self._incoming.extend(items)
+        if self._insert_task is None or self._insert_task.done():
+            self._insert_task = asyncio.create_task(self._insert_incoming(), name="outbox-insert")
+
+    async def _insert_incoming(self) -> None:
+        while self._incoming:
+            batch, self._incoming = self._incoming, []
+            try:
+                await self.submit(batch)
+            except Exception:
+                log.exception("could not add %d replies to the outbox; retrying", len(batch))
+                self._incoming[:0] = batch
+                await asyncio.sleep(1.0)
+
     async def retry_failed(self, source: str, occurrence: str | None = None) -> int:
         items = await self.store.run(self.store.outbound.retry_failed, source, occurrence, self.clock.now())
         for item in items:
@@ -89,7 +108,7 @@ class Outbox:
         return len(ids)
 
     def depth(self) -> int:
-        return sum(len(q) for q in self._queues.values()) + len(self._inflight)
+        return sum(len(q) for q in self._queues.values()) + len(self._inflight) + len(self._incoming)
 
     async def start(self) -> None:
         active = await self.store.run(self.store.outbound.active)
@@ -111,6 +130,8 @@ class Outbox:
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop taking new sends, let in-flight ones finish; pending rows stay for the next start."""
+        if self._insert_task is not None:
+            await asyncio.wait([self._insert_task], timeout=timeout)
         self._stopping = True
         self._wake.set()
         if self._task:
@@ -125,7 +146,7 @@ class Outbox:
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued or in flight (tests and `qunbot try`)."""
         deadline = self.clock.monotonic() + timeout
-        while self.depth():
+        while self.depth() or (self._insert_task is not None and not self._insert_task.done()):
             if self.clock.monotonic() > deadline:
                 return False
             await asyncio.sleep(0.01)

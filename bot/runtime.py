@@ -205,7 +205,7 @@ class Bot:
             },
         )
         if outcome.replies:
-            await self._submit_items([
+            self.outbox.submit_nowait([
                 OutboundItem(
                     source=f"reply:{event.uid}", occurrence=str(i), platform=event.platform,
                     chat_id=event.sender_id if reply.private else event.chat_id,

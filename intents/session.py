@@ -28,7 +28,8 @@ class Pending:
 
 @dataclass(slots=True)
 class LastAnswer:
-    answer_id: int
+    # the answered message's uid: the answer row is written behind, so its row id is not known
+    answer_id: int | str
     entry_id: str
     expires: float
 
@@ -75,7 +76,7 @@ class Conversations:
     def drop(self, key: Key) -> None:
         self._pending.pop(key, None)
 
-    def answered(self, key: Key, answer_id: int, entry_id: str) -> None:
+    def answered(self, key: Key, answer_id: int | str, entry_id: str) -> None:
         self._prune()
         self._answers[key] = LastAnswer(answer_id, entry_id, self.clock.monotonic() + self.feedback_window)
 

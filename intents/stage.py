@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from bot.events import Decision, Event, EventType, Reply, pass_
@@ -95,11 +96,13 @@ class FaqStage:
         if match is not None:
             detail["candidates"] = [c.to_dict() for c in match.candidates]
         if not ctx.dry_run:
-            answer_id = await self.store.run(
+            # written behind, in the recorder's next batch: the hot path does not wait for SQLite
+            self.services.write_later(functools.partial(
                 self.store.faq.record_answer, entry_id, message_uid=event.uid, platform=event.platform,
                 chat_id=event.chat_id, sender_id=event.sender_id, question=question, score=score,
                 via=via, at=ctx.now,
-            )
+            ))
+            answer_id = event.uid
             self.faq.engine.count(entry_id, hit=True)
             self.conversations.answered(key, answer_id, entry_id)
             self.conversations.drop(key)
@@ -134,10 +137,10 @@ class FaqStage:
             return None
         return self._record_feedback(key, last.answer_id, last.entry_id, ctx)
 
-    async def _record_feedback(self, key: Key, answer_id: int, entry_id: str, ctx: Context) -> Decision:
+    async def _record_feedback(self, key: Key, answer_id: int | str, entry_id: str, ctx: Context) -> Decision:
         if not ctx.dry_run:
-            if await self.store.run(self.store.faq.mark_unhelpful, answer_id):
-                self.faq.engine.count(entry_id, unhelpful=True)
+            self.services.write_later(self.store.faq.mark_unhelpful, answer_id)
+            self.faq.engine.count(entry_id, unhelpful=True)
             self.conversations.forget_answer(key)
         replies = [Reply(text=self.settings.feedback_reply)] if self.settings.feedback_reply else []
         return Decision(stage=STAGE, outcome="feedback", reason=f"成员反馈常见问题 {entry_id} 的回答没有帮助",
@@ -147,12 +150,12 @@ class FaqStage:
         if ctx.dry_run or not self.settings.log_unanswered or len(compact(event.text)) < LOG_MIN_LENGTH:
             return
         best = match.best
-        await self.store.run(
+        self.services.write_later(functools.partial(
             self.store.faq.log_unanswered, event.text.strip(), platform=event.platform,
             chat_id=event.chat_id, sender_id=event.sender_id, outcome=match.outcome,
             score=round(best.score, 2) if best else 0.0, best_entry=best.entry_id if best else None,
             at=ctx.now,
-        )
+        ))
 
     async def _maybe_refresh(self) -> None:
         now = self.clock.monotonic()

@@ -147,13 +147,16 @@ class FaqRepo(Repo):
             self.conn.execute("UPDATE faq_entries SET hits = hits + 1 WHERE id = ?", (entry_id,))
         return int(cur.lastrowid)
 
-    def mark_unhelpful(self, answer_id: int) -> bool:
+    def mark_unhelpful(self, answer_id: int | str) -> bool:
+        """By answer row id, or by the uid of the message that was answered."""
+        column = "message_uid" if isinstance(answer_id, str) else "id"
         with self.tx():
             row = self.conn.execute(
-                "SELECT entry_id, unhelpful FROM faq_answers WHERE id = ?", (answer_id,)).fetchone()
+                f"SELECT entry_id, unhelpful, id FROM faq_answers WHERE {column} = ? ORDER BY id DESC LIMIT 1",
+                (answer_id,)).fetchone()
             if row is None or row[1]:
                 return False
-            self.conn.execute("UPDATE faq_answers SET unhelpful = 1 WHERE id = ?", (answer_id,))
+            self.conn.execute("UPDATE faq_answers SET unhelpful = 1 WHERE id = ?", (row[2],))
             self.conn.execute("UPDATE faq_entries SET unhelpful = unhelpful + 1 WHERE id = ?", (row[0],))
         return True
 
