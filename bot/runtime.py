@@ -51,6 +51,7 @@ class Bot:
         self.recorder = Recorder(store)
         self.services.defer_write = self.recorder.defer
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
+        self.services.submit_nowait = self.outbox.submit_nowait
         self.schedules = Scheduler(
             self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
         )

@@ -25,6 +25,8 @@ class Services:
     rng: random.Random = field(default_factory=random.Random)
     # set by the running bot; None in offline tools such as `qunbot faq eval`
     submit: Callable[[list[OutboundItem]], Awaitable[list[OutboundItem]]] | None = None
+    # the same without waiting for the ledger insert (hot path); None offline
+    submit_nowait: Callable[[list[OutboundItem]], None] | None = None
     capabilities: Callable[[str], frozenset[str]] = lambda platform: frozenset({"send"})
     # write-behind: queue a store write into the recorder's next batch (None when offline: run it now)
     defer_write: Callable[..., None] | None = None

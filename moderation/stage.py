@@ -158,6 +158,9 @@ class ModerationStage:
         items = [OutboundItem(source=f"moderation:{event.uid}", occurrence="notify", platform=event.platform,
                               chat_id=m, chat_kind="private", payload={"text": text, "kind": "text"})
                  for m in mods]
+        if self.services.submit_nowait is not None:
+            self.services.submit_nowait(items)  # the ledger insert is batched, not awaited
+            return
         try:
             await submit(items)
         except Exception:
