@@ -232,7 +232,7 @@ async def test_http_post_with_valid_signature_is_recorded(aiohttp_client, tmp_pa
 
 @pytest.mark.parametrize("case, status", [
     ("wrong signature", 401), ("no signature", 401), ("malformed json", 400), ("too large", 413),
-    ("expired", 403), ("replayed", 409),
+    ("expired", 403), ("replayed", 409), ("message without ids", 400),
 ])
 async def test_bad_http_post_is_refused(aiohttp_client, tmp_path, caplog, case, status):
     client = await start(aiohttp_client, tmp_path)
@@ -253,6 +253,12 @@ async def test_bad_http_post_is_refused(aiohttp_client, tmp_path, caplog, case, 
         headers = _signed(body)
     elif case == "replayed":
         assert (await client.post("/onebot/http", data=body, headers=headers)).status == 204
+    elif case == "message without ids":
+        broken = payload("v11_private_message", time=int(time.time()))
+        del broken["user_id"]
+        broken["sender"] = ["not", "a", "table"]
+        body = json.dumps(broken).encode()
+        headers = _signed(body)
     resp = await client.post("/onebot/http", data=body, headers=headers)
     assert resp.status == status
     assert any("onebot callback refused" in r.getMessage() for r in caplog.records)

@@ -29,10 +29,17 @@ from bot.adapters.base import (
     PermanentSendError,
     TransientSendError,
 )
-from bot.adapters.callback_guard import ERR_TOKEN, MAX_JSON_BODY, ReplayGuard, read_body, refuse
+from bot.adapters.callback_guard import (
+    ERR_MALFORMED,
+    ERR_TOKEN,
+    MAX_JSON_BODY,
+    ReplayGuard,
+    read_body,
+    refuse,
+)
 from bot.adapters.config import OnebotSettings
 from bot.adapters.intake import BackgroundSubmitter, submit_all
-from bot.adapters.onebot_events import PLATFORM, v11_event, v12_event
+from bot.adapters.onebot_events import PLATFORM, MalformedEvent, v11_event, v12_event
 from bot.adapters.onebot_http import HttpApi, check_http_post, digest, parse_json
 from bot.adapters.onebot_ws import ActionTimeout, Connection, bearer, serve
 from bot.events import Event
@@ -127,7 +134,10 @@ class OnebotAdapter(Adapter):
         if stamp:
             self.guard.check_timestamp(self.name, request, stamp)
             self.guard.check_nonce(self.name, request, stamp, digest(body))
-        event = self._event(None, payload)
+        try:
+            event = self._event(None, payload)
+        except MalformedEvent as exc:
+            raise refuse(self.name, request, 400, ERR_MALFORMED, detail=str(exc)) from None
         if event is not None and self.bot is not None:
             try:
                 await submit_all(self.bot, [event])  # durably recorded before the 204
@@ -138,7 +148,11 @@ class OnebotAdapter(Adapter):
         return web.Response(status=204)
 
     async def _on_payload(self, conn: Connection, payload: dict[str, Any]) -> None:
-        event = self._event(conn, payload)
+        try:
+            event = self._event(conn, payload)
+        except MalformedEvent as exc:
+            log.warning("OneBot event ignored: %s", exc, extra={"self_id": conn.self_id})
+            return
         if event is not None and self.bot is not None:
             self.background.submit_later(self.bot, [event])
 

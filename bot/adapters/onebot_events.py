@@ -81,6 +81,21 @@ def read_segments(segments: list[dict[str, Any]]) -> tuple[str, list[str], list[
     return "".join(text).strip(), mentions, attachments
 
 
+class MalformedEvent(ValueError):
+    """A payload that claims to be a message or notice but lacks what one needs."""
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _id(payload: dict[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | str) or str(value) == "":
+        raise MalformedEvent(f"{key} missing or not an id")
+    return str(value)
+
+
 def _time(value: Any) -> datetime:
     try:
         return datetime.fromtimestamp(float(value), UTC)
@@ -93,14 +108,15 @@ def v11_event(payload: dict[str, Any], self_id: str) -> Event | None:
     self_id = self_id or str(payload.get("self_id", ""))
     if post_type == "message":
         group = payload.get("message_type") == "group"
-        sender = payload.get("sender") or {}
-        user = str(payload.get("user_id", ""))
+        sender = _dict(payload.get("sender"))
+        user = _id(payload, "user_id")
+        chat = _id(payload, "group_id") if group else user
         text, mentions, attachments = read_segments(segments_of(payload.get("message", "")))
         return Event(
-            platform=PLATFORM, chat_id=str(payload.get("group_id") if group else user),
+            platform=PLATFORM, chat_id=chat,
             chat_kind=ChatKind.GROUP if group else ChatKind.PRIVATE, sender_id=user,
             sender_name=str(sender.get("card") or sender.get("nickname") or user),
-            message_id=str(payload.get("message_id", "")), time=_time(payload.get("time")), text=text,
+            message_id=_id(payload, "message_id"), time=_time(payload.get("time")), text=text,
             mentions=mentions, to_me=not group or (bool(self_id) and self_id in mentions),
             attachments=attachments, raw=payload,
         )
@@ -112,18 +128,19 @@ def v11_event(payload: dict[str, Any], self_id: str) -> Event | None:
 
 def v12_event(payload: dict[str, Any], self_id: str) -> Event | None:
     kind, detail = payload.get("type"), payload.get("detail_type")
-    self_id = self_id or str((payload.get("self") or {}).get("user_id", ""))
+    self_id = self_id or str(_dict(payload.get("self")).get("user_id", ""))
     if kind == "message" and detail in ("group", "private"):
         group = detail == "group"
-        user = str(payload.get("user_id", ""))
+        user = _id(payload, "user_id")
+        chat = _id(payload, "group_id") if group else user
         text, mentions, attachments = read_segments(segments_of(payload.get("message", [])))
         if not text and not attachments and not mentions:
             text = str(payload.get("alt_message", "")).strip()
         return Event(
-            platform=PLATFORM, chat_id=str(payload.get("group_id") if group else user),
+            platform=PLATFORM, chat_id=chat,
             chat_kind=ChatKind.GROUP if group else ChatKind.PRIVATE, sender_id=user,
             sender_name=str(payload.get("user_name") or payload.get("nickname") or user),
-            message_id=str(payload.get("message_id", "")), time=_time(payload.get("time")), text=text,
+            message_id=_id(payload, "message_id"), time=_time(payload.get("time")), text=text,
             mentions=mentions, to_me=not group or (bool(self_id) and self_id in mentions),
             attachments=attachments, raw=payload,
         )
@@ -133,7 +150,7 @@ def v12_event(payload: dict[str, Any], self_id: str) -> Event | None:
 
 
 def _member_event(payload: dict[str, Any], joined: bool, self_id: str) -> Event:
-    group, user = str(payload.get("group_id", "")), str(payload.get("user_id", ""))
+    group, user = _id(payload, "group_id"), _id(payload, "user_id")
     when = payload.get("time")
     return Event(
         platform=PLATFORM, chat_id=group, chat_kind=ChatKind.GROUP, sender_id=user, sender_name=user,
