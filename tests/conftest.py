@@ -106,3 +106,53 @@ BROWSER_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+# -- browser tests: the real app on a real port, driven by Debian's Chromium -------------
+
+@pytest.fixture
+async def console_server(tmp_path):
+    """Start the real app on 127.0.0.1 with the given (name, role) users; returns the server."""
+    from aiohttp.test_utils import TestServer
+
+    from bot.web.app import create_app
+    from bot.web.keys import STORE
+
+    servers = []
+
+    async def start(*users: tuple[str, str], **sections: Any):
+        app = create_app(make_settings(tmp_path, **sections))
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        for name, role in users:
+            add_user(app[STORE], name, role)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture
+async def page(chromium_path):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS, headless=True)
+        context = await browser.new_context(locale="zh-CN")
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        await browser.close()
+
+
+async def browser_login(page, server, name: str, password: str = TEST_PASSWORD) -> str:
+    """Log in through the form; returns the server's base URL."""
+    base = str(server.make_url("")).rstrip("/")
+    await page.goto(f"{base}/login")
+    await page.fill("#username", name)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_load_state()
+    return base

@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bot.web.app import create_app
-from bot.web.keys import STORE
-from tests.conftest import BROWSER_ARGS, TEST_PASSWORD, add_user, make_settings
+from tests.conftest import browser_login
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-async def server(tmp_path):
-    app = create_app(make_settings(tmp_path))
-    srv = TestServer(app, host="127.0.0.1")
-    await srv.start_server()
-    add_user(app[STORE], "ops", "manager")
-    yield srv
-    await srv.close()
+async def server(console_server):
+    return await console_server(("ops", "manager"))
 
 
-@pytest.fixture
-async def page(chromium_path):
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS, headless=True)
-        context = await browser.new_context(locale="zh-CN")
-        page = await context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        await browser.close()
 
 
 async def test_manager_creates_rule_with_live_validation_and_bot_answers(server, page):
-    base = str(server.make_url("")).rstrip("/")
-    await page.goto(f"{base}/login")
-    await page.fill("#username", "ops")
-    await page.fill("#password", TEST_PASSWORD)
-    await page.click("button[type=submit]")
+    base = await browser_login(page, server, "ops")
     await page.wait_for_url(f"{base}/")
     await page.click("nav >> text=关键词回复")
     await page.click("text=新建规则")

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.base import PRIVATE, SEND, Adapter, Delivery
+from bot.adapters.base import PRIVATE, SEND, Delivery
 from bot.adapters.callback_guard import (
     ERR_MALFORMED,
     ERR_SIGNATURE,
@@ -30,6 +29,7 @@ from bot.adapters.callback_guard import (
 from bot.adapters.config import MpSettings
 from bot.adapters.intake import render_text, submit_all
 from bot.adapters.wecom_api import TEXT_LIMIT, MpApi, split_text
+from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope, signature_ok
 from bot.events import EventType
@@ -53,7 +53,7 @@ def passive_reply(to_user: str, from_user: str, text: str, create_time: int) -> 
     )
 
 
-class MpAdapter(Adapter):
+class MpAdapter(WechatCallbackAdapter):
     """公众号 callback with passive replies and customer-service messages."""
 
     name = PLATFORM
@@ -76,15 +76,6 @@ class MpAdapter(Adapter):
 
     def __repr__(self) -> str:
         return f"MpAdapter(app_id={self.settings.app_id!r})"
-
-    def _now(self) -> float:
-        return self.bot.clock.now().timestamp() if self.bot else time.time()
-
-    def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.get(self.settings.path, self.verify_url), web.post(self.settings.path, self.callback)]
-
-    async def stop(self) -> None:
-        await self.api.close()
 
     @csrf_exempt
     async def verify_url(self, request: web.Request) -> web.Response:

@@ -11,12 +11,11 @@ text is split at sentence ends, links become text cards.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.base import LINK_CARD, PRIVATE, SEND, Adapter, Delivery, RateLimit
+from bot.adapters.base import LINK_CARD, PRIVATE, SEND, Delivery, RateLimit
 from bot.adapters.callback_guard import (
     ERR_MALFORMED,
     MAX_XML_BODY,
@@ -29,6 +28,7 @@ from bot.adapters.callback_guard import (
 from bot.adapters.config import WecomSettings
 from bot.adapters.intake import render_text, submit_all
 from bot.adapters.wecom_api import TEXT_LIMIT, WecomApi, split_text
+from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope
 from bot.events import Event
@@ -39,7 +39,7 @@ log = logging.getLogger("qunbot.adapters")
 PLATFORM = "wecom"
 
 
-class WecomAdapter(Adapter):
+class WecomAdapter(WechatCallbackAdapter):
     """企业微信 application callback and message API."""
 
     name = PLATFORM
@@ -59,15 +59,6 @@ class WecomAdapter(Adapter):
 
     def __repr__(self) -> str:
         return f"WecomAdapter(corp_id={self.settings.corp_id!r}, agent_id={self.settings.agent_id!r})"
-
-    def _now(self) -> float:
-        return self.bot.clock.now().timestamp() if self.bot else time.time()
-
-    def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.get(self.settings.path, self.verify_url), web.post(self.settings.path, self.callback)]
-
-    async def stop(self) -> None:
-        await self.api.close()
 
     # -- inbound --------------------------------------------------------------------
 
