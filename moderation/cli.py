@@ -15,7 +15,7 @@ EXIT_BAD_FILE = 2
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `qunbot moderation` and its subcommands."""
-    parser = sub.add_parser("moderation", help="敏感词、审核规则与评估", parents=[sub.common_parent])
+    parser = sub.add_parser("moderation", help="lexicon, spam rules, review and evaluation", parents=[sub.common_parent])
     nested = parser.add_subparsers(dest="moderation_command", metavar="SUBCOMMAND")
     nested.required = True
     nested.common_parent = sub.common_parent  # type: ignore[attr-defined]
