@@ -45,7 +45,32 @@ def event_body(i: int, text: str) -> bytes:
     }, ensure_ascii=False).encode()
 
 
-async def load(base: str, rate: int, seconds: float, lines: list[str]) -> tuple[list[float], int, int, float]:
+async def watch_queue(base: str, peaks: dict[str, int], stop: asyncio.Event) -> None:
+    """Poll /healthz for the pipeline queue and outbox depth while the load runs."""
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            try:
+                async with session.get(f"{base}/healthz") as resp:
+                    body = await resp.json()
+                peaks["queue"] = max(peaks.get("queue", 0), body.get("queue_depth", 0))
+                peaks["outbox"] = max(peaks.get("outbox", 0), body.get("outbox_depth", 0))
+            except (aiohttp.ClientError, ValueError):
+                peaks["health_errors"] = peaks.get("health_errors", 0) + 1
+            await asyncio.sleep(0.25)
+
+
+async def load(base: str, rate: int, seconds: float, lines: list[str],
+               peaks: dict[str, int] | None = None) -> tuple[list[float], int, int, float]:
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(watch_queue(base, peaks if peaks is not None else {}, stop))
+    try:
+        return await _load(base, rate, seconds, lines)
+    finally:
+        stop.set()
+        await watcher
+
+
+async def _load(base: str, rate: int, seconds: float, lines: list[str]) -> tuple[list[float], int, int, float]:
     latencies: list[float] = []
     errors = 0
     total = int(rate * seconds)
@@ -86,8 +111,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--burst", action="store_true",
+                        help="10x a normal 100 msg/s for 30 s: the queue must stay bounded, nothing lost")
     args = parser.parse_args()
-    seconds = args.seconds or (3 if args.quick else 10)
+    if args.burst:
+        args.rate = 1000
+    seconds = args.seconds or (30 if args.burst else 3 if args.quick else 10)
+    prefix = "burst" if args.burst else "http"
     print(f"# machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"
@@ -110,7 +140,10 @@ def main() -> int:
                     return 1
             time.sleep(0.5)
             lines = chat_lines(20_000)
-            latencies, errors, total, elapsed = asyncio.run(load(f"http://127.0.0.1:{port}", args.rate, seconds, lines))
+            peaks: dict[str, int] = {}
+            latencies, errors, total, elapsed = asyncio.run(
+                load(f"http://127.0.0.1:{port}", args.rate, seconds, lines, peaks))
+            survived = proc.poll() is None
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -120,13 +153,17 @@ def main() -> int:
         db = sqlite3.connect(Path(tmp) / "data" / "qunbot.db")
         recorded = db.execute("SELECT count(*) FROM messages WHERE platform = 'onebot'").fetchone()[0]
         db.close()
-    figure("http_offered_rate", args.rate, "msg/s")
-    figure("http_msgs_per_s", (total - errors) / elapsed, "msg/s")
-    figure("http_ack_p50_ms", percentile(latencies, 50), "ms")
-    figure("http_ack_p99_ms", percentile(latencies, 99), "ms")
-    figure("http_errors", errors, "requests")
-    figure("http_recorded", recorded, "messages")
-    return 0
+    figure(f"{prefix}_offered_rate", args.rate, "msg/s")
+    figure(f"{prefix}_msgs_per_s", (total - errors) / elapsed, "msg/s")
+    figure(f"{prefix}_ack_p50_ms", percentile(latencies, 50), "ms")
+    figure(f"{prefix}_ack_p99_ms", percentile(latencies, 99), "ms")
+    figure(f"{prefix}_errors", errors, "requests")
+    figure(f"{prefix}_acknowledged", total - errors, "messages")
+    figure(f"{prefix}_recorded", recorded, "messages")
+    figure(f"{prefix}_peak_queue_depth", peaks.get("queue", 0), "events")
+    figure(f"{prefix}_peak_outbox_depth", peaks.get("outbox", 0), "deliveries")
+    figure(f"{prefix}_server_survived", int(survived), "bool")
+    return 0 if recorded >= total - errors and survived else 1
 
 
 if __name__ == "__main__":

@@ -47,3 +47,27 @@ async def test_full_database_answers_503_then_recovers_without_losing_messages(c
             assert [d["stage"] for d in store.messages.decisions(m["uid"])].count("moderation") == 1
     assert {f"{big}{i}" for i in range(3)} <= texts and "再试一次" in texts
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_database_locked_by_another_process_answers_503_and_recovers(client, tmp_path):
+    import sqlite3
+
+    store = client.app[STORE]
+    bot = client.app[BOT]
+    bot.durable_timeout = 0.5
+    csrf = await login(client)
+    with store.lock:
+        store.db.conn.execute("PRAGMA busy_timeout = 100")
+    other = sqlite3.connect(store.path, timeout=1, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # e.g. a careless backup script or sqlite3 shell
+    try:
+        resp = await send(client, csrf, "锁住的时候发的消息")
+        assert resp.status == 503
+        health = await client.get("/healthz")
+        assert "locked" in (await health.json())["recorder_error"]
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    await wait_until(lambda: any(m["text"] == "锁住的时候发的消息"
+                                 for m in store.messages.chat_messages("sim", "g_mom", limit=500)), timeout=10)
+    assert (await client.get("/healthz")).status == 200

@@ -120,3 +120,33 @@ async def test_deferred_writes_run_in_the_next_batch_not_before(bot):
     assert calls == []
     await bot.recorder.flush()
     assert calls == ["first"] and bot.store.accounts.get_value("deferred") == "first"
+
+
+async def test_a_burst_is_held_by_a_bounded_queue_and_every_message_is_recorded(tmp_path):
+    import asyncio
+
+    settings = make_settings(tmp_path)
+    store = Store(settings.database_path)
+    bot = Bot(settings, store, adapters={"sim": SimAdapter()}, workers=1, queue_size=5)
+    release = asyncio.Event()
+
+    async def slow_stage(event, ctx):
+        await release.wait()
+        from bot.events import pass_
+
+        return pass_("keywords")
+
+    bot.pipeline.replace("keywords", slow_stage)
+    await bot.start()
+    senders = [asyncio.create_task(bot.submit(event(f"burst{i}", f"消息{i}"))) for i in range(60)]
+    await asyncio.sleep(0.3)
+    depth = bot.queue_depth()
+    waiting = sum(not t.done() for t in senders)
+    release.set()
+    await asyncio.gather(*senders)
+    await bot.stop()
+    assert depth <= 5, "the queue is bounded"
+    assert waiting >= 50, "senders wait (back-pressure) instead of growing memory"
+    assert store.messages.count("in") == 60
+    assert all(store.messages.decisions(f"sim:burst{i}") for i in range(60))
+    store.close()
