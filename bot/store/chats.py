@@ -97,7 +97,8 @@ class ChatRepo(Repo):
         sql = "SELECT * FROM members WHERE platform = ? AND chat_id = ?"
         if present_only:
             sql += " AND left_at IS NULL"
-        return self.query(sql + " ORDER BY name", (platform, chat_id))
+        # ordinary members first: the simulator speaks as the first one by default
+        return self.query(sql + " ORDER BY is_moderator, name", (platform, chat_id))
 
     def get_member(self, platform: str, chat_id: str, member_id: str) -> dict[str, Any] | None:
         return self.query_one(

@@ -62,7 +62,8 @@ async def sim_messages(request: web.Request) -> web.Response:
              "type": r["type"]}
             for r in rows
         ],
-        "members": [{"id": m["member_id"], "name": m["name"]} for m in members],
+        "members": [{"id": m["member_id"], "name": m["name"] + ("（群管理）" if m["is_moderator"] else "")}
+                    for m in members],
     })
 
 
