@@ -106,6 +106,17 @@ async def _load(base: str, rate: int, seconds: float, lines: list[str]) -> tuple
     return latencies, errors, total, elapsed
 
 
+def _peak_rss_mb(pid: int) -> float:
+    """The bot process's own high-water mark (VmHWM), not the load generator's."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -144,6 +155,7 @@ def main() -> int:
             latencies, errors, total, elapsed = asyncio.run(
                 load(f"http://127.0.0.1:{port}", args.rate, seconds, lines, peaks))
             survived = proc.poll() is None
+            server_rss = _peak_rss_mb(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -163,6 +175,7 @@ def main() -> int:
     figure(f"{prefix}_peak_queue_depth", peaks.get("queue", 0), "events")
     figure(f"{prefix}_peak_outbox_depth", peaks.get("outbox", 0), "deliveries")
     figure(f"{prefix}_server_survived", int(survived), "bool")
+    figure(f"{prefix}_server_peak_rss_mb", server_rss, "MB")
     return 0 if recorded >= total - errors and survived else 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import zlib
 from typing import Any
@@ -101,6 +102,7 @@ class Bot:
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.store.start_background_checkpoints()
         await self.store.run(self.refresh_chats)
         self.deduper.seed(await self.store.run(self.store.messages.recent_uids, 100_000))
         await self.recorder.start()
@@ -111,6 +113,10 @@ class Bot:
         self.daily_summary.start()
         self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
         self._started = True
+        # The dictionaries, automata and indexes loaded above are millions of long-lived
+        # objects; without this every full collection walks them all (100+ ms pauses).
+        gc.collect()
+        gc.freeze()
 
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""

@@ -62,6 +62,30 @@ class Store:
         self.reports = ReportRepo(*args)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._closed = False
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
+
+    def start_background_checkpoints(self, interval: float = 1.0) -> None:
+        """Move WAL checkpoints off the writer: a commit that crosses the auto-checkpoint size
+        would otherwise copy the WAL into the database while accepted messages wait."""
+        if self._checkpointer is not None or str(self.path) == ":memory:":
+            return
+        with self.lock:
+            self.db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+        def loop() -> None:
+            conn = sqlite3.connect(str(self.path), timeout=1)
+            try:
+                while not self._stop_checkpoints.wait(interval):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    except sqlite3.Error:
+                        pass
+            finally:
+                conn.close()
+
+        self._checkpointer = threading.Thread(target=loop, name="store-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking store work on the writer thread."""
@@ -90,6 +114,9 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        self._stop_checkpoints.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=5)
         self._executor.shutdown(wait=True)
         with self.lock:
             try:
