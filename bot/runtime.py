@@ -205,12 +205,13 @@ class Bot:
         self.recorder.add_decisions(event.uid, outcome.decisions, status)
         self.handled += 1
         self.metrics.observe(outcome)
-        log.info(
-            "event handled", extra={
-                "message_id": event.uid, "chat": event.chat_id, "status": outcome.status,
-                "replies": len(outcome.replies),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # skips building the extra dict per message when quiet
+            log.info(
+                "event handled", extra={
+                    "message_id": event.uid, "chat": event.chat_id, "status": outcome.status,
+                    "replies": len(outcome.replies),
+                },
+            )
         if outcome.replies:
             self.outbox.submit_nowait([
                 OutboundItem(

@@ -40,6 +40,8 @@ class FaqEngine:
         self.entries: dict[str, FaqEntry] = {}
         self._docs: dict[int, tuple[str, str, Tokens]] = {}  # doc id -> (entry id, phrasing, tokens)
         self._entry_docs: dict[str, list[int]] = {}
+        # entries limited to some groups or tags; while there are none, matching skips the check
+        self._scoped: set[str] = set()
         self._next_doc = 0
         self._lock = threading.RLock()
         self.version = 0
@@ -58,6 +60,10 @@ class FaqEngine:
         with self._lock:
             self._unindex(entry.id)
             self.entries[entry.id] = entry
+            if entry.groups or entry.tags:
+                self._scoped.add(entry.id)
+            else:
+                self._scoped.discard(entry.id)
             docs: list[int] = []
             if entry.enabled:
                 for question in dict.fromkeys(q.strip() for q in entry.questions):
@@ -78,6 +84,7 @@ class FaqEngine:
         with self._lock:
             self._unindex(entry_id)
             self.entries.pop(entry_id, None)
+            self._scoped.discard(entry_id)
             self.version += 1
 
     def reindex_all(self) -> None:
@@ -104,7 +111,7 @@ class FaqEngine:
             if not query.terms:
                 return []
             accept = None
-            if chat_id is not None and not private:
+            if chat_id is not None and not private and self._scoped:
                 entries, docs = self.entries, self._docs
 
                 def accept(doc: int) -> bool:

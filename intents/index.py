@@ -142,7 +142,16 @@ class BM25Index:
             get = acc.get
             for doc, impact in plist.items():
                 acc[doc] = get(doc, 0.0) + weight * impact
-        if accept is not None:
-            acc = {d: s for d, s in acc.items() if accept(d)}
-        best = heapq.nlargest(k, acc, key=acc.__getitem__)
+        if accept is None:
+            best = heapq.nlargest(k, acc, key=acc.__getitem__)
+        else:
+            # rank first, then ask `accept` (a Python call per document) only until k are found;
+            # a stable sort keeps nlargest's order, ties included
+            best = []
+            if k > 0:
+                for doc in sorted(acc, key=acc.__getitem__, reverse=True):
+                    if accept(doc):
+                        best.append(doc)
+                        if len(best) == k:
+                            break
         return [(doc, acc[doc]) for doc in best]

@@ -36,14 +36,36 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+# built once: json.dumps with options builds a new encoder per call, and the recorder calls
+# this several times per message
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
 
 
 def loads(text: str | None, default: Any = None) -> Any:
     if not text:
         return default
     return json.loads(text)
+
+
+def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]]) -> None:
+    """`head` ("INSERT … VALUES ") with many rows per statement instead of executemany.
+
+    executemany lets go of the GIL for every row and must take it back each time; while the
+    event loop's thread is busy that costs up to a switch interval (5 ms) per row, so a batch
+    of a few hundred rows could take a second. Same rows, same order, same conflict handling.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    per = max(1, min(500, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    one = "(" + ", ".join("?" * width) + ")"
+    for i in range(0, len(rows), per):
+        chunk = rows[i:i + per]
+        conn.execute(head + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
 
 
 def open_database(path: Path | str) -> sqlite_utils.Database:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.events import Decision, Event
-from bot.store.base import Repo, dumps, iso, loads, utcnow
+from bot.store.base import Repo, dumps, insert_rows, iso, loads, utcnow
 
 
 class MessageRepo(Repo):
@@ -37,19 +37,16 @@ class MessageRepo(Repo):
                 dumps([[d.stage, d.outcome, d.reason, d.detail, round(d.elapsed_ms, 3)] for d in decisions]),
             ))
         with self.tx() as conn:
-            if msg_rows:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, type,"
-                    " sender_id, sender_name, time, text, truncated, mentions, attachments, status, raw)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    msg_rows,
-                )
-            if trace_rows:
-                conn.executemany(
-                    "INSERT INTO decisions(message_uid, time, status, stage, outcome, reason, trace)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    trace_rows,
-                )
+            insert_rows(
+                conn,
+                "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, type,"
+                " sender_id, sender_name, time, text, truncated, mentions, attachments, status, raw) VALUES ",
+                msg_rows,
+            )
+            insert_rows(
+                conn, "INSERT INTO decisions(message_uid, time, status, stage, outcome, reason, trace) VALUES ",
+                trace_rows,
+            )
 
     def set_status(self, uids: Iterable[tuple[str, str]]) -> None:
         with self.tx() as conn:
