@@ -16,8 +16,24 @@ from bot.durations import Duration
 MatchMode = Literal["exact", "contains", "prefix", "regex", "fuzzy"]
 
 
+class _SpecChecked:
+    """Config tables validated by building their cleaned spec (errors name the key)."""
+
+    def spec(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def validate(self) -> None:
+        from keywords.rules import RuleError
+
+        try:
+            self.spec()
+        except RuleError as exc:
+            name, reason = next(iter(exc.errors.items()))
+            raise ValueError(f"{name}: {reason}") from None
+
+
 @dataclass(frozen=True)
-class KeywordRuleConfig:
+class KeywordRuleConfig(_SpecChecked):
     """One auto-reply rule; the same field names are used by CSV/JSON import and export."""
 
     keyword: str
@@ -61,18 +77,10 @@ class KeywordRuleConfig:
             spec["id"] = config_id(spec)
         return spec
 
-    def validate(self) -> None:
-        from keywords.rules import RuleError
-
-        try:
-            self.spec()
-        except RuleError as exc:
-            name, reason = next(iter(exc.errors.items()))
-            raise ValueError(f"{name}: {reason}") from None
 
 
 @dataclass(frozen=True)
-class WelcomeConfig:
+class WelcomeConfig(_SpecChecked):
     """A welcome message for new members of the listed groups / tagged groups (all groups when both empty)."""
 
     text: str
@@ -91,11 +99,3 @@ class WelcomeConfig:
             spec["id"] = welcome_config_id(spec)
         return spec
 
-    def validate(self) -> None:
-        from keywords.rules import RuleError
-
-        try:
-            self.spec()
-        except RuleError as exc:
-            name, reason = next(iter(exc.errors.items()))
-            raise ValueError(f"{name}: {reason}") from None
