@@ -5,14 +5,18 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import chat_lines, figure, machine, peak_rss_mb, percentile
+from common import (
+    chat_lines,
+    figure,
+    latency_figures,
+    peak_rss_mb,
+    run_messages_benchmark,
+)
 
 from bot.adapters.sim import SimAdapter
 from bot.config import settings_from_dict
@@ -58,19 +62,9 @@ async def run(n: int) -> None:
         await bot.stop()
         store.close()
     assert recorded == len(batch), f"recorded {recorded} of {len(batch)}"
-    figure("pipeline_empty_stages_msgs_per_s", len(batch) / elapsed, "msg/s")
-    figure("pipeline_empty_stages_p50_ms", percentile(latencies, 50), "ms")
-    figure("pipeline_empty_stages_p99_ms", percentile(latencies, 99), "ms")
+    latency_figures("pipeline_empty_stages", len(batch), elapsed, latencies)
     figure("pipeline_empty_stages_peak_rss_mb", peak_rss_mb(), "MB")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(f"# machine: {machine()}")
-    asyncio.run(run(5_000 if args.quick else 50_000))
-
-
 if __name__ == "__main__":
-    main()
+    run_messages_benchmark(run)

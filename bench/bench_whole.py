@@ -8,7 +8,6 @@ Prints messages/second, the per-stage time split, p50/p99 latency and peak RSS.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import random
@@ -18,7 +17,14 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import SHARED, chat_lines, figure, machine, peak_rss_mb, percentile
+from common import (
+    SHARED,
+    chat_lines,
+    figure,
+    latency_figures,
+    peak_rss_mb,
+    run_messages_benchmark,
+)
 
 from bot.adapters.sim import SimAdapter
 from bot.config import settings_from_dict
@@ -109,9 +115,7 @@ async def run(n: int) -> None:
         recorded = store.messages.count("in")
         store.close()
     assert recorded == len(texts), f"recorded {recorded} of {len(texts)}"
-    figure("pipeline_msgs_per_s", len(texts) / elapsed, "msg/s")
-    figure("pipeline_p50_ms", percentile(latencies, 50), "ms")
-    figure("pipeline_p99_ms", percentile(latencies, 99), "ms")
+    latency_figures("pipeline", len(texts), elapsed, latencies)
     total_stage = sum(stage_ms.values()) or 1.0
     for stage, ms in stage_ms.items():
         figure(f"pipeline_stage_{stage}_share", 100 * ms / total_stage, "%")
@@ -121,13 +125,5 @@ async def run(n: int) -> None:
     figure("peak_rss_mb", peak_rss_mb(), "MB")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(f"# machine: {machine()}")
-    asyncio.run(run(5_000 if args.quick else 50_000))
-
-
 if __name__ == "__main__":
-    main()
+    run_messages_benchmark(run)

@@ -51,3 +51,22 @@ def percentile(values: list[float], p: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def latency_figures(prefix: str, count: int, elapsed: float, latencies: list[float]) -> None:
+    """Throughput and p50/p99 of a run of `count` messages."""
+    figure(f"{prefix}_msgs_per_s", count / elapsed, "msg/s")
+    figure(f"{prefix}_p50_ms", percentile(latencies, 50), "ms")
+    figure(f"{prefix}_p99_ms", percentile(latencies, 99), "ms")
+
+
+def run_messages_benchmark(run, quick: int = 5_000, full: int = 50_000) -> None:
+    """The command line of a benchmark that replays N messages: `--quick` for a small N."""
+    import argparse
+    import asyncio
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(f"# machine: {machine()}")
+    asyncio.run(run(quick if args.quick else full))

@@ -162,16 +162,23 @@ async def rule_validate(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "errors": {}})
 
 
-@rule_routes.post("/keywords/{rowid}/toggle")
-@require_role("manager")
-async def rule_toggle(request: web.Request) -> web.Response:
+async def _editable_rule(request: web.Request, verb: str) -> dict:
+    """The rule named in the URL, unless it comes from config.toml (then back to the list)."""
     store = request.app[STORE]
     row = await store.run(store.keywords.get_rule, _rowid(request))
     if row is None:
         raise web.HTTPNotFound(text="规则不存在")
     if row["source"] == "config":
-        flash(request, f"规则 {row['name']} 来自 config.toml，请在配置文件中修改", "error")
+        flash(request, f"规则 {row['name']} 来自 config.toml，请在配置文件中{verb}", "error")
         raise web.HTTPFound("/keywords")
+    return row
+
+
+@rule_routes.post("/keywords/{rowid}/toggle")
+@require_role("manager")
+async def rule_toggle(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    row = await _editable_rule(request, "修改")
     enabled = not row["enabled"]
     await store.run(store.keywords.set_enabled, row["id"], enabled, actor(request))
     await engine_of(request).areload()
@@ -184,12 +191,7 @@ async def rule_toggle(request: web.Request) -> web.Response:
 @require_role("manager")
 async def rule_delete(request: web.Request) -> web.Response:
     store = request.app[STORE]
-    row = await store.run(store.keywords.get_rule, _rowid(request))
-    if row is None:
-        raise web.HTTPNotFound(text="规则不存在")
-    if row["source"] == "config":
-        flash(request, f"规则 {row['name']} 来自 config.toml，请在配置文件中删除", "error")
-        raise web.HTTPFound("/keywords")
+    row = await _editable_rule(request, "删除")
     await store.run(store.keywords.delete_rule, row["id"])
     await engine_of(request).areload()
     await audit(request, "keywords.delete", row["name"], {"spec": row["spec"], "hits": row["hits"]})

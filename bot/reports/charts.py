@@ -82,17 +82,26 @@ def _short(label: str, n: int = 10) -> str:
     return label if len(label) <= n else label[: n - 1] + "…"
 
 
-def bar_chart(labels: Sequence[str], series: Series, title: str, *, width: int = 720, height: int = 260) -> Markup:
-    """Grouped vertical bars: one group per label (e.g. per day), one bar per series."""
+def _frame(labels: Sequence[str], series: Series, title: str, width: int, height: int):
+    """Axes and legend of a per-label chart: (parts, left, top, plot height, max, slot width),
+    or the empty-chart markup when there is nothing to draw."""
     values = [v for _, vs in series for v in vs]
     if not labels or not any(values):
         return _empty(width, height, title)
     left, top, bottom = 48, 52, 30
     plot_w, plot_h = width - left - 12, height - top - bottom
     vmax = nice_max(max(values))
-    slot = plot_w / len(labels)
-    bar_w = max(1.0, slot * 0.8 / len(series))
     parts = _open(width, height, title) + _axes(left, top, plot_w, plot_h, vmax) + _legend(series, left, 38)
+    return parts, left, top, plot_h, vmax, plot_w / len(labels)
+
+
+def bar_chart(labels: Sequence[str], series: Series, title: str, *, width: int = 720, height: int = 260) -> Markup:
+    """Grouped vertical bars: one group per label (e.g. per day), one bar per series."""
+    frame = _frame(labels, series, title, width, height)
+    if isinstance(frame, Markup):
+        return frame
+    parts, left, top, plot_h, vmax, slot = frame
+    bar_w = max(1.0, slot * 0.8 / len(series))
     for s, (name, vs) in enumerate(series):
         color = PALETTE[s % len(PALETTE)]
         for i, v in enumerate(vs):
@@ -108,14 +117,10 @@ def bar_chart(labels: Sequence[str], series: Series, title: str, *, width: int =
 
 def line_chart(labels: Sequence[str], series: Series, title: str, *, width: int = 720, height: int = 260) -> Markup:
     """One line per series over the labels (days), with a dot and tooltip per point."""
-    values = [v for _, vs in series for v in vs]
-    if not labels or not any(values):
-        return _empty(width, height, title)
-    left, top, bottom = 48, 52, 30
-    plot_w, plot_h = width - left - 12, height - top - bottom
-    vmax = nice_max(max(values))
-    slot = plot_w / len(labels)
-    parts = _open(width, height, title) + _axes(left, top, plot_w, plot_h, vmax) + _legend(series, left, 38)
+    frame = _frame(labels, series, title, width, height)
+    if isinstance(frame, Markup):
+        return frame
+    parts, left, top, plot_h, vmax, slot = frame
     for s, (name, vs) in enumerate(series):
         color = PALETTE[s % len(PALETTE)]
         points = [(left + slot * (i + 0.5), top + plot_h - plot_h * v / vmax) for i, v in enumerate(vs)]
