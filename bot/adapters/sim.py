@@ -35,6 +35,8 @@ class SimAdapter(Adapter):
 
     def __init__(self) -> None:
         self.bot = None
+        # simulated groups seen in the database; a reset by another process re-creates them
+        self._known_chats: set[str] = set()
 
     def make_event(
         self, chat_id: str, chat_kind: ChatKind, member_id: str, member_name: str, text: str, *,
@@ -49,23 +51,29 @@ class SimAdapter(Adapter):
         )
 
     async def send(self, delivery: Delivery) -> str | None:
-        store = self.bot.store
+        bot = self.bot
+        store = bot.store
         uid = f"{PLATFORM}:out:{delivery.id}"
-        text = _render(delivery.payload)
-        raw = {"delivery": delivery.id, "source": delivery.source, "payload": delivery.payload}
-
-        def deliver() -> bool:
-            if delivery.chat_kind != "private" and store.chats.get_chat(PLATFORM, delivery.chat_id) is None:
-                return False
-            store.messages.record_outgoing(
-                uid, PLATFORM, delivery.chat_id, delivery.chat_kind, "bot", self.bot.settings.bot.name,
-                text, self.bot.clock.now(), raw,
-            )
-            return True
-
-        if not await store.run(deliver):
+        if delivery.chat_kind != "private" and not await self._chat_exists(delivery.chat_id):
             raise PermanentSendError(f"模拟群 {delivery.chat_id} 不存在")
+        raw = {"delivery": delivery.id, "source": delivery.source, "payload": delivery.payload}
+        # Written in the recorder's next batch, the same transaction as the outbox's "sent"
+        # mark: both land or neither does, and a resend after a crash is a no-op (same uid).
+        # One transaction per reply made the simulator the writer thread's biggest job.
+        bot.recorder.defer(
+            store.messages.record_outgoing, uid, PLATFORM, delivery.chat_id, delivery.chat_kind, "bot",
+            bot.settings.bot.name, _render(delivery.payload), bot.clock.now(), raw,
+        )
         return uid
+
+    async def _chat_exists(self, chat_id: str) -> bool:
+        if chat_id in self._known_chats:
+            return True
+        store = self.bot.store
+        if await store.run(store.chats.get_chat, PLATFORM, chat_id) is None:
+            return False
+        self._known_chats.add(chat_id)
+        return True
 
     async def perform(self, action: dict[str, Any]) -> None:
         """Simulated platform actions are shown in the chat as system notices."""
