@@ -7,7 +7,8 @@ import unicodedata
 from functools import lru_cache
 
 import opencc
-from pypinyin import pinyin_dict
+
+from bot.readings import readings
 
 _CONVERTER = opencc.OpenCC("t2s")
 # anything that is not a letter, digit or CJK ideograph separates words
@@ -45,12 +46,10 @@ def _build_sound_table() -> dict[int, str]:
     """Each CJK character → one private-use character per toneless syllable (first reading)."""
     syllables: dict[str, str] = {}
     table: dict[int, str] = {}
-    for code, readings in pinyin_dict.pinyin_dict.items():
-        first = readings.split(",")[0]
-        bare = "".join(c for c in unicodedata.normalize("NFKD", first) if not unicodedata.combining(c))
+    for ch, bare in readings().items():
         if bare not in syllables:
             syllables[bare] = chr(0xE000 + len(syllables))
-        table[code] = syllables[bare]
+        table[ord(ch)] = syllables[bare]
     return table
 
 

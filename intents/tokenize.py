@@ -48,6 +48,7 @@ class Tokens:
     sound: str  # toneless pinyin, one character per syllable: homophone typos compare equal
 
 
+CACHE_SIZE = 4096
 _BASE: jieba.Tokenizer | None = None
 _BASE_LOCK = threading.Lock()
 
@@ -144,7 +145,8 @@ class Tokenizer:
             terms.append(f"b{compact}")
         result = Tokens(compact, tuple(words), tuple(terms), frozenset(terms), " ".join(words),
                         _keywords(words), sound(compact))
-        if len(self._cache) > 20000:
+        # repeated questions hit this; a few KB per entry, so it stays small
+        if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
         self._cache[text] = result
         return result

@@ -9,11 +9,11 @@ end inside a syllable. A sound-alike that cuts through a real word of the messag
 from __future__ import annotations
 
 import bisect
-import unicodedata
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import ahocorasick
+
+from bot.readings import readings
 
 if TYPE_CHECKING:
     from moderation.engine import Hit
@@ -21,24 +21,12 @@ if TYPE_CHECKING:
     from moderation.normalize import Normalized
 
 
-@lru_cache(maxsize=1)
-def _readings() -> dict[str, str]:
-    from pypinyin.pinyin_dict import pinyin_dict
-
-    table = {}
-    for cp, readings in pinyin_dict.items():
-        first = readings.split(",")[0]
-        plain = "".join(c for c in unicodedata.normalize("NFKD", first) if not unicodedata.combining(c))
-        table[chr(cp)] = plain.replace("ü", "v")
-    return table
-
-
 def _is_han(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff"
 
 
 def syllables(text: str) -> list[str]:
-    table = _readings()
+    table = readings()
     return [table.get(ch, ch) for ch in text]
 
 

@@ -57,15 +57,23 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any
     executemany lets go of the GIL for every row and must take it back each time; while the
     event loop's thread is busy that costs up to a switch interval (5 ms) per row, so a batch
     of a few hundred rows could take a second. Same rows, same order, same conflict handling.
+    Chunks are powers of two rows long: each distinct statement text stays in the
+    connection's statement cache, and a few hundred row counts, each a prepared statement
+    with thousands of parameters, held 50 MB there.
     """
     if not rows:
         return
     width = len(rows[0])
-    per = max(1, min(500, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    most = max(1, min(128, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+    per = 1 << (most.bit_length() - 1)
     one = "(" + ", ".join("?" * width) + ")"
-    for i in range(0, len(rows), per):
+    i = 0
+    while i < len(rows):
+        while per > len(rows) - i:
+            per >>= 1
         chunk = rows[i:i + per]
-        conn.execute(head + ", ".join([one] * len(chunk)), [v for row in chunk for v in row])
+        conn.execute(head + ", ".join([one] * per), [v for row in chunk for v in row])
+        i += per
 
 
 def open_database(path: Path | str) -> sqlite_utils.Database:
