@@ -107,6 +107,8 @@ class Recorder:
 
     def _write(self, chats, messages, decisions, statuses, deferred) -> None:
         store = self.store
+        if statuses and messages:
+            messages, statuses = _fold_statuses(messages, statuses)
         with store.messages.tx():
             if chats:
                 store.chats.ensure_chats(chats)
@@ -139,6 +141,22 @@ class Recorder:
                 await self.flush()
             except Exception:
                 await asyncio.sleep(1.0)
+
+
+def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple[str, str]]):
+    """A message decided before its batch was written is inserted with its final status
+    (one row instead of an INSERT and an UPDATE); the other statuses are left to update."""
+    index = {event.uid: i for i, (event, _, _) in enumerate(messages)}
+    messages = list(messages)
+    later: list[tuple[str, str]] = []
+    for uid, status in statuses:
+        i = index.get(uid)
+        if i is None:
+            later.append((uid, status))
+        else:
+            event, _, truncated = messages[i]
+            messages[i] = (event, status, truncated)
+    return messages, later
 
 
 def _resolve(waiters: list[asyncio.Future]) -> None:

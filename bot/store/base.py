@@ -51,8 +51,11 @@ def loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text)
 
 
-def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]]) -> None:
-    """`head` ("INSERT … VALUES ") with many rows per statement instead of executemany.
+def execute_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]],
+                 tail: str = "") -> list[tuple[Any, ...]]:
+    """`head` ("INSERT … VALUES "), then many rows of values, then `tail` (" RETURNING …",
+    ") AS v WHERE …"), instead of executemany; returns what the statements return (RETURNING
+    rows, in no particular order).
 
     executemany lets go of the GIL for every row and must take it back each time; while the
     event loop's thread is busy that costs up to a switch interval (5 ms) per row, so a batch
@@ -61,8 +64,9 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any
     connection's statement cache, and a few hundred row counts, each a prepared statement
     with thousands of parameters, held 50 MB there.
     """
+    returned: list[tuple[Any, ...]] = []
     if not rows:
-        return
+        return returned
     width = len(rows[0])
     most = max(1, min(128, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
     per = 1 << (most.bit_length() - 1)
@@ -72,8 +76,10 @@ def insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any
         while per > len(rows) - i:
             per >>= 1
         chunk = rows[i:i + per]
-        conn.execute(head + ", ".join([one] * per), [v for row in chunk for v in row])
+        cur = conn.execute(head + ", ".join([one] * per) + tail, [v for row in chunk for v in row])
+        returned += cur.fetchall()
         i += per
+    return returned
 
 
 def open_database(path: Path | str) -> sqlite_utils.Database:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.events import Decision, Event
-from bot.store.base import Repo, dumps, insert_rows, iso, loads, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, utcnow
 
 
 class MessageRepo(Repo):
@@ -37,20 +37,25 @@ class MessageRepo(Repo):
                 dumps([[d.stage, d.outcome, d.reason, d.detail, round(d.elapsed_ms, 3)] for d in decisions]),
             ))
         with self.tx() as conn:
-            insert_rows(
+            execute_rows(
                 conn,
                 "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, type,"
                 " sender_id, sender_name, time, text, truncated, mentions, attachments, status, raw) VALUES ",
                 msg_rows,
             )
-            insert_rows(
+            execute_rows(
                 conn, "INSERT INTO decisions(message_uid, time, status, stage, outcome, reason, trace) VALUES ",
                 trace_rows,
             )
 
     def set_status(self, uids: Iterable[tuple[str, str]]) -> None:
+        """(uid, status) pairs; for a uid listed twice, the last one wins."""
+        latest = list(dict(uids).items())
         with self.tx() as conn:
-            conn.executemany("UPDATE messages SET status = ? WHERE uid = ?", [(s, u) for u, s in uids])
+            execute_rows(
+                conn, "UPDATE messages SET status = v.column2 FROM (VALUES ", latest,
+                ") AS v WHERE messages.uid = v.column1",
+            )
 
     def record_outgoing(
         self, uid: str, platform: str, chat_id: str, chat_kind: str, sender_id: str, sender_name: str,

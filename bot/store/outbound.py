@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, parse_iso, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, utcnow
 
 # pending → sending → sent | failed | skipped | uncertain (crashed mid-send on a non-idempotent adapter)
 ACTIVE_STATUSES = ("pending", "sending")
@@ -36,20 +36,28 @@ class OutboundRepo(Repo):
     def insert(self, items: list[OutboundItem], now: datetime | None = None) -> list[OutboundItem]:
         """Insert new items; returns those that were new (with ids), ignoring existing keys."""
         now = now or utcnow()
-        created: list[OutboundItem] = []
+        at = iso(now)
+        rows = [
+            (item.source, item.occurrence, item.platform, item.chat_id, item.chat_kind,
+             dumps(item.payload), item.priority, "pending", iso(item.not_before) if item.not_before else at,
+             iso(item.not_after), item.reply_to, at, at)
+            for item in items
+        ]
         with self.tx() as conn:
-            for item in items:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO outbound(source, occurrence, platform, chat_id, chat_kind,"
-                    " payload, priority, status, next_attempt_at, not_after, reply_to, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
-                    (item.source, item.occurrence, item.platform, item.chat_id, item.chat_kind,
-                     dumps(item.payload), item.priority, iso(item.not_before or now),
-                     iso(item.not_after), item.reply_to, iso(now), iso(now)),
-                )
-                if cur.rowcount == 1:
-                    item.id = cur.lastrowid
-                    created.append(item)
+            returned = execute_rows(
+                conn,
+                "INSERT OR IGNORE INTO outbound(source, occurrence, platform, chat_id, chat_kind,"
+                " payload, priority, status, next_attempt_at, not_after, reply_to, created_at, updated_at)"
+                " VALUES ",
+                rows, " RETURNING id, source, occurrence, platform, chat_id",
+            )
+        ids = {tuple(key): row_id for row_id, *key in returned}
+        created: list[OutboundItem] = []
+        for item in items:
+            row_id = ids.pop((item.source, item.occurrence, item.platform, item.chat_id), None)
+            if row_id is not None:
+                item.id = row_id
+                created.append(item)
         return created
 
     def mark(self, item_id: int, status: str, *, error: str = "", attempts: int | None = None,
