@@ -2,9 +2,13 @@
 
 Starts `qunbot run` in a subprocess on 127.0.0.1 with the OneBot adapter (HTTP POST with
 X-Signature), then posts group messages at a fixed rate for a bounded time and reports
-how long each POST took to be acknowledged (acknowledged = durably recorded).
+how long each POST took to be acknowledged (acknowledged = durably recorded). The bot's
+database is seeded as in bench_whole (10,000 lexicon words, 500 keyword rules, 2,000 FAQ
+phrasings), and the messages are the same real chat text; `--empty` skips the seeding.
+Replies go to a stand-in OneBot v11 HTTP API in this process (POST /send_group_msg …
+answered as go-cqhttp and NapCat do), through the outbox's default rate limits.
 
-    python bench/bench_http.py [--quick] [--rate 1000] [--seconds 10]
+    python bench/bench_http.py [--quick] [--rate 1000] [--seconds 10] [--empty]
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ import time
 from pathlib import Path
 
 import aiohttp
-from common import ROOT, chat_lines, figure, machine, percentile
+from aiohttp import web
+from bench_whole import corpus, seed
+from common import ROOT, figure, machine, percentile
+
+from bot.store import Store
 
 SECRET = "bench-secret"
 
@@ -59,15 +67,37 @@ async def watch_queue(base: str, peaks: dict[str, int], stop: asyncio.Event) -> 
             await asyncio.sleep(0.25)
 
 
+async def onebot_api(port: int, calls: dict[str, int]) -> web.AppRunner:
+    """The platform side of the bot's replies: OneBot v11 actions answered with retcode 0."""
+
+    async def action(request: web.Request) -> web.Response:
+        await request.read()
+        name = request.match_info["action"]
+        calls[name] = calls.get(name, 0) + 1
+        return web.json_response({"status": "ok", "retcode": 0, "data": {"message_id": sum(calls.values())}})
+
+    app = web.Application()
+    app.router.add_post("/{action}", action)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
 async def load(base: str, rate: int, seconds: float, lines: list[str],
-               peaks: dict[str, int] | None = None) -> tuple[list[float], int, int, float]:
+               peaks: dict[str, int] | None = None, api_port: int | None = None,
+               calls: dict[str, int] | None = None) -> tuple[list[float], int, int, float]:
     stop = asyncio.Event()
+    api = await onebot_api(api_port, calls if calls is not None else {}) if api_port else None
     watcher = asyncio.create_task(watch_queue(base, peaks if peaks is not None else {}, stop))
     try:
         return await _load(base, rate, seconds, lines)
     finally:
         stop.set()
         await watcher
+        if api is not None:
+            await asyncio.sleep(1.0)  # replies already due are still being sent
+            await api.cleanup()
 
 
 async def _load(base: str, rate: int, seconds: float, lines: list[str]) -> tuple[list[float], int, int, float]:
@@ -122,6 +152,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--empty", action="store_true", help="no lexicon, keyword rules or FAQ")
     parser.add_argument("--burst", action="store_true",
                         help="10x a normal 100 msg/s for 30 s: the queue must stay bounded, nothing lost")
     args = parser.parse_args()
@@ -132,11 +163,19 @@ def main() -> int:
     print(f"# machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"
+        api_port = free_port()
         config.write_text(
             "[bot]\ndemo = false\ndata_dir = 'data'\n[logging]\nlevel = 'WARNING'\n"
-            f"[adapters.onebot]\nenabled = true\nversion = 11\nsecret = '{SECRET}'\nself_id = '10000'\n",
+            f"[adapters.onebot]\nenabled = true\nversion = 11\nsecret = '{SECRET}'\nself_id = '10000'\n"
+            f"api_url = 'http://127.0.0.1:{api_port}'\n",
             encoding="utf-8",
         )
+        if not args.empty:
+            store = Store(Path(tmp) / "data" / "qunbot.db")
+            sizes = seed(store)
+            store.close()
+            print(f"# lexicon {sizes['words']} words, {sizes['rules']} keyword rules, "
+                  f"{sizes['phrasings']} FAQ phrasings")
         port = free_port()
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--config", str(config), "--port", str(port)],
@@ -150,10 +189,11 @@ def main() -> int:
                     print("# bot exited early", file=sys.stderr)
                     return 1
             time.sleep(0.5)
-            lines = chat_lines(20_000)
+            lines = corpus(20_000)
             peaks: dict[str, int] = {}
+            calls: dict[str, int] = {}
             latencies, errors, total, elapsed = asyncio.run(
-                load(f"http://127.0.0.1:{port}", args.rate, seconds, lines, peaks))
+                load(f"http://127.0.0.1:{port}", args.rate, seconds, lines, peaks, api_port, calls))
             survived = proc.poll() is None
             server_rss = _peak_rss_mb(proc.pid)
         finally:
@@ -174,6 +214,7 @@ def main() -> int:
     figure(f"{prefix}_recorded", recorded, "messages")
     figure(f"{prefix}_peak_queue_depth", peaks.get("queue", 0), "events")
     figure(f"{prefix}_peak_outbox_depth", peaks.get("outbox", 0), "deliveries")
+    figure(f"{prefix}_replies_sent", calls.get("send_group_msg", 0), "messages")
     figure(f"{prefix}_server_survived", int(survived), "bool")
     figure(f"{prefix}_server_peak_rss_mb", server_rss, "MB")
     return 0 if recorded >= total - errors and survived else 1

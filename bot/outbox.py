@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("qunbot.outbox")
 
 REPLY_PRIORITY = 0
+# a send waits this long for its "sending" mark to be committed, then tries again later
+RECORD_TIMEOUT = 5.0
+RECORD_RETRY_SECONDS = 5.0
 BROADCAST_PRIORITY = 10
 
 
@@ -247,7 +250,12 @@ class Outbox:
             # "sending" mark before the send and its "sent" mark can ride the next batch
             cheap = adapter.idempotent_send and self.recorder is not None
             if not cheap:
-                await store.run(store.outbound.mark, item.id, "sending", attempts=attempts)
+                try:
+                    await self._mark_durably(item.id, "sending", attempts=attempts)
+                except TimeoutError:
+                    log.warning("delivery %s waits: the database did not record the send in time", item.id)
+                    self._schedule(item, RECORD_RETRY_SECONDS)
+                    return
             delivery = Delivery(
                 id=item.id, platform=item.platform, chat_id=item.chat_id, chat_kind=item.chat_kind,
                 payload=item.payload, source=item.source, occurrence=item.occurrence, attempts=attempts,
@@ -267,7 +275,9 @@ class Outbox:
                 retry_after = getattr(exc, "retry_after", None)
                 await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, retry_after)
                 return
-            if cheap:
+            if self.recorder is not None:
+                # Written behind: until it lands, a crash leaves the row "sending" (not idempotent:
+                # marked uncertain, never resent) or "pending" (idempotent: resent harmlessly).
                 self.recorder.defer(functools.partial(
                     store.outbound.mark, item.id, "sent", attempts=attempts, platform_message_id=platform_id,
                 ))
@@ -284,6 +294,15 @@ class Outbox:
                     w.release(key)
             self._sem.release()
             self._wake.set()
+
+    async def _mark_durably(self, item_id: int, status: str, **fields) -> None:
+        """Commit a mark before going on; through the recorder's group commit when there is
+        one, so a burst of sends costs one transaction, not one each."""
+        if self.recorder is None:
+            await self.store.run(self.store.outbound.mark, item_id, status, **fields)
+            return
+        self.recorder.defer(functools.partial(self.store.outbound.mark, item_id, status, **fields))
+        await asyncio.wait_for(asyncio.shield(self.recorder.durable()), timeout=RECORD_TIMEOUT)
 
     async def _retry_or_fail(self, item: OutboundItem, attempts: int, error: str, retry_after: float | None) -> None:
         if attempts >= self.settings.max_attempts:

@@ -202,3 +202,36 @@ async def test_cancelled_source_is_withdrawn_before_sending(db):
     await outbox.stop()
     assert len(adapter.sent) == 2
     assert db.outbound.count_by_status() == {"sent": 2, "cancelled": 3}
+
+
+async def test_group_committed_marks_are_durable_before_each_send(tmp_path):
+    """Through the recorder, 'sending' marks of a burst share transactions, yet each one is
+    committed (visible to another connection) before the platform is asked to send."""
+    import sqlite3
+
+    from bot.recorder import Recorder
+
+    path = tmp_path / "q.db"
+    store = Store(path)
+    seen: list[str] = []
+
+    class CheckingAdapter(RecordingAdapter):
+        async def send(self, delivery: Delivery) -> str:
+            other = sqlite3.connect(path)
+            seen.append(other.execute("SELECT status FROM outbound WHERE id = ?", (delivery.id,)).fetchone()[0])
+            other.close()
+            return await super().send(delivery)
+
+    adapter = CheckingAdapter()
+    recorder = Recorder(store)
+    await recorder.start()
+    outbox = Outbox(store, {"fake": adapter}, settings(), recorder=recorder)
+    await outbox.start()
+    await outbox.submit([item(f"g{i}") for i in range(40)])
+    await outbox.drain()
+    await outbox.stop()
+    await recorder.stop()
+    rows = store.outbound.query("SELECT status FROM outbound")
+    store.close()
+    assert seen == ["sending"] * 40
+    assert [r["status"] for r in rows] == ["sent"] * 40

@@ -26,6 +26,7 @@ from bot.web.auth import (
     csrf_token,
     current_user,
     has_role,
+    is_platform_callback,
     session_middleware,
 )
 from bot.web.keys import ADAPTERS, BOT, CLOCK, LOGIN_GUARD, NAV_ITEMS, SECRET_KEY, SETTINGS, STORE
@@ -69,8 +70,9 @@ def create_app(
             loaders.append(jinja2.FileSystemLoader(str(pkg_templates)))
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.ChoiceLoader(loaders), autoescape=jinja2.select_autoescape(default=True),
-        context_processors=[_context],
     )
+    # aiohttp_jinja2's context processors would run for platform callbacks too
+    app.middlewares.append(template_context)
     env.globals["role_labels"] = ROLE_LABELS
     env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M:%S": _localtime(settings, v, fmt)
 
@@ -120,6 +122,14 @@ def _secret_key(store: Store, settings: Settings) -> bytes:
         key = secrets.token_hex(32)
         store.accounts.set_value("console.secret_key", key)
     return bytes.fromhex(key)
+
+
+@web.middleware
+async def template_context(request: web.Request, handler) -> web.StreamResponse:
+    """What every console page's template may use (user, navigation, CSRF token, flashes)."""
+    if not is_platform_callback(request):
+        request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = await _context(request)
+    return await handler(request)
 
 
 async def _context(request: web.Request) -> dict:

@@ -73,6 +73,9 @@ def _wants_json(request: web.Request) -> bool:
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Load the signed session, reject unsafe requests without a valid CSRF token."""
+    if is_platform_callback(request):
+        request[SESSION_KEY] = request[USER_KEY] = None
+        return await handler(request)
     app = request.app
     now = app[CLOCK].now().timestamp()
     session = None
@@ -88,8 +91,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     request[SESSION_KEY] = session
     request[USER_KEY] = user
     unsafe = request.method in ("POST", "PUT", "PATCH", "DELETE")
-    exempt = getattr(request.match_info.handler, "csrf_exempt", False) or (session is None and request.path == "/login")
-    if unsafe and not exempt:
+    if unsafe and not (session is None and request.path == "/login"):
         await _check_csrf(request, session)
     return await handler(request)
 
@@ -105,9 +107,15 @@ async def _check_csrf(request: web.Request, session: Session | None) -> None:
 
 
 def csrf_exempt(handler: Handler) -> Handler:
-    """Mark a platform callback (signed by the platform itself) as not needing a CSRF token."""
+    """Mark a platform callback: signed by the platform itself, so it needs no CSRF token,
+    and it never carries a console session, so the console's middlewares leave it alone
+    (they were a fifth of a callback's cost)."""
     handler.csrf_exempt = True  # type: ignore[attr-defined]
     return handler
+
+
+def is_platform_callback(request: web.Request) -> bool:
+    return getattr(request.match_info.handler, "csrf_exempt", False)
 
 
 def csrf_token(request: web.Request) -> str:

@@ -8,7 +8,7 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 
-from bot.web.auth import FLASH_IN, FLASH_OUT, Handler
+from bot.web.auth import FLASH_IN, FLASH_OUT, Handler, is_platform_callback
 
 log = logging.getLogger("qunbot.http")
 FLASH_COOKIE = "qunbot_flash"
@@ -39,6 +39,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def flash_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if is_platform_callback(request):
+        return await handler(request)
     raw = request.cookies.get(FLASH_COOKIE)
     incoming: list = []
     if raw:
