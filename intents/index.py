@@ -17,6 +17,7 @@ import heapq
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 
 DRIFT = 0.10
 
@@ -117,15 +118,19 @@ class BM25Index:
                accept: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:
         """The k best documents as (doc id, BM25 score), best first."""
         self._check_drift()
-        postings = self.postings
-        query = Counter(terms)
-        present = [(t, q) for t, q in query.items() if t in postings]
-        present.sort(key=lambda item: len(postings[item[0]]))
+        postings, idf_cache = self.postings, self._idf
+        present = []
+        for term, qtf in Counter(terms).items():
+            plist = postings.get(term)
+            if plist is not None:
+                present.append((len(plist), term, qtf, plist))
+        # rarest first; sorting on the length alone keeps the query's order among equals
+        present.sort(key=itemgetter(0))
         acc: dict[int, float] = {}
         limit = self.accumulator_limit
-        for term, qtf in present:
-            plist = postings[term]
-            weight = self.idf(term) * qtf
+        for _, term, qtf, plist in present:
+            idf = idf_cache.get(term)
+            weight = (idf if idf is not None else self.idf(term)) * qtf
             if acc and len(acc) + len(plist) > limit:
                 # continue mode: only documents already found gain score
                 if len(plist) > len(acc):

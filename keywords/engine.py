@@ -167,15 +167,23 @@ class KeywordEngine:
             text = variants[index % len(variants)]
         else:
             text = self.services.rng.choice(variants)
-        values = {
-            "nickname": clean_value(event.sender_name or event.sender_id),
-            "group": clean_value(ctx.chat_name or event.chat_name),
-            **time_values(local),
-        }
-        text = render(text, values)
+        values: dict[str, str] = {}
+
+        def fill(template: str) -> str:
+            if "{" not in template and "}" not in template:
+                return template  # most replies are plain text: no dates to format
+            if not values:
+                values.update(
+                    nickname=clean_value(event.sender_name or event.sender_id),
+                    group=clean_value(ctx.chat_name or event.chat_name),
+                    **time_values(local),
+                )
+            return render(template, values)
+
+        text = fill(text)
         private = spec["private"] and event.is_group
         if spec["kind"] == "link":
-            title = render(spec["title"], values) or text.split("\n", 1)[0][:40] or spec["url"]
+            title = fill(spec["title"]) or text.split("\n", 1)[0][:40] or spec["url"]
             fallback = "\n".join(x for x in (text or title, spec["url"]) if x)
             return Reply(text=fallback, kind="link", url=spec["url"], title=title, private=private)
         if spec["kind"] == "image":
