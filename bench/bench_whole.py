@@ -106,8 +106,11 @@ async def run(n: int) -> None:
             statuses[outcome.status] += 1
             for d in outcome.decisions:
                 stage_ms[d.stage] += d.elapsed_ms
-            if i % 200 == 0:
-                await asyncio.sleep(0)  # let the recorder and outbox run, as in production
+            if i % 1000 == 999:
+                # intake waits for the group commit in production: the writer sets the pace
+                await bot.recorder.durable()
+            elif i % 200 == 0:
+                await asyncio.sleep(0)  # let the outbox run, as in production
         await bot.recorder.flush()
         elapsed = time.perf_counter() - started
         await bot.outbox.drain(timeout=120)
