@@ -192,10 +192,14 @@ async def test_daily_summary_is_handed_to_the_outbox_once_per_day(tmp_path):
         # a restarted bot does not post the same day's summary again
         assert await Bot(settings, store, clock=clock).daily_summary.tick() is False
         rows = store.outbound.list(source="report:daily")
-        assert len(rows) == 1 and rows[0]["occurrence"] == "2026-11-21" and rows[0]["chat_id"] == "g_ops"
+        # the seeded 20th had no summary (the bot was not running): posted late, once
+        assert [r["occurrence"] for r in rows] == ["2026-11-21", "2026-11-20"]
+        assert {r["chat_id"] for r in rows} == {"g_ops"}
         text = rows[0]["payload"]["text"]
         assert text.startswith("【每日群数据】2026-11-21")
         assert "消息 8 条，活跃成员 6 人" in text and "广告 1" in text
+        assert rows[1]["payload"]["text"].startswith("【每日群数据·补发】2026-11-20")
+        assert "消息 4 条" in rows[1]["payload"]["text"]
     finally:
         store.close()
 
@@ -267,6 +271,25 @@ async def test_anonymous_users_cannot_see_reports(console):
     for path in ("/", "/reports/export?format=csv"):
         resp = await console.get(path, allow_redirects=False)
         assert resp.status == 302 and resp.headers["Location"].startswith("/login")
+
+
+async def test_a_quiet_missed_day_is_not_posted_late(tmp_path):
+    from bot.clock import FakeClock
+    from bot.runtime import Bot
+    from bot.store import Store
+
+    settings = make_settings(tmp_path, bot={"demo": False},
+                             reports={"daily_summary_chat": "运营群", "daily_summary_time": "21:00"})
+    store = Store(settings.database_path)
+    try:
+        store.chats.upsert_chat("sim", "g_ops", name="运营群")
+        seed(store)
+        # the 24th: nothing was said on the 23rd, so nothing is posted for it
+        clock = FakeClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+        assert await Bot(settings, store, clock=clock).daily_summary.tick() is False
+        assert store.outbound.list(source="report:daily") == []
+    finally:
+        store.close()
 
 
 async def test_daily_summary_waits_for_an_unknown_chat(tmp_path):

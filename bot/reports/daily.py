@@ -1,14 +1,16 @@
 """The optional daily summary: today's figures posted to a managers' chat through the outbox.
 
 The delivery ledger key is (source "report:daily", occurrence = local date, target), so the
-summary is sent once per day even when the bot restarts after the configured time.
+summary is sent once per day even when the bot restarts after the configured time. A day
+whose summary was never handed over (the bot was down that evening) is posted the next
+day, marked 补发, if anything was said that day.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.outbox import BROADCAST_PRIORITY
@@ -23,11 +25,11 @@ SOURCE = "report:daily"
 CHECK_SECONDS = 30.0
 
 
-def summary_text(report: Report) -> str:
+def summary_text(report: Report, *, late: bool = False) -> str:
     """The zh-CN message managers read in their chat."""
     t = report.totals
     lines = [
-        f"【每日群数据】{report.start.isoformat()}（{report.scope}）",
+        f"【每日群数据{'·补发' if late else ''}】{report.start.isoformat()}（{report.scope}）",
         f"消息 {t['messages']} 条，活跃成员 {t['active']} 人",
         f"自动回复：关键词 {t['keyword_answers']} 次，问答 {t['faq_answers']} 次，推荐问题 {t['suggested']} 次",
         f"未回答 {t['unanswered']} 条",
@@ -52,6 +54,7 @@ class DailySummary:
         hh, _, mm = self.settings.daily_summary_time.partition(":")
         self.at = (int(hh), int(mm))
         self.sent_on: date | None = None
+        self._caught_up_on: date | None = None
         self._warned_on: date | None = None
         self._task: asyncio.Task | None = None
 
@@ -87,25 +90,49 @@ class DailySummary:
         tz = self.bot.settings.tz
         local: datetime = self.bot.clock.now().astimezone(tz)
         today = local.date()
+        if self._caught_up_on != today and await self._post_missed(today - timedelta(days=1)) is not None:
+            self._caught_up_on = today
         if self.sent_on == today or (local.hour, local.minute) < self.at:
             return False
+        created = await self._post(today)
+        if created is None:
+            return False
+        self.sent_on = today
+        return created
+
+    async def _post_missed(self, day: date) -> bool | None:
+        """Yesterday's summary if it was never handed over and there was anything to say;
+        None while the chat is not found (tried again on the next tick)."""
+        store = self.bot.store
+        if await store.run(_handed_over, store, day.isoformat()):
+            return False
+        return await self._post(day, late=True)
+
+    async def _post(self, day: date, *, late: bool = False) -> bool | None:
+        """Hand `day`'s summary to the outbox; True if new, None when the chat is unknown."""
         store = self.bot.store
         target = await store.run(_find_chat, store, self.settings.daily_summary_chat)
         if target is None:
             # the chat may appear later today (first message, config reload): retry, warn once
+            today = self.bot.clock.now().astimezone(self.bot.settings.tz).date()
             if self._warned_on != today:
                 log.warning("daily summary: chat %r not found", self.settings.daily_summary_chat)
                 self._warned_on = today
-            return False
-        report = await asyncio.to_thread(compute, store, ReportFilter(today, today), tz)
+            return None
+        report = await asyncio.to_thread(compute, store, ReportFilter(day, day), self.bot.settings.tz)
+        if late and not report.totals["messages"]:
+            return False  # a quiet day (or a new install) is not worth a late message
         item = OutboundItem(
-            source=SOURCE, occurrence=today.isoformat(), platform=target["platform"],
+            source=SOURCE, occurrence=day.isoformat(), platform=target["platform"],
             chat_id=target["chat_id"], chat_kind=target["kind"],
-            payload={"text": summary_text(report), "kind": "text"}, priority=BROADCAST_PRIORITY,
+            payload={"text": summary_text(report, late=late), "kind": "text"}, priority=BROADCAST_PRIORITY,
         )
-        created = await self.bot.outbox.submit([item])
-        self.sent_on = today
-        return bool(created)
+        return bool(await self.bot.outbox.submit([item]))
+
+
+def _handed_over(store, occurrence: str) -> bool:
+    return bool(store.outbound.scalar(
+        "SELECT 1 FROM outbound WHERE source = ? AND occurrence = ? LIMIT 1", (SOURCE, occurrence)))
 
 
 def _find_chat(store, spec: str):
