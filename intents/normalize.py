@@ -33,13 +33,15 @@ def compact(text: str) -> str:
     return normalize(text).replace(" ", "")
 
 
+_QUESTION_RE = re.compile("|".join(map(re.escape, _QUESTION_WORDS)))
+
+
 def looks_like_question(text: str) -> bool:
     """Question mark or a question word: what a member asking something usually writes."""
     text = unicodedata.normalize("NFKC", text)
     if "?" in text:
         return True
-    simple = _CONVERTER.convert(text)
-    return any(word in simple for word in _QUESTION_WORDS)
+    return _QUESTION_RE.search(_CONVERTER.convert(text)) is not None
 
 
 def _build_sound_table() -> dict[int, str]:

@@ -24,8 +24,8 @@ class MessageRepo(Repo):
         now = iso(utcnow())
         msg_rows = [
             (e.uid, e.platform, e.message_id, e.chat_id, str(e.chat_kind), str(e.type), e.sender_id,
-             e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions),
-             dumps(e.attachments), status, dumps(e.raw) if e.raw else "{}")
+             e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions) if e.mentions else "[]",
+             dumps(e.attachments) if e.attachments else "[]", status, dumps(e.raw) if e.raw else "{}")
             for e, status, truncated in messages
         ]
         trace_rows = []
