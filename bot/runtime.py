@@ -12,7 +12,7 @@ from bot.adapters.base import ActionNotSupported, Adapter
 from bot.clock import Clock
 from bot.commands import CommandStage
 from bot.config import Settings
-from bot.events import Event, EventType
+from bot.events import ChatKind, Event, EventType
 from bot.metrics import Metrics
 from bot.outbox import REPLY_PRIORITY, Outbox
 from bot.pipeline import Context, Outcome, Pipeline
@@ -21,6 +21,7 @@ from bot.reports.daily import DailySummary
 from bot.services import Services
 from bot.stages import Deduper, RecordStage
 from bot.store import Store
+from bot.store.base import parse_iso
 from bot.store.outbound import OutboundItem
 from intents.stage import FaqStage
 from keywords.stage import KeywordStage
@@ -210,6 +211,30 @@ class Bot:
         self.recorder.add_decisions(event.uid, outcome.decisions, status)
         self.handled += 1
         self.metrics.observe(outcome)
+        await self._carry_out(event, outcome)
+        return outcome
+
+    async def resume(self, uid: str, after: str) -> Outcome | None:
+        """Run a recorded message through the stages after `after` (a held message a moderator
+        approved): its answers are sent and its trace gains the new decisions. None when the
+        message is not in the database."""
+        row = await self.store.run(self.store.messages.get, uid)
+        if row is None or row["direction"] != "in":
+            return None
+        event = Event(
+            platform=row["platform"], chat_id=row["chat_id"], chat_kind=ChatKind(row["chat_kind"]),
+            sender_id=row["sender_id"], sender_name=row["sender_name"], message_id=row["message_id"],
+            time=parse_iso(row["time"]), text=row["text"], mentions=row["mentions"],
+            attachments=row["attachments"], type=EventType(row["type"]),
+        )
+        ctx = self.make_context(event)
+        outcome = await self.pipeline.run(event, ctx, start=self.pipeline.names.index(after) + 1)
+        self.recorder.add_decisions(uid, outcome.decisions, outcome.status)
+        await self._carry_out(event, outcome, occurrence=f"{after}:")
+        return outcome
+
+    async def _carry_out(self, event: Event, outcome: Outcome, occurrence: str = "") -> None:
+        """Log the outcome, queue its replies and perform its platform actions."""
         if log.isEnabledFor(logging.INFO):  # skips building the extra dict per message when quiet
             log.info(
                 "event handled", extra={
@@ -220,7 +245,7 @@ class Bot:
         if outcome.replies:
             self.outbox.submit_nowait([
                 OutboundItem(
-                    source=f"reply:{event.uid}", occurrence=str(i), platform=event.platform,
+                    source=f"reply:{event.uid}", occurrence=f"{occurrence}{i}", platform=event.platform,
                     chat_id=event.sender_id if reply.private else event.chat_id,
                     chat_kind="private" if reply.private else str(event.chat_kind),
                     payload=_payload(reply, event), priority=REPLY_PRIORITY, reply_to=event.uid,
@@ -229,7 +254,6 @@ class Bot:
             ])
         for action in outcome.actions:
             await self.perform(event.platform, action)
-        return outcome
 
     async def try_event(self, event: Event) -> Outcome:
         """Decide without recording, sending or acting: the manager's test bench."""

@@ -124,6 +124,8 @@ class ModerationSettings:
     warn_text: str = "@{name} 您的消息因{reason}已被处理，请遵守群规。"
     # tell the group's moderators privately when a message is held or a member is removed
     notify_moderators: bool = True
+    # a held message approved this soon gets the keyword/FAQ answer it was held from ("0": never)
+    answer_approved_within: Duration = Duration(600)
     normalize: NormalizeSettings = field(default_factory=NormalizeSettings)
     rules: RuleSettings = field(default_factory=RuleSettings)
 

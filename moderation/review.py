@@ -1,6 +1,8 @@
 """The review queue: what moderators decide about held messages.
 
-approve = the message was fine (nothing happens; it becomes a "not spam" sample);
+approve = the message was fine: it becomes a "not spam" sample and, if it is recent
+(`answer_approved_within`), goes on through the stages after moderation, so the member
+gets the keyword or FAQ answer the hold kept back;
 confirm = apply the action the word or rule asked for, through the bot's adapter (recall,
 mute/kick per the strike ladder, warning in the group) and keep it as a "spam" sample.
 Both close the flag once, so two moderators clicking at the same time cannot act twice.
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.store.base import parse_iso
 from bot.store.outbound import OutboundItem
 from moderation.actions import plan
 
@@ -37,13 +40,22 @@ class ReviewQueue:
         self.stage = stage
         self.store = stage.services.store
 
-    async def approve(self, flag_id: int, actor: str, note: str = "") -> ReviewResult:
+    async def approve(self, flag_id: int, actor: str, note: str = "", bot: Bot | None = None) -> ReviewResult:
         flag = await self.store.run(self.store.moderation.get_flag, flag_id)
         now = self.stage.services.clock.now()
         if flag is None or not await self.store.run(self.store.moderation.decide_flag, flag_id, "approved",
                                                     actor, now, note):
             return ReviewResult(False, ERR_GONE)
         await self._sample(flag, False)
+        window = float(self.stage.settings.answer_approved_within)
+        if bot is None or not window:
+            return ReviewResult(True, "已放行")
+        if (now - parse_iso(flag["time"])).total_seconds() > window:
+            # an answer to a question asked long ago would only confuse the group
+            return ReviewResult(True, "已放行（消息已过时，不再补答）")
+        outcome = await bot.resume(flag["message_uid"], after="moderation")
+        if outcome is not None and outcome.replies:
+            return ReviewResult(True, f"已放行，并已补发回答（{len(outcome.replies)} 条）")
         return ReviewResult(True, "已放行")
 
     async def confirm(self, flag_id: int, actor: str, bot: Bot | None, note: str = "") -> ReviewResult:

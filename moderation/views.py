@@ -108,7 +108,7 @@ async def review_detail(request: web.Request) -> dict[str, Any]:
 async def _decide(request: web.Request, flag_id: int, decision: str, note: str = "") -> tuple[bool, str]:
     queue = _queue(request)
     if decision == "approve":
-        result = await queue.approve(flag_id, _actor(request), note)
+        result = await queue.approve(flag_id, _actor(request), note, request.app[BOT])
     else:
         result = await queue.confirm(flag_id, _actor(request), request.app[BOT], note)
     if result.ok:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.events import ChatKind, Event
@@ -15,13 +17,14 @@ async def client(aiohttp_client, tmp_path):
     return await aiohttp_client(create_app(make_settings(tmp_path)))
 
 
-async def held_message(client, text: str, member: str = "u_spam", n: int = 1) -> Event:
+async def held_message(client, text: str, member: str = "u_spam", n: int = 1, minutes_ago: float = 0) -> Event:
     bot = client.app[BOT]
     store = client.app[STORE]
     if not store.moderation.list_words(q="竞品牌"):
         store.moderation.add_words([{"word": "竞品牌", "category": "竞品", "action": "review"}])
         bot.services.registry["moderation"].reload()
-    event = Event("sim", "g_mom", ChatKind.GROUP, member, "广告哥", f"spam{n}", bot.clock.now(), text)
+    at = bot.clock.now() - timedelta(minutes=minutes_ago)
+    event = Event("sim", "g_mom", ChatKind.GROUP, member, "广告哥", f"spam{n}", at, text)
     outcome = await bot.handle(event)
     assert outcome.status == "held"
     await bot.recorder.flush()
@@ -78,6 +81,34 @@ async def test_approve_closes_flag_without_action_and_keeps_sample(client):
     assert flag["status"] == "approved" and flag["decided_by"] == "mod" and flag["note"] == "正常讨论"
     assert store.moderation.sample_counts() == {"ham": 1}
     assert store.accounts.audit_entries(action="moderation.review.approve")
+
+
+async def test_an_approved_question_gets_the_answer_the_hold_kept_back(client):
+    event = await held_message(client, "竞品牌什么时候发货？")
+    csrf = await login(client, "mod", "moderator")
+    flag_id = pending(client)[0]["id"]
+    resp = await client.post(f"/moderation/review/{flag_id}/approve", data={"csrf_token": csrf})
+    assert "已补发回答" in await resp.text()
+    bot, store = client.app[BOT], client.app[STORE]
+    await bot.outbox.drain()
+    said = [m["text"] for m in store.messages.recent(20) if m["direction"] == "out" and m["chat_id"] == "g_mom"]
+    assert any("48 小时内发货" in text for text in said)
+    assert store.messages.get(event.uid)["status"] == "answered"
+    traces = [r["stage"] for r in store.messages.query(
+        "SELECT stage FROM decisions WHERE message_uid = ? ORDER BY id", (event.uid,))]
+    assert traces == ["moderation", "intents"]  # held, then answered after approval
+
+
+async def test_an_old_held_message_is_approved_without_a_late_answer(client):
+    event = await held_message(client, "竞品牌那边什么时候发货？", minutes_ago=30)
+    csrf = await login(client, "mod", "moderator")
+    flag_id = pending(client)[0]["id"]
+    resp = await client.post(f"/moderation/review/{flag_id}/approve", data={"csrf_token": csrf})
+    assert "已过时" in await resp.text()
+    bot, store = client.app[BOT], client.app[STORE]
+    await bot.outbox.drain()
+    assert store.messages.get(event.uid)["status"] == "held"
+    assert not [m for m in store.messages.recent(20) if m["direction"] == "out" and m["chat_id"] == "g_mom"]
 
 
 async def test_bulk_approve(client):
