@@ -105,3 +105,14 @@ def test_common_terms_do_not_walk_every_posting_once_enough_candidates_exist():
         idx.add(doc, ["wcommon", f"wrare{doc % 500}"])
     hits = idx.search(["wrare7", "wcommon"], 3)
     assert {d for d, _ in hits} <= {d for d in range(5000) if d % 500 == 7}
+
+
+def test_a_word_added_to_one_faq_does_not_change_another_ones_segmentation():
+    from intents.tokenize import Tokenizer
+
+    first, second = Tokenizer(), Tokenizer()
+    before = second.words("我想买花西子散粉")
+    first.add_word("花西子散粉")
+    assert "花西子散粉" in first.words("我想买花西子散粉")
+    assert second.words("我想买花西子散粉") == before
+    assert Tokenizer().words("我想买花西子散粉") == before
