@@ -83,16 +83,23 @@ async def test_approve_closes_flag_without_action_and_keeps_sample(client):
     assert store.accounts.audit_entries(action="moderation.review.approve")
 
 
+async def approve_and_listen(client, flag_id: int) -> tuple[str, list[str]]:
+    """Approve as a moderator; (the page shown after, what the bot then said in 宝妈群)."""
+    csrf = await login(client, "mod", "moderator")
+    resp = await client.post(f"/moderation/review/{flag_id}/approve", data={"csrf_token": csrf})
+    page = await resp.text()
+    await client.app[BOT].outbox.drain()
+    said = [m["text"] for m in client.app[STORE].messages.recent(20)
+            if m["direction"] == "out" and m["chat_id"] == "g_mom"]
+    return page, said
+
+
 async def test_an_approved_question_gets_the_answer_the_hold_kept_back(client):
     event = await held_message(client, "竞品牌什么时候发货？")
-    csrf = await login(client, "mod", "moderator")
-    flag_id = pending(client)[0]["id"]
-    resp = await client.post(f"/moderation/review/{flag_id}/approve", data={"csrf_token": csrf})
-    assert "已补发回答" in await resp.text()
-    bot, store = client.app[BOT], client.app[STORE]
-    await bot.outbox.drain()
-    said = [m["text"] for m in store.messages.recent(20) if m["direction"] == "out" and m["chat_id"] == "g_mom"]
+    page, said = await approve_and_listen(client, pending(client)[0]["id"])
+    assert "已补发回答" in page
     assert any("48 小时内发货" in text for text in said)
+    store = client.app[STORE]
     assert store.messages.get(event.uid)["status"] == "answered"
     traces = [r["stage"] for r in store.messages.query(
         "SELECT stage FROM decisions WHERE message_uid = ? ORDER BY id", (event.uid,))]
@@ -100,15 +107,11 @@ async def test_an_approved_question_gets_the_answer_the_hold_kept_back(client):
 
 
 async def test_an_old_held_message_is_approved_without_a_late_answer(client):
-    event = await held_message(client, "竞品牌那边什么时候发货？", minutes_ago=30)
-    csrf = await login(client, "mod", "moderator")
-    flag_id = pending(client)[0]["id"]
-    resp = await client.post(f"/moderation/review/{flag_id}/approve", data={"csrf_token": csrf})
-    assert "已过时" in await resp.text()
-    bot, store = client.app[BOT], client.app[STORE]
-    await bot.outbox.drain()
-    assert store.messages.get(event.uid)["status"] == "held"
-    assert not [m for m in store.messages.recent(20) if m["direction"] == "out" and m["chat_id"] == "g_mom"]
+    event = await held_message(client, "竞品牌什么时候发货？", minutes_ago=30)
+    page, said = await approve_and_listen(client, pending(client)[0]["id"])
+    assert "已过时" in page
+    assert said == []
+    assert client.app[STORE].messages.get(event.uid)["status"] == "held"
 
 
 async def test_bulk_approve(client):

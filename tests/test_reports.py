@@ -172,36 +172,42 @@ def test_cli_report_writes_each_format(tmp_path, capsys):
     assert "找不到群聊" in capsys.readouterr().err
 
 
-async def test_daily_summary_is_handed_to_the_outbox_once_per_day(tmp_path):
-    from bot.clock import FakeClock
-    from bot.runtime import Bot
+@pytest.fixture
+def summary_store(tmp_path):
+    """Settings posting the daily summary to 运营群 at 21:00, and the seeded report days."""
     from bot.store import Store
 
     settings = make_settings(tmp_path, bot={"demo": False},
                              reports={"daily_summary_chat": "运营群", "daily_summary_time": "21:00"})
     store = Store(settings.database_path)
-    try:
-        store.chats.upsert_chat("sim", "g_ops", name="运营群")
-        seed(store)
-        clock = FakeClock(datetime(2026, 11, 21, 12, 59, tzinfo=UTC))  # 20:59 in Shanghai
-        bot = Bot(settings, store, clock=clock)
-        assert await bot.daily_summary.tick() is False
-        clock.advance(60)
-        assert await bot.daily_summary.tick() is True
-        assert await bot.daily_summary.tick() is False
-        # a restarted bot does not post the same day's summary again
-        assert await Bot(settings, store, clock=clock).daily_summary.tick() is False
-        rows = store.outbound.list(source="report:daily")
-        # the seeded 20th had no summary (the bot was not running): posted late, once
-        assert [r["occurrence"] for r in rows] == ["2026-11-21", "2026-11-20"]
-        assert {r["chat_id"] for r in rows} == {"g_ops"}
-        text = rows[0]["payload"]["text"]
-        assert text.startswith("【每日群数据】2026-11-21")
-        assert "消息 8 条，活跃成员 6 人" in text and "广告 1" in text
-        assert rows[1]["payload"]["text"].startswith("【每日群数据·补发】2026-11-20")
-        assert "消息 4 条" in rows[1]["payload"]["text"]
-    finally:
-        store.close()
+    store.chats.upsert_chat("sim", "g_ops", name="运营群")
+    seed(store)
+    yield settings, store
+    store.close()
+
+
+async def test_daily_summary_is_handed_to_the_outbox_once_per_day(summary_store):
+    from bot.clock import FakeClock
+    from bot.runtime import Bot
+
+    settings, store = summary_store
+    clock = FakeClock(datetime(2026, 11, 21, 12, 59, tzinfo=UTC))  # 20:59 in Shanghai
+    bot = Bot(settings, store, clock=clock)
+    assert await bot.daily_summary.tick() is False
+    clock.advance(60)
+    assert await bot.daily_summary.tick() is True
+    assert await bot.daily_summary.tick() is False
+    # a restarted bot does not post the same day's summary again
+    assert await Bot(settings, store, clock=clock).daily_summary.tick() is False
+    rows = store.outbound.list(source="report:daily")
+    # the seeded 20th had no summary (the bot was not running): posted late, once
+    assert [r["occurrence"] for r in rows] == ["2026-11-21", "2026-11-20"]
+    assert {r["chat_id"] for r in rows} == {"g_ops"}
+    text = rows[0]["payload"]["text"]
+    assert text.startswith("【每日群数据】2026-11-21")
+    assert "消息 8 条，活跃成员 6 人" in text and "广告 1" in text
+    assert rows[1]["payload"]["text"].startswith("【每日群数据·补发】2026-11-20")
+    assert "消息 4 条" in rows[1]["payload"]["text"]
 
 
 # -- console ------------------------------------------------------------------------------
@@ -273,23 +279,15 @@ async def test_anonymous_users_cannot_see_reports(console):
         assert resp.status == 302 and resp.headers["Location"].startswith("/login")
 
 
-async def test_a_quiet_missed_day_is_not_posted_late(tmp_path):
+async def test_a_quiet_missed_day_is_not_posted_late(summary_store):
     from bot.clock import FakeClock
     from bot.runtime import Bot
-    from bot.store import Store
 
-    settings = make_settings(tmp_path, bot={"demo": False},
-                             reports={"daily_summary_chat": "运营群", "daily_summary_time": "21:00"})
-    store = Store(settings.database_path)
-    try:
-        store.chats.upsert_chat("sim", "g_ops", name="运营群")
-        seed(store)
-        # the 24th: nothing was said on the 23rd, so nothing is posted for it
-        clock = FakeClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
-        assert await Bot(settings, store, clock=clock).daily_summary.tick() is False
-        assert store.outbound.list(source="report:daily") == []
-    finally:
-        store.close()
+    settings, store = summary_store
+    # the 24th: nothing was said on the 23rd, so nothing is posted for it
+    clock = FakeClock(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+    assert await Bot(settings, store, clock=clock).daily_summary.tick() is False
+    assert store.outbound.list(source="report:daily") == []
 
 
 async def test_daily_summary_waits_for_an_unknown_chat(tmp_path):
