@@ -66,6 +66,8 @@ class OutboxSettings:
     max_attempts: int = 5
     retry_base: Duration = Duration(2)
     retry_max: Duration = Duration(300)
+    # a reply the rate limits held back this long is dropped, not sent late ("0": never)
+    reply_ttl: Duration = Duration(600)
 
     def validate(self) -> None:
         if self.per_target_per_minute < 1 or self.per_adapter_per_minute < 1:

@@ -191,11 +191,19 @@ class Outbox:
         """Start every send that is due and allowed; return seconds until the next one may be."""
         next_wake = 1.0
         now = self.clock.monotonic()
+        wall = self.clock.now()
+        expired: list[OutboundItem] = []
         for platform, queue in self._queues.items():
             windows = self._windows(platform)
             deferred: list[tuple[int, float, int, OutboundItem]] = []
             while queue:
                 prio, due, seq, item = queue[0]
+                if item.not_after is not None and wall > item.not_after:
+                    # dropped without waiting for a rate slot: under a long overload the queue
+                    # holds at most reply_ttl's worth of replies
+                    heapq.heappop(queue)
+                    expired.append(item)
+                    continue
                 if due > now:
                     # the heap is ordered by priority first; a later-due item may hide behind it
                     heapq.heappop(queue)
@@ -226,7 +234,18 @@ class Outbox:
                 task.add_done_callback(self._inflight.discard)
             for entry in deferred:
                 heapq.heappush(queue, entry)
+        if expired:
+            await self._skip_expired(expired)
         return max(0.001, next_wake)
+
+    async def _skip_expired(self, items: list[OutboundItem]) -> None:
+        ids = [item.id for item in items]
+        self._cancelled.difference_update(ids)
+        log.info("outbox dropped %d deliveries past their time", len(ids))
+        try:
+            await self.store.run(self.store.outbound.skip, ids, "已过期，未发送")
+        except Exception:
+            log.exception("could not mark %d expired deliveries", len(ids))
 
     # -- sending --------------------------------------------------------------------
 

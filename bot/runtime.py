@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import zlib
+from datetime import timedelta
 from typing import Any
 
 from bot.adapters.base import ActionNotSupported, Adapter
@@ -243,12 +244,15 @@ class Bot:
                 },
             )
         if outcome.replies:
+            ttl = float(self.settings.outbox.reply_ttl)
+            expires = self.clock.now() + timedelta(seconds=ttl) if ttl else None
             self.outbox.submit_nowait([
                 OutboundItem(
                     source=f"reply:{event.uid}", occurrence=f"{occurrence}{i}", platform=event.platform,
                     chat_id=event.sender_id if reply.private else event.chat_id,
                     chat_kind="private" if reply.private else str(event.chat_kind),
                     payload=_payload(reply, event), priority=REPLY_PRIORITY, reply_to=event.uid,
+                    not_after=expires,
                 )
                 for i, reply in enumerate(outcome.replies)
             ])

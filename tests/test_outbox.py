@@ -235,3 +235,30 @@ async def test_group_committed_marks_are_durable_before_each_send(tmp_path):
     store.close()
     assert seen == ["sending"] * 40
     assert [r["status"] for r in rows] == ["sent"] * 40
+
+
+async def test_deliveries_past_their_time_leave_the_queue_without_waiting_for_the_limit(db):
+    """Under a long overload, replies the rate limit held back past reply_ttl are dropped
+    (a late answer confuses the group) and the queue does not keep growing."""
+    from datetime import timedelta
+
+    from bot.clock import Clock
+
+    adapter = RecordingAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings(per_adapter_per_minute=1))
+    await outbox.start()
+    soon = Clock().now() + timedelta(seconds=0.3)
+    items = [item(f"g{i}") for i in range(5)]
+    for it in items:
+        it.not_after = soon
+    created = await outbox.submit(items)
+
+    def statuses() -> list[str]:
+        return sorted(db.outbound.get(c.id)["status"] for c in created)
+
+    await wait_until(lambda: "pending" not in statuses(), timeout=5)
+    assert outbox.depth() == 0
+    await outbox.stop()
+    assert len(adapter.sent) == 1  # the limit allowed one; the minute never had to pass
+    assert statuses() == ["sent", "skipped", "skipped", "skipped", "skipped"]
+    assert db.outbound.get(created[-1].id)["error"] == "已过期，未发送"

@@ -98,6 +98,9 @@ async def test_help_command_reply_goes_out_through_the_outbox(bot):
     await wait_until(lambda: bot.store.outbound.list(source="reply:sim:h1")[0]["status"] == "sent")
     [row] = bot.store.outbound.list(source="reply:sim:h1")
     assert row["reply_to"] == "sim:h1" and row["attempts"] == 1
+    # held back by rate limits longer than [outbox] reply_ttl (10 minutes), it would be dropped
+    expires = datetime.fromisoformat(row["not_after"]) - datetime.fromisoformat(row["created_at"])
+    assert 599 <= expires.total_seconds() <= 601
 
 
 async def test_dry_run_changes_nothing(bot):

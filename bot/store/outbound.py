@@ -73,6 +73,16 @@ class OutboundRepo(Repo):
                 (status, error, now, attempts, iso(next_attempt_at), platform_message_id, status, now, item_id),
             )
 
+    def skip(self, ids: list[int], error: str) -> None:
+        """Mark many deliveries skipped at once (expired before their turn)."""
+        now = iso(utcnow())
+        with self.tx() as conn:
+            conn.execute(
+                "UPDATE outbound SET status = 'skipped', error = ?, updated_at = ?"
+                " WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('pending', 'sending')",
+                (error, now, dumps(ids)),
+            )
+
     def active(self) -> list[OutboundItem]:
         rows = self.query(
             "SELECT * FROM outbound WHERE status IN ('pending', 'sending') ORDER BY priority, id"
