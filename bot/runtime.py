@@ -144,8 +144,9 @@ class Bot:
                 await adapter.stop()
             except Exception:
                 log.exception("adapter %s did not stop cleanly", adapter.name)
-        await self.recorder.stop()
+        # the outbox first: its in-flight sends commit their marks through the recorder
         await self.outbox.stop()
+        await self.recorder.stop()
         self._started = False
 
     # -- handling -------------------------------------------------------------------
