@@ -34,6 +34,7 @@ REPLY_PRIORITY = 0
 # a send waits this long for its "sending" mark to be committed, then tries again later
 RECORD_TIMEOUT = 5.0
 RECORD_RETRY_SECONDS = 5.0
+EXPIRED = "已过期，未发送"
 BROADCAST_PRIORITY = 10
 
 
@@ -243,7 +244,7 @@ class Outbox:
         self._cancelled.difference_update(ids)
         log.info("outbox dropped %d deliveries past their time", len(ids))
         try:
-            await self.store.run(self.store.outbound.skip, ids, "已过期，未发送")
+            await self.store.run(self.store.outbound.skip, ids, EXPIRED)
         except Exception:
             log.exception("could not mark %d expired deliveries", len(ids))
 
@@ -255,9 +256,6 @@ class Outbox:
         try:
             if item.id in self._cancelled:
                 self._cancelled.discard(item.id)
-                return
-            if item.not_after is not None and self.clock.now() > item.not_after:
-                await store.run(store.outbound.mark, item.id, "skipped", error="已过期，未发送")
                 return
             adapter = self.adapters.get(item.platform)
             if adapter is None:

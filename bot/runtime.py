@@ -13,7 +13,7 @@ from bot.adapters.base import ActionNotSupported, Adapter
 from bot.clock import Clock
 from bot.commands import CommandStage
 from bot.config import Settings
-from bot.events import ChatKind, Event, EventType
+from bot.events import Event, EventType
 from bot.metrics import Metrics
 from bot.outbox import REPLY_PRIORITY, Outbox
 from bot.pipeline import Context, Outcome, Pipeline
@@ -22,7 +22,6 @@ from bot.reports.daily import DailySummary
 from bot.services import Services
 from bot.stages import Deduper, RecordStage
 from bot.store import Store
-from bot.store.base import parse_iso
 from bot.store.outbound import OutboundItem
 from intents.stage import FaqStage
 from keywords.stage import KeywordStage
@@ -220,15 +219,9 @@ class Bot:
         """Run a recorded message through the stages after `after` (a held message a moderator
         approved): its answers are sent and its trace gains the new decisions. None when the
         message is not in the database."""
-        row = await self.store.run(self.store.messages.get, uid)
-        if row is None or row["direction"] != "in":
+        event = await self.store.run(self.store.messages.get_event, uid)
+        if event is None:
             return None
-        event = Event(
-            platform=row["platform"], chat_id=row["chat_id"], chat_kind=ChatKind(row["chat_kind"]),
-            sender_id=row["sender_id"], sender_name=row["sender_name"], message_id=row["message_id"],
-            time=parse_iso(row["time"]), text=row["text"], mentions=row["mentions"],
-            attachments=row["attachments"], type=EventType(row["type"]),
-        )
         ctx = self.make_context(event)
         outcome = await self.pipeline.run(event, ctx, start=self.pipeline.names.index(after) + 1)
         self.recorder.add_decisions(uid, outcome.decisions, outcome.status)

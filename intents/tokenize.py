@@ -121,8 +121,8 @@ class Tokenizer:
         if extra:
             with self._lock:
                 self._own_dictionary()
-        for word in extra:
-            self._jieba.add_word(word, 20000)
+                for word in extra:
+                    self._jieba.add_word(word, 20000)
         self.synonyms = {**DEFAULT_SYNONYMS, **extra}
         self._cache.clear()
 

@@ -33,7 +33,7 @@ from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope, signature_ok
 from bot.events import EventType
-from bot.web.auth import csrf_exempt
+from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -77,7 +77,7 @@ class MpAdapter(WechatCallbackAdapter):
     def __repr__(self) -> str:
         return f"MpAdapter(app_id={self.settings.app_id!r})"
 
-    @csrf_exempt
+    @platform_callback
     async def verify_url(self, request: web.Request) -> web.Response:
         q = require_params(self.name, request, "signature", "timestamp", "nonce", "echostr")
         self.guard.check_timestamp(self.name, request, q["timestamp"])
@@ -86,7 +86,7 @@ class MpAdapter(WechatCallbackAdapter):
         log.info("公众号 server URL verified", extra={"adapter": self.name})
         return web.Response(text=q["echostr"])
 
-    @csrf_exempt
+    @platform_callback
     async def callback(self, request: web.Request) -> web.Response:
         try:
             msg, encrypted, q = await self._open(request)

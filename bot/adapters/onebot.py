@@ -43,7 +43,7 @@ from bot.adapters.onebot_events import PLATFORM, MalformedEvent, v11_event, v12_
 from bot.adapters.onebot_http import HttpApi, check_http_post, digest, parse_json
 from bot.adapters.onebot_ws import ActionTimeout, Connection, bearer, serve
 from bot.events import Event
-from bot.web.auth import csrf_exempt
+from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -110,7 +110,7 @@ class OnebotAdapter(Adapter):
         token = self.settings.access_token
         return not token or hmac.compare_digest(bearer(request), token)
 
-    @csrf_exempt
+    @platform_callback
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         if not self._authorised(request):
             raise refuse(self.name, request, 401, ERR_TOKEN)
@@ -125,7 +125,7 @@ class OnebotAdapter(Adapter):
         if conn in self.connections:
             self.connections.remove(conn)
 
-    @csrf_exempt
+    @platform_callback
     async def http_post(self, request: web.Request) -> web.Response:
         body = await read_body(self.name, request, MAX_JSON_BODY)
         check_http_post(self.name, request, body, self.version, self.settings.secret, self.settings.access_token)

@@ -32,7 +32,7 @@ from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope
 from bot.events import Event
-from bot.web.auth import csrf_exempt
+from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -62,7 +62,7 @@ class WecomAdapter(WechatCallbackAdapter):
 
     # -- inbound --------------------------------------------------------------------
 
-    @csrf_exempt
+    @platform_callback
     async def verify_url(self, request: web.Request) -> web.Response:
         q = require_params(self.name, request, "msg_signature", "timestamp", "nonce", "echostr")
         self.guard.check_timestamp(self.name, request, q["timestamp"])
@@ -71,7 +71,7 @@ class WecomAdapter(WechatCallbackAdapter):
         log.info("企业微信 callback URL verified", extra={"adapter": self.name})
         return web.Response(text=echo)
 
-    @csrf_exempt
+    @platform_callback
     async def callback(self, request: web.Request) -> web.Response:
         try:
             events, q = await self._open(request)

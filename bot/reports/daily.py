@@ -104,7 +104,7 @@ class DailySummary:
         """Yesterday's summary if it was never handed over and there was anything to say;
         None while the chat is not found (tried again on the next tick)."""
         store = self.bot.store
-        if await store.run(_handed_over, store, day.isoformat()):
+        if await store.run(store.outbound.exists, SOURCE, day.isoformat()):
             return False
         return await self._post(day, late=True)
 
@@ -128,11 +128,6 @@ class DailySummary:
             payload={"text": summary_text(report, late=late), "kind": "text"}, priority=BROADCAST_PRIORITY,
         )
         return bool(await self.bot.outbox.submit([item]))
-
-
-def _handed_over(store, occurrence: str) -> bool:
-    return bool(store.outbound.scalar(
-        "SELECT 1 FROM outbound WHERE source = ? AND occurrence = ? LIMIT 1", (SOURCE, occurrence)))
 
 
 def _find_chat(store, spec: str):

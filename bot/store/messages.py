@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.events import Decision, Event
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, utcnow
+from bot.events import ChatKind, Decision, Event, EventType
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, utcnow
 
 
 class MessageRepo(Repo):
@@ -90,6 +90,18 @@ class MessageRepo(Repo):
     def get(self, uid: str) -> dict[str, Any] | None:
         row = self.query_one("SELECT * FROM messages WHERE uid = ?", (uid,))
         return _message(row) if row else None
+
+    def get_event(self, uid: str) -> Event | None:
+        """An inbound message as the Event it was recorded from (to run it again)."""
+        row = self.get(uid)
+        if row is None or row["direction"] != "in":
+            return None
+        return Event(
+            platform=row["platform"], chat_id=row["chat_id"], chat_kind=ChatKind(row["chat_kind"]),
+            sender_id=row["sender_id"], sender_name=row["sender_name"], message_id=row["message_id"],
+            time=parse_iso(row["time"]), text=row["text"], mentions=row["mentions"],
+            attachments=row["attachments"], type=EventType(row["type"]),
+        )
 
     def find(self, message_id: str) -> list[dict[str, Any]]:
         """By full uid ("sim:123") or by the platform's message id alone."""

@@ -73,6 +73,12 @@ class OutboundRepo(Repo):
                 (status, error, now, attempts, iso(next_attempt_at), platform_message_id, status, now, item_id),
             )
 
+    def exists(self, source: str, occurrence: str) -> bool:
+        """Was anything of this source and occurrence ever handed to the outbox?"""
+        return self.scalar(
+            "SELECT 1 FROM outbound WHERE source = ? AND occurrence = ? LIMIT 1", (source, occurrence),
+        ) is not None
+
     def skip(self, ids: list[int], error: str) -> None:
         """Mark many deliveries skipped at once (expired before their turn)."""
         now = iso(utcnow())

@@ -106,16 +106,16 @@ async def _check_csrf(request: web.Request, session: Session | None) -> None:
         raise web.HTTPForbidden(text=ERR_CSRF)
 
 
-def csrf_exempt(handler: Handler) -> Handler:
+def platform_callback(handler: Handler) -> Handler:
     """Mark a platform callback: signed by the platform itself, so it needs no CSRF token,
     and it never carries a console session, so the console's middlewares leave it alone
     (they were a fifth of a callback's cost)."""
-    handler.csrf_exempt = True  # type: ignore[attr-defined]
+    handler.platform_callback = True  # type: ignore[attr-defined]
     return handler
 
 
 def is_platform_callback(request: web.Request) -> bool:
-    return getattr(request.match_info.handler, "csrf_exempt", False)
+    return getattr(request.match_info.handler, "platform_callback", False)
 
 
 def csrf_token(request: web.Request) -> str:
