@@ -46,3 +46,28 @@ async def test_moderator_confirms_held_message_in_review_queue(server, page):
     bot = server.app[BOT]
     assert store.moderation.active_strikes("sim", "g_mom", "u_tiantian", bot.clock.now()) == 1
     assert store.accounts.audit_entries(action="moderation.review.confirm")
+
+
+async def test_an_approved_question_is_answered_in_the_group(server, page):
+    # a question that names a competitor is held; once approved, the member gets the FAQ answer
+    await browser_login(page, server, "mod")
+    await page.click("text=群聊模拟器")
+    await page.click("text=宝妈群")
+    await page.select_option("#member-select", label="甜甜妈")
+    await page.fill("#message-input", "拼·夕·夕什么时候发货？")
+    await page.click("#send-button")
+    await page.wait_for_selector("#chat-log .msg.in >> text=什么时候发货")
+    store = server.app[STORE]
+    for _ in range(100):
+        if store.moderation.list_flags():
+            break
+        await page.wait_for_timeout(50)
+    assert not await page.query_selector("#chat-log >> text=48 小时内发货")  # held: no answer yet
+
+    await page.click("text=审核队列")
+    await page.click("text=详情")
+    await page.click("text=放行（没有问题）")
+    await page.wait_for_selector(".flash.ok >> text=已补发回答")
+    await page.click("text=群聊模拟器")
+    await page.click("text=宝妈群")
+    await page.wait_for_selector("#chat-log >> text=48 小时内发货")
