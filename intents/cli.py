@@ -114,9 +114,7 @@ def cmd_eval(ctx: CliContext) -> int:
 def _eval_tokenizer(synonyms: Path | None, words: Path | None):
     from intents.tokenize import Tokenizer
 
-    tokenizer = Tokenizer()
-    for line in _list_file(words):
-        tokenizer.add_word(line.split()[0])
+    tokenizer = Tokenizer(user_words=[(line.split()[0], None) for line in _list_file(words)])
     pairs = [line.split() for line in _list_file(synonyms)]
     bad = [" ".join(p) for p in pairs if len(p) != 2]
     if bad:

@@ -74,9 +74,8 @@ class FaqService:
 
     def _apply_dictionary(self) -> None:
         rows = self.store.faq.dictionary()
-        for row in rows:
-            if row["kind"] == "word":
-                self.tokenizer.add_word(row["word"], row["freq"])
+        # the whole set each time: a word removed in another process goes away here too
+        self.tokenizer.set_user_words({r["word"]: r["freq"] for r in rows if r["kind"] == "word"})
         self.tokenizer.set_stop_words(r["word"] for r in rows if r["kind"] == "stop")
         self.tokenizer.set_synonyms({r["word"]: r["target"] for r in rows if r["kind"] == "synonym"})
 
@@ -184,8 +183,6 @@ class FaqService:
     def remove_dictionary(self, word: str, kind: str) -> bool:
         with self._lock:
             removed = self.store.faq.remove_dictionary(word, kind)
-            if kind == "word":
-                self.tokenizer.remove_word(word)
             self.reload()
         return removed
 

@@ -1,19 +1,17 @@
-"""jieba word segmentation with a user dictionary, stop words and synonyms, loaded once."""
+"""jieba word segmentation (jieba-rs) with a user dictionary, stop words and synonyms."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import jieba
+import rjieba
 
 from intents.normalize import normalize, sound
 
 DATA_DIR = Path(__file__).parent / "data"
-jieba.setLogLevel(logging.WARNING)
 
 
 def _read_list(path: Path) -> list[str]:
@@ -49,27 +47,38 @@ class Tokens:
 
 
 CACHE_SIZE = 4096
-_BASE: jieba.Tokenizer | None = None
+# a word a manager adds is meant to be kept whole: as frequent as jieba's common words
+USER_WORD_FREQ = 20000
+
+
+def _shipped_words() -> dict[str, int | None]:
+    words: dict[str, int | None] = {}
+    for line in _read_list(DATA_DIR / "userdict.txt"):
+        parts = line.split()
+        words[parts[0]] = int(parts[1]) if len(parts) > 1 else None
+    return words
+
+
+SHIPPED_WORDS = _shipped_words()
+_BASE: rjieba.Jieba | None = None
 _BASE_LOCK = threading.Lock()
 
 
-def _new_jieba() -> jieba.Tokenizer:
-    """A jieba instance sharing the process's one copy of the main dictionary (plus the
-    shipped user dictionary): 67 MB read once. Tokenizer copies it before changing it."""
+def _dictionary(extra: dict[str, int]) -> rjieba.Jieba:
+    """jieba's main dictionary, the shipped user dictionary and `extra` (about 0.1 s)."""
+    jb = rjieba.Jieba()
+    for word, freq in (SHIPPED_WORDS | extra).items():
+        jb.add_word(word, freq, None)
+    return jb
+
+
+def _shared_dictionary() -> rjieba.Jieba:
+    """The one dictionary every tokenizer without words of its own uses (24 MB each)."""
     global _BASE
     with _BASE_LOCK:
         if _BASE is None:
-            base = jieba.Tokenizer()
-            base.initialize()
-            for line in _read_list(DATA_DIR / "userdict.txt"):
-                parts = line.split()
-                base.add_word(parts[0], int(parts[1]) if len(parts) > 1 else None)
-            _BASE = base
-    tk = jieba.Tokenizer()
-    tk.FREQ = _BASE.FREQ
-    tk.total = _BASE.total
-    tk.initialized = True
-    return tk
+            _BASE = _dictionary({})
+        return _BASE
 
 
 def _keywords(words: list[str]) -> frozenset[str]:
@@ -77,52 +86,60 @@ def _keywords(words: list[str]) -> frozenset[str]:
     return frozenset(keys + [w[i:i + 2] for w in keys if len(w) > 2 for i in range(len(w) - 1)])
 
 
+def _word_key(word: str) -> str:
+    return normalize(word).replace(" ", "")
+
+
 class Tokenizer:
-    """A private jieba instance (not the global one), initialised eagerly in the constructor."""
+    """jieba segmentation (jieba-rs) with its own words, stop words and synonyms.
+
+    A dictionary in use is never changed: a change builds a new one and swaps it in, so a
+    question segmented on another thread sees either the old words or the new ones.
+    """
 
     def __init__(self, user_words: Iterable[tuple[str, int | None]] = (),
                  stop_words: Iterable[str] = (), synonyms: dict[str, str] | None = None) -> None:
-        self._jieba = _new_jieba()
-        self._shared = True  # the dictionary is the process's shared one until a word changes
         self._lock = threading.Lock()
         self._cache: dict[str, Tokens] = {}
+        self._user_words: dict[str, int] = {}
+        self._synonym_words: dict[str, int] = {}
+        self._jieba = _shared_dictionary()
         self.stop_words = set(DEFAULT_STOP_WORDS) | set(stop_words)
-        self.synonyms: dict[str, str] = {**DEFAULT_SYNONYMS, **(synonyms or {})}
-        for word, freq in user_words:
-            self.add_word(word, freq)
+        self.synonyms: dict[str, str] = dict(DEFAULT_SYNONYMS)
+        if synonyms:
+            self.set_synonyms(synonyms)
+        self.set_user_words(dict(user_words))
 
-    def _own_dictionary(self) -> None:
-        """Copy the shared dictionary before the first change (15 MB, only if words change)."""
-        if self._shared:
-            self._jieba.FREQ = dict(self._jieba.FREQ)
-            self._shared = False
+    def _rebuild(self, user_words: dict[str, int], synonym_words: dict[str, int]) -> None:
+        with self._lock:
+            if user_words == self._user_words and synonym_words == self._synonym_words:
+                return
+            extra = synonym_words | user_words
+            self._jieba = _dictionary(extra) if extra else _shared_dictionary()
+            self._user_words, self._synonym_words = user_words, synonym_words
+            self._cache.clear()
+
+    def set_user_words(self, words: dict[str, int | None]) -> None:
+        """Replace the managers' words (word → jieba frequency, None for the default)."""
+        keyed = {_word_key(w): freq or USER_WORD_FREQ for w, freq in words.items()}
+        self._rebuild({k: v for k, v in keyed.items() if k}, self._synonym_words)
 
     def add_word(self, word: str, freq: int | None = None) -> None:
-        word = normalize(word).replace(" ", "")
-        if word:
-            with self._lock:
-                self._own_dictionary()
-                self._jieba.add_word(word, freq or 20000)
-                self._cache.clear()
+        self.set_user_words({**self._user_words, word: freq})
 
     def remove_word(self, word: str) -> None:
-        with self._lock:
-            self._own_dictionary()
-            self._jieba.del_word(normalize(word).replace(" ", ""))
-            self._cache.clear()
+        """The word is segmented as jieba's own dictionary has it again."""
+        key = _word_key(word)
+        self._rebuild({w: f for w, f in self._user_words.items() if w != key}, self._synonym_words)
 
     def set_stop_words(self, words: Iterable[str]) -> None:
         self.stop_words = set(DEFAULT_STOP_WORDS) | {normalize(w) for w in words if normalize(w)}
         self._cache.clear()
 
     def set_synonyms(self, synonyms: dict[str, str]) -> None:
-        extra = {normalize(k).replace(" ", ""): normalize(v).replace(" ", "")
-                 for k, v in synonyms.items() if normalize(k)}
-        if extra:
-            with self._lock:
-                self._own_dictionary()
-                for word in extra:
-                    self._jieba.add_word(word, 20000)
+        extra = {_word_key(k): _word_key(v) for k, v in synonyms.items() if _word_key(k)}
+        # a synonym must come out of segmentation whole to be mapped
+        self._rebuild(self._user_words, dict.fromkeys(extra, USER_WORD_FREQ))
         self.synonyms = {**DEFAULT_SYNONYMS, **extra}
         self._cache.clear()
 
@@ -137,9 +154,9 @@ class Tokenizer:
         """(every word with synonyms mapped, the content words among them)."""
         mapped: list[str] = []
         content: list[str] = []
-        syn, stop = self.synonyms, self.stop_words
+        syn, stop, jb = self.synonyms, self.stop_words, self._jieba
         for chunk in normalize(text).split():
-            for word in self._jieba.lcut(chunk, HMM=False):
+            for word in jb.cut(chunk, False):
                 word = syn.get(word, word)
                 mapped.append(word)
                 if word not in stop:

@@ -12,6 +12,7 @@ import bisect
 from typing import TYPE_CHECKING
 
 import ahocorasick
+import rjieba
 
 from bot.readings import readings
 
@@ -32,12 +33,8 @@ def syllables(text: str) -> list[str]:
 
 def _word_bounds(text: str) -> list[tuple[int, int]]:
     """Multi-character words of `text` as jieba segments it (only called when pinyin matched)."""
-    import logging
-
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    return [(start, end) for _, start, end in jieba.tokenize(text) if end - start > 1]
+    # rjieba's module-level instance: jieba's own dictionary, loaded when rjieba is imported
+    return [(start, end) for _, start, end in rjieba.tokenize(text, "default", True) if end - start > 1]
 
 
 class PinyinMatcher:

@@ -116,3 +116,30 @@ def test_a_word_added_to_one_faq_does_not_change_another_ones_segmentation():
     assert "花西子散粉" in first.words("我想买花西子散粉")
     assert second.words("我想买花西子散粉") == before
     assert Tokenizer().words("我想买花西子散粉") == before
+
+
+def test_questions_segmented_while_a_manager_edits_the_dictionary_never_fail():
+    """The console changes words on a worker thread while the event loop segments questions."""
+    import threading
+
+    from intents.tokenize import Tokenizer
+
+    tokenizer = Tokenizer()
+    errors: list[BaseException] = []
+
+    def edit() -> None:
+        try:
+            for i in range(4):
+                tokenizer.add_word(f"花西子{i}号")
+                tokenizer.remove_word(f"花西子{i}号")
+        except BaseException as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    while editor.is_alive():
+        assert "发货" in tokenizer.words("什么时候发货")
+        tokenizer.clear_cache()
+    editor.join()
+    assert not errors
+    assert "花西子3号" not in tokenizer.words("我想买花西子3号")

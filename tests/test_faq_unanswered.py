@@ -68,6 +68,15 @@ def test_user_dictionary_and_synonyms_change_matching_without_restart(faq):
     assert "小熊公仔" in faq.tokenizer.words("有小熊公仔吗")
     faq.remove_dictionary("小礼物", "synonym")
     assert faq.engine.match("小礼物是什么").outcome != "answer"
+    faq.remove_dictionary("小熊公仔", "word")
+    assert "小熊公仔" not in faq.tokenizer.words("有小熊公仔吗")
+
+
+def test_removing_a_word_jieba_already_knew_keeps_it_whole(faq):
+    """A manager adds 发货 (a word of jieba's own) and takes it back: it must not break apart."""
+    faq.add_dictionary("发货", "word", freq=3)
+    faq.remove_dictionary("发货", "word")
+    assert "发货" in faq.tokenizer.words("今天发货吗")
 
 
 
