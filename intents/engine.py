@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from intents.index import BM25Index
 from intents.model import Candidate, FaqEntry, Match
-from intents.ranker import DEFAULT_WEIGHTS, Ranker, Weights
+from intents.ranker import DEFAULT_WEIGHTS, Ranker, Scores, Weights
 from intents.tokenize import Tokenizer, Tokens
 
 # character similarity at which a question counts as the phrasing itself (typos included)
@@ -110,26 +110,30 @@ class FaqEngine:
             query = self.tokenizer.tokens(text)
             if not query.terms:
                 return []
+            docs = self._docs
             accept = None
             if chat_id is not None and not private and self._scoped:
-                entries, docs = self.entries, self._docs
+                entries = self.entries
 
                 def accept(doc: int) -> bool:
                     return entries[docs[doc][0]].applies_to(chat_id, chat_tags, private)
 
             hits = self.index.search(query.terms, self.thresholds.candidates, accept)
-            best: dict[str, Candidate] = {}
-            q_mass = self.ranker.query_mass(query)
-            for doc, bm25 in hits:
-                entry_id, question, tokens = self._docs[doc]
-                feats = self.ranker.features(query, q_mass, tokens, doc)
-                score = self.ranker.score(feats)
+            scored = self.ranker.score_all(query, [(doc, docs[doc][2]) for doc, _ in hits])
+            # each entry's best phrasing; Candidates are built only for the few returned
+            best: dict[str, tuple[Scores, float, int]] = {}
+            for (doc, bm25), scores in zip(hits, scored, strict=True):
+                entry_id = docs[doc][0]
                 current = best.get(entry_id)
-                if current is None or score > current.score:
-                    keyword = bool(query.keywords & tokens.keywords) or feats["char"] >= NEAR_IDENTICAL
-                    best[entry_id] = Candidate(entry_id, question, score, bm25, feats, keyword)
-        ranked = sorted(best.values(), key=lambda c: (-c.score, -c.bm25, c.entry_id))
-        return ranked[:limit]
+                if current is None or scores.score > current[0].score:
+                    best[entry_id] = (scores, bm25, doc)
+            ranked = sorted(best.items(), key=lambda kv: (-kv[1][0].score, -kv[1][1], kv[0]))[:limit]
+            result = []
+            for entry_id, (scores, bm25, doc) in ranked:
+                _, question, tokens = docs[doc]
+                keyword = not query.keywords.isdisjoint(tokens.keywords) or scores.char >= NEAR_IDENTICAL
+                result.append(Candidate(entry_id, question, scores.score, bm25, scores.features(), keyword))
+        return result
 
     def match(self, text: str, *, chat_id: str | None = None, chat_tags: list[str] | None = None,
               private: bool = False, suggest_max: int = 3) -> Match:

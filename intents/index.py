@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 
 DRIFT = 0.10
@@ -113,13 +113,16 @@ class BM25Index:
             value = self._mass[doc_id] = self.mass(self.doc_terms[doc_id])
         return value
 
-    def search(self, terms: Iterable[str], k: int,
+    def search(self, terms: Sequence[str], k: int,
                accept: Callable[[int], bool] | None = None) -> list[tuple[int, float]]:
         """The k best documents as (doc id, BM25 score), best first."""
         self._check_drift()
         postings, idf_cache = self.postings, self._idf
         present = []
-        for term, qtf in Counter(terms).items():
+        counts = dict.fromkeys(terms, 1)  # query order kept; repeated terms are rare
+        if len(counts) != len(terms):
+            counts = Counter(terms)
+        for term, qtf in counts.items():
             plist = postings.get(term)
             if plist is not None:
                 present.append((len(plist), term, qtf, plist))
@@ -130,7 +133,10 @@ class BM25Index:
         for _, term, qtf, plist in present:
             idf = idf_cache.get(term)
             weight = (idf if idf is not None else self.idf(term)) * qtf
-            if acc and len(acc) + len(plist) > limit:
+            if not acc:
+                acc = {doc: weight * impact for doc, impact in plist.items()}
+                continue
+            if len(acc) + len(plist) > limit:
                 # continue mode: only documents already found gain score (the key views'
                 # intersection is computed in C, walking the smaller side)
                 for doc in acc.keys() & plist.keys():

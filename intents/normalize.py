@@ -38,10 +38,10 @@ _QUESTION_RE = re.compile("|".join(map(re.escape, _QUESTION_WORDS)))
 
 def looks_like_question(text: str) -> bool:
     """Question mark or a question word: what a member asking something usually writes."""
-    text = unicodedata.normalize("NFKC", text)
-    if "?" in text:
+    if "?" in unicodedata.normalize("NFKC", text):
         return True
-    return _QUESTION_RE.search(_CONVERTER.convert(text)) is not None
+    # the normalised text, which the FAQ match then finds cached (one conversion per message)
+    return _QUESTION_RE.search(normalize(text)) is not None
 
 
 def _build_sound_table() -> dict[int, str]:

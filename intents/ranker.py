@@ -12,8 +12,9 @@ The weights were chosen with `qunbot faq eval` on the ATEC and LCQMC sets (docs/
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from rapidfuzz import fuzz
+from rapidfuzz.fuzz import ratio, token_sort_ratio
 
 from intents.index import BM25Index
 from intents.tokenize import Tokens
@@ -27,6 +28,18 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+
+
+class Scores(NamedTuple):
+    """The final score and the features it is made of, each 0..100."""
+
+    score: float
+    char: float
+    token: float
+    overlap: float
+
+    def features(self) -> dict[str, float]:
+        return {"char": self.char, "token": self.token, "overlap": self.overlap}
 # a same-sounding match is nearly, not fully, as good as the same characters
 SOUND_WEIGHT = 0.95
 
@@ -42,25 +55,29 @@ class Ranker:
         # unanswered questions borrows the FAQ's statistics: a tiny index has no useful IDF)
         self.idf_source = idf_source
 
-    def query_mass(self, query: Tokens) -> float:
-        return (self.idf_source or self.index).mass(query.term_set)
+    def score_all(self, query: Tokens, docs: list[tuple[int, Tokens]]) -> list[Scores]:
+        """Scores of each (doc id, tokens) against the question, in the given order.
 
-    def features(self, query: Tokens, q_mass: float, doc: Tokens, doc_id: int) -> dict[str, float]:
-        char = fuzz.ratio(query.text, doc.text)
-        if char < 100:
-            char = max(char, SOUND_WEIGHT * fuzz.ratio(query.sound, doc.sound))
-        token = fuzz.token_sort_ratio(query.joined, doc.joined) if query.words and doc.words else 0.0
-        source = self.idf_source
-        if source is None:
-            source = self.index
-            total = q_mass + source.doc_mass(doc_id)
-        else:
-            total = q_mass + source.mass(doc.term_set)
-        common = source.mass(query.term_set & doc.term_set)
-        overlap = 200.0 * common / total if total else 0.0
-        return {"char": char, "token": token, "overlap": overlap}
-
-    def score(self, feats: dict[str, float]) -> float:
+        One loop with local names: it runs for every retrieved phrasing of every question.
+        """
+        # (an empty idf_source is still the source: every term then weighs the same)
+        source = self.index if self.idf_source is None else self.idf_source
+        doc_mass = source.doc_mass if self.idf_source is None else None
+        idf = {term: source.idf(term) for term in query.term_set}
+        q_mass = sum(idf.values())
+        idf_of = idf.__getitem__
+        q_text, q_sound, q_joined, q_terms = query.text, query.sound, query.joined, query.term_set
         w = self.weights
-        total = w.char + w.token + w.overlap
-        return (w.char * feats["char"] + w.token * feats["token"] + w.overlap * feats["overlap"]) / total
+        wc, wt, wo, wsum = w.char, w.token, w.overlap, w.char + w.token + w.overlap
+        out = []
+        for doc_id, doc in docs:
+            char = ratio(q_text, doc.text)
+            if char < 100:
+                heard = SOUND_WEIGHT * ratio(q_sound, doc.sound)
+                if heard > char:
+                    char = heard
+            token = token_sort_ratio(q_joined, doc.joined) if query.words and doc.words else 0.0
+            total = q_mass + (doc_mass(doc_id) if doc_mass is not None else source.mass(doc.term_set))
+            overlap = 200.0 * sum(map(idf_of, q_terms & doc.term_set)) / total if total else 0.0
+            out.append(Scores((wc * char + wt * token + wo * overlap) / wsum, char, token, overlap))
+        return out
