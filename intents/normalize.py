@@ -6,11 +6,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-import opencc
-
 from bot.readings import readings
+from bot.t2s import to_simplified
 
-_CONVERTER = opencc.OpenCC("t2s")
 # anything that is not a letter, digit or CJK ideograph separates words
 _NOISE = re.compile(r"[^0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _QUESTION_WORDS = (
@@ -24,7 +22,7 @@ _QUESTION_WORDS = (
 def normalize(text: str) -> str:
     """Full-width→half-width, traditional→simplified, lower case, punctuation→single space."""
     text = unicodedata.normalize("NFKC", text)
-    text = _CONVERTER.convert(text).lower()
+    text = to_simplified(text).lower()
     return _NOISE.sub(" ", text).strip()
 
 

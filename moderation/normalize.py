@@ -19,6 +19,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from bot.t2s import char_table
 from moderation.config import NormalizeSettings
 
 _CN_NUMERALS = {
@@ -44,26 +45,9 @@ _NOISE_BLOCKS = [(0x16A0, 0x16FF)]
 _NOISE_SCAN = [(0, 0x3400), (0xA000, 0x10000), (0x1F000, 0x1FB00), (0xE0000, 0xE0080)]
 
 
-@lru_cache(maxsize=1)
 def _t2s_table() -> dict[int, str]:
-    """Single-character traditional → simplified pairs from OpenCC (built once, ~0.1 s)."""
-    import opencc
-
-    cc = opencc.OpenCC("t2s")
-    table: dict[int, str] = {}
-    for lo, hi in ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00)):
-        chars = "".join(chr(cp) for cp in range(lo, hi))
-        converted = cc.convert(chars)
-        if len(converted) == len(chars):
-            for a, b in zip(chars, converted, strict=True):
-                if a != b:
-                    table[ord(a)] = b
-        else:  # phrase conversion changed the length: fall back to one call per character
-            for a in chars:
-                b = cc.convert(a)
-                if len(b) == 1 and b != a:
-                    table[ord(a)] = b
-    return table
+    """Single-character traditional → simplified pairs (positions stay where they were)."""
+    return {cp: ch for cp, ch in char_table().items() if len(ch) == 1}
 
 
 @lru_cache(maxsize=1)
