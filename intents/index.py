@@ -98,6 +98,15 @@ class BM25Index:
             value = self._idf[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
         return value
 
+    def idf_map(self, terms: Iterable[str]) -> dict[str, float]:
+        """term → IDF for each of `terms` (cache hits without a method call per term)."""
+        cache, idf = self._idf, self.idf
+        out = {}
+        for t in terms:
+            value = cache.get(t)
+            out[t] = value if value is not None else idf(t)
+        return out
+
     def mass(self, terms: Iterable[str]) -> float:
         """Sum of IDF over distinct terms."""
         cache, idf = self._idf, self.idf

@@ -63,7 +63,7 @@ class Ranker:
         # (an empty idf_source is still the source: every term then weighs the same)
         source = self.index if self.idf_source is None else self.idf_source
         doc_mass = source.doc_mass if self.idf_source is None else None
-        idf = {term: source.idf(term) for term in query.term_set}
+        idf = source.idf_map(query.term_set)
         q_mass = sum(idf.values())
         idf_of = idf.__getitem__
         q_text, q_sound, q_joined, q_terms = query.text, query.sound, query.joined, query.term_set

@@ -28,9 +28,9 @@ def utcnow() -> datetime:
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).isoformat(timespec="milliseconds")
+    if dt.tzinfo is not UTC:  # the usual case (UTC already) skips a conversion per row
+        dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    return dt.isoformat(timespec="milliseconds")
 
 
 def parse_iso(text: str | None) -> datetime | None:
