@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from sys import intern
 
 import rjieba
 
@@ -170,10 +171,12 @@ class Tokenizer:
         mapped, words = self._segment(text)
         # character-level features see the text with synonyms already mapped
         compact = "".join(w for w in mapped if w not in FILLER_WORDS)
-        terms = [f"w{w}" for w in words]
-        terms += [f"b{compact[i:i + 2]}" for i in range(len(compact) - 1)]
+        # interned: the index, every phrasing and the question share one object per term, so
+        # lookups and set intersections compare pointers (and the index holds each term once)
+        terms = [intern(f"w{w}") for w in words]
+        terms += [intern(f"b{compact[i:i + 2]}") for i in range(len(compact) - 1)]
         if len(compact) == 1:
-            terms.append(f"b{compact}")
+            terms.append(intern(f"b{compact}"))
         result = Tokens(compact, tuple(words), tuple(terms), frozenset(terms), " ".join(words),
                         _keywords(words), sound(compact))
         # repeated questions hit this; a few KB per entry, so it stays small
