@@ -100,7 +100,7 @@ class Tokenizer:
 
     def __init__(self, user_words: Iterable[tuple[str, int | None]] = (),
                  stop_words: Iterable[str] = (), synonyms: dict[str, str] | None = None) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # word changes read, then replace, the current sets
         self._cache: dict[str, Tokens] = {}
         self._user_words: dict[str, int] = {}
         self._synonym_words: dict[str, int] = {}
@@ -123,15 +123,18 @@ class Tokenizer:
     def set_user_words(self, words: dict[str, int | None]) -> None:
         """Replace the managers' words (word → jieba frequency, None for the default)."""
         keyed = {_word_key(w): freq or USER_WORD_FREQ for w, freq in words.items()}
-        self._rebuild({k: v for k, v in keyed.items() if k}, self._synonym_words)
+        with self._lock:
+            self._rebuild({k: v for k, v in keyed.items() if k}, self._synonym_words)
 
     def add_word(self, word: str, freq: int | None = None) -> None:
-        self.set_user_words({**self._user_words, word: freq})
+        with self._lock:
+            self.set_user_words({**self._user_words, word: freq})
 
     def remove_word(self, word: str) -> None:
         """The word is segmented as jieba's own dictionary has it again."""
         key = _word_key(word)
-        self._rebuild({w: f for w, f in self._user_words.items() if w != key}, self._synonym_words)
+        with self._lock:
+            self._rebuild({w: f for w, f in self._user_words.items() if w != key}, self._synonym_words)
 
     def set_stop_words(self, words: Iterable[str]) -> None:
         self.stop_words = set(DEFAULT_STOP_WORDS) | {normalize(w) for w in words if normalize(w)}
@@ -140,7 +143,8 @@ class Tokenizer:
     def set_synonyms(self, synonyms: dict[str, str]) -> None:
         extra = {_word_key(k): _word_key(v) for k, v in synonyms.items() if _word_key(k)}
         # a synonym must come out of segmentation whole to be mapped
-        self._rebuild(self._user_words, dict.fromkeys(extra, USER_WORD_FREQ))
+        with self._lock:
+            self._rebuild(self._user_words, dict.fromkeys(extra, USER_WORD_FREQ))
         self.synonyms = {**DEFAULT_SYNONYMS, **extra}
         self._cache.clear()
 
