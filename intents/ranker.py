@@ -28,6 +28,8 @@ class Weights:
 
 
 DEFAULT_WEIGHTS = Weights()
+# a same-sounding match is nearly, not fully, as good as the same characters
+SOUND_WEIGHT = 0.95
 
 
 class Scores(NamedTuple):
@@ -40,8 +42,6 @@ class Scores(NamedTuple):
 
     def features(self) -> dict[str, float]:
         return {"char": self.char, "token": self.token, "overlap": self.overlap}
-# a same-sounding match is nearly, not fully, as good as the same characters
-SOUND_WEIGHT = 0.95
 
 
 class Ranker:
