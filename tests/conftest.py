@@ -156,3 +156,13 @@ async def browser_login(page, server, name: str, password: str = TEST_PASSWORD) 
     await page.click("button[type=submit]")
     await page.wait_for_load_state()
     return base
+
+
+async def browser_say(page, group: str, member: str, text: str) -> None:
+    """Open the simulator's group and post `text` as `member`; returns once the chat shows it."""
+    await page.click("nav >> text=群聊模拟器")
+    await page.click(f"text={group}")
+    await page.select_option("#member-select", label=member)
+    await page.fill("#message-input", text)
+    await page.click("#send-button")
+    await page.wait_for_selector(f"#chat-log .msg.in >> text={text}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.web.keys import STORE
-from tests.conftest import browser_login
+from tests.conftest import browser_login, browser_say
 
 pytestmark = pytest.mark.browser
 
@@ -20,13 +20,8 @@ async def server(console_server):
 async def test_login_open_simulator_send_message_and_see_it_recorded(server, page):
     base = await browser_login(page, server, "admin")
     await page.wait_for_url(f"{base}/")
-    await page.click("text=群聊模拟器")
-    await page.click("text=宝妈群")
-    await page.select_option("#member-select", label="甜甜妈")
-    await page.fill("#message-input", "/help")
-    await page.click("#send-button")
     # the member's message and the bot's answer both appear in the chat log
-    await page.wait_for_selector("#chat-log .msg.in >> text=/help")
+    await browser_say(page, "宝妈群", "甜甜妈", "/help")
     await page.wait_for_selector("#chat-log .msg.out >> text=可用命令")
     store = server.app[STORE]
     rows = [m for m in store.messages.chat_messages("sim", "g_mom") if m["text"] == "/help"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import browser_login
+from tests.conftest import browser_login, browser_say
 
 pytestmark = pytest.mark.browser
 
@@ -42,9 +42,5 @@ async def test_manager_creates_rule_with_live_validation_and_bot_answers(server,
     assert "拼团链接在群公告" in result
 
     # and the simulated group gets the answer from the bot
-    await page.click("nav >> text=群聊模拟器")
-    await page.click("text=宝妈群")
-    await page.select_option("#member-select", label="甜甜妈")
-    await page.fill("#message-input", "还有拼团吗")
-    await page.click("#send-button")
+    await browser_say(page, "宝妈群", "甜甜妈", "还有拼团吗")
     await page.wait_for_selector("#chat-log .msg.out >> text=拼团链接在群公告，甜甜妈 快来～")

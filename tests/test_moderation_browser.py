@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.web.keys import BOT, STORE
-from tests.conftest import browser_login
+from tests.conftest import browser_login, browser_say, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -15,22 +15,12 @@ async def server(console_server):
     return await console_server(("admin", "admin"), ("mod", "moderator"))
 
 
-
-
 async def test_moderator_confirms_held_message_in_review_queue(server, page):
     # a member advertises a competitor in the simulator: the demo lexicon holds it for review
     await browser_login(page, server, "admin")
-    await page.click("text=群聊模拟器")
-    await page.click("text=宝妈群")
-    await page.select_option("#member-select", label="甜甜妈")
-    await page.fill("#message-input", "大家去拼·夕·夕买吧")
-    await page.click("#send-button")
-    await page.wait_for_selector("#chat-log .msg.in >> text=拼·夕·夕")
+    await browser_say(page, "宝妈群", "甜甜妈", "大家去拼·夕·夕买吧")
     store = server.app[STORE]
-    for _ in range(100):
-        if store.moderation.list_flags():
-            break
-        await page.wait_for_timeout(50)
+    await wait_until(store.moderation.list_flags)
     await page.click("text=退出登录")
 
     await browser_login(page, server, "mod")
@@ -51,17 +41,9 @@ async def test_moderator_confirms_held_message_in_review_queue(server, page):
 async def test_an_approved_question_is_answered_in_the_group(server, page):
     # a question that names a competitor is held; once approved, the member gets the FAQ answer
     await browser_login(page, server, "mod")
-    await page.click("text=群聊模拟器")
-    await page.click("text=宝妈群")
-    await page.select_option("#member-select", label="甜甜妈")
-    await page.fill("#message-input", "拼·夕·夕什么时候发货？")
-    await page.click("#send-button")
-    await page.wait_for_selector("#chat-log .msg.in >> text=什么时候发货")
+    await browser_say(page, "宝妈群", "甜甜妈", "拼·夕·夕什么时候发货？")
     store = server.app[STORE]
-    for _ in range(100):
-        if store.moderation.list_flags():
-            break
-        await page.wait_for_timeout(50)
+    await wait_until(store.moderation.list_flags)
     assert not await page.query_selector("#chat-log >> text=48 小时内发货")  # held: no answer yet
 
     await page.click("text=审核队列")
