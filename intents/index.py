@@ -109,12 +109,7 @@ class BM25Index:
 
     def mass(self, terms: Iterable[str]) -> float:
         """Sum of IDF over distinct terms."""
-        cache, idf = self._idf, self.idf
-        total = 0.0
-        for t in terms:
-            value = cache.get(t)
-            total += value if value is not None else idf(t)
-        return total
+        return sum(self.idf_map(terms).values())
 
     def doc_mass(self, doc_id: int) -> float:
         value = self._mass.get(doc_id)

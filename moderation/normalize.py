@@ -45,6 +45,7 @@ _NOISE_BLOCKS = [(0x16A0, 0x16FF)]
 _NOISE_SCAN = [(0, 0x3400), (0xA000, 0x10000), (0x1F000, 0x1FB00), (0xE0000, 0xE0080)]
 
 
+@lru_cache(maxsize=1)
 def _t2s_table() -> dict[int, str]:
     """Single-character traditional → simplified pairs (positions stay where they were)."""
     return {cp: ch for cp, ch in char_table().items() if len(ch) == 1}
