@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from intents.index import BM25Index
 from intents.model import Candidate, FaqEntry, Match
-from intents.ranker import DEFAULT_WEIGHTS, Ranker, Scores, Weights
+from intents.ranker import DEFAULT_WEIGHTS, Ranker, Scores, Weights, features
 from intents.tokenize import Tokenizer, Tokens
 
 # character similarity at which a question counts as the phrasing itself (typos included)
@@ -125,14 +125,14 @@ class FaqEngine:
             for (doc, bm25), scores in zip(hits, scored, strict=True):
                 entry_id = docs[doc][0]
                 current = best.get(entry_id)
-                if current is None or scores.score > current[0].score:
+                if current is None or scores[0] > current[0][0]:
                     best[entry_id] = (scores, bm25, doc)
-            ranked = sorted(best.items(), key=lambda kv: (-kv[1][0].score, -kv[1][1], kv[0]))[:limit]
+            ranked = sorted(best.items(), key=lambda kv: (-kv[1][0][0], -kv[1][1], kv[0]))[:limit]
             result = []
             for entry_id, (scores, bm25, doc) in ranked:
                 _, question, tokens = docs[doc]
-                keyword = not query.keywords.isdisjoint(tokens.keywords) or scores.char >= NEAR_IDENTICAL
-                result.append(Candidate(entry_id, question, scores.score, bm25, scores.features(), keyword))
+                keyword = not query.keywords.isdisjoint(tokens.keywords) or scores[1] >= NEAR_IDENTICAL
+                result.append(Candidate(entry_id, question, scores[0], bm25, features(scores), keyword))
         return result
 
     def match(self, text: str, *, chat_id: str | None = None, chat_tags: list[str] | None = None,

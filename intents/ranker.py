@@ -3,7 +3,8 @@
 Only the few retrieved candidates are scored here, never the whole FAQ. The final
 score (0..100) is a weighted mean of:
 - `char`:  fuzz.ratio over the normalised characters (typos, word order kept);
-- `token`: fuzz.token_sort_ratio over jieba content words (word order ignored);
+- `token`: fuzz.token_sort_ratio over jieba content words (word order ignored), as fuzz.ratio
+  over the words sorted once per text;
 - `overlap`: IDF-weighted Dice overlap of words and character bigrams, taken from the
   index, so rare shared words ("花呗", "年费") count more than common ones ("怎么").
 The weights were chosen with `qunbot faq eval` on the ATEC and LCQMC sets (docs/faq.md).
@@ -12,9 +13,8 @@ The weights were chosen with `qunbot faq eval` on the ATEC and LCQMC sets (docs/
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
-from rapidfuzz.fuzz import ratio, token_sort_ratio
+from rapidfuzz.fuzz import ratio
 
 from intents.index import BM25Index
 from intents.tokenize import Tokens
@@ -32,16 +32,14 @@ DEFAULT_WEIGHTS = Weights()
 SOUND_WEIGHT = 0.95
 
 
-class Scores(NamedTuple):
-    """The final score and the features it is made of, each 0..100."""
+# (score, char, token, overlap), each 0..100: a plain tuple, built for every retrieved phrasing
+Scores = tuple[float, float, float, float]
+FEATURES = ("char", "token", "overlap")
 
-    score: float
-    char: float
-    token: float
-    overlap: float
 
-    def features(self) -> dict[str, float]:
-        return {"char": self.char, "token": self.token, "overlap": self.overlap}
+def features(scores: Scores) -> dict[str, float]:
+    """The features a score is made of, by name (what traces and `faq eval` show)."""
+    return dict(zip(FEATURES, scores[1:], strict=True))
 
 
 class Ranker:
@@ -66,18 +64,22 @@ class Ranker:
         idf = source.idf_map(query.term_set)
         q_mass = sum(idf.values())
         idf_of = idf.__getitem__
-        q_text, q_sound, q_joined, q_terms = query.text, query.sound, query.joined, query.term_set
+        q_text, q_sound, q_sorted, q_terms = query.text, query.sound, query.sorted_words, query.term_set
+        has_words = bool(query.words)
         w = self.weights
         wc, wt, wo, wsum = w.char, w.token, w.overlap, w.char + w.token + w.overlap
         out = []
         for doc_id, doc in docs:
             char = ratio(q_text, doc.text)
             if char < 100:
-                heard = SOUND_WEIGHT * ratio(q_sound, doc.sound)
+                # the sound only wins above char / SOUND_WEIGHT: below that cutoff rapidfuzz
+                # may stop early and returns 0 (the margin keeps the boundary case exact)
+                heard = SOUND_WEIGHT * ratio(q_sound, doc.sound, score_cutoff=char / SOUND_WEIGHT - 1e-9)
                 if heard > char:
                     char = heard
-            token = token_sort_ratio(q_joined, doc.joined) if query.words and doc.words else 0.0
+            # token_sort_ratio is ratio over the sorted words: sorted once per text, not per pair
+            token = ratio(q_sorted, doc.sorted_words) if has_words and doc.words else 0.0
             total = q_mass + (doc_mass(doc_id) if doc_mass is not None else source.mass(doc.term_set))
             overlap = 200.0 * sum(map(idf_of, q_terms & doc.term_set)) / total if total else 0.0
-            out.append(Scores((wc * char + wt * token + wo * overlap) / wsum, char, token, overlap))
+            out.append(((wc * char + wt * token + wo * overlap) / wsum, char, token, overlap))
         return out

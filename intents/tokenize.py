@@ -40,7 +40,8 @@ class Tokens:
     words: tuple[str, ...]
     terms: tuple[str, ...]
     term_set: frozenset[str]
-    joined: str  # words joined by spaces, for rapidfuzz's token scorers
+    # content words sorted and joined by spaces: token_sort_ratio's form, made once per text
+    sorted_words: str
     # content words that say what the question is about, and their character bigrams
     # (so a typo inside a word, 优惠卷/优惠券, still shares "优惠")
     keywords: frozenset[str]
@@ -181,7 +182,7 @@ class Tokenizer:
         terms += [intern(f"b{compact[i:i + 2]}") for i in range(len(compact) - 1)]
         if len(compact) == 1:
             terms.append(intern(f"b{compact}"))
-        result = Tokens(compact, tuple(words), tuple(terms), frozenset(terms), " ".join(words),
+        result = Tokens(compact, tuple(words), tuple(terms), frozenset(terms), " ".join(sorted(words)),
                         _keywords(words), sound(compact))
         # repeated questions hit this; a few KB per entry, so it stays small
         if len(self._cache) >= CACHE_SIZE:
