@@ -9,7 +9,6 @@ only where the adapter's send is idempotent and are otherwise marked `uncertain`
 from __future__ import annotations
 
 import asyncio
-import functools
 import heapq
 import itertools
 import logging
@@ -295,8 +294,8 @@ class Outbox:
             if self.recorder is not None:
                 # Written behind: until it lands, a crash leaves the row "sending" (not idempotent:
                 # marked uncertain, never resent) or "pending" (idempotent: resent harmlessly).
-                self.recorder.defer(functools.partial(
-                    store.outbound.mark, item.id, "sent", attempts=attempts, platform_message_id=platform_id,
+                self.recorder.defer_row(store.outbound.mark_many, (
+                    item.id, "sent", {"attempts": attempts, "platform_message_id": platform_id},
                 ))
             else:
                 await store.run(store.outbound.mark, item.id, "sent", platform_message_id=platform_id)
@@ -318,7 +317,7 @@ class Outbox:
         if self.recorder is None:
             await self.store.run(self.store.outbound.mark, item_id, status, **fields)
             return
-        self.recorder.defer(functools.partial(self.store.outbound.mark, item_id, status, **fields))
+        self.recorder.defer_row(self.store.outbound.mark_many, (item_id, status, fields))
         await asyncio.wait_for(asyncio.shield(self.recorder.durable()), timeout=RECORD_TIMEOUT)
 
     async def _retry_or_fail(self, item: OutboundItem, attempts: int, error: str, retry_after: float | None) -> None:

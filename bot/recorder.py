@@ -31,6 +31,9 @@ class Recorder:
         self._chats: list[tuple[str, str, str, str]] = []
         # other hot-path writes (FAQ answers, flags, hit counters) ride in the same transaction
         self._deferred: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        # rows for a writer that takes many (`defer_row`): fn -> the rows of this batch
+        self._rows: dict[Callable[[list[Any]], Any], list[Any]] = {}
+        self._row_count = 0
         self._known_chats: set[tuple[str, str]] = set()
         self._waiters: list[asyncio.Future] = []
         self._commit_soon: asyncio.TimerHandle | None = None
@@ -70,6 +73,23 @@ class Recorder:
         if len(self._deferred) >= self.max_batch:
             self._wake.set()
 
+    def defer_row(self, fn: Callable[[list[Any]], Any], row: Any) -> None:
+        """Queue `row` for `fn(rows)`: the rows queued for one `fn` until the next batch go in
+        one call, in their order, where the first was queued.
+
+        For the writes that come one per message (unanswered questions, FAQ answers, outbox
+        marks, simulator replies): one statement each made the writer thread give up and take
+        back the GIL once per message, which cost the event loop more than the writing.
+        """
+        rows = self._rows.get(fn)
+        if rows is None:
+            rows = self._rows[fn] = []
+            self._deferred.append((fn, (rows,)))
+        rows.append(row)
+        self._row_count += 1
+        if self._row_count >= self.max_batch:
+            self._wake.set()
+
     def pending(self) -> int:
         return len(self._messages) + len(self._decisions)
 
@@ -87,6 +107,7 @@ class Recorder:
             statuses, self._statuses = self._statuses, []
             chats, self._chats = self._chats, []
             deferred, self._deferred = self._deferred, []
+            self._rows, self._row_count = {}, 0
             try:
                 await self.store.run(self._write, chats, messages, decisions, statuses, deferred)
             except Exception as exc:

@@ -53,6 +53,7 @@ class Bot:
         )
         self.recorder = Recorder(store)
         self.services.defer_write = self.recorder.defer
+        self.services.defer_row = self.recorder.defer_row
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
         self.schedules = Scheduler(

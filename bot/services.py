@@ -30,6 +30,8 @@ class Services:
     capabilities: Callable[[str], frozenset[str]] = lambda platform: frozenset({"send"})
     # write-behind: queue a store write into the recorder's next batch (None when offline: run it now)
     defer_write: Callable[..., None] | None = None
+    # the same for one row of a writer that takes many: `fn(rows)` once per batch
+    defer_row: Callable[[Callable[[list[Any]], Any], Any], None] | None = None
     # registry for domain objects that other parts (console views, CLI) need to reach
     registry: dict[str, Any] = field(default_factory=dict)
 
@@ -39,3 +41,10 @@ class Services:
             fn(*args)
         else:
             self.defer_write(fn, *args)
+
+    def write_row_later(self, fn: Callable[[list[Any]], Any], row: Any) -> None:
+        """One row for `fn(rows)`, which writes a batch's rows in one statement."""
+        if self.defer_row is None:
+            fn([row])
+        else:
+            self.defer_row(fn, row)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 
 from bot.events import Decision, Event, EventType, Reply, pass_
@@ -97,11 +96,11 @@ class FaqStage:
             detail["candidates"] = [c.to_dict() for c in match.candidates]
         if not ctx.dry_run:
             # written behind, in the recorder's next batch: the hot path does not wait for SQLite
-            self.services.write_later(functools.partial(
-                self.store.faq.record_answer, entry_id, message_uid=event.uid, platform=event.platform,
-                chat_id=event.chat_id, sender_id=event.sender_id, question=question, score=score,
-                via=via, at=ctx.now,
-            ))
+            self.services.write_row_later(self.store.faq.record_answers, {
+                "entry_id": entry_id, "message_uid": event.uid, "platform": event.platform,
+                "chat_id": event.chat_id, "sender_id": event.sender_id, "question": question,
+                "score": score, "via": via, "at": ctx.now,
+            })
             answer_id = event.uid
             self.faq.engine.count(entry_id, hit=True)
             self.conversations.answered(key, answer_id, entry_id)
@@ -150,12 +149,12 @@ class FaqStage:
         if ctx.dry_run or not self.settings.log_unanswered or len(compact(event.text)) < LOG_MIN_LENGTH:
             return
         best = match.best
-        self.services.write_later(functools.partial(
-            self.store.faq.log_unanswered, event.text.strip(), platform=event.platform,
-            chat_id=event.chat_id, sender_id=event.sender_id, outcome=match.outcome,
-            score=round(best.score, 2) if best else 0.0, best_entry=best.entry_id if best else None,
-            at=ctx.now,
-        ))
+        self.services.write_row_later(self.store.faq.log_unanswered_many, {
+            "text": event.text.strip(), "platform": event.platform, "chat_id": event.chat_id,
+            "sender_id": event.sender_id, "outcome": match.outcome,
+            "score": round(best.score, 2) if best else 0.0, "best_entry": best.entry_id if best else None,
+            "at": ctx.now,
+        })
 
     async def _maybe_refresh(self) -> None:
         now = self.clock.monotonic()

@@ -184,13 +184,7 @@ class ModerationStage:
             strike = {"time": self.services.clock.now(), "expires_at": self.strikes.expires_at(),
                       "step": _step_name(p), "reason": reason}
             self.strikes.note(event.platform, event.chat_id, event.sender_id, strike["expires_at"])
-        self.services.write_later(_write_flag, self.services.store, flag, strike)
-
-
-def _write_flag(store: Any, flag: dict[str, Any], strike: dict[str, Any] | None) -> None:
-    flag_id = store.moderation.add_flag(flag)
-    if strike is not None:
-        store.moderation.add_strike(flag["platform"], flag["chat_id"], flag["member_id"], flag_id=flag_id, **strike)
+        self.services.write_row_later(self.services.store.moderation.add_flags, (flag, strike))
 
 
 def describe(hit: Hit, text: str) -> str:

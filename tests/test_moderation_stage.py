@@ -220,3 +220,23 @@ async def test_command_target_by_at_name_without_platform_mentions(tmp_path):
     out = await h.send("/warn", sender="boss")
     assert "请 @ 要处理的成员" in out.replies[0].text
     h.store.close()
+
+
+@pytest.mark.parametrize("same_message", [False, True])
+def test_flags_written_together_keep_each_strike_on_its_own_flag(tmp_path, same_message):
+    store = Store(tmp_path / "flags.db")
+    at = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    flags = []
+    for i in range(4):
+        flag = {"message_uid": "sim:dup" if same_message else f"sim:m{i}", "platform": "sim", "chat_id": "g1",
+                "chat_name": "测试群", "member_id": f"u{i}", "member_name": f"成员{i}", "text": f"广告{i}",
+                "time": at, "rule": "word", "category": "广告", "word": "代开发票", "action": "strike",
+                "status": "applied"}
+        strike = {"time": at, "expires_at": at.replace(day=30), "step": "warn", "reason": f"第{i}次"}
+        flags.append((flag, strike if i % 2 == 0 else None))
+    store.moderation.add_flags(flags)
+    rows = store.moderation.query("SELECT s.reason, f.member_id FROM moderation_strikes s"
+                                  " JOIN moderation_flags f ON f.id = s.flag_id ORDER BY s.id")
+    assert [(r["reason"], r["member_id"]) for r in rows] == [("第0次", "u0"), ("第2次", "u2")]
+    assert len(store.moderation.list_flags(status=None)) == 4
+    store.close()

@@ -262,3 +262,21 @@ async def test_deliveries_past_their_time_leave_the_queue_without_waiting_for_th
     assert len(adapter.sent) == 1  # the limit allowed one; the minute never had to pass
     assert statuses() == ["sent", "skipped", "skipped", "skipped", "skipped"]
     assert db.outbound.get(created[-1].id)["error"] == "已过期，未发送"
+
+
+def test_marks_in_one_batch_apply_in_order_even_for_the_same_delivery(tmp_path):
+    store = Store(tmp_path / "marks.db")
+    first, second = store.outbound.insert([
+        OutboundItem(source="s", occurrence=str(i), platform="sim", chat_id="g1", payload={"text": "x"})
+        for i in range(2)
+    ])
+    store.outbound.mark_many([
+        (first.id, "sending", {"attempts": 1}),
+        (second.id, "pending", {"error": "超时", "attempts": 2}),
+        (first.id, "sent", {"platform_message_id": "m1"}),
+    ])
+    a, b = (store.outbound.get(i) for i in (first.id, second.id))
+    assert (a["status"], a["attempts"], a["platform_message_id"], a["error"]) == ("sent", 1, "m1", "")
+    assert a["sent_at"] and not b["sent_at"]
+    assert (b["status"], b["attempts"], b["error"]) == ("pending", 2, "超时")
+    store.close()

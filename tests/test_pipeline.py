@@ -125,6 +125,40 @@ async def test_deferred_writes_run_in_the_next_batch_not_before(bot):
     assert calls == ["first"] and bot.store.accounts.get_value("deferred") == "first"
 
 
+async def test_rows_for_one_writer_go_in_one_call_in_order_and_survive_a_failed_batch(bot):
+    calls: list[list[str]] = []
+    fail = [True]
+
+    def write_rows(rows: list[str]) -> None:
+        calls.append(list(rows))
+        if fail[0]:
+            raise OSError("磁盘已满")
+        bot.store.accounts.set_value("rows", ",".join(rows))
+
+    bot.services.write_row_later(write_rows, "a")
+    bot.services.write_later(calls.append, ["other"])
+    bot.services.write_row_later(write_rows, "b")
+    with pytest.raises(OSError):
+        await bot.recorder.flush()
+    assert calls == [["a", "b"]], "one call for both rows, at the first row's place"
+    # the failed batch is kept: written again, before rows queued since
+    fail[0] = False
+    bot.services.write_row_later(write_rows, "c")
+    await bot.recorder.flush()
+    assert calls[1:] == [["a", "b"], ["other"], ["c"]]
+    assert bot.store.accounts.get_value("rows") == "c"
+
+
+async def test_unanswered_questions_and_faq_answers_of_a_burst_are_all_logged(bot):
+    questions = [event(f"q{i}", f"请问第{i}号仓库周末几点开门？", sender=f"u{i}") for i in range(30)]
+    for e in questions:
+        await bot.handle(e)
+    await bot.recorder.flush()
+    logged = bot.store.faq.open_unanswered()
+    assert sorted(r["sender_id"] for r in logged) == sorted(f"u{i}" for i in range(30))
+    assert all(r["at"] and r["outcome"] in ("silent", "suggest") for r in logged)
+
+
 async def test_a_burst_is_held_by_a_bounded_queue_and_every_message_is_recorded(tmp_path):
     import asyncio
 

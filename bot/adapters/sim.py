@@ -60,10 +60,11 @@ class SimAdapter(Adapter):
         # Written in the recorder's next batch, the same transaction as the outbox's "sent"
         # mark: both land or neither does, and a resend after a crash is a no-op (same uid).
         # One transaction per reply made the simulator the writer thread's biggest job.
-        bot.recorder.defer(
-            store.messages.record_outgoing, uid, PLATFORM, delivery.chat_id, delivery.chat_kind, "bot",
-            bot.settings.bot.name, _render(delivery.payload), bot.clock.now(), raw,
-        )
+        bot.recorder.defer_row(store.messages.record_outgoing_many, {
+            "uid": uid, "platform": PLATFORM, "chat_id": delivery.chat_id, "chat_kind": delivery.chat_kind,
+            "sender_id": "bot", "sender_name": bot.settings.bot.name, "text": _render(delivery.payload),
+            "time": bot.clock.now(), "raw": raw,
+        })
         return uid
 
     async def _chat_exists(self, chat_id: str) -> bool:

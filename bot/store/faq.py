@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, utcnow
 
 _V1 = """
 CREATE TABLE faq_entries (
@@ -134,18 +135,25 @@ class FaqRepo(Repo):
 
     # -- answers and feedback ---------------------------------------------------------
 
-    def record_answer(self, entry_id: str, *, message_uid: str, platform: str, chat_id: str,
-                      sender_id: str, question: str, score: float, via: str,
-                      at: datetime | None = None) -> int:
-        with self.tx():
-            cur = self.conn.execute(
-                "INSERT INTO faq_answers(entry_id, message_uid, platform, chat_id, sender_id, question,"
-                " score, via, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry_id, message_uid, platform, chat_id, sender_id, question, score, via,
-                 iso(at or utcnow())),
+    def record_answers(self, answers: list[dict[str, Any]]) -> None:
+        """Answers given: dicts of entry_id, message_uid, platform, chat_id, sender_id,
+        question, score, via and at; one statement for the rows, one for the entries' hits."""
+        now = iso(utcnow())
+        rows = [
+            (a["entry_id"], a["message_uid"], a["platform"], a["chat_id"], a["sender_id"], a["question"],
+             a["score"], a["via"], iso(a["at"]) if a.get("at") else now)
+            for a in answers
+        ]
+        hits = Counter(a["entry_id"] for a in answers)
+        with self.tx() as conn:
+            execute_rows(
+                conn, "INSERT INTO faq_answers(entry_id, message_uid, platform, chat_id, sender_id, question,"
+                " score, via, at) VALUES ", rows,
             )
-            self.conn.execute("UPDATE faq_entries SET hits = hits + 1 WHERE id = ?", (entry_id,))
-        return int(cur.lastrowid)
+            execute_rows(
+                conn, "UPDATE faq_entries SET hits = hits + v.column2 FROM (VALUES ", list(hits.items()),
+                ") AS v WHERE faq_entries.id = v.column1",
+            )
 
     def mark_unhelpful(self, answer_id: int | str) -> bool:
         """By answer row id, or by the uid of the message that was answered."""
@@ -175,14 +183,25 @@ class FaqRepo(Repo):
 
     def log_unanswered(self, text: str, *, platform: str, chat_id: str, sender_id: str,
                        outcome: str, score: float, best_entry: str | None,
-                       at: datetime | None = None) -> int:
-        with self.tx():
-            cur = self.conn.execute(
-                "INSERT INTO faq_unanswered(text, platform, chat_id, sender_id, outcome, score,"
-                " best_entry, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (text, platform, chat_id, sender_id, outcome, score, best_entry, iso(at or utcnow())),
+                       at: datetime | None = None) -> None:
+        self.log_unanswered_many([{
+            "text": text, "platform": platform, "chat_id": chat_id, "sender_id": sender_id,
+            "outcome": outcome, "score": score, "best_entry": best_entry, "at": at,
+        }])
+
+    def log_unanswered_many(self, questions: list[dict[str, Any]]) -> None:
+        """Questions the FAQ did not answer: dicts of log_unanswered's arguments, one statement."""
+        now = iso(utcnow())
+        rows = [
+            (q["text"], q["platform"], q["chat_id"], q["sender_id"], q["outcome"], q["score"],
+             q["best_entry"], iso(q["at"]) if q.get("at") else now)
+            for q in questions
+        ]
+        with self.tx() as conn:
+            execute_rows(
+                conn, "INSERT INTO faq_unanswered(text, platform, chat_id, sender_id, outcome, score,"
+                " best_entry, at) VALUES ", rows,
             )
-        return int(cur.lastrowid)
 
     def open_unanswered(self, limit: int = 2000) -> list[dict[str, Any]]:
         return self.query(

@@ -9,6 +9,17 @@ from typing import Any
 from bot.events import ChatKind, Decision, Event, EventType
 from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, utcnow
 
+_OUTGOING = (
+    "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, direction,"
+    " sender_id, sender_name, time, text, status, raw) VALUES "
+)
+
+
+def _outgoing_row(uid: str, platform: str, chat_id: str, chat_kind: str, sender_id: str, sender_name: str,
+                  text: str, time: datetime, raw: dict[str, Any] | None = None) -> tuple[Any, ...]:
+    return (uid, platform, uid, chat_id, chat_kind, "out", sender_id, sender_name, iso(time), text, "sent",
+            dumps(raw or {}))
+
 
 class MessageRepo(Repo):
     def record_batch(
@@ -64,13 +75,16 @@ class MessageRepo(Repo):
         """Record something the bot said; False when that uid was already recorded (idempotent)."""
         with self.tx() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, direction,"
-                " sender_id, sender_name, time, text, status, raw)"
-                " VALUES (?, ?, ?, ?, ?, 'out', ?, ?, ?, ?, 'sent', ?)",
-                (uid, platform, uid, chat_id, chat_kind, sender_id, sender_name, iso(time), text,
-                 dumps(raw or {})),
+                _OUTGOING + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _outgoing_row(uid, platform, chat_id, chat_kind, sender_id, sender_name, text, time, raw),
             )
             return cur.rowcount == 1
+
+    def record_outgoing_many(self, messages: list[dict[str, Any]]) -> None:
+        """Several `record_outgoing`s (dicts of its arguments) in one statement."""
+        rows = [_outgoing_row(**m) for m in messages]
+        with self.tx() as conn:
+            execute_rows(conn, _OUTGOING, rows)
 
     def delete_platform(self, platform: str) -> None:
         with self.tx() as conn:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, utcnow
 
 MODERATION_V1 = """
 CREATE TABLE moderation_words (
@@ -79,6 +79,16 @@ FLAG_COLUMNS = (
     "message_uid", "platform", "chat_id", "chat_name", "member_id", "member_name", "text", "time",
     "rule", "category", "word", "action", "status",
 )
+_FLAG_INSERT = f"INSERT INTO moderation_flags({', '.join(FLAG_COLUMNS)}, hits, detail) VALUES "
+_STRIKE_INSERT = (
+    "INSERT INTO moderation_strikes(platform, chat_id, member_id, time, expires_at, step, reason,"
+    " flag_id, source, actor) VALUES "
+)
+
+
+def _flag_row(flag: dict[str, Any]) -> tuple[Any, ...]:
+    values = [iso(flag[c]) if c == "time" else flag.get(c, "") for c in FLAG_COLUMNS]
+    return (*values, dumps(flag.get("hits", [])), dumps(flag.get("detail", {})))
 
 
 class ModerationRepo(Repo):
@@ -168,14 +178,29 @@ class ModerationRepo(Repo):
     # -- flags (review queue and history) -------------------------------------------------
 
     def add_flag(self, flag: dict[str, Any]) -> int:
-        values = [iso(flag[c]) if c == "time" else flag.get(c, "") for c in FLAG_COLUMNS]
         with self.tx() as conn:
-            cur = conn.execute(
-                f"INSERT INTO moderation_flags({', '.join(FLAG_COLUMNS)}, hits, detail)"
-                f" VALUES ({', '.join('?' * (len(FLAG_COLUMNS) + 2))})",
-                (*values, dumps(flag.get("hits", [])), dumps(flag.get("detail", {}))),
-            )
+            cur = conn.execute(_FLAG_INSERT + f"({', '.join('?' * (len(FLAG_COLUMNS) + 2))})", _flag_row(flag))
             return int(cur.lastrowid)
+
+    def add_flags(self, flags: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
+        """(flag, strike or None) pairs from the hot path: the flags in one statement, then the
+        strikes, each pointing at its flag (found by message uid, one flag per message)."""
+        uids = [flag["message_uid"] for flag, _ in flags]
+        with self.tx() as conn:
+            if len(set(uids)) < len(uids):  # a message flagged twice: its flag ids are told apart one by one
+                for flag, strike in flags:
+                    flag_id = self.add_flag(flag)
+                    if strike is not None:
+                        self.add_strike(flag["platform"], flag["chat_id"], flag["member_id"], flag_id=flag_id, **strike)
+                return
+            returned = execute_rows(conn, _FLAG_INSERT, [_flag_row(f) for f, _ in flags], " RETURNING id, message_uid")
+            ids = {uid: flag_id for flag_id, uid in returned}
+            strikes = [
+                (f["platform"], f["chat_id"], f["member_id"], iso(st["time"]), iso(st["expires_at"]), st["step"],
+                 st["reason"], ids[f["message_uid"]], "auto", "")
+                for f, st in flags if st is not None
+            ]
+            execute_rows(conn, _STRIKE_INSERT, strikes)
 
     def get_flag(self, flag_id: int) -> dict[str, Any] | None:
         row = self.query_one("SELECT * FROM moderation_flags WHERE id = ?", (flag_id,))
@@ -229,8 +254,7 @@ class ModerationRepo(Repo):
                    actor: str = "") -> int:
         with self.tx() as conn:
             cur = conn.execute(
-                "INSERT INTO moderation_strikes(platform, chat_id, member_id, time, expires_at, step, reason,"
-                " flag_id, source, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _STRIKE_INSERT + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (platform, chat_id, member_id, iso(time), iso(expires_at), step, reason, flag_id, source, actor),
             )
             return int(cur.lastrowid)

@@ -62,16 +62,27 @@ class OutboundRepo(Repo):
 
     def mark(self, item_id: int, status: str, *, error: str = "", attempts: int | None = None,
              next_attempt_at: datetime | None = None, platform_message_id: str | None = None) -> None:
+        self.mark_many([(item_id, status, {
+            "error": error, "attempts": attempts, "next_attempt_at": next_attempt_at,
+            "platform_message_id": platform_message_id,
+        })])
+
+    def mark_many(self, marks: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """(id, status, mark's keyword arguments) in order, in as few statements as the ids
+        allow: an id marked again starts a new statement, so its later mark wins as one by one."""
         now = iso(utcnow())
         with self.tx() as conn:
-            conn.execute(
-                "UPDATE outbound SET status = ?, error = ?, updated_at = ?,"
-                " attempts = COALESCE(?, attempts), next_attempt_at = COALESCE(?, next_attempt_at),"
-                " platform_message_id = COALESCE(?, platform_message_id),"
-                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END"
-                " WHERE id = ?",
-                (status, error, now, attempts, iso(next_attempt_at), platform_message_id, status, now, item_id),
-            )
+            run: dict[int, tuple[Any, ...]] = {}
+            for item_id, status, fields in marks:
+                if item_id in run:
+                    _update_marks(conn, list(run.values()))
+                    run = {}
+                run[item_id] = (
+                    item_id, status, fields.get("error") or "", fields.get("attempts"),
+                    iso(fields.get("next_attempt_at")), fields.get("platform_message_id"), now,
+                )
+            if run:
+                _update_marks(conn, list(run.values()))
 
     def exists(self, source: str, occurrence: str) -> bool:
         """Was anything of this source and occurrence ever handed to the outbox?"""
@@ -176,4 +187,18 @@ def _item(row: dict[str, Any]) -> OutboundItem:
         priority=row["priority"], not_before=parse_iso(row["next_attempt_at"]),
         not_after=parse_iso(row["not_after"]), reply_to=row["reply_to"], id=row["id"],
         attempts=row["attempts"], status=row["status"],
+    )
+
+
+def _update_marks(conn, rows: list[tuple[Any, ...]]) -> None:
+    """rows of (id, status, error, attempts, next_attempt_at, platform_message_id, now);
+    a None keeps the column as it was."""
+    execute_rows(
+        conn,
+        "UPDATE outbound SET status = v.column2, error = v.column3, updated_at = v.column7,"
+        " attempts = COALESCE(v.column4, attempts), next_attempt_at = COALESCE(v.column5, next_attempt_at),"
+        " platform_message_id = COALESCE(v.column6, platform_message_id),"
+        " sent_at = CASE WHEN v.column2 = 'sent' THEN v.column7 ELSE sent_at END"
+        " FROM (VALUES ",
+        rows, ") AS v WHERE outbound.id = v.column1",
     )
