@@ -73,12 +73,10 @@ class MessageRepo(Repo):
         text: str, time: datetime, raw: dict[str, Any] | None = None,
     ) -> bool:
         """Record something the bot said; False when that uid was already recorded (idempotent)."""
+        row = _outgoing_row(uid, platform, chat_id, chat_kind, sender_id, sender_name, text, time, raw)
         with self.tx() as conn:
-            cur = conn.execute(
-                _OUTGOING + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _outgoing_row(uid, platform, chat_id, chat_kind, sender_id, sender_name, text, time, raw),
-            )
-            return cur.rowcount == 1
+            # an ignored (already recorded) row returns nothing
+            return bool(execute_rows(conn, _OUTGOING, [row], " RETURNING uid"))
 
     def record_outgoing_many(self, messages: list[dict[str, Any]]) -> None:
         """Several `record_outgoing`s (dicts of its arguments) in one statement."""

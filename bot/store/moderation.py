@@ -86,6 +86,11 @@ _STRIKE_INSERT = (
 )
 
 
+def _strike_row(platform: str, chat_id: str, member_id: str, *, time: datetime, expires_at: datetime, step: str,
+                reason: str, flag_id: int | None = None, source: str = "auto", actor: str = "") -> tuple[Any, ...]:
+    return (platform, chat_id, member_id, iso(time), iso(expires_at), step, reason, flag_id, source, actor)
+
+
 def _flag_row(flag: dict[str, Any]) -> tuple[Any, ...]:
     values = [iso(flag[c]) if c == "time" else flag.get(c, "") for c in FLAG_COLUMNS]
     return (*values, dumps(flag.get("hits", [])), dumps(flag.get("detail", {})))
@@ -179,8 +184,7 @@ class ModerationRepo(Repo):
 
     def add_flag(self, flag: dict[str, Any]) -> int:
         with self.tx() as conn:
-            cur = conn.execute(_FLAG_INSERT + f"({', '.join('?' * (len(FLAG_COLUMNS) + 2))})", _flag_row(flag))
-            return int(cur.lastrowid)
+            return int(execute_rows(conn, _FLAG_INSERT, [_flag_row(flag)], " RETURNING id")[0][0])
 
     def add_flags(self, flags: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
         """(flag, strike or None) pairs from the hot path: the flags in one statement, then the
@@ -196,8 +200,7 @@ class ModerationRepo(Repo):
             returned = execute_rows(conn, _FLAG_INSERT, [_flag_row(f) for f, _ in flags], " RETURNING id, message_uid")
             ids = {uid: flag_id for flag_id, uid in returned}
             strikes = [
-                (f["platform"], f["chat_id"], f["member_id"], iso(st["time"]), iso(st["expires_at"]), st["step"],
-                 st["reason"], ids[f["message_uid"]], "auto", "")
+                _strike_row(f["platform"], f["chat_id"], f["member_id"], flag_id=ids[f["message_uid"]], **st)
                 for f, st in flags if st is not None
             ]
             execute_rows(conn, _STRIKE_INSERT, strikes)
@@ -252,12 +255,10 @@ class ModerationRepo(Repo):
     def add_strike(self, platform: str, chat_id: str, member_id: str, *, time: datetime, expires_at: datetime,
                    step: str, reason: str, flag_id: int | None = None, source: str = "auto",
                    actor: str = "") -> int:
+        row = _strike_row(platform, chat_id, member_id, time=time, expires_at=expires_at, step=step,
+                          reason=reason, flag_id=flag_id, source=source, actor=actor)
         with self.tx() as conn:
-            cur = conn.execute(
-                _STRIKE_INSERT + "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (platform, chat_id, member_id, iso(time), iso(expires_at), step, reason, flag_id, source, actor),
-            )
-            return int(cur.lastrowid)
+            return int(execute_rows(conn, _STRIKE_INSERT, [row], " RETURNING id")[0][0])
 
     def active_strikes(self, platform: str, chat_id: str, member_id: str, now: datetime) -> int:
         return self.scalar(
