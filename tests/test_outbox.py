@@ -69,6 +69,21 @@ async def test_same_occurrence_and_target_is_delivered_once(db):
     assert db.outbound.count_by_status() == {"sent": 2}
 
 
+def test_a_batch_with_keys_already_queued_gets_the_ids_of_its_new_rows(db):
+    """New rows are numbered before the insert; a key already there (or twice in the batch)
+    leaves its number unused, and every returned item carries its own row's id."""
+    db.outbound.insert([item("g1")])
+    created = db.outbound.insert([item("g1"), item("g3", text="三"), item("g2", text="二"), item("g3", text="again")])
+    assert [c.chat_id for c in created] == ["g3", "g2"]
+    rows = {r["id"]: r for r in db.outbound.query("SELECT id, chat_id, payload FROM outbound")}
+    assert len(rows) == 3
+    for c in created:
+        assert rows[c.id]["chat_id"] == c.chat_id and c.payload["text"] in rows[c.id]["payload"]
+    assert db.outbound.insert([item("g1"), item("g2"), item("g3")]) == []
+    [later] = db.outbound.insert([item("g4")])
+    assert later.id > max(rows)
+
+
 async def test_transient_errors_are_retried_with_backoff_until_sent(db):
     adapter = RecordingAdapter(fail_first=2)
     outbox = Outbox(db, {"fake": adapter}, settings())

@@ -96,11 +96,13 @@ class SimAdapter(Adapter):
             self.bot.recorder.defer(store.messages.set_status, [(action["message_uid"], "recalled")])
         if kind == "kick" and action.get("member_id"):
             await store.run(store.chats.upsert_member, PLATFORM, action["chat_id"], action["member_id"], left=True)
-        uid = f"{PLATFORM}:act:{uuid.uuid4().hex[:12]}"
-        await store.run(
-            store.messages.record_outgoing, uid, PLATFORM, action["chat_id"], "group", "system", "系统",
-            notices[kind], self.bot.clock.now(), {"action": action},
-        )
+        # the notice rides the recorder's next batch, like a reply: a moderation action must
+        # not make the worker wait for the writer thread (a transaction per recall did)
+        self.bot.recorder.defer_row(store.messages.record_outgoing_many, {
+            "uid": f"{PLATFORM}:act:{uuid.uuid4().hex[:12]}", "platform": PLATFORM,
+            "chat_id": action["chat_id"], "chat_kind": "group", "sender_id": "system", "sender_name": "系统",
+            "text": notices[kind], "time": self.bot.clock.now(), "raw": {"action": action},
+        })
 
 
 def _render(payload: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, utcnow
 
 MODERATION_V1 = """
 CREATE TABLE moderation_words (
@@ -80,6 +80,7 @@ FLAG_COLUMNS = (
     "rule", "category", "word", "action", "status",
 )
 _FLAG_INSERT = f"INSERT INTO moderation_flags({', '.join(FLAG_COLUMNS)}, hits, detail) VALUES "
+_FLAG_INSERT_NUMBERED = f"INSERT INTO moderation_flags(id, {', '.join(FLAG_COLUMNS)}, hits, detail) VALUES "
 _STRIKE_INSERT = (
     "INSERT INTO moderation_strikes(platform, chat_id, member_id, time, expires_at, step, reason,"
     " flag_id, source, actor) VALUES "
@@ -188,20 +189,15 @@ class ModerationRepo(Repo):
 
     def add_flags(self, flags: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
         """(flag, strike or None) pairs from the hot path: the flags in one statement, then the
-        strikes, each pointing at its flag (found by message uid, one flag per message)."""
-        uids = [flag["message_uid"] for flag, _ in flags]
+        strikes, each pointing at its flag."""
         with self.tx() as conn:
-            if len(set(uids)) < len(uids):  # a message flagged twice: its flag ids are told apart one by one
-                for flag, strike in flags:
-                    flag_id = self.add_flag(flag)
-                    if strike is not None:
-                        self.add_strike(flag["platform"], flag["chat_id"], flag["member_id"], flag_id=flag_id, **strike)
-                return
-            returned = execute_rows(conn, _FLAG_INSERT, [_flag_row(f) for f, _ in flags], " RETURNING id, message_uid")
-            ids = {uid: flag_id for flag_id, uid in returned}
+            # numbered here (the write lock is held), so the strikes need not read the ids back
+            first = next_id(conn, "moderation_flags")
+            execute_rows(conn, _FLAG_INSERT_NUMBERED,
+                         [(first + i, *_flag_row(f)) for i, (f, _) in enumerate(flags)])
             strikes = [
-                _strike_row(f["platform"], f["chat_id"], f["member_id"], flag_id=ids[f["message_uid"]], **st)
-                for f, st in flags if st is not None
+                _strike_row(f["platform"], f["chat_id"], f["member_id"], flag_id=first + i, **st)
+                for i, (f, st) in enumerate(flags) if st is not None
             ]
             execute_rows(conn, _STRIKE_INSERT, strikes)
 

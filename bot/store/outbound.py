@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, parse_iso, utcnow
 
 # pending → sending → sent | failed | skipped | uncertain (crashed mid-send on a non-idempotent adapter)
 ACTIVE_STATUSES = ("pending", "sending")
@@ -37,27 +37,32 @@ class OutboundRepo(Repo):
         """Insert new items; returns those that were new (with ids), ignoring existing keys."""
         now = now or utcnow()
         at = iso(now)
-        rows = [
-            (item.source, item.occurrence, item.platform, item.chat_id, item.chat_kind,
-             dumps(item.payload), item.priority, "pending", iso(item.not_before) if item.not_before else at,
-             iso(item.not_after), item.reply_to, at, at)
-            for item in items
-        ]
         with self.tx() as conn:
-            returned = execute_rows(
+            # numbered here (the write lock is held), so the new ids need not be read back
+            first = next_id(conn, "outbound")
+            rows = [
+                (first + i, item.source, item.occurrence, item.platform, item.chat_id, item.chat_kind,
+                 dumps(item.payload), item.priority, "pending", iso(item.not_before) if item.not_before else at,
+                 iso(item.not_after), item.reply_to, at, at)
+                for i, item in enumerate(items)
+            ]
+            before = conn.total_changes
+            execute_rows(
                 conn,
-                "INSERT OR IGNORE INTO outbound(source, occurrence, platform, chat_id, chat_kind,"
+                "INSERT OR IGNORE INTO outbound(id, source, occurrence, platform, chat_id, chat_kind,"
                 " payload, priority, status, next_attempt_at, not_after, reply_to, created_at, updated_at)"
                 " VALUES ",
-                rows, " RETURNING id, source, occurrence, platform, chat_id",
+                rows,
             )
-        ids = {tuple(key): row_id for row_id, *key in returned}
+            if conn.total_changes - before == len(items):
+                kept = range(first, first + len(items))
+            else:  # some keys existed already: their numbers went unused
+                kept = [row[0] for row in conn.execute("SELECT id FROM outbound WHERE id >= ?", (first,))]
         created: list[OutboundItem] = []
-        for item in items:
-            row_id = ids.pop((item.source, item.occurrence, item.platform, item.chat_id), None)
-            if row_id is not None:
-                item.id = row_id
-                created.append(item)
+        for row_id in kept:
+            item = items[row_id - first]
+            item.id = row_id
+            created.append(item)
         return created
 
     def mark(self, item_id: int, status: str, *, error: str = "", attempts: int | None = None,
