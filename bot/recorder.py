@@ -109,7 +109,7 @@ class Recorder:
             deferred, self._deferred = self._deferred, []
             self._rows, self._row_count = {}, 0
             try:
-                await self.store.run(self._write, chats, messages, decisions, statuses, deferred)
+                await self.store.run_short(self._write, chats, messages, decisions, statuses, deferred)
             except Exception as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
                 self.last_error = str(exc)

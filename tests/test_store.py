@@ -68,3 +68,77 @@ def test_online_backup_copies_a_live_database(tmp_path):
         store.backup(tmp_path / "copy.db")
     with Store(tmp_path / "copy.db") as copy:
         assert copy.chats.find_chat("宝妈群")["tags"] == ["宝妈"]
+
+
+# -- run_short: hot-path writes on the loop's thread when the store is idle ------------------
+
+
+async def test_short_work_runs_on_the_loops_thread_when_the_store_is_idle(tmp_path):
+    import threading
+
+    with Store(tmp_path / "q.db") as store:
+        where = await store.run_short(lambda: threading.get_ident())
+        assert where == threading.get_ident()
+        elsewhere = await store.run(lambda: threading.get_ident())
+        assert elsewhere != threading.get_ident()
+
+
+async def test_short_work_waits_for_work_already_on_the_writer_thread_and_keeps_the_order(tmp_path):
+    import asyncio
+    import time
+
+    with Store(tmp_path / "q.db") as store:
+        order: list[str] = []
+
+        def slow() -> None:
+            time.sleep(0.2)
+            order.append("queued first")
+
+        queued = asyncio.ensure_future(store.run(slow))
+        await asyncio.sleep(0.01)
+        await store.run_short(lambda: order.append("short, after it"))
+        await queued
+        assert order == ["queued first", "short, after it"]
+
+
+async def test_another_process_holding_the_write_lock_does_not_stall_the_loop(tmp_path):
+    """With another connection in a write transaction, the short write goes to the writer
+    thread (which waits for the lock): the event loop keeps running meanwhile, and the row
+    lands once the lock is released."""
+    import asyncio
+
+    path = tmp_path / "q.db"
+    with Store(path) as store:
+        other = sqlite3.connect(str(path), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticking = asyncio.ensure_future(ticker())
+        writing = asyncio.ensure_future(store.run_short(store.messages.record_batch, [(event("m9"), "received", False)], []))
+        await asyncio.sleep(0.3)
+        assert not writing.done() and ticks >= 10  # the loop was never stuck behind the lock
+        other.execute("COMMIT")
+        other.close()
+        await asyncio.wait_for(writing, timeout=10)
+        ticking.cancel()
+        assert store.messages.get("sim:m9")["text"] == "你好"
+        # the zero busy timeout of the attempt on the loop's thread was put back
+        assert store.db.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+
+
+async def test_short_work_that_fails_for_another_reason_raises_and_frees_the_store(tmp_path):
+    with Store(tmp_path / "q.db") as store:
+        def broken() -> None:
+            with store.messages.tx() as conn:
+                conn.execute("INSERT INTO no_such_table VALUES (1)")
+
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await store.run_short(broken)
+        assert await store.run_short(lambda: store.scalar_ping()) == 1
+        assert not store.db.conn.in_transaction

@@ -90,6 +90,10 @@ def execute_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[An
     return returned
 
 
+# how long a write waits for another connection's write lock before failing with SQLITE_BUSY
+BUSY_TIMEOUT_MS = 10_000
+
+
 def next_id(conn: sqlite3.Connection, table: str) -> int:
     """The lowest id above every row of `table` (INTEGER PRIMARY KEY `id`), for a batch that
     numbers its own rows inside a write transaction instead of reading them back.
@@ -106,11 +110,12 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     """One connection with the pragmas every part of qunbot relies on."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                           timeout=BUSY_TIMEOUT_MS / 1000)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return sqlite_utils.Database(conn)
 
 
