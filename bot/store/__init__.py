@@ -111,8 +111,8 @@ class Store:
         Handed to the writer thread, such work costs the loop more than doing it: while the
         loop is busy the writer gets the GIL only when the loop lets it go (jieba-rs does, for
         every segmentation), and each such handover cost the loop ~20 µs of waiting; the
-        writer's SQLite work did not overlap the loop's anyway. In bench_whole this made the
-        pipeline ~17% faster, per wall-second and per CPU-second alike.
+        writer's SQLite work did not overlap the loop's anyway. In bench_whole the pipeline
+        ran 11% faster with it (13% per CPU-second).
 
         The loop never blocks here. Work already handed to the writer thread goes first (the
         order of writes is kept): this awaits it, then takes the lock only if it is free (else
