@@ -64,7 +64,7 @@ class Store:
         self.reports = ReportRepo(*args)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self._queued = 0  # `run` calls not finished yet (counted on the event loop's thread)
-        self._idle: asyncio.Event | None = None  # set while _queued is 0
+        self._idle_waiters: list[asyncio.Future[None]] = []  # run_short calls waiting for _queued == 0
         self._closed = False
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
@@ -95,14 +95,15 @@ class Store:
         """Run blocking store work on the writer thread."""
         loop = asyncio.get_running_loop()
         self._queued += 1
-        if self._idle is not None:
-            self._idle.clear()
         try:
             return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
         finally:
             self._queued -= 1
-            if not self._queued and self._idle is not None:
-                self._idle.set()
+            if not self._queued and self._idle_waiters:
+                waiters, self._idle_waiters = self._idle_waiters, []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
 
     async def run_short(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Short, bounded store work of the hot path (a recorder batch, the outbox's new rows):
@@ -122,9 +123,9 @@ class Store:
         after SQLITE_BUSY it is called again on the writer thread.
         """
         while self._queued:
-            if self._idle is None:
-                self._idle = asyncio.Event()
-            await self._idle.wait()
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle_waiters.append(waiter)
+            await waiter
         if not self.lock.acquire(blocking=False):
             return await self.run(fn, *args, **kwargs)
         conn = self.db.conn
