@@ -27,8 +27,8 @@ def test_store_uses_wal_foreign_keys_and_busy_timeout(tmp_path):
 def test_migrations_apply_once_and_record_their_version(tmp_path):
     path = tmp_path / "q.db"
     with Store(path) as store:
-        assert "core:1" in store.applied_migrations
-        assert store.schema_versions()["core"] == 1
+        assert "core:1" in store.applied_migrations and "core:2" in store.applied_migrations
+        assert store.schema_versions()["core"] == 2
         tables = set(store.db.table_names())
         for table in ("chats", "members", "messages", "decisions", "outbound", "users", "audit_log"):
             assert table in tables
@@ -142,3 +142,38 @@ async def test_short_work_that_fails_for_another_reason_raises_and_frees_the_sto
             await store.run_short(broken)
         assert await store.run_short(lambda: store.scalar_ping()) == 1
         assert not store.db.conn.in_transaction
+
+
+def test_a_version_1_database_gets_the_chat_index_that_carries_the_sender(tmp_path):
+    """core:2 replaces the (chat, sender) index, costly to insert into, by one in time order
+    that carries the sender; a member's recent messages are still found through an index."""
+    import sqlite_utils
+
+    from bot.store.base import apply_migrations
+    from bot.store.schema_core import CORE_V1, CoreSchema
+
+    class CoreV1(CoreSchema):
+        MIGRATIONS = (CORE_V1,)
+
+    path = tmp_path / "v1.db"
+    old = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
+    apply_migrations(old, [CoreV1])
+    old.conn.close()
+    with Store(path) as store:
+        assert "core:2" in store.applied_migrations
+        indexes = {r[0] for r in store.db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "messages_chat_time_sender" in indexes
+        assert not {"messages_sender", "messages_chat_time"} & indexes
+        events = []
+        for i in range(30):
+            e = event(f"m{i}", text=f"第{i}条")
+            e.sender_id = "u1" if i % 3 == 0 else "u2"
+            e.time = e.time.replace(minute=i)
+            events.append((e, "received", False))
+        store.messages.record_batch(events, [])
+        recent = store.moderation.member_messages("sim", "g1", "u1", limit=4)
+        assert [r["text"] for r in recent] == ["第27条", "第24条", "第21条", "第18条"]
+        plan = " ".join(r[-1] for r in store.db.conn.execute(
+            "EXPLAIN QUERY PLAN SELECT uid FROM messages WHERE platform = 'sim' AND chat_id = 'g1'"
+            " AND sender_id = 'u1' AND direction = 'in' ORDER BY time DESC LIMIT 4"))
+        assert "messages_chat_time_sender" in plan

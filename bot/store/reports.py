@@ -31,7 +31,7 @@ _DAYS_CTE = (
 
 
 def _period_join(alias: str = "m", chats: bool = False) -> str:
-    """Messages of the period, day by day (uses messages_time or messages_chat_time)."""
+    """Messages of the period, day by day (uses messages_time or messages_chat_time_sender)."""
     if chats:
         return (
             f" FROM days CROSS JOIN sel CROSS JOIN messages {alias}"
