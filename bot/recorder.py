@@ -107,9 +107,12 @@ class Recorder:
             statuses, self._statuses = self._statuses, []
             chats, self._chats = self._chats, []
             deferred, self._deferred = self._deferred, []
+            rows = len(messages) + len(decisions) + len(statuses) + self._row_count
             self._rows, self._row_count = {}, 0
             try:
-                await self.store.run_short(self._write, chats, messages, decisions, statuses, deferred)
+                # on the loop's thread when the store is idle, unless the batch grew big
+                run = self.store.runner(rows)
+                await run(self._write, chats, messages, decisions, statuses, deferred)
             except Exception as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
                 self.last_error = str(exc)

@@ -177,3 +177,50 @@ def test_a_version_1_database_gets_the_chat_index_that_carries_the_sender(tmp_pa
             "EXPLAIN QUERY PLAN SELECT uid FROM messages WHERE platform = 'sim' AND chat_id = 'g1'"
             " AND sender_id = 'u1' AND direction = 'in' ORDER BY time DESC LIMIT 4"))
         assert "messages_chat_time_sender" in plan
+
+
+async def test_short_work_waits_only_for_earlier_work_not_for_a_stream_of_later_work(tmp_path):
+    import asyncio
+    import time
+
+    with Store(tmp_path / "q.db") as store:
+        stop = False
+
+        async def stream() -> int:
+            count = 0
+            while not stop:
+                await store.run(time.sleep, 0.02)
+                count += 1
+            return count
+
+        streams = [asyncio.ensure_future(stream()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        await asyncio.wait_for(store.run_short(lambda: None), timeout=5)
+        waited = time.perf_counter() - started
+        stop = True
+        await asyncio.gather(*streams)
+        assert waited < 0.5  # the jobs queued before it, a few times 20 ms, not the whole stream
+
+
+async def test_a_cancelled_job_still_counts_until_the_writer_thread_is_done_with_it(tmp_path):
+    import asyncio
+    import threading
+    import time
+
+    with Store(tmp_path / "q.db") as store:
+        order: list[str] = []
+
+        def slow() -> None:
+            order.append("job start")
+            time.sleep(0.2)
+            order.append("job end")
+
+        job = asyncio.ensure_future(store.run(slow))
+        await asyncio.sleep(0.05)
+        job.cancel()
+        await store.run_short(lambda: order.append("short"))
+        assert order == ["job start", "job end", "short"]
+        assert await store.runner(10)(threading.get_ident) == threading.get_ident()
+        # big work goes to the writer thread even when the store is idle
+        assert await store.runner(1_000_000)(threading.get_ident) != threading.get_ident()
