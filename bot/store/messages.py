@@ -68,18 +68,10 @@ class MessageRepo(Repo):
                 ") AS v WHERE messages.uid = v.column1",
             )
 
-    def record_outgoing(
-        self, uid: str, platform: str, chat_id: str, chat_kind: str, sender_id: str, sender_name: str,
-        text: str, time: datetime, raw: dict[str, Any] | None = None,
-    ) -> bool:
-        """Record something the bot said; False when that uid was already recorded (idempotent)."""
-        row = _outgoing_row(uid, platform, chat_id, chat_kind, sender_id, sender_name, text, time, raw)
-        with self.tx() as conn:
-            # an ignored (already recorded) row returns nothing
-            return bool(execute_rows(conn, _OUTGOING, [row], " RETURNING uid"))
-
     def record_outgoing_many(self, messages: list[dict[str, Any]]) -> None:
-        """Several `record_outgoing`s (dicts of its arguments) in one statement."""
+        """Record what the bot said, in one statement: dicts of uid, platform, chat_id,
+        chat_kind, sender_id, sender_name, text, time and raw (optional). A uid already
+        recorded is left as it is, so a resend after a crash is a no-op."""
         rows = [_outgoing_row(**m) for m in messages]
         with self.tx() as conn:
             execute_rows(conn, _OUTGOING, rows)

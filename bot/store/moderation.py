@@ -79,8 +79,7 @@ FLAG_COLUMNS = (
     "message_uid", "platform", "chat_id", "chat_name", "member_id", "member_name", "text", "time",
     "rule", "category", "word", "action", "status",
 )
-_FLAG_INSERT = f"INSERT INTO moderation_flags({', '.join(FLAG_COLUMNS)}, hits, detail) VALUES "
-_FLAG_INSERT_NUMBERED = f"INSERT INTO moderation_flags(id, {', '.join(FLAG_COLUMNS)}, hits, detail) VALUES "
+_FLAG_INSERT = f"INSERT INTO moderation_flags(id, {', '.join(FLAG_COLUMNS)}, hits, detail) VALUES "
 _STRIKE_INSERT = (
     "INSERT INTO moderation_strikes(platform, chat_id, member_id, time, expires_at, step, reason,"
     " flag_id, source, actor) VALUES "
@@ -183,17 +182,13 @@ class ModerationRepo(Repo):
 
     # -- flags (review queue and history) -------------------------------------------------
 
-    def add_flag(self, flag: dict[str, Any]) -> int:
-        with self.tx() as conn:
-            return int(execute_rows(conn, _FLAG_INSERT, [_flag_row(flag)], " RETURNING id")[0][0])
-
     def add_flags(self, flags: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> None:
         """(flag, strike or None) pairs from the hot path: the flags in one statement, then the
         strikes, each pointing at its flag."""
         with self.tx() as conn:
             # numbered here (the write lock is held), so the strikes need not read the ids back
             first = next_id(conn, "moderation_flags")
-            execute_rows(conn, _FLAG_INSERT_NUMBERED,
+            execute_rows(conn, _FLAG_INSERT,
                          [(first + i, *_flag_row(f)) for i, (f, _) in enumerate(flags)])
             strikes = [
                 _strike_row(f["platform"], f["chat_id"], f["member_id"], flag_id=first + i, **st)
