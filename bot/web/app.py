@@ -29,8 +29,19 @@ from bot.web.auth import (
     is_platform_callback,
     session_middleware,
 )
-from bot.web.keys import ADAPTERS, BOT, CLOCK, LOGIN_GUARD, NAV_ITEMS, SECRET_KEY, SETTINGS, STORE
+from bot.web.keys import (
+    ADAPTERS,
+    BOT,
+    CLOCK,
+    LOGIN_GUARD,
+    NAV_ITEMS,
+    SECRET_KEY,
+    SETTINGS,
+    STORE,
+    TRUSTED_PROXIES,
+)
 from bot.web.middleware import error_middleware, flash_middleware, security_headers
+from bot.web.proxies import TrustedProxies
 
 log = logging.getLogger("qunbot.web")
 
@@ -61,6 +72,7 @@ def create_app(
     app[CLOCK] = clock
     app[ADAPTERS] = adapters if adapters is not None else build_adapters(settings)
     app[LOGIN_GUARD] = LoginGuard(clock.monotonic)
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.console.trusted_proxies)
 
     loaders = [jinja2.FileSystemLoader(str(HERE / "templates"))]
     views = _domain_views()
