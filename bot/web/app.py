@@ -17,6 +17,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.runtime import Bot
 from bot.store import Store
+from bot.urls import is_safe_url
 from bot.web import core_views, dashboard, simulator
 from bot.web.auth import (
     FLASH_IN,
@@ -86,6 +87,7 @@ def create_app(
     # aiohttp_jinja2's context processors would run for platform callbacks too
     app.middlewares.append(template_context)
     env.globals["role_labels"] = ROLE_LABELS
+    env.globals["is_safe_url"] = is_safe_url
     env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M:%S": _localtime(settings, v, fmt)
 
     nav: list[tuple[str, str, str]] = [("概览", "/", "moderator"), ("群聊模拟器", "/sim", "moderator")]
