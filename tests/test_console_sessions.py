@@ -238,3 +238,26 @@ def test_check_config_names_file_key_and_reason(tmp_path, capsys):
     assert main(["check-config", "--config", str(config)]) != 0
     err = capsys.readouterr().err
     assert "config.toml" in err and "console.max_login_failures" in err and "at least 1" in err
+
+
+def test_a_database_from_before_sessions_is_upgraded_and_its_users_can_log_in(tmp_path):
+    import sqlite3
+
+    from bot.store import Store
+    from bot.web.passwords import verify_password
+
+    settings = make_settings(tmp_path, bot={"demo": False})
+    store = Store(settings.database_path)
+    add_user(store, "admin", "admin")
+    store.close()
+    conn = sqlite3.connect(settings.database_path)
+    conn.executescript("DROP TABLE console_sessions; ALTER TABLE users DROP COLUMN last_failed_at;"
+                       " DELETE FROM schema_version WHERE component = 'accounts';")
+    conn.close()
+    store = Store(settings.database_path)
+    try:
+        assert store.applied_migrations == ["accounts:1"]
+        user = store.accounts.get_user("admin")
+        assert verify_password(TEST_PASSWORD, user["password_hash"]) and user["last_failed_at"] is None
+    finally:
+        store.close()

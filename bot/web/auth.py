@@ -176,13 +176,15 @@ class LoginGuard:
 
     def __init__(self, clock: Callable[[], float], per_minute: int = 10) -> None:
         self.window = SlidingWindow(per_minute, 60.0, clock)
+        self._failures = 0
 
     def allowed(self, remote: str) -> bool:
         return self.window.wait_time(remote) == 0
 
     def failed(self, remote: str) -> None:
         self.window.hit(remote)
-        if len(self.window._hits) > 10_000:  # many addresses: drop the idle ones
+        self._failures += 1
+        if self._failures % 1000 == 0:  # addresses that stopped trying are forgotten
             self.window.forget_idle()
 
 
