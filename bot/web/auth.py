@@ -195,18 +195,26 @@ def _dummy_hash() -> str:
     return hash_password(random_password())
 
 
+def _verify(password: str, stored: str | None) -> bool:
+    """One scrypt per attempt: against the user's hash, or a dummy one for an unknown name."""
+    from bot.web.passwords import verify_password
+
+    if stored is None:
+        verify_password(password, _dummy_hash())
+        return False
+    return verify_password(password, stored)
+
+
 async def authenticate(request: web.Request, username: str, password: str) -> tuple[dict | None, str]:
     """Check a login; returns (user, error message). Every attempt hashes the password once,
     also for unknown, disabled or locked users, so the answer's timing tells nothing."""
-    from bot.web.passwords import verify_password
-
     app = request.app
     store = app[STORE]
     now = app[CLOCK].now()
     user = await store.run(store.accounts.get_user, username)
-    stored = user["password_hash"] if user else _dummy_hash()
     # scrypt takes ~50 ms: off the loop, and off the store's thread
-    ok = await asyncio.get_running_loop().run_in_executor(None, verify_password, password, stored)
+    ok = await asyncio.get_running_loop().run_in_executor(
+        None, _verify, password, user["password_hash"] if user else None)
     if user is None:
         return None, ERR_LOGIN
     locked_until = parse_iso(user["locked_until"])
