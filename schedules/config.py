@@ -194,6 +194,7 @@ class CampaignConfig:
     misfire_grace: Duration | None = None
 
     def validate(self) -> None:
+        from bot.urls import url_error
         from schedules.templates import check_template
 
         if not self.name.strip():
@@ -213,6 +214,11 @@ class CampaignConfig:
         for i, a in enumerate(self.announce):
             if a <= 0:
                 raise ValueError(f"announce: 第 {i + 1} 个预告提前量必须大于 0（如 \"1h\"）")
+        if self.link:
+            # the one link check (bot/urls.py): config.toml, the console form and the CLI
+            problem = url_error(self.link)
+            if problem:
+                raise ValueError(f"link: {problem}")
         _check_targets(self.groups, self.tags)
         for key in CAMPAIGN_TEMPLATES:
             try:

@@ -35,7 +35,7 @@ __all__ = ["SHORT_ROWS", "OutboundItem", "Store", "StoreError"]
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
-SCHEMAS: list[type[Repo]] = [CoreSchema, KeywordRepo, FaqRepo, ModerationRepo, ScheduleRepo]
+SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationRepo, ScheduleRepo]
 
 
 # rows a hot-path write may carry and still go through `run_short`: a recorder batch of

@@ -17,6 +17,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.runtime import Bot
 from bot.store import Store
+from bot.urls import is_safe_url
 from bot.web import core_views, dashboard, simulator
 from bot.web.auth import (
     FLASH_IN,
@@ -29,8 +30,19 @@ from bot.web.auth import (
     is_platform_callback,
     session_middleware,
 )
-from bot.web.keys import ADAPTERS, BOT, CLOCK, LOGIN_GUARD, NAV_ITEMS, SECRET_KEY, SETTINGS, STORE
+from bot.web.keys import (
+    ADAPTERS,
+    BOT,
+    CLOCK,
+    LOGIN_GUARD,
+    NAV_ITEMS,
+    SECRET_KEY,
+    SETTINGS,
+    STORE,
+    TRUSTED_PROXIES,
+)
 from bot.web.middleware import error_middleware, flash_middleware, security_headers
+from bot.web.proxies import TrustedProxies
 
 log = logging.getLogger("qunbot.web")
 
@@ -61,6 +73,7 @@ def create_app(
     app[CLOCK] = clock
     app[ADAPTERS] = adapters if adapters is not None else build_adapters(settings)
     app[LOGIN_GUARD] = LoginGuard(clock.monotonic)
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.console.trusted_proxies)
 
     loaders = [jinja2.FileSystemLoader(str(HERE / "templates"))]
     views = _domain_views()
@@ -74,6 +87,7 @@ def create_app(
     # aiohttp_jinja2's context processors would run for platform callbacks too
     app.middlewares.append(template_context)
     env.globals["role_labels"] = ROLE_LABELS
+    env.globals["is_safe_url"] = is_safe_url
     env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M:%S": _localtime(settings, v, fmt)
 
     nav: list[tuple[str, str, str]] = [("概览", "/", "moderator"), ("群聊模拟器", "/sim", "moderator")]
