@@ -40,7 +40,7 @@ from bot.adapters.callback_guard import (
 from bot.adapters.config import OnebotSettings
 from bot.adapters.intake import BackgroundSubmitter, submit_all
 from bot.adapters.onebot_events import PLATFORM, MalformedEvent, v11_event, v12_event
-from bot.adapters.onebot_http import HttpApi, check_http_post, digest, parse_json
+from bot.adapters.onebot_http import HttpApi, check_http_post, digest, event_stamp, parse_json
 from bot.adapters.onebot_ws import ActionTimeout, Connection, bearer, serve
 from bot.events import Event
 from bot.web.auth import platform_callback
@@ -130,7 +130,7 @@ class OnebotAdapter(Adapter):
         body = await read_body(self.name, request, MAX_JSON_BODY)
         check_http_post(self.name, request, body, self.version, self.settings.secret, self.settings.access_token)
         payload = parse_json(self.name, request, body)
-        stamp = str(int(float(payload.get("time") or 0))) if _is_number(payload.get("time")) else ""
+        stamp = event_stamp(self.name, request, payload)
         if stamp:
             self.guard.check_timestamp(self.name, request, stamp)
             self.guard.check_nonce(self.name, request, stamp, digest(body))
@@ -169,7 +169,8 @@ class OnebotAdapter(Adapter):
         if kind == "heartbeat" and conn is not None:
             conn.last_heartbeat = self._now()
             interval = payload.get("interval")
-            conn.heartbeat_interval = float(interval) / 1000 if _is_number(interval) else None
+            # milliseconds; an absurd value (0, negative, 10**400) means "unknown", not a crash
+            conn.heartbeat_interval = interval / 1000 if _is_number(interval) and 0 < interval < 1e9 else None
         elif kind in ("lifecycle", "connect"):
             log.info("OneBot lifecycle: %s", payload.get("sub_type") or payload.get("version") or kind,
                      extra={"self_id": conn.self_id if conn else "?"})

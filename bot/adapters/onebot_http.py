@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 import aiohttp
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from bot.adapters.callback_guard import ERR_MALFORMED, ERR_SIGNATURE, ERR_TOKEN, refuse
 from bot.adapters.onebot_ws import bearer
+from bot.adapters.safe_json import MalformedJson, loads_object
 
 
 def body_signature(secret: str, body: bytes) -> str:
@@ -33,13 +33,26 @@ def check_http_post(adapter: str, request: web.Request, body: bytes, version: in
 
 
 def parse_json(adapter: str, request: web.Request, body: bytes) -> dict[str, Any]:
+    """400 for anything but a JSON object (NaN, Infinity, deep nesting included)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise refuse(adapter, request, 400, ERR_MALFORMED, detail="invalid JSON") from None
-    if not isinstance(payload, dict):
-        raise refuse(adapter, request, 400, ERR_MALFORMED, detail="JSON object expected")
-    return payload
+        return loads_object(body)
+    except MalformedJson as exc:
+        raise refuse(adapter, request, 400, ERR_MALFORMED, detail=str(exc)) from None
+
+
+# an event `time` past this is no Unix time in seconds (year 33658); NaN fails the test too
+_LATEST = 1e12
+
+
+def event_stamp(adapter: str, request: web.Request, payload: dict[str, Any]) -> str:
+    """The event's `time` in whole seconds for the replay guard; "" when it carries none.
+    400 for a number that is no time (negative, absurdly large)."""
+    value = payload.get("time")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if not 0 <= value < _LATEST:
+        raise refuse(adapter, request, 400, ERR_MALFORMED, field="time")
+    return str(int(value))
 
 
 def digest(body: bytes) -> str:
