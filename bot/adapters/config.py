@@ -94,6 +94,8 @@ class OnebotSettings:
     extension_actions: dict[str, str] = field(default_factory=dict)
     replay_window: Duration = REPLAY_WINDOW
     action_timeout: Duration = ONEBOT_ACTION_TIMEOUT
+    # without access_token or secret anyone who reaches the port can post events: say so explicitly
+    allow_unauthenticated: bool = False
 
     def validate(self) -> None:
         unknown = sorted(set(self.extension_actions) - set(EXTENSION_ACTIONS))
@@ -106,6 +108,10 @@ class OnebotSettings:
             raise ValueError("api_url: must start with http:// or https://")
         if self.action_timeout <= 0:
             raise ValueError("action_timeout: must be positive")
+        if self.enabled and not self.access_token and not self.secret and not self.allow_unauthenticated:
+            raise ValueError(
+                "access_token: required (or secret): without either anyone who can reach the bot can "
+                "post events and drive its actions; set allow_unauthenticated = true to accept that")
 
 
 @dataclass(frozen=True)

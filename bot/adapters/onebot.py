@@ -95,7 +95,8 @@ class OnebotAdapter(Adapter):
     async def start(self, bot: Any) -> None:
         self.bot = bot
         if not self.settings.access_token and not self.settings.secret:
-            log.warning("OneBot endpoints accept unauthenticated requests: set access_token (and secret)")
+            # only reachable with allow_unauthenticated = true (config refuses it otherwise)
+            log.warning("OneBot endpoints accept unauthenticated requests (allow_unauthenticated = true)")
 
     async def stop(self) -> None:
         for conn in list(self.connections):
