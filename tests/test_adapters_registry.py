@@ -42,9 +42,10 @@ def test_invalid_adapter_settings_name_the_key(tmp_path, monkeypatch, section, v
         make_settings(tmp_path, adapters={section: value})
 
 
-def test_onebot_without_token_or_secret_refuses_to_start_naming_file_and_key(tmp_path):
+@pytest.mark.parametrize("conf", [{}, {"version": 12, "secret": "v12 has no secret"}])
+def test_onebot_without_token_or_secret_refuses_to_start_naming_file_and_key(tmp_path, conf):
     with pytest.raises(ConfigError) as err:
-        make_settings(tmp_path, adapters={"onebot": {"enabled": True}})
+        make_settings(tmp_path, adapters={"onebot": {"enabled": True, **conf}})
     assert err.value.key == "adapters.onebot.access_token"
     assert str(tmp_path / "config.toml") in str(err.value)
     assert "allow_unauthenticated = true" in err.value.reason

@@ -416,3 +416,17 @@ async def test_bad_frames_leave_the_socket_up_and_the_pending_action_completes(c
     ignored = [r for r in caplog.records if "ignored" in r.getMessage()]
     assert len(ignored) >= len(BAD_FRAMES) - 3  # heartbeats with odd intervals are taken, not logged
     await ws.close()
+
+
+async def test_with_only_a_secret_the_socket_is_closed_to_everyone(aiohttp_client, tmp_path):
+    """v11 with a secret signs HTTP POSTs; the reverse WebSocket has no token to check, so
+    nobody may connect (allow_unauthenticated = true would open it)."""
+    settings = make_settings(tmp_path, bot={"demo": False}, adapters={
+        "onebot": {"enabled": True, "version": 11, "secret": ONEBOT_SECRET}})
+    client = await aiohttp_client(create_app(settings))
+    resp = await client.get("/onebot/ws", headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                                                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="})
+    assert resp.status == 401
+    headers, body = _onebot(onebot_event(message_id := next(_ids)))
+    assert (await client.post("/onebot/http", data=body, headers=headers)).status == 204
+    assert client.app[STORE].messages.get(f"onebot:{message_id}") is not None

@@ -108,10 +108,13 @@ class OnebotSettings:
             raise ValueError("api_url: must start with http:// or https://")
         if self.action_timeout <= 0:
             raise ValueError("action_timeout: must be positive")
-        if self.enabled and not self.access_token and not self.secret and not self.allow_unauthenticated:
+        # v11's secret signs HTTP POSTs; v12 has no secret, so only the token authenticates it
+        authenticated = bool(self.access_token or (self.version == 11 and self.secret))
+        if self.enabled and not authenticated and not self.allow_unauthenticated:
+            needed = "required (or secret)" if self.version == 11 else "required for v12 (it has no secret)"
             raise ValueError(
-                "access_token: required (or secret): without either anyone who can reach the bot can "
-                "post events and drive its actions; set allow_unauthenticated = true to accept that")
+                f"access_token: {needed}: without it anyone who can reach the bot can post events "
+                "and drive its actions; set allow_unauthenticated = true to accept that")
 
 
 @dataclass(frozen=True)

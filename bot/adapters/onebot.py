@@ -94,8 +94,7 @@ class OnebotAdapter(Adapter):
 
     async def start(self, bot: Any) -> None:
         self.bot = bot
-        if not self.settings.access_token and not self.settings.secret:
-            # only reachable with allow_unauthenticated = true (config refuses it otherwise)
+        if self.settings.allow_unauthenticated and not self.settings.access_token:
             log.warning("OneBot endpoints accept unauthenticated requests (allow_unauthenticated = true)")
 
     async def stop(self) -> None:
@@ -108,8 +107,12 @@ class OnebotAdapter(Adapter):
     # -- inbound --------------------------------------------------------------------
 
     def _authorised(self, request: web.Request) -> bool:
+        """The socket needs the access token; without one configured (v11 with only a secret
+        for HTTP POST) nobody may connect, unless allow_unauthenticated says so."""
         token = self.settings.access_token
-        return not token or hmac.compare_digest(bearer(request), token)
+        if not token:
+            return self.settings.allow_unauthenticated
+        return hmac.compare_digest(bearer(request), token)
 
     @platform_callback
     async def websocket(self, request: web.Request) -> web.StreamResponse:
