@@ -296,6 +296,8 @@ MALFORMED = [
     ("wecom POST Encrypt with children", "POST", "/wecom/callback",
      lambda: (_signed_wecom(now())[0], b"<xml><Encrypt><a>1</a></Encrypt></xml>")),
     ("wecom POST signed garbage ciphertext", "POST", "/wecom/callback", _wecom_garbage_signed),
+    ("wecom POST signed nested plaintext", "POST", "/wecom/callback", lambda: wecom_envelope(
+        wecom_plain(str(next(_ids))).replace("</xml>", "<a>" * 3000 + "</a>" * 3000 + "</xml>"))),
     ("wecom GET timestamp=inf unsigned", "GET", "/wecom/callback", lambda: _wecom_get("inf", False)),
     ("wecom GET timestamp=1e400", "GET", "/wecom/callback", lambda: _wecom_get("1e400", True)),
     ("wecom GET timestamp=nan", "GET", "/wecom/callback", lambda: _wecom_get("nan", True)),

@@ -19,6 +19,8 @@ from aiohttp import web
 log = logging.getLogger("qunbot.adapters")
 
 MAX_XML_BODY = 64 * 1024
+# WeChat's documents nest 2-4 levels (<xml><MemChangeList><Item>); deeper is not WeChat
+MAX_XML_DEPTH = 16
 MAX_JSON_BODY = 1024 * 1024
 
 ERR_TOO_LARGE = "request body too large"
@@ -151,6 +153,7 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
 
     Uses expat directly with every DTD hook refusing: a DOCTYPE, an entity declaration or an
     external entity reference raises `UnsafeXml`, so no entity is ever expanded or fetched.
+    Nesting past MAX_XML_DEPTH raises `MalformedXml`.
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -167,6 +170,8 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
     result: dict[str, Any] = {}
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        if len(stack) >= MAX_XML_DEPTH:  # the dict would be too deep to store as JSON
+            raise MalformedXml(f"malformed XML: nested deeper than {MAX_XML_DEPTH} levels")
         stack.append((name, {}, []))
 
     def end(name: str) -> None:
