@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import json
 import logging
+import random
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -432,3 +433,39 @@ async def test_with_only_a_secret_the_socket_is_closed_to_everyone(aiohttp_clien
     headers, body = _onebot(onebot_event(message_id := next(_ids)))
     assert (await client.post("/onebot/http", data=body, headers=headers)).status == 204
     assert client.app[STORE].messages.get(f"onebot:{message_id}") is not None
+
+
+def _mutations(seed: bytes, rng: random.Random, count: int) -> list[bytes]:
+    """Truncations, byte flips, stray brackets and non-finite numbers spliced into a document."""
+    out = []
+    inserts = [b"NaN", b"Infinity", b"1e400", b"[" * 100, b"{\"a\":" * 100, b"\xff", b"\x00", b"<a>" * 40,
+               b"<!DOCTYPE x>", b"]]>", b'"', b"\\", b"-", b"9" * 30]
+    for _ in range(count):
+        data = bytearray(seed)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(data))
+            kind = rng.random()
+            if kind < 0.3:
+                data = data[:at]
+            elif kind < 0.6:
+                data[at] = rng.randrange(256)
+            else:
+                data[at:at] = rng.choice(inserts)
+        out.append(bytes(data))
+    return out
+
+
+async def test_signed_mutations_of_valid_events_never_get_a_500(client, caplog):
+    rng = random.Random(16)
+    results = []
+    with caplog.at_level(logging.WARNING):
+        for body in _mutations(onebot_event(next(_ids)), rng, 150):
+            headers, body = _onebot(body)
+            resp = await client.post("/onebot/http", data=body, headers={**headers, "Content-Type": "application/json"})
+            results.append(resp.status)
+        for plain in _mutations(wecom_plain(str(next(_ids))).encode(), rng, 100):
+            params, body = wecom_envelope(plain.decode("utf-8", "replace"))
+            resp = await client.post("/wecom/callback", params=params, data=body)
+            results.append(resp.status)
+    assert max(results) < 500, sorted(set(results))
+    assert _problems(caplog.records) == []
