@@ -15,8 +15,8 @@ from typing import Any
 
 MAX_DEPTH = 64  # OneBot events nest 4-6 levels; anything near this is not an event
 
-# every byte but the four brackets, for bytes.translate(None, delete=...)
-_NOT_BRACKETS = bytes(range(256)).translate(None, b"[]{}")
+# every byte but quotes and brackets, for bytes.translate(None, delete=...)
+_NOT_STRUCTURE = bytes(range(256)).translate(None, b'"[]{}')
 _SQUARE_AS_CURLY = bytes.maketrans(b"[]", b"{}")
 
 
@@ -45,10 +45,14 @@ def too_deep(data: bytes | str, limit: int = MAX_DEPTH) -> bool:
     if data.count(curly) + data.count(square) <= limit:
         return False  # the common case: too few brackets to nest that deep
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    # drop escaped backslashes, then escaped quotes: every quote left opens or closes a string
-    unescaped = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    outside_strings = b"".join(unescaped.split(b'"')[::2])
-    brackets = outside_strings.translate(_SQUARE_AS_CURLY, _NOT_BRACKETS)
+    if b"\\" in raw:  # drop escaped backslashes, then escaped quotes: each quote left is real
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = raw.translate(None, _NOT_STRUCTURE)  # quotes and brackets only
+    # two adjacent quotes can go without changing what is inside a string: most strings vanish
+    skeleton = skeleton.replace(b'""', b"")
+    if b'"' in skeleton:  # strings with brackets in them ("[CQ:at…]"): drop them
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    brackets = skeleton.translate(_SQUARE_AS_CURLY)
     if b"{" * (limit + 1) in brackets:
         return True  # the usual attack, found in one search
     for _ in range(limit):  # each pass removes the innermost level, exactly one
