@@ -333,6 +333,14 @@ MALFORMED = [
     ("onebot message_id missing", "POST", "/onebot/http", lambda: _onebot_event(message_id=None)),
     ("onebot user_id an object", "POST", "/onebot/http", lambda: _onebot_event(user_id={"a": 1})),
     ("onebot unsigned", "POST", "/onebot/http", lambda: ({"X-Signature": "sha1=" + "0" * 40}, NESTED.encode())),
+    ("onebot non-ASCII signature", "POST", "/onebot/http", lambda: ({"X-Signature": "sha1=签名"}, b"{}")),
+    ("mp POST non-ASCII signature", "POST", "/mp/callback",
+     lambda: _unsigned(*_signed_mp(now()), signature="签名")),
+    ("mp GET non-ASCII signature", "GET", "/mp/callback",
+     lambda: ({**_mp_get(now(), True)[0], "signature": "签名"}, b"")),
+    ("wecom POST non-ASCII msg_signature", "POST", "/wecom/callback",
+     lambda: _unsigned(*_signed_wecom(now()), msg_signature="签名")),
+    ("wecom POST non-ASCII nonce", "POST", "/wecom/callback", lambda: _unsigned(*_signed_wecom(now()), nonce="随机")),
 ]
 
 
@@ -376,6 +384,18 @@ async def test_a_valid_request_still_passes_after_the_fuzz(client):
     assert (await client.post("/onebot/http", data=body, headers=headers)).status == 204
     store = client.app[STORE]
     assert store.messages.get(f"wecom:{msg_id}") and store.messages.get(f"onebot:{message_id}")
+
+
+async def test_socket_with_a_non_ascii_token_is_refused_not_a_500(client, caplog):
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="}
+    with caplog.at_level(logging.INFO):
+        for token in ("Bearer 令牌", "Token 令牌"):
+            resp = await client.get("/onebot/ws", headers={**upgrade, "Authorization": token})
+            assert resp.status == 401
+        resp = await client.get("/onebot/ws?access_token=令牌", headers=upgrade)
+        assert resp.status == 401
+    assert _problems(caplog.records) == []
 
 
 # -- defect 8 on the socket: a bad frame is ignored, the socket and its pending actions live on

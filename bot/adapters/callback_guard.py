@@ -6,6 +6,7 @@ that names the adapter and the reason, never a secret or the request body.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -70,6 +71,11 @@ async def read_body(adapter: str, request: web.Request, limit: int) -> bytes:
         if size > limit:
             raise refuse(adapter, request, 413, ERR_TOO_LARGE, size=size, limit=limit)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (hmac refuses str with it: a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 def require_params(adapter: str, request: web.Request, *names: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ action in `extension_actions` — otherwise the capability is missing and modera
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from typing import Any
@@ -36,6 +35,7 @@ from bot.adapters.callback_guard import (
     ReplayGuard,
     read_body,
     refuse,
+    same_secret,
 )
 from bot.adapters.config import OnebotSettings
 from bot.adapters.intake import BackgroundSubmitter, submit_all
@@ -112,7 +112,7 @@ class OnebotAdapter(Adapter):
         token = self.settings.access_token
         if not token:
             return self.settings.allow_unauthenticated
-        return hmac.compare_digest(bearer(request), token)
+        return same_secret(bearer(request), token)
 
     @platform_callback
     async def websocket(self, request: web.Request) -> web.StreamResponse:

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.adapters.callback_guard import ERR_MALFORMED, ERR_SIGNATURE, ERR_TOKEN, refuse
+from bot.adapters.callback_guard import ERR_MALFORMED, ERR_SIGNATURE, ERR_TOKEN, refuse, same_secret
 from bot.adapters.onebot_ws import bearer
 from bot.adapters.safe_json import MalformedJson, loads_object
 
@@ -25,10 +25,10 @@ def check_http_post(adapter: str, request: web.Request, body: bytes, version: in
     without a secret)."""
     if version == 11 and secret:
         given = request.headers.get("X-Signature", "")
-        if not hmac.compare_digest(given.lower(), body_signature(secret, body)):
+        if not same_secret(given.lower(), body_signature(secret, body)):
             raise refuse(adapter, request, 401, ERR_SIGNATURE)
         return
-    if access_token and not hmac.compare_digest(bearer(request), access_token):
+    if access_token and not same_secret(bearer(request), access_token):
         raise refuse(adapter, request, 401, ERR_TOKEN)
 
 
