@@ -294,6 +294,12 @@ MALFORMED = [
     ("wecom POST not XML", "POST", "/wecom/callback", lambda: (_signed_wecom(now())[0], b"\xff\xfe{]")),
     ("wecom POST nested XML", "POST", "/wecom/callback",
      lambda: (_signed_wecom(now())[0], b"<xml>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xml>")),
+    ("wecom POST unknown XML encoding", "POST", "/wecom/callback", lambda: (
+        _signed_wecom(now())[0], b'<?xml version="1.0" encoding="foo"?><xml><Encrypt>a</Encrypt></xml>')),
+    ("wecom POST multi-byte XML encoding", "POST", "/wecom/callback", lambda: (
+        _signed_wecom(now())[0], b'<?xml version="1.0" encoding="gbk"?><xml><Encrypt>\xc4\xe3</Encrypt></xml>')),
+    ("mp POST unknown XML encoding", "POST", "/mp/callback", lambda: (
+        _signed_mp(now())[0], b'<?xml version="1.0" encoding="utf-7"?><xml><Encrypt>a</Encrypt></xml>')),
     ("wecom POST Encrypt with children", "POST", "/wecom/callback",
      lambda: (_signed_wecom(now())[0], b"<xml><Encrypt><a>1</a></Encrypt></xml>")),
     ("wecom POST signed garbage ciphertext", "POST", "/wecom/callback", _wecom_garbage_signed),

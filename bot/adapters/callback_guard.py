@@ -166,7 +166,7 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
     lowered = data[:4096].lower()
     if b"<!doctype" in lowered or b"<!entity" in lowered:
         raise UnsafeXml(ERR_UNSAFE_XML)
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate("utf-8")  # WeChat sends UTF-8; a declared encoding="foo" is ignored
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _forbid
     parser.EntityDeclHandler = _forbid
@@ -202,7 +202,9 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
     parser.CharacterDataHandler = chars
     try:
         parser.Parse(data, True)
-    except expat.ExpatError as exc:
+    except (UnsafeXml, MalformedXml):
+        raise
+    except (expat.ExpatError, LookupError, ValueError) as exc:
         raise MalformedXml(f"malformed XML: {exc}") from None
     root = result.get("xml")
     if not isinstance(root, dict):
