@@ -94,6 +94,8 @@ class OnebotSettings:
     extension_actions: dict[str, str] = field(default_factory=dict)
     replay_window: Duration = REPLAY_WINDOW
     action_timeout: Duration = ONEBOT_ACTION_TIMEOUT
+    # without access_token or secret anyone who reaches the port can post events: say so explicitly
+    allow_unauthenticated: bool = False
 
     def validate(self) -> None:
         unknown = sorted(set(self.extension_actions) - set(EXTENSION_ACTIONS))
@@ -106,6 +108,13 @@ class OnebotSettings:
             raise ValueError("api_url: must start with http:// or https://")
         if self.action_timeout <= 0:
             raise ValueError("action_timeout: must be positive")
+        # v11's secret signs HTTP POSTs; v12 has no secret, so only the token authenticates it
+        authenticated = bool(self.access_token or (self.version == 11 and self.secret))
+        if self.enabled and not authenticated and not self.allow_unauthenticated:
+            needed = "required (or secret)" if self.version == 11 else "required for v12 (it has no secret)"
+            raise ValueError(
+                f"access_token: {needed}: without it anyone who can reach the bot can post events "
+                "and drive its actions; set allow_unauthenticated = true to accept that")
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bot.adapters.callback_guard import ERR_MALFORMED, ERR_SIGNATURE, ERR_TOKEN, refuse
+from bot.adapters.callback_guard import ERR_MALFORMED, ERR_SIGNATURE, ERR_TOKEN, refuse, same_secret
 from bot.adapters.onebot_ws import bearer
+from bot.adapters.safe_json import MalformedJson, loads_object
 
 
 def body_signature(secret: str, body: bytes) -> str:
@@ -25,21 +25,34 @@ def check_http_post(adapter: str, request: web.Request, body: bytes, version: in
     without a secret)."""
     if version == 11 and secret:
         given = request.headers.get("X-Signature", "")
-        if not hmac.compare_digest(given.lower(), body_signature(secret, body)):
+        if not same_secret(given.lower(), body_signature(secret, body)):
             raise refuse(adapter, request, 401, ERR_SIGNATURE)
         return
-    if access_token and not hmac.compare_digest(bearer(request), access_token):
+    if access_token and not same_secret(bearer(request), access_token):
         raise refuse(adapter, request, 401, ERR_TOKEN)
 
 
 def parse_json(adapter: str, request: web.Request, body: bytes) -> dict[str, Any]:
+    """400 for anything but a JSON object (NaN, Infinity, deep nesting included)."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise refuse(adapter, request, 400, ERR_MALFORMED, detail="invalid JSON") from None
-    if not isinstance(payload, dict):
-        raise refuse(adapter, request, 400, ERR_MALFORMED, detail="JSON object expected")
-    return payload
+        return loads_object(body)
+    except MalformedJson as exc:
+        raise refuse(adapter, request, 400, ERR_MALFORMED, detail=str(exc)) from None
+
+
+# an event `time` past this is no Unix time in seconds (year 33658); NaN fails the test too
+_LATEST = 1e12
+
+
+def event_stamp(adapter: str, request: web.Request, payload: dict[str, Any]) -> str:
+    """The event's `time` in whole seconds for the replay guard; "" when it carries none.
+    400 for a number that is no time (negative, absurdly large)."""
+    value = payload.get("time")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if not 0 <= value < _LATEST:
+        raise refuse(adapter, request, 400, ERR_MALFORMED, field="time")
+    return str(int(value))
 
 
 def digest(body: bytes) -> str:

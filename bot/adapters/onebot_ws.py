@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from bot.adapters.safe_json import MalformedJson, loads_object
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -121,17 +122,17 @@ async def serve(
                     log.warning("OneBot socket error: %s", ws.exception())
                 continue
             try:
-                payload = json.loads(msg.data)
-            except ValueError:
-                log.warning("OneBot sent malformed JSON, ignored", extra={"self_id": self_id, "size": len(msg.data)})
-                continue
-            if not isinstance(payload, dict):
-                log.warning("OneBot sent a non-object payload, ignored", extra={"self_id": self_id})
+                payload = loads_object(msg.data)
+            except MalformedJson as exc:  # the socket stays up: pending actions still get answers
+                log.warning("OneBot frame ignored: %s", exc, extra={"self_id": self_id, "size": len(msg.data)})
                 continue
             if "echo" in payload and ("status" in payload or "retcode" in payload):
                 conn.resolve(payload)
                 continue
-            await on_payload(conn, payload)
+            try:
+                await on_payload(conn, payload)
+            except Exception:  # a bug, not the implementation's fault: keep its socket up
+                log.exception("OneBot event could not be handled, ignored", extra={"self_id": self_id})
     finally:
         conn.fail_all()
         unregister(conn)
