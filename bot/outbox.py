@@ -4,6 +4,16 @@ The ledger (store.outbound) is the truth; this class keeps an in-memory schedule
 active rows so that rate-limited targets cost nothing while they wait. After a restart the
 schedule is rebuilt from the ledger: pending rows are sent, rows caught mid-send are resent
 only where the adapter's send is idempotent and are otherwise marked `uncertain`.
+
+One rule decides what happens after an attempt, by what the adapter raised (adapters/base.py):
+- sent: `sent`; the rate-limit slot counts from now;
+- NotConnected (nothing sent, no connection): the row waits, using no attempt and no slot,
+  until the adapter reports it is connected again or the row's `not_after` passes (skipped);
+- TransientSendError (not done, try later): retried with backoff until `max_attempts`;
+- OutcomeUnknown, or a bare TimeoutError / OSError (the request may have reached the platform):
+  `uncertain`, never repeated — like a crash mid-send — unless the adapter's send is idempotent;
+- PermanentSendError, ActionNotSupported: `failed`; any other exception is a bug: `failed`
+  at once, logged with its traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +27,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.adapters.base import Adapter, Delivery, PermanentSendError, RateLimit, TransientSendError
+from bot.adapters.base import (
+    ActionNotSupported,
+    Adapter,
+    Delivery,
+    NotConnected,
+    OutcomeUnknown,
+    PermanentSendError,
+    RateLimit,
+    TransientSendError,
+)
 from bot.clock import Clock
 from bot.ratelimit import SlidingWindow
 from bot.store.outbound import OutboundItem
@@ -35,6 +54,11 @@ RECORD_TIMEOUT = 5.0
 RECORD_RETRY_SECONDS = 5.0
 EXPIRED = "已过期，未发送"
 BROADCAST_PRIORITY = 10
+# an adapter that says it is connected but whose send found no connection is asked again after this
+RECONNECT_RECHECK_SECONDS = 1.0
+ERR_UNCERTAIN = "已发出但未收到平台确认，无法确认是否已送达；请在控制台确认后重试"
+ERR_CRASHED = "进程在发送途中停止，无法确认是否已送达；请在控制台确认后重试"
+ERR_BUG = "发送时出现程序错误（详见日志）"
 
 
 class Outbox:
@@ -55,6 +79,8 @@ class Outbox:
         self._seq = itertools.count()
         # per adapter: heap of (priority, due monotonic time, seq, item)
         self._queues: dict[str, list[tuple[int, float, int, OutboundItem]]] = {}
+        # per adapter without a connection: heap of (not_after timestamp or inf, seq, item)
+        self._offline: dict[str, list[tuple[float, int, OutboundItem]]] = {}
         self._limits: dict[str, list[tuple[RateLimit, SlidingWindow]]] = {}
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(max_concurrency)
@@ -66,6 +92,7 @@ class Outbox:
         self._insert_task: asyncio.Task | None = None
         self.sent_count = 0
         self.failed_count = 0
+        self.uncertain_count = 0
 
     # -- public API -----------------------------------------------------------------
 
@@ -111,18 +138,21 @@ class Outbox:
         return len(ids)
 
     def depth(self) -> int:
-        return sum(len(q) for q in self._queues.values()) + len(self._inflight) + len(self._incoming)
+        queued = sum(len(q) for q in self._queues.values()) + sum(len(q) for q in self._offline.values())
+        return queued + len(self._inflight) + len(self._incoming)
+
+    def waiting_for_connection(self, platform: str) -> int:
+        return len(self._offline.get(platform, ()))
 
     async def start(self) -> None:
+        for adapter in self.adapters.values():
+            adapter.on_connection(self._connection_changed)
         active = await self.store.run(self.store.outbound.active)
         resumed = uncertain = 0
         for item in active:
             adapter = self.adapters.get(item.platform)
             if item.status == "sending" and not (adapter and adapter.idempotent_send):
-                await self.store.run(
-                    self.store.outbound.mark, item.id, "uncertain",
-                    error="进程在发送途中停止，无法确认是否已送达；请在控制台确认后重试",
-                )
+                await self.store.run(self.store.outbound.mark, item.id, "uncertain", error=ERR_CRASHED)
                 uncertain += 1
                 continue
             self._schedule(item)
@@ -178,6 +208,27 @@ class Outbox:
             self._limits[platform] = [(lim, SlidingWindow(lim.count, lim.period, self.clock.monotonic)) for lim in limits]
         return self._limits[platform]
 
+    def _connection_changed(self, platform: str, connected: bool) -> None:
+        """The adapter's port: a reconnect puts every delivery that waited for it back in line."""
+        if not connected:
+            return
+        waiting = self._offline.pop(platform, [])
+        if waiting:
+            log.info("adapter %s connected: resuming %d deliveries", platform, len(waiting))
+        for _, _, item in waiting:
+            self._schedule(item)
+        self._wake.set()
+
+    def _park(self, item: OutboundItem) -> None:
+        """Wait for the adapter's connection (or the item's deadline), using no attempt."""
+        deadline = item.not_after.timestamp() if item.not_after is not None else float("inf")
+        heapq.heappush(self._offline.setdefault(item.platform, []), (deadline, next(self._seq), item))
+
+    def _expire_offline(self, wall_ts: float, expired: list[OutboundItem]) -> None:
+        for heap in self._offline.values():
+            while heap and heap[0][0] < wall_ts:
+                expired.append(heapq.heappop(heap)[2])
+
     async def _loop(self) -> None:
         while not self._stopping:
             sleep_for = await self._dispatch_ready()
@@ -193,7 +244,10 @@ class Outbox:
         now = self.clock.monotonic()
         wall = self.clock.now()
         expired: list[OutboundItem] = []
+        self._expire_offline(wall.timestamp(), expired)
         for platform, queue in self._queues.items():
+            adapter = self.adapters.get(platform)
+            online = adapter is None or adapter.connected
             windows = self._windows(platform)
             deferred: list[tuple[int, float, int, OutboundItem]] = []
             while queue:
@@ -209,6 +263,10 @@ class Outbox:
                     heapq.heappop(queue)
                     deferred.append((prio, due, seq, item))
                     next_wake = min(next_wake, due - now)
+                    continue
+                if not online:
+                    heapq.heappop(queue)
+                    self._park(item)
                     continue
                 adapter_wait = max((w.wait_time(platform) for lim, w in windows if lim.scope == "adapter"), default=0.0)
                 if adapter_wait > 0:
@@ -251,7 +309,8 @@ class Outbox:
 
     async def _send(self, item: OutboundItem, slots: list[tuple[SlidingWindow, object]] = ()) -> None:
         store = self.store
-        used = False
+        # the limit counts what the platform may have seen: sent or uncertain, not refused tries
+        counted = False
         try:
             if item.id in self._cancelled:
                 self._cancelled.discard(item.id)
@@ -276,21 +335,37 @@ class Outbox:
                 id=item.id, platform=item.platform, chat_id=item.chat_id, chat_kind=item.chat_kind,
                 payload=item.payload, source=item.source, occurrence=item.occurrence, attempts=attempts,
             )
-            # the limit counts when the platform sees the message, not when it was dispatched
-            for w, key in slots:
-                w.commit(key)
-            used = True
             try:
                 platform_id = await adapter.send(delivery)
-            except PermanentSendError as exc:
+            except NotConnected as exc:
+                await self._wait_for_connection(item, adapter, str(exc), marked=not cheap)
+                return
+            except (OutcomeUnknown, TimeoutError, OSError) as exc:
+                error = str(exc) or type(exc).__name__
+                if adapter.idempotent_send:
+                    await self._retry_or_fail(item, attempts, error, None)
+                    return
+                counted = True
+                log.warning("delivery %s to %s:%s is uncertain: %s", item.id, item.platform, item.chat_id, error)
+                await store.run(store.outbound.mark, item.id, "uncertain", error=f"{ERR_UNCERTAIN}（{error}）"[:500])
+                self.uncertain_count += 1
+                return
+            except TransientSendError as exc:
+                await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, exc.retry_after)
+                return
+            except (PermanentSendError, ActionNotSupported) as exc:
                 log.warning("delivery %s to %s:%s failed: %s", item.id, item.platform, item.chat_id, exc)
                 await store.run(store.outbound.mark, item.id, "failed", error=str(exc)[:500])
                 self.failed_count += 1
                 return
-            except (TransientSendError, TimeoutError, OSError, Exception) as exc:
-                retry_after = getattr(exc, "retry_after", None)
-                await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, retry_after)
+            except Exception:
+                # a bug, not a platform's answer: retrying would only repeat it
+                log.exception("delivery %s to %s:%s failed with an unexpected error",
+                              item.id, item.platform, item.chat_id)
+                await store.run(store.outbound.mark, item.id, "failed", error=ERR_BUG)
+                self.failed_count += 1
                 return
+            counted = True
             if self.recorder is not None:
                 # Written behind: until it lands, a crash leaves the row "sending" (not idempotent:
                 # marked uncertain, never resent) or "pending" (idempotent: resent harmlessly).
@@ -305,11 +380,25 @@ class Outbox:
         except Exception:
             log.exception("outbox bookkeeping failed for delivery %s", item.id)
         finally:
-            if not used:
-                for w, key in slots:
+            for w, key in slots:
+                if counted:
+                    w.commit(key)
+                else:
                     w.release(key)
             self._sem.release()
             self._wake.set()
+
+    async def _wait_for_connection(self, item: OutboundItem, adapter: Adapter, error: str, marked: bool) -> None:
+        """Nothing was sent: undo the "sending" mark (no attempt used) and wait for the adapter."""
+        if marked:
+            await self.store.run(self.store.outbound.mark, item.id, "pending", error=error[:500],
+                                 attempts=item.attempts)
+        if adapter.connected:
+            # it reconnected meanwhile, or it cannot tell: look again shortly
+            self._schedule(item, RECONNECT_RECHECK_SECONDS)
+        else:
+            log.info("delivery %s waits for adapter %s to connect", item.id, item.platform)
+            self._park(item)
 
     async def _mark_durably(self, item_id: int, status: str, **fields) -> None:
         """Commit a mark before going on; through the recorder's group commit when there is

@@ -1,0 +1,173 @@
+"""Outbox faults against a stand-in OneBot v11 implementation on a real WebSocket.
+
+The stand-in connects to the bot's reverse-WebSocket endpoint as go-cqhttp / NapCat would
+(OneBot v11 action frames {"action", "params", "echo"} in, {"status", "retcode", "data",
+"echo"} out), counts every `send_group_msg` it receives and misbehaves as told: it drops the
+socket right after a send, answers after the bot's `action_timeout`, or stays away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import timedelta
+
+import aiohttp
+import pytest
+
+from bot.outbox import BROADCAST_PRIORITY
+from bot.store import Store
+from bot.store.outbound import OutboundItem
+from bot.web.app import create_app
+from bot.web.keys import ADAPTERS, BOT, STORE
+from tests.conftest import make_settings, wait_until
+from tests.test_adapters_onebot import TOKEN, payload
+
+pytestmark = pytest.mark.faults
+
+ACTION_TIMEOUT = 0.3
+# short enough that a test outlasts the whole retry schedule in a second or two
+OUTBOX = {"retry_base": "0.05s", "retry_max": "0.1s", "max_attempts": 3}
+
+
+class StandInOnebot:
+    """A OneBot v11 implementation over reverse WebSocket that counts the sends it receives.
+
+    `mode`: "ok" answers at once; "drop" closes the socket on the first send (then comes back
+    and answers normally, as an implementation that restarts would); "late" answers every send
+    after the bot's action timeout.
+    """
+
+    def __init__(self, client, mode: str = "ok") -> None:
+        self.client = client
+        self.mode = mode
+        self.sends: list[dict] = []
+        self.connections = 0
+        self._task: asyncio.Task | None = None
+        self._dropped = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def groups(self) -> Counter:
+        return Counter(a["params"]["group_id"] for a in self.sends)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except (aiohttp.ClientError, ConnectionError):
+                pass
+            await asyncio.sleep(0.1)  # reconnect, as implementations do
+
+    async def _session(self) -> None:
+        headers = {"Authorization": f"Bearer {TOKEN}", "X-Self-ID": "10001", "X-Client-Role": "Universal"}
+        async with self.client.ws_connect("/onebot/ws", headers=headers) as ws:
+            self.connections += 1
+            await ws.send_json(payload("v11_lifecycle"))
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                if "action" not in frame:
+                    continue
+                if frame["action"] == "send_group_msg":
+                    self.sends.append(frame)
+                    if self.mode == "drop" and not self._dropped:
+                        self._dropped = True
+                        await ws.close()
+                        return
+                    if self.mode == "late":
+                        asyncio.get_running_loop().call_later(
+                            ACTION_TIMEOUT + 0.2, lambda f=frame: asyncio.ensure_future(self._answer(ws, f)))
+                        continue
+                await self._answer(ws, frame)
+
+    @staticmethod
+    async def _answer(ws, frame: dict) -> None:
+        if ws.closed:
+            return
+        await ws.send_json({"status": "ok", "retcode": 0, "data": {"message_id": len(frame["echo"])},
+                            "echo": frame["echo"]})
+
+
+async def start_bot(aiohttp_client, tmp_path, **outbox):
+    settings = make_settings(
+        tmp_path, bot={"demo": False}, outbox={**OUTBOX, **outbox},
+        adapters={"onebot": {"enabled": True, "version": 11, "access_token": TOKEN, "self_id": "10001",
+                             "action_timeout": f"{ACTION_TIMEOUT}s"}},
+    )
+    store = Store(settings.database_path)
+    app = create_app(settings, store=store)
+
+    async def close(app) -> None:
+        store.close()
+
+    app.on_cleanup.append(close)
+    return await aiohttp_client(app)
+
+
+def reply_rows(store: Store) -> list[dict]:
+    return [r for r in store.outbound.list() if r["source"].startswith("reply:")]
+
+
+@pytest.mark.parametrize("mode", ["drop", "late"])
+async def test_reply_whose_outcome_is_unknown_is_sent_at_most_once_and_marked_uncertain(aiohttp_client, tmp_path,
+                                                                                        mode):
+    client = await start_bot(aiohttp_client, tmp_path)
+    bridge = StandInOnebot(client, mode)
+    bridge.start()
+    try:
+        await wait_until(lambda: client.app[ADAPTERS]["onebot"].connections)
+        # a member's command the bot answers: one reply, one send_group_msg
+        async with client.ws_connect("/onebot/ws", headers={
+                "Authorization": f"Bearer {TOKEN}", "X-Self-ID": "10001", "X-Client-Role": "Event"}) as events:
+            await events.send_json(payload("v11_group_message_array"))
+            store = client.app[STORE]
+            await wait_until(lambda: [r for r in reply_rows(store) if r["status"] not in ("pending", "sending")],
+                             timeout=5)
+            # longer than the whole retry schedule (3 attempts, ≤ 0.1 s apart) and a reconnect
+            await asyncio.sleep(1.5)
+        assert len(bridge.sends) == 1, f"the reply went out {len(bridge.sends)} times"
+        [row] = reply_rows(store)
+        assert row["status"] == "uncertain" and "无法确认" in row["error"]
+    finally:
+        await bridge.stop()
+
+
+async def test_post_to_50_groups_waits_for_the_bridge_and_is_delivered_once_after_reconnect(aiohttp_client,
+                                                                                          tmp_path):
+    client = await start_bot(aiohttp_client, tmp_path)
+    bot = client.app[BOT]
+    store = client.app[STORE]
+    now = bot.clock.now()
+    post = [OutboundItem(source="post:sale", occurrence="2026-11-23T20:00", platform="onebot",
+                         chat_id=str(100000 + i), payload={"text": "秒杀开始"}, priority=BROADCAST_PRIORITY,
+                         not_after=now + timedelta(minutes=10)) for i in range(50)]
+    # the sale ends while the bridge is still away: never sent after that
+    ended = OutboundItem(source="post:flash", occurrence="2026-11-23T20:00", platform="onebot",
+                         chat_id="100000", payload={"text": "限时一秒"}, priority=BROADCAST_PRIORITY,
+                         not_after=now + timedelta(seconds=0.5))
+    await bot.outbox.submit([*post, ended])
+    # offline far longer than the retry schedule (3 attempts, ≤ 0.1 s apart)
+    await asyncio.sleep(1.5)
+    counts = store.outbound.count_by_status()
+    assert counts.get("failed", 0) == 0 and counts.get("skipped") == 1
+    bridge = StandInOnebot(client)
+    bridge.start()
+    try:
+        await wait_until(lambda: store.outbound.count_by_status().get("sent") == 50, timeout=10)
+        await asyncio.sleep(0.3)
+        assert store.outbound.count_by_status() == {"sent": 50, "skipped": 1}
+        groups = bridge.groups()
+        assert len(groups) == 50 and set(groups.values()) == {1}
+        texts = {seg["data"]["text"] for a in bridge.sends for seg in a["params"]["message"]}
+        assert texts == {"秒杀开始"}
+    finally:
+        await bridge.stop()
