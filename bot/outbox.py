@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.actions import ACTION_KIND
 from bot.adapters.base import (
     ActionNotSupported,
     Adapter,
@@ -90,18 +91,25 @@ class Outbox:
         self._cancelled: set[int] = set()
         self._incoming: list[OutboundItem] = []
         self._insert_task: asyncio.Task | None = None
+        # delivery id -> the final status, for callers that wait (platform actions)
+        self._outcomes: dict[int, asyncio.Future[str]] = {}
+        # called with (item, final status, error) when a delivery is settled (actions' audit)
+        self.on_settled: Callable[[OutboundItem, str, str], None] | None = None
         self.sent_count = 0
         self.failed_count = 0
         self.uncertain_count = 0
 
     # -- public API -----------------------------------------------------------------
 
-    async def submit(self, items: list[OutboundItem]) -> list[OutboundItem]:
-        """Add to the ledger; items whose key already exists are ignored. Returns the new ones."""
+    async def submit(self, items: list[OutboundItem], *, watch: bool = False) -> list[OutboundItem]:
+        """Add to the ledger; items whose key already exists are ignored. Returns the new ones.
+        With `watch`, `outcome(item.id)` can wait for how each new one ended."""
         if not items:
             return []
         created = await self.store.runner(len(items))(self.store.outbound.insert, items, self.clock.now())
         for item in created:
+            if watch:
+                self._outcomes[item.id] = asyncio.get_running_loop().create_future()
             self._schedule(item)
         if created:
             self._wake.set()
@@ -123,6 +131,37 @@ class Outbox:
                 log.exception("could not add %d replies to the outbox; retrying", len(batch))
                 self._incoming[:0] = batch
                 await asyncio.sleep(1.0)
+
+    async def outcome(self, item_id: int, timeout: float) -> str | None:
+        """The final status (sent, failed, uncertain, skipped, cancelled) of a watched
+        delivery; None when it is not settled within `timeout` seconds (it goes on)."""
+        future = self._outcomes.get(item_id)
+        if future is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return None
+        finally:
+            if future.done():
+                self._outcomes.pop(item_id, None)
+
+    def _settle(self, item: OutboundItem, status: str, error: str = "") -> None:
+        """A delivery reached its final status: count it, wake its waiter, tell the hook."""
+        if status == "sent":
+            self.sent_count += 1
+        elif status == "failed":
+            self.failed_count += 1
+        elif status == "uncertain":
+            self.uncertain_count += 1
+        future = self._outcomes.get(item.id)
+        if future is not None and not future.done():
+            future.set_result(status)
+        if self.on_settled is not None:
+            try:
+                self.on_settled(item, status, error)
+            except Exception:
+                log.exception("outbox settle hook failed for delivery %s", item.id)
 
     async def retry_failed(self, source: str, occurrence: str | None = None) -> int:
         items = await self.store.run(self.store.outbound.retry_failed, source, occurrence, self.clock.now())
@@ -304,6 +343,8 @@ class Outbox:
             await self.store.run(self.store.outbound.skip, ids, EXPIRED)
         except Exception:
             log.exception("could not mark %d expired deliveries", len(ids))
+        for item in items:
+            self._settle(item, "skipped", EXPIRED)
 
     # -- sending --------------------------------------------------------------------
 
@@ -314,11 +355,13 @@ class Outbox:
         try:
             if item.id in self._cancelled:
                 self._cancelled.discard(item.id)
+                self._settle(item, "cancelled")
                 return
             adapter = self.adapters.get(item.platform)
             if adapter is None:
-                await store.run(store.outbound.mark, item.id, "failed", error=f"适配器 {item.platform} 未启用")
-                self.failed_count += 1
+                error = f"适配器 {item.platform} 未启用"
+                await store.run(store.outbound.mark, item.id, "failed", error=error)
+                self._settle(item, "failed", error)
                 return
             attempts = item.attempts + 1
             # an idempotent adapter may be asked again after a crash, so it needs no durable
@@ -336,7 +379,7 @@ class Outbox:
                 payload=item.payload, source=item.source, occurrence=item.occurrence, attempts=attempts,
             )
             try:
-                platform_id = await adapter.send(delivery)
+                platform_id = await _deliver(adapter, delivery)
             except NotConnected as exc:
                 await self._wait_for_connection(item, adapter, str(exc), marked=not cheap)
                 return
@@ -347,23 +390,25 @@ class Outbox:
                     return
                 counted = True
                 log.warning("delivery %s to %s:%s is uncertain: %s", item.id, item.platform, item.chat_id, error)
-                await store.run(store.outbound.mark, item.id, "uncertain", error=f"{ERR_UNCERTAIN}（{error}）"[:500])
-                self.uncertain_count += 1
+                error = f"{ERR_UNCERTAIN}（{error}）"[:500]
+                await store.run(store.outbound.mark, item.id, "uncertain", error=error)
+                self._settle(item, "uncertain", error)
                 return
             except TransientSendError as exc:
                 await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, exc.retry_after)
                 return
             except (PermanentSendError, ActionNotSupported) as exc:
                 log.warning("delivery %s to %s:%s failed: %s", item.id, item.platform, item.chat_id, exc)
-                await store.run(store.outbound.mark, item.id, "failed", error=str(exc)[:500])
-                self.failed_count += 1
+                error = (str(exc) if not isinstance(exc, ActionNotSupported) else f"平台不支持该操作：{exc}")[:500]
+                await store.run(store.outbound.mark, item.id, "failed", error=error)
+                self._settle(item, "failed", error)
                 return
             except Exception:
                 # a bug, not a platform's answer: retrying would only repeat it
                 log.exception("delivery %s to %s:%s failed with an unexpected error",
                               item.id, item.platform, item.chat_id)
                 await store.run(store.outbound.mark, item.id, "failed", error=ERR_BUG)
-                self.failed_count += 1
+                self._settle(item, "failed", ERR_BUG)
                 return
             counted = True
             if self.recorder is not None:
@@ -374,7 +419,7 @@ class Outbox:
                 ))
             else:
                 await store.run(store.outbound.mark, item.id, "sent", platform_message_id=platform_id)
-            self.sent_count += 1
+            self._settle(item, "sent")
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -413,7 +458,7 @@ class Outbox:
         if attempts >= self.settings.max_attempts:
             log.warning("delivery %s failed after %d attempts: %s", item.id, attempts, error)
             await self.store.run(self.store.outbound.mark, item.id, "failed", error=error[:500])
-            self.failed_count += 1
+            self._settle(item, "failed", error[:500])
             return
         backoff = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
         delay = retry_after if retry_after is not None else backoff * (0.5 + self.rng())
@@ -425,3 +470,12 @@ class Outbox:
         item.attempts = attempts
         item.status = "pending"
         self._schedule(item, delay)
+
+
+async def _deliver(adapter: Adapter, delivery: Delivery) -> str | None:
+    """A message is sent; a platform action (bot.actions) is performed, with its row's id so
+    that an adapter can make a repeat harmless."""
+    if delivery.payload.get("kind") == ACTION_KIND:
+        await adapter.perform({**delivery.payload["action"], "delivery_id": delivery.id})
+        return None
+    return await adapter.send(delivery)

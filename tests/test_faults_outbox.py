@@ -39,10 +39,11 @@ class StandInOnebot:
     after the bot's action timeout.
     """
 
-    def __init__(self, client, mode: str = "ok") -> None:
+    def __init__(self, client, mode: str = "ok", misbehave_on: str = "send_group_msg") -> None:
         self.client = client
         self.mode = mode
-        self.sends: list[dict] = []
+        self.misbehave_on = misbehave_on
+        self.actions: list[dict] = []
         self.connections = 0
         self._task: asyncio.Task | None = None
         self._dropped = False
@@ -54,6 +55,10 @@ class StandInOnebot:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def sends(self) -> list[dict]:
+        return [a for a in self.actions if a["action"] == "send_group_msg"]
 
     def groups(self) -> Counter:
         return Counter(a["params"]["group_id"] for a in self.sends)
@@ -77,8 +82,8 @@ class StandInOnebot:
                 frame = json.loads(msg.data)
                 if "action" not in frame:
                     continue
-                if frame["action"] == "send_group_msg":
-                    self.sends.append(frame)
+                self.actions.append(frame)
+                if frame["action"] == self.misbehave_on:
                     if self.mode == "drop" and not self._dropped:
                         self._dropped = True
                         await ws.close()
@@ -97,13 +102,17 @@ class StandInOnebot:
                             "echo": frame["echo"]})
 
 
-async def start_bot(aiohttp_client, tmp_path, **outbox):
+AD_WORD = {"word": "代开发票", "category": "广告", "action": "mute"}
+
+
+async def start_bot(aiohttp_client, tmp_path, words: tuple[dict, ...] = (), **outbox):
     settings = make_settings(
         tmp_path, bot={"demo": False}, outbox={**OUTBOX, **outbox},
         adapters={"onebot": {"enabled": True, "version": 11, "access_token": TOKEN, "self_id": "10001",
                              "action_timeout": f"{ACTION_TIMEOUT}s"}},
     )
     store = Store(settings.database_path)
+    store.moderation.add_words(list(words))
     app = create_app(settings, store=store)
 
     async def close(app) -> None:
@@ -169,5 +178,63 @@ async def test_post_to_50_groups_waits_for_the_bridge_and_is_delivered_once_afte
         assert len(groups) == 50 and set(groups.values()) == {1}
         texts = {seg["data"]["text"] for a in bridge.sends for seg in a["params"]["message"]}
         assert texts == {"秒杀开始"}
+    finally:
+        await bridge.stop()
+
+
+def audit_statuses(store: Store, kind: str) -> list[str]:
+    return [e["detail"]["status"] for e in store.accounts.audit_entries(action=f"platform.{kind}")]
+
+
+def action_rows(store: Store, uid: str) -> dict[str, dict]:
+    return {r["payload"]["action"]["action"]: r for r in store.outbound.list(source=f"action:{uid}")}
+
+
+async def flagged_message(client) -> None:
+    """A member posts an ad: moderation asks to recall it and mute the sender."""
+    store = client.app[STORE]
+    async with client.ws_connect("/onebot/ws", headers={
+            "Authorization": f"Bearer {TOKEN}", "X-Self-ID": "10001", "X-Client-Role": "Event"}) as events:
+        await events.send_json(payload("v11_group_message_cq", message="低价代开发票，私聊"))
+        await wait_until(lambda: store.messages.get("onebot:2002"))
+
+
+async def test_platform_actions_go_through_the_ledger_and_their_outcome_reaches_the_audit(aiohttp_client,
+                                                                                         tmp_path):
+    client = await start_bot(aiohttp_client, tmp_path, words=(AD_WORD,))
+    bridge = StandInOnebot(client)
+    bridge.start()
+    try:
+        await wait_until(lambda: client.app[ADAPTERS]["onebot"].connections)
+        await flagged_message(client)
+        store = client.app[STORE]
+        await wait_until(lambda: {k: r["status"] for k, r in action_rows(store, "onebot:2002").items()}
+                         == {"recall": "sent", "mute": "sent"})
+        await client.app[BOT].recorder.flush()
+        assert audit_statuses(store, "recall") == ["sent"] and audit_statuses(store, "mute") == ["sent"]
+        assert [a["action"] for a in bridge.actions].count("delete_msg") == 1
+    finally:
+        await bridge.stop()
+
+
+async def test_recall_whose_outcome_is_unknown_is_not_repeated_and_is_audited_uncertain(aiohttp_client, tmp_path):
+    client = await start_bot(aiohttp_client, tmp_path, words=(AD_WORD,))
+    bridge = StandInOnebot(client, "drop", misbehave_on="delete_msg")
+    bridge.start()
+    try:
+        await wait_until(lambda: client.app[ADAPTERS]["onebot"].connections)
+        await flagged_message(client)
+        store = client.app[STORE]
+
+        def recall_settled() -> bool:
+            row = action_rows(store, "onebot:2002").get("recall")
+            return row is not None and row["status"] not in ("pending", "sending")
+
+        await wait_until(recall_settled)
+        await asyncio.sleep(1.0)  # the retry schedule and a reconnect
+        assert [a["action"] for a in bridge.actions].count("delete_msg") == 1
+        assert action_rows(store, "onebot:2002")["recall"]["status"] == "uncertain"
+        await client.app[BOT].recorder.flush()
+        assert audit_statuses(store, "recall") == ["uncertain"]
     finally:
         await bridge.stop()

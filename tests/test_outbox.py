@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bot.adapters.base import (
+    ActionNotSupported,
     Adapter,
     Delivery,
     NotConnected,
@@ -410,3 +411,45 @@ async def test_a_send_that_finds_the_connection_gone_gives_back_its_attempt(db):
     adapter.up = True
     await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
     await outbox.stop()
+
+
+class ActingAdapter(RecordingAdapter):
+    """Performs platform actions; the first `fail_first` fail as a busy platform would."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        super().__init__(fail_first=fail_first)
+        self.performed: list[dict] = []
+
+    async def perform(self, action: dict) -> None:
+        self.calls += 1
+        if action["action"] == "kick":
+            raise ActionNotSupported("kick")
+        if self.calls <= self.fail_first:
+            raise TransientSendError("busy")
+        self.performed.append(action)
+
+
+async def test_platform_actions_are_retried_like_messages_and_their_outcome_can_be_awaited(db):
+    from bot.actions import action_item
+
+    adapter = ActingAdapter(fail_first=1)
+    outbox = Outbox(db, {"fake": adapter}, settings())
+    settled: list[tuple[str, str]] = []
+    outbox.on_settled = lambda item, status, error: settled.append((item.occurrence, status))
+    await outbox.start()
+    recall = action_item("fake", {"action": "recall", "chat_id": "g1", "message_id": "m1"},
+                         source="action:fake:m1", occurrence="0:recall")
+    kick = action_item("fake", {"action": "kick", "chat_id": "g1", "member_id": "u1"},
+                       source="action:fake:m1", occurrence="1:kick")
+    created = await outbox.submit([recall, kick], watch=True)
+    assert [await outbox.outcome(c.id, timeout=5) for c in created] == ["sent", "failed"]
+    # the same action asked again is not done again
+    assert await outbox.submit([action_item("fake", {"action": "recall", "chat_id": "g1", "message_id": "m1"},
+                                            source="action:fake:m1", occurrence="0:recall")]) == []
+    await asyncio.sleep(0.1)
+    await outbox.stop()
+    assert [a["action"] for a in adapter.performed] == ["recall"]
+    assert adapter.performed[0]["delivery_id"] == created[0].id
+    assert sorted(settled) == [("0:recall", "sent"), ("1:kick", "failed")]
+    assert "不支持" in db.outbound.get(created[1].id)["error"]
+    assert db.outbound.get(created[0].id)["attempts"] == 2

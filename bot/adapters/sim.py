@@ -99,7 +99,8 @@ class SimAdapter(Adapter):
         # the notice rides the recorder's next batch, like a reply: a moderation action must
         # not make the worker wait for the writer thread (a transaction per recall did)
         self.bot.recorder.defer_row(store.messages.record_outgoing_many, {
-            "uid": f"{PLATFORM}:act:{uuid.uuid4().hex[:12]}", "platform": PLATFORM,
+            # keyed by the outbox row when there is one: a repeat after a crash is a no-op
+            "uid": f"{PLATFORM}:act:{action.get('delivery_id') or uuid.uuid4().hex[:12]}", "platform": PLATFORM,
             "chat_id": action["chat_id"], "chat_kind": "group", "sender_id": "system", "sender_name": "系统",
             "text": notices[kind], "time": self.bot.clock.now(), "raw": {"action": action},
         })
