@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.outbox import BROADCAST_PRIORITY
 from bot.store import Store
@@ -238,3 +239,45 @@ async def test_recall_whose_outcome_is_unknown_is_not_repeated_and_is_audited_un
         assert audit_statuses(store, "recall") == ["uncertain"]
     finally:
         await bridge.stop()
+
+
+class DroppingWecom:
+    """The WeCom server API (gettoken, appchat/send) that reads each message and then drops
+    the connection without answering, as a proxy or a restarting server can."""
+
+    def __init__(self) -> None:
+        self.sends = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/cgi-bin/gettoken", self.gettoken)
+        app.router.add_post("/cgi-bin/appchat/send", self.send)
+        return app
+
+    async def gettoken(self, request: web.Request) -> web.Response:
+        return web.json_response({"errcode": 0, "errmsg": "ok", "access_token": "TOKEN", "expires_in": 7200})
+
+    async def send(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.sends += 1
+        request.transport.close()
+        return web.Response()
+
+
+async def test_wecom_message_whose_answer_is_lost_is_sent_once_and_uncertain(aiohttp_client, aiohttp_server,
+                                                                          tmp_path):
+    from tests import test_adapters_wecom as wx
+
+    wecom = DroppingWecom()
+    server = await aiohttp_server(wecom.app())
+    conf = {"enabled": True, "corp_id": wx.CORP, "agent_id": wx.AGENT, "secret": wx.SECRET, "token": wx.TOKEN,
+            "encoding_aes_key": wx.KEY, "api_base": str(server.make_url(""))}
+    settings = make_settings(tmp_path, bot={"demo": False}, outbox=OUTBOX, adapters={"wecom": conf})
+    client = await aiohttp_client(create_app(settings))
+    store = client.app[STORE]
+    [row] = await client.app[BOT].outbox.submit([OutboundItem(
+        source="post:notice", occurrence="1", platform="wecom", chat_id="wrkChat1", payload={"text": "今晚停水"})])
+    await wait_until(lambda: store.outbound.get(row.id)["status"] not in ("pending", "sending"))
+    await asyncio.sleep(0.5)  # longer than the retry schedule
+    assert wecom.sends == 1
+    assert store.outbound.get(row.id)["status"] == "uncertain"
