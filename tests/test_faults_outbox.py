@@ -281,3 +281,48 @@ async def test_wecom_message_whose_answer_is_lost_is_sent_once_and_uncertain(aio
     await asyncio.sleep(0.5)  # longer than the retry schedule
     assert wecom.sends == 1
     assert store.outbound.get(row.id)["status"] == "uncertain"
+
+
+class OnebotHttpApi:
+    """A OneBot v11 implementation's HTTP API (POST /{action}) that drops the connection after
+    reading send_group_msg, or answers HTTP 503 when told to."""
+
+    def __init__(self) -> None:
+        self.sends = 0
+        self.status = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/send_group_msg", self.send_group_msg)
+        return app
+
+    async def send_group_msg(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.sends += 1
+        if self.status:
+            return web.Response(status=self.status)
+        request.transport.close()
+        return web.Response()
+
+
+async def test_onebot_http_api_tells_a_lost_answer_from_a_refusal(aiohttp_server, tmp_path):
+    from bot.adapters.base import Delivery, OutcomeUnknown, TransientSendError
+    from bot.adapters.config import OnebotSettings
+    from bot.adapters.onebot import OnebotAdapter
+
+    api = OnebotHttpApi()
+    server = await aiohttp_server(api.app())
+    adapter = OnebotAdapter(OnebotSettings(enabled=True, api_url=str(server.make_url(""))))
+    delivery = Delivery(id=1, platform="onebot", chat_id="123456", chat_kind="group", payload={"text": "hi"})
+    try:
+        with pytest.raises(OutcomeUnknown):
+            await adapter.send(delivery)
+        api.status = 503
+        with pytest.raises(TransientSendError):
+            await adapter.send(delivery)
+        await server.close()
+        with pytest.raises(TransientSendError):  # connection refused: nothing was sent
+            await adapter.send(delivery)
+    finally:
+        await adapter.stop()
+    assert api.sends == 2

@@ -80,7 +80,11 @@ class HttpApi:
 
     async def _call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            # a fresh connection per request: a refused connect then means "not sent", while a
+            # stale pooled one could fail mid-request and make a send look uncertain
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout), connector=aiohttp.TCPConnector(force_close=True),
+            )
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         if self.version == 11:
             url, body = f"{self.api_url}/{action}", params

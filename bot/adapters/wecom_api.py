@@ -79,7 +79,11 @@ class WxApi:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT))
+            # a fresh connection per request: a refused connect then means "not sent", while a
+            # stale pooled one could fail mid-request and make a send look uncertain
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT), connector=aiohttp.TCPConnector(force_close=True),
+            )
         return self._session
 
     async def close(self) -> None:
