@@ -39,8 +39,10 @@ from bot.adapters.base import (
     TransientSendError,
 )
 from bot.clock import Clock
+from bot.outcomes import Outcomes
 from bot.ratelimit import SlidingWindow
 from bot.store.outbound import OutboundItem
+from bot.waiting_room import WaitingRoom
 
 if TYPE_CHECKING:
     from bot.config import OutboxSettings
@@ -80,8 +82,7 @@ class Outbox:
         self._seq = itertools.count()
         # per adapter: heap of (priority, due monotonic time, seq, item)
         self._queues: dict[str, list[tuple[int, float, int, OutboundItem]]] = {}
-        # per adapter without a connection: heap of (not_after timestamp or inf, seq, item)
-        self._offline: dict[str, list[tuple[float, int, OutboundItem]]] = {}
+        self._offline = WaitingRoom()
         self._limits: dict[str, list[tuple[RateLimit, SlidingWindow]]] = {}
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(max_concurrency)
@@ -91,13 +92,19 @@ class Outbox:
         self._cancelled: set[int] = set()
         self._incoming: list[OutboundItem] = []
         self._insert_task: asyncio.Task | None = None
-        # delivery id -> the final status, for callers that wait (platform actions)
-        self._outcomes: dict[int, asyncio.Future[str]] = {}
-        # called with (item, final status, error) when a delivery is settled (actions' audit)
-        self.on_settled: Callable[[OutboundItem, str, str], None] | None = None
-        self.sent_count = 0
-        self.failed_count = 0
-        self.uncertain_count = 0
+        self.outcomes = Outcomes()
+
+    @property
+    def sent_count(self) -> int:
+        return self.outcomes.counts["sent"]
+
+    @property
+    def failed_count(self) -> int:
+        return self.outcomes.counts["failed"]
+
+    @property
+    def uncertain_count(self) -> int:
+        return self.outcomes.counts["uncertain"]
 
     # -- public API -----------------------------------------------------------------
 
@@ -109,7 +116,7 @@ class Outbox:
         created = await self.store.runner(len(items))(self.store.outbound.insert, items, self.clock.now())
         for item in created:
             if watch:
-                self._outcomes[item.id] = asyncio.get_running_loop().create_future()
+                self.outcomes.watch(item.id)
             self._schedule(item)
         if created:
             self._wake.set()
@@ -133,35 +140,8 @@ class Outbox:
                 await asyncio.sleep(1.0)
 
     async def outcome(self, item_id: int, timeout: float) -> str | None:
-        """The final status (sent, failed, uncertain, skipped, cancelled) of a watched
-        delivery; None when it is not settled within `timeout` seconds (it goes on)."""
-        future = self._outcomes.get(item_id)
-        if future is None:
-            return None
-        try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except TimeoutError:
-            return None
-        finally:
-            if future.done():
-                self._outcomes.pop(item_id, None)
-
-    def _settle(self, item: OutboundItem, status: str, error: str = "") -> None:
-        """A delivery reached its final status: count it, wake its waiter, tell the hook."""
-        if status == "sent":
-            self.sent_count += 1
-        elif status == "failed":
-            self.failed_count += 1
-        elif status == "uncertain":
-            self.uncertain_count += 1
-        future = self._outcomes.get(item.id)
-        if future is not None and not future.done():
-            future.set_result(status)
-        if self.on_settled is not None:
-            try:
-                self.on_settled(item, status, error)
-            except Exception:
-                log.exception("outbox settle hook failed for delivery %s", item.id)
+        """The final status of a delivery submitted with `watch`; None if not settled in time."""
+        return await self.outcomes.wait(item_id, timeout)
 
     async def retry_failed(self, source: str, occurrence: str | None = None) -> int:
         items = await self.store.run(self.store.outbound.retry_failed, source, occurrence, self.clock.now())
@@ -177,11 +157,11 @@ class Outbox:
         return len(ids)
 
     def depth(self) -> int:
-        queued = sum(len(q) for q in self._queues.values()) + sum(len(q) for q in self._offline.values())
+        queued = sum(len(q) for q in self._queues.values()) + len(self._offline)
         return queued + len(self._inflight) + len(self._incoming)
 
     def waiting_for_connection(self, platform: str) -> int:
-        return len(self._offline.get(platform, ()))
+        return self._offline.count(platform)
 
     async def start(self) -> None:
         for adapter in self.adapters.values():
@@ -251,22 +231,12 @@ class Outbox:
         """The adapter's port: a reconnect puts every delivery that waited for it back in line."""
         if not connected:
             return
-        waiting = self._offline.pop(platform, [])
+        waiting = self._offline.release(platform)
         if waiting:
             log.info("adapter %s connected: resuming %d deliveries", platform, len(waiting))
-        for _, _, item in waiting:
+        for item in waiting:
             self._schedule(item)
         self._wake.set()
-
-    def _park(self, item: OutboundItem) -> None:
-        """Wait for the adapter's connection (or the item's deadline), using no attempt."""
-        deadline = item.not_after.timestamp() if item.not_after is not None else float("inf")
-        heapq.heappush(self._offline.setdefault(item.platform, []), (deadline, next(self._seq), item))
-
-    def _expire_offline(self, wall_ts: float, expired: list[OutboundItem]) -> None:
-        for heap in self._offline.values():
-            while heap and heap[0][0] < wall_ts:
-                expired.append(heapq.heappop(heap)[2])
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -282,8 +252,7 @@ class Outbox:
         next_wake = 1.0
         now = self.clock.monotonic()
         wall = self.clock.now()
-        expired: list[OutboundItem] = []
-        self._expire_offline(wall.timestamp(), expired)
+        expired = self._offline.expired(wall.timestamp())
         for platform, queue in self._queues.items():
             adapter = self.adapters.get(platform)
             online = adapter is None or adapter.connected
@@ -305,7 +274,7 @@ class Outbox:
                     continue
                 if not online:
                     heapq.heappop(queue)
-                    self._park(item)
+                    self._offline.park(item)
                     continue
                 adapter_wait = max((w.wait_time(platform) for lim, w in windows if lim.scope == "adapter"), default=0.0)
                 if adapter_wait > 0:
@@ -344,7 +313,7 @@ class Outbox:
         except Exception:
             log.exception("could not mark %d expired deliveries", len(ids))
         for item in items:
-            self._settle(item, "skipped", EXPIRED)
+            self.outcomes.settle(item, "skipped", EXPIRED)
 
     # -- sending --------------------------------------------------------------------
 
@@ -355,13 +324,13 @@ class Outbox:
         try:
             if item.id in self._cancelled:
                 self._cancelled.discard(item.id)
-                self._settle(item, "cancelled")
+                self.outcomes.settle(item, "cancelled")
                 return
             adapter = self.adapters.get(item.platform)
             if adapter is None:
                 error = f"适配器 {item.platform} 未启用"
                 await store.run(store.outbound.mark, item.id, "failed", error=error)
-                self._settle(item, "failed", error)
+                self.outcomes.settle(item, "failed", error)
                 return
             attempts = item.attempts + 1
             # an idempotent adapter may be asked again after a crash, so it needs no durable
@@ -392,7 +361,7 @@ class Outbox:
                 log.warning("delivery %s to %s:%s is uncertain: %s", item.id, item.platform, item.chat_id, error)
                 error = f"{ERR_UNCERTAIN}（{error}）"[:500]
                 await store.run(store.outbound.mark, item.id, "uncertain", error=error)
-                self._settle(item, "uncertain", error)
+                self.outcomes.settle(item, "uncertain", error)
                 return
             except TransientSendError as exc:
                 await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, exc.retry_after)
@@ -401,14 +370,14 @@ class Outbox:
                 log.warning("delivery %s to %s:%s failed: %s", item.id, item.platform, item.chat_id, exc)
                 error = (str(exc) if not isinstance(exc, ActionNotSupported) else f"平台不支持该操作：{exc}")[:500]
                 await store.run(store.outbound.mark, item.id, "failed", error=error)
-                self._settle(item, "failed", error)
+                self.outcomes.settle(item, "failed", error)
                 return
             except Exception:
                 # a bug, not a platform's answer: retrying would only repeat it
                 log.exception("delivery %s to %s:%s failed with an unexpected error",
                               item.id, item.platform, item.chat_id)
                 await store.run(store.outbound.mark, item.id, "failed", error=ERR_BUG)
-                self._settle(item, "failed", ERR_BUG)
+                self.outcomes.settle(item, "failed", ERR_BUG)
                 return
             counted = True
             if self.recorder is not None:
@@ -419,7 +388,7 @@ class Outbox:
                 ))
             else:
                 await store.run(store.outbound.mark, item.id, "sent", platform_message_id=platform_id)
-            self._settle(item, "sent")
+            self.outcomes.settle(item, "sent")
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -443,7 +412,7 @@ class Outbox:
             self._schedule(item, RECONNECT_RECHECK_SECONDS)
         else:
             log.info("delivery %s waits for adapter %s to connect", item.id, item.platform)
-            self._park(item)
+            self._offline.park(item)
 
     async def _mark_durably(self, item_id: int, status: str, **fields) -> None:
         """Commit a mark before going on; through the recorder's group commit when there is
@@ -458,7 +427,7 @@ class Outbox:
         if attempts >= self.settings.max_attempts:
             log.warning("delivery %s failed after %d attempts: %s", item.id, attempts, error)
             await self.store.run(self.store.outbound.mark, item.id, "failed", error=error[:500])
-            self._settle(item, "failed", error[:500])
+            self.outcomes.settle(item, "failed", error[:500])
             return
         backoff = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
         delay = retry_after if retry_after is not None else backoff * (0.5 + self.rng())

@@ -59,7 +59,7 @@ class Bot:
         self.services.defer_write = self.recorder.defer
         self.services.defer_row = self.recorder.defer_row
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
-        self.outbox.on_settled = audit_outcomes(store, self.recorder)
+        self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
         self.schedules = Scheduler(
             self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,

@@ -435,7 +435,7 @@ async def test_platform_actions_are_retried_like_messages_and_their_outcome_can_
     adapter = ActingAdapter(fail_first=1)
     outbox = Outbox(db, {"fake": adapter}, settings())
     settled: list[tuple[str, str]] = []
-    outbox.on_settled = lambda item, status, error: settled.append((item.occurrence, status))
+    outbox.outcomes.hook = lambda item, status, error: settled.append((item.occurrence, status))
     await outbox.start()
     recall = action_item("fake", {"action": "recall", "chat_id": "g1", "message_id": "m1"},
                          source="action:fake:m1", occurrence="0:recall")
