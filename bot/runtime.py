@@ -277,24 +277,28 @@ class Bot:
     ) -> bool:
         """Do a platform action through the outbox (ledger, retries, limits, audit).
 
-        With `wait`, True once the platform confirmed it (False: refused, impossible,
-        uncertain or not confirmed within ACTION_WAIT_SECONDS — the row goes on and its
-        outcome reaches the audit log); without, True once it is queued. The same
+        True once the platform confirmed it (with `wait=False`: once it is queued). False
+        when it was refused, impossible, uncertain or not confirmed within
+        ACTION_WAIT_SECONDS, and at once when the adapter is offline: the row goes on
+        (waiting for the connection) and its outcome reaches the audit log. The same
         (source, occurrence) is done once: asking again reports the first one's state.
         """
-        if platform not in self.adapters:
+        adapter = self.adapters.get(platform)
+        if adapter is None:
             return False
         kind = str(action.get("action", ""))
         source = source or f"action:{action.get('message_uid') or uuid.uuid4().hex}"
         occurrence = occurrence or kind
         item = action_item(platform, action, source=source, occurrence=occurrence,
                            reply_to=action.get("message_uid"), not_after=self._action_deadline())
+        # a moderator's click need not wait for an adapter that is offline
+        wait = wait and adapter.connected
         created = await self.outbox.submit([item], watch=wait)
         if not created:
             status = await self.store.run(self.store.outbound.status_of, source, occurrence, platform, item.chat_id)
-            return status == "sent" or (not wait and status in ("pending", "sending"))
+            return status == "sent"
         if not wait:
-            return True
+            return adapter.connected
         status = await self.outbox.outcome(created[0].id, ACTION_WAIT_SECONDS)
         if status != "sent":
             log.warning("action %s on %s not confirmed: %s", kind, platform, status or "still pending")

@@ -326,3 +326,25 @@ async def test_onebot_http_api_tells_a_lost_answer_from_a_refusal(aiohttp_server
     finally:
         await adapter.stop()
     assert api.sends == 2
+
+
+async def test_action_asked_while_the_bridge_is_offline_is_done_once_it_reconnects(aiohttp_client, tmp_path):
+    client = await start_bot(aiohttp_client, tmp_path)
+    bot, store = client.app[BOT], client.app[STORE]
+    kick = {"action": "kick", "chat_id": "123456", "member_id": "20003", "message_uid": "onebot:2002"}
+    # not confirmed (the moderator is told to check), and not lost
+    assert await bot.perform("onebot", kick) is False
+    assert action_rows(store, "onebot:2002")["kick"]["status"] == "pending"
+    bridge = StandInOnebot(client)
+    bridge.start()
+    try:
+        await wait_until(lambda: action_rows(store, "onebot:2002")["kick"]["status"] == "sent")
+        assert [a["action"] for a in bridge.actions] == ["set_group_kick"]
+        await bot.recorder.flush()
+        assert audit_statuses(store, "kick") == ["sent"]
+        # asked again (a second click): reported, not repeated
+        assert await bot.perform("onebot", kick) is True
+        await asyncio.sleep(0.2)
+        assert [a["action"] for a in bridge.actions] == ["set_group_kick"]
+    finally:
+        await bridge.stop()
