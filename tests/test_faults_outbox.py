@@ -348,3 +348,26 @@ async def test_action_asked_while_the_bridge_is_offline_is_done_once_it_reconnec
         assert [a["action"] for a in bridge.actions] == ["set_group_kick"]
     finally:
         await bridge.stop()
+
+
+async def test_review_confirmed_while_the_bridge_is_offline_recalls_once_after_it_reconnects(aiohttp_client,
+                                                                                           tmp_path):
+    from moderation.review import ReviewQueue
+
+    held = {"word": "代开发票", "category": "广告", "action": "review"}
+    client = await start_bot(aiohttp_client, tmp_path, words=(held,))
+    bot, store = client.app[BOT], client.app[STORE]
+    await flagged_message(client)  # held for review; the bridge's socket is not up
+    [flag] = await wait_until(lambda: store.moderation.list_flags())
+    queue = ReviewQueue(bot.services.registry["moderation.stage"])
+    result = await queue.confirm(flag["id"], "mod", bot)
+    assert result.ok and "连接恢复后执行" in result.message
+    bridge = StandInOnebot(client)
+    bridge.start()
+    try:
+        await wait_until(lambda: "delete_msg" in [a["action"] for a in bridge.actions])
+        await asyncio.sleep(0.3)
+        assert [a["action"] for a in bridge.actions].count("delete_msg") == 1
+        assert action_rows(store, "onebot:2002")["recall"]["status"] == "sent"
+    finally:
+        await bridge.stop()
