@@ -354,10 +354,10 @@ class Outbox:
                 return
             except (OutcomeUnknown, TimeoutError, OSError) as exc:
                 error = str(exc) or type(exc).__name__
+                counted = True  # the platform may have seen it
                 if adapter.idempotent_send:
                     await self._retry_or_fail(item, attempts, error, None)
                     return
-                counted = True
                 log.warning("delivery %s to %s:%s is uncertain: %s", item.id, item.platform, item.chat_id, error)
                 error = f"{ERR_UNCERTAIN}（{error}）"[:500]
                 await store.run(store.outbound.mark, item.id, "uncertain", error=error)
