@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import uuid
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.adapters.base import ActionNotSupported, Adapter
+from bot.actions import action_item, audit_outcomes
+from bot.adapters.base import Adapter
 from bot.clock import Clock
 from bot.commands import CommandStage
 from bot.config import Settings
@@ -30,6 +32,8 @@ from schedules.scheduler import Scheduler
 
 log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
+# how long Bot.perform waits for a platform action's outcome before saying "not confirmed"
+ACTION_WAIT_SECONDS = 15.0
 
 
 class RecordingUnavailable(RuntimeError):
@@ -55,6 +59,7 @@ class Bot:
         self.services.defer_write = self.recorder.defer
         self.services.defer_row = self.recorder.defer_row
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
+        self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
         self.schedules = Scheduler(
             self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
@@ -251,26 +256,58 @@ class Bot:
                 )
                 for i, reply in enumerate(outcome.replies)
             ])
-        for action in outcome.actions:
-            await self.perform(event.platform, action)
+        if outcome.actions:
+            # through the outbox, without waiting: the worker goes on to the next message
+            not_after = self._action_deadline()
+            self.outbox.submit_nowait([
+                action_item(event.platform, action, source=f"action:{event.uid}",
+                            occurrence=f"{occurrence}{i}:{action.get('action', '')}", reply_to=event.uid,
+                            not_after=not_after)
+                for i, action in enumerate(outcome.actions)
+            ])
 
     async def try_event(self, event: Event) -> Outcome:
         """Decide without recording, sending or acting: the manager's test bench."""
         ctx = self.make_context(event, dry_run=True)
         return await self.pipeline.run(event, ctx)
 
-    async def perform(self, platform: str, action: dict[str, Any]) -> bool:
+    async def perform(
+        self, platform: str, action: dict[str, Any], *, source: str | None = None, occurrence: str | None = None,
+        wait: bool = True,
+    ) -> bool:
+        """Do a platform action through the outbox (ledger, retries, limits, audit).
+
+        True once the platform confirmed it (with `wait=False`: once it is queued). False
+        when it was refused, impossible, uncertain or not confirmed within
+        ACTION_WAIT_SECONDS, and at once when the adapter is offline: the row goes on
+        (waiting for the connection) and its outcome reaches the audit log. The same
+        (source, occurrence) is done once: asking again reports the first one's state.
+        """
         adapter = self.adapters.get(platform)
         if adapter is None:
             return False
-        try:
-            await adapter.perform(action)
-            return True
-        except ActionNotSupported:
-            log.warning("adapter %s cannot %s", platform, action.get("action"))
-        except Exception:
-            log.exception("action %s on %s failed", action.get("action"), platform)
-        return False
+        kind = str(action.get("action", ""))
+        source = source or f"action:{action.get('message_uid') or uuid.uuid4().hex}"
+        occurrence = occurrence or kind
+        item = action_item(platform, action, source=source, occurrence=occurrence,
+                           reply_to=action.get("message_uid"), not_after=self._action_deadline())
+        # a moderator's click need not wait for an adapter that is offline
+        wait = wait and adapter.connected
+        created = await self.outbox.submit([item], watch=wait)
+        if not created:
+            status = await self.store.run(self.store.outbound.status_of, source, occurrence, platform, item.chat_id)
+            return status == "sent"
+        if not wait:
+            return adapter.connected
+        status = await self.outbox.outcome(created[0].id, ACTION_WAIT_SECONDS)
+        if status != "sent":
+            log.warning("action %s on %s not confirmed: %s", kind, platform, status or "still pending")
+        return status == "sent"
+
+    def _action_deadline(self) -> datetime | None:
+        """An action still waiting after reply_ttl (adapter offline) is dropped, not done late."""
+        ttl = float(self.settings.outbox.reply_ttl)
+        return self.clock.now() + timedelta(seconds=ttl) if ttl else None
 
     async def _submit_items(self, items: list[OutboundItem]) -> list[OutboundItem]:
         return await self.outbox.submit(items)

@@ -25,6 +25,8 @@ from bot.adapters.base import (
     ActionNotSupported,
     Adapter,
     Delivery,
+    NotConnected,
+    OutcomeUnknown,
     PermanentSendError,
     TransientSendError,
 )
@@ -41,7 +43,14 @@ from bot.adapters.config import OnebotSettings
 from bot.adapters.intake import BackgroundSubmitter, submit_all
 from bot.adapters.onebot_events import PLATFORM, MalformedEvent, v11_event, v12_event
 from bot.adapters.onebot_http import HttpApi, check_http_post, digest, event_stamp, parse_json
-from bot.adapters.onebot_ws import ActionTimeout, Connection, bearer, serve
+from bot.adapters.onebot_ws import (
+    ActionLost,
+    ActionNotSent,
+    ActionTimeout,
+    Connection,
+    bearer,
+    serve,
+)
 from bot.events import Event
 from bot.web.auth import platform_callback
 
@@ -124,10 +133,17 @@ class OnebotAdapter(Adapter):
         self.connections.append(conn)
         if conn.self_id and not self.self_id:
             self.self_id = conn.self_id
+        self.connection_changed()
 
     def _unregister(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.remove(conn)
+        self.connection_changed()
+
+    @property
+    def connected(self) -> bool:
+        """A socket that takes actions is up, or the HTTP API is configured (tried on each send)."""
+        return self.http_api is not None or any(c.can_act for c in self.connections)
 
     @platform_callback
     async def http_post(self, request: web.Request) -> web.Response:
@@ -187,7 +203,8 @@ class OnebotAdapter(Adapter):
         return (preferred or usable or [None])[-1]
 
     async def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one action; returns `data`. Raises ActionNotSupported, Transient/PermanentSendError."""
+        """Run one action; returns `data`. Raises ActionNotSupported, NotConnected (nothing
+        sent), OutcomeUnknown (sent, no answer), Transient/PermanentSendError (refused)."""
         conn = self._socket()
         try:
             if conn is not None:
@@ -195,9 +212,13 @@ class OnebotAdapter(Adapter):
             elif self.http_api is not None:
                 response = await self.http_api.call(action, params)
             else:
-                raise TransientSendError("OneBot 实现未连接，且未配置 api_url")
-        except (ActionTimeout, ConnectionError, OSError) as exc:
-            raise TransientSendError(f"OneBot 动作 {action} 未完成：{exc}") from None
+                raise NotConnected("OneBot 实现未连接，且未配置 api_url")
+        except ActionNotSent as exc:
+            if conn is None:  # the HTTP API refused the connection: retried with backoff
+                raise TransientSendError(f"OneBot 动作 {action} 未发出：{exc}") from None
+            raise NotConnected(f"OneBot 动作 {action} 未发出：连接已断开") from None
+        except (ActionTimeout, ActionLost) as exc:
+            raise OutcomeUnknown(f"OneBot 动作 {action} 已发出但未收到结果：{exc}") from None
         retcode = int(response.get("retcode", 0) or 0)
         if response.get("status") in ("ok", "async") or retcode == 0:
             data = response.get("data")

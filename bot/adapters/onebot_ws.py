@@ -1,9 +1,11 @@
 """OneBot reverse WebSocket: the implementation connects to the bot; events in, actions out.
 
-Each connection correlates action responses with their requests by `echo`; a call that gets
-no answer within its timeout fails (the outbox then retries). When the implementation drops,
-pending calls fail at once and a log line says so; it reconnects on its own and the new
-socket replaces the old one.
+Each connection correlates action responses with their requests by `echo`. A call fails in
+one of two ways the outbox treats differently: `ActionNotSent` (the socket was gone before
+the frame was written: safe to try again) or, once the frame is out, `ActionTimeout` /
+`ActionLost` (no answer in time, socket closed): the implementation may have acted. When
+the implementation drops, pending calls fail at once and a log line says so; it reconnects
+on its own and the new socket replaces the old one.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ log = logging.getLogger("qunbot.adapters")
 API_ROLES = ("universal", "api")
 
 
+class ActionNotSent(ConnectionError):
+    """The action frame was never written (socket closed or closing)."""
+
+
+class ActionLost(ConnectionError):
+    """The action frame was written, then the socket closed before the answer came."""
+
+
 class ActionTimeout(TimeoutError):
-    """The implementation did not answer an action in time."""
+    """The implementation did not answer an action in time (it may still have done it)."""
 
 
 class Connection:
@@ -49,10 +59,15 @@ class Connection:
 
     async def call(self, action: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         echo = f"qunbot-{next(self._echo)}"
+        if self.ws.closed:
+            raise ActionNotSent(f"OneBot socket closed before {action} was sent")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[echo] = future
         try:
-            await self.ws.send_json({"action": action, "params": params, "echo": echo})
+            try:
+                await self.ws.send_json({"action": action, "params": params, "echo": echo})
+            except (ConnectionError, RuntimeError) as exc:
+                raise ActionNotSent(f"OneBot socket closed before {action} was sent: {exc}") from None
             async with asyncio.timeout(timeout):
                 return await future
         except TimeoutError:
@@ -71,7 +86,7 @@ class Connection:
     def fail_all(self) -> None:
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(ConnectionError("OneBot connection closed"))
+                future.set_exception(ActionLost("OneBot connection closed before the answer"))
         self._pending.clear()
 
     def stale(self, now: float) -> bool:
