@@ -61,6 +61,8 @@ class Bot:
         )
         self.services.registry["schedules"] = self.schedules
         self.deduper = Deduper()
+        # uid -> its recorder commit, while an accepted message is not yet durable
+        self._unsaved: dict[str, asyncio.Future] = {}
         self.commands = CommandStage(settings.bot.name)
         # stages register their chat commands through this (moderation: /mute, /warn …)
         self.services.registry["commands"] = self.commands
@@ -157,7 +159,9 @@ class Bot:
         When this returns, the message is committed to SQLite (group commit), so the adapter
         may acknowledge the platform: a crash after that loses nothing. Events of one chat keep
         their order. Waits when the queue is full (back-pressure on the platform).
-        Returns "duplicate" for a message id seen before, else "accepted".
+        Returns "duplicate" for a message id seen before, else "accepted". A duplicate of a
+        message not yet committed waits for that commit too: nothing is acknowledged before it
+        is durable. Raises RecordingUnavailable when the commit takes over `durable_timeout`.
         """
         if event.type is not EventType.MESSAGE:
             await self._track_membership(event)
@@ -166,18 +170,33 @@ class Bot:
         if intake.status == "duplicate":
             self.recorder.add_decisions(event.uid, intake.decisions, "received")
             self.metrics.count_duplicate()
+            unsaved = self._unsaved.get(event.uid)
+            if unsaved is not None:
+                # the original is still only in memory: acknowledging the retry now would let
+                # a crash lose it, so the retry waits for the same commit (503 if it times out)
+                await self._until_durable(unsaved)
             return "duplicate"
+        saved = self.recorder.durable()
+        self._unsaved[event.uid] = saved
+        saved.add_done_callback(lambda _, uid=event.uid: self._unsaved.pop(uid, None))
         index = zlib.crc32(event.session_key.encode()) % len(self._queues)
         try:
-            await asyncio.wait_for(asyncio.shield(self.recorder.durable()), timeout=self.durable_timeout)
-        except TimeoutError:
+            await self._until_durable(saved)
+        except RecordingUnavailable:
             # The message stays buffered and is written when the database recovers. It is still
-            # handled now; the adapter answers 503 so the platform retries, and the retry is
-            # deduped against this copy.
+            # handled now; the adapter answers 503 so the platform retries, and each retry
+            # waits for this copy's commit before it is acknowledged.
             await self._queues[index].put((event, ctx))
-            raise RecordingUnavailable(self.recorder.last_error or "recording is slow") from None
+            raise
         await self._queues[index].put((event, ctx))
         return "accepted"
+
+    async def _until_durable(self, saved: asyncio.Future) -> None:
+        """Wait for a group commit; RecordingUnavailable when the database cannot take it in time."""
+        try:
+            await asyncio.wait_for(asyncio.shield(saved), timeout=self.durable_timeout)
+        except TimeoutError:
+            raise RecordingUnavailable(self.recorder.last_error or "recording is slow") from None
 
     def queue_depth(self) -> int:
         return sum(q.qsize() for q in self._queues)
