@@ -13,7 +13,7 @@ from bot.adapters.base import ActionNotSupported, Adapter
 from bot.clock import Clock
 from bot.commands import CommandStage
 from bot.config import Settings
-from bot.events import Event, EventType
+from bot.events import Decision, Event, EventType
 from bot.metrics import Metrics
 from bot.outbox import REPLY_PRIORITY, Outbox
 from bot.pipeline import Context, Outcome, Pipeline
@@ -30,6 +30,12 @@ from schedules.scheduler import Scheduler
 
 log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
+# At start-up, messages recorded but not handled (a crash came between) are handled if they
+# are this recent; older ones are history, not worth moderating or answering any more.
+RECOVERY_WINDOW = timedelta(hours=24)
+RECOVERY_LIMIT = 20_000
+# ctx.notes key: a recovered message past reply_ttl, whose replies are dropped
+LATE = "recovered_late"
 
 
 class RecordingUnavailable(RuntimeError):
@@ -112,11 +118,13 @@ class Bot:
         self.deduper.seed(await self.store.run(self.store.messages.recent_uids, 100_000))
         await self.recorder.start()
         await self.outbox.start()
+        self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
+        # before the adapters: a chat's recovered messages are handled before its new ones
+        await self._recover()
         for adapter in self.adapters.values():
             await adapter.start(self)
         await self.schedules.start()
         self.daily_summary.start()
-        self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
         # objects; without this every full collection walks them all (100+ ms pauses).
@@ -126,6 +134,30 @@ class Bot:
         # default threshold (700) the collector ran ~200 times a second walking the traces
         # waiting in the recorder's batch: 8% of bench_whole's time, 1% after this.
         gc.set_threshold(*GC_THRESHOLDS)
+
+    async def _recover(self) -> None:
+        """Queue the messages acknowledged before a crash but never handled, to run the stages
+        after "record". Their replies keep their outbox keys (reply:<uid>, occurrence), so one
+        already queued is not sent twice; past `reply_ttl` a reply is too late and is dropped,
+        while moderation still applies."""
+        since = self.clock.now() - RECOVERY_WINDOW
+        events = await self.store.run(self.store.messages.unhandled, since, RECOVERY_LIMIT)
+        if not events:
+            return
+        ttl = float(self.settings.outbox.reply_ttl)
+        late = 0
+        for event in events:
+            ctx = self.make_context(event)
+            reason = "进程重启后补处理：消息已记录但未处理完"
+            if ttl and (ctx.now - event.time).total_seconds() > ttl:
+                ctx.notes[LATE] = True
+                late += 1
+                reason += f"；已超过回复时限（{ttl:g} 秒），不再回复，审核照常"
+            ctx.decisions.append(Decision(stage="recover", outcome="resumed", reason=reason))
+            index = zlib.crc32(event.session_key.encode()) % len(self._queues)
+            await self._queues[index].put((event, ctx))
+        log.warning("handling %d messages recorded before a stop but not handled (%d too late to answer)",
+                    len(events), late)
 
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
@@ -227,6 +259,8 @@ class Bot:
             outcome = await self.pipeline.run(event, ctx)
         else:
             outcome = await self.pipeline.run(event, ctx, start=self._intake_end)
+            if ctx.notes.get(LATE):
+                outcome.replies = []  # recovered after a crash, past reply_ttl: too late to answer
         # a duplicate's decision is added to the original message's trace
         status = outcome.status if outcome.status != "duplicate" else "received"
         self.recorder.add_decisions(event.uid, outcome.decisions, status)

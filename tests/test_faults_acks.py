@@ -3,14 +3,25 @@ acknowledged is handled (full disk, SIGKILL, SIGTERM), and a stop is quick with 
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
 from tests.conftest import wait_until
 from tests.test_adapters_wecom import AGENT, CORP, PATH, FakeWecom, envelope, wecom_settings
+from tests.test_cli import free_port
+from tests.test_crash import session_with_login
 
 pytestmark = pytest.mark.faults
 
@@ -78,3 +89,146 @@ def _rows(path, message_id: str) -> int:
 
 async def _ok(deliver) -> bool:
     return (await deliver()) == 200
+
+
+# -- real processes -------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "acks-fault-pw-1"
+
+
+class BotProcess:
+    """`python -m bot run` on a free port, its output in a file (a full pipe would stall it)."""
+
+    def __init__(self, tmp_path: Path, extra_config: str = "") -> None:
+        self.dir = tmp_path
+        self.config = tmp_path / "config.toml"
+        if not self.config.exists():
+            self.config.write_text(
+                "[bot]\ndemo = true\ndata_dir = 'data'\n[logging]\nlevel = 'WARNING'\n" + extra_config,
+                encoding="utf-8",
+            )
+            subprocess.run([sys.executable, "-m", "bot", "user", "add", "admin", "--role", "admin",
+                            "--password", PASSWORD, "--config", str(self.config)],
+                           check=True, cwd=ROOT, capture_output=True)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.db = tmp_path / "data" / "qunbot.db"
+        self.proc: subprocess.Popen | None = None
+
+    async def start(self) -> None:
+        self.log = open(self.dir / f"bot-{self.port}.log", "w+", encoding="utf-8")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", "--config", str(self.config), "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        async with aiohttp.ClientSession() as s:
+            for _ in range(1200):
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"bot exited: {self.output()[-3000:]}")
+                try:
+                    async with s.get(f"{self.base}/healthz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise AssertionError("bot did not become healthy")
+
+    def output(self) -> str:
+        self.log.flush()
+        return (self.dir / f"bot-{self.port}.log").read_text(encoding="utf-8")
+
+    async def wait_exit(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc is not None:
+            self.log.close()
+
+
+def statuses(db: Path, uids: list[str]) -> dict[str, str]:
+    """uid -> status of the acknowledged messages, read by a connection of our own."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        found: dict[str, str] = {}
+        for i in range(0, len(uids), 500):
+            chunk = uids[i:i + 500]
+            rows = conn.execute(f"SELECT uid, status FROM messages WHERE uid IN ({','.join('?' * len(chunk))})",
+                                chunk).fetchall()
+            found.update(rows)
+        return found
+    finally:
+        conn.close()
+
+
+def not_handled(db: Path, acked: list[str]) -> tuple[list[str], list[str]]:
+    """(acknowledged but missing, acknowledged but still only "received")."""
+    found = statuses(db, acked)
+    return [u for u in acked if u not in found], [u for u in acked if found.get(u) == "received"]
+
+
+async def burst(base: str, total: int, acked: list[str], *, senders: int = 8) -> None:
+    """Up to `total` simulator messages from `senders` concurrent clients; the message ids
+    answered 202 go into `acked`. A sender stops at its first connection error."""
+    session, token = await session_with_login(base, PASSWORD)
+    sent = itertools.count()
+
+    async def sender(worker: int) -> None:
+        while (i := next(sent)) < total:
+            body = {"chat_id": "g_mom", "member_id": "u_mama_wang", "text": f"冲击测试 {worker}-{i}"}
+            try:
+                async with session.post(f"{base}/sim/api/send", json=body, headers={"X-CSRF-Token": token}) as r:
+                    if r.status == 202:
+                        acked.append((await r.json())["message_id"])
+            except (TimeoutError, aiohttp.ClientError, ValueError):
+                return
+
+    try:
+        await asyncio.gather(*(sender(w) for w in range(senders)))
+    finally:
+        await session.close()
+
+
+async def until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.01)
+
+
+# -- #6: SIGKILL during a burst, restart: every acknowledged message is handled --------------
+
+async def test_sigkill_during_a_burst_then_restart_handles_every_acknowledged_message(tmp_path):
+    bot = BotProcess(tmp_path)
+    acked: list[str] = []
+    try:
+        await bot.start()
+        sending = asyncio.create_task(burst(bot.base, 3000, acked))
+        await until(lambda: len(acked) >= 1500 or sending.done(), timeout=120)
+        os.kill(bot.proc.pid, signal.SIGKILL)
+        await sending
+        bot.kill()
+        assert len(acked) >= 1500
+        missing, stuck_at_kill = not_handled(bot.db, acked)
+        assert missing == []
+        # the restart handles what the crash left acknowledged but unhandled
+        again = BotProcess(tmp_path)
+        try:
+            await again.start()
+            await until(lambda: not not_handled(again.db, acked)[1], timeout=30)
+            missing, stuck = not_handled(again.db, acked)
+        finally:
+            again.kill()
+    finally:
+        bot.kill()
+    assert missing == []
+    assert stuck == [], f"{len(stuck)} of {len(acked)} acknowledged messages never handled " \
+                        f"({len(stuck_at_kill)} unhandled at the kill)"
