@@ -232,3 +232,32 @@ async def test_sigkill_during_a_burst_then_restart_handles_every_acknowledged_me
     assert missing == []
     assert stuck == [], f"{len(stuck)} of {len(acked)} acknowledged messages never handled " \
                         f"({len(stuck_at_kill)} unhandled at the kill)"
+
+
+# -- #12: SIGTERM with a OneBot implementation connected: a quick, clean stop --------------
+
+ONEBOT = "[adapters.onebot]\nenabled = true\nversion = 11\naccess_token = 'acks-onebot-token'\nself_id = '10001'\n"
+
+
+async def test_sigterm_with_a_connected_onebot_socket_stops_within_5_s(tmp_path):
+    bot = BotProcess(tmp_path, ONEBOT)
+    try:
+        await bot.start()
+        async with aiohttp.ClientSession() as s:
+            headers = {"Authorization": "Bearer acks-onebot-token", "X-Self-ID": "10001",
+                       "X-Client-Role": "Universal"}
+            async with s.ws_connect(f"{bot.base}/onebot/ws", headers=headers) as ws:
+                await ws.send_json({"post_type": "meta_event", "meta_event_type": "lifecycle",
+                                    "sub_type": "connect", "self_id": 10001, "time": int(time.time())})
+                reading = asyncio.create_task(ws.receive())  # a client answers the close frame
+                started = time.monotonic()
+                bot.proc.send_signal(signal.SIGTERM)
+                code = await bot.wait_exit(timeout=30)
+                took = time.monotonic() - started
+                msg = await asyncio.wait_for(reading, 5)
+    finally:
+        bot.kill()
+    assert took < 5, f"stopping took {took:.1f} s with a socket connected"
+    assert code == 0, bot.output()[-3000:]
+    # the implementation was told the server is going away (1001), so it reconnects later
+    assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1001
