@@ -261,3 +261,24 @@ async def test_sigterm_with_a_connected_onebot_socket_stops_within_5_s(tmp_path)
     assert code == 0, bot.output()[-3000:]
     # the implementation was told the server is going away (1001), so it reconnects later
     assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 1001
+
+
+# -- SIGTERM in the middle of a burst: every acknowledged message is recorded and handled ----
+
+async def test_sigterm_during_a_2000_message_burst_handles_every_acknowledged_message(tmp_path):
+    bot = BotProcess(tmp_path)
+    acked: list[str] = []
+    try:
+        await bot.start()
+        sending = asyncio.create_task(burst(bot.base, 2000, acked))
+        await until(lambda: len(acked) >= 1000 or sending.done(), timeout=120)
+        bot.proc.send_signal(signal.SIGTERM)
+        await sending
+        code = await bot.wait_exit(timeout=30)
+    finally:
+        bot.kill()
+    assert code == 0, bot.output()[-3000:]
+    assert len(acked) >= 1000
+    missing, stuck = not_handled(bot.db, acked)
+    assert missing == [], f"{len(missing)} acknowledged messages were not recorded"
+    assert stuck == [], f"{len(stuck)} of {len(acked)} acknowledged messages recorded but never handled"
