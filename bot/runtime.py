@@ -69,6 +69,10 @@ class Bot:
         self.deduper = Deduper()
         # uid -> its recorder commit, while an accepted message is not yet durable
         self._unsaved: dict[str, asyncio.Future] = {}
+        # submits in progress, so a stop waits for their events before draining the queues
+        self._submitting = 0
+        self._no_submits = asyncio.Event()
+        self._no_submits.set()
         self.commands = CommandStage(settings.bot.name)
         # stages register their chat commands through this (moderation: /mute, /warn …)
         self.services.registry["commands"] = self.commands
@@ -119,10 +123,11 @@ class Bot:
         await self.recorder.start()
         await self.outbox.start()
         self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
-        # before the adapters: a chat's recovered messages are handled before its new ones
-        await self._recover()
         for adapter in self.adapters.values():
             await adapter.start(self)
+        # queued before the web server listens (it starts once start-up is over), so a chat's
+        # recovered messages are handled before its new ones; after the adapters, which act
+        await self._recover()
         await self.schedules.start()
         self.daily_summary.start()
         self._started = True
@@ -163,6 +168,12 @@ class Bot:
         """Finish queued messages, flush records, stop the outbox and adapters."""
         await self.schedules.stop()
         await self.daily_summary.stop()
+        # events still being taken in (a socket's reader hands them over in the background)
+        # are queued before the queues are drained, not recorded and left for the next start
+        try:
+            await asyncio.wait_for(self._no_submits.wait(), timeout=self.durable_timeout + 1)
+        except TimeoutError:
+            log.warning("stopping with %d events still being recorded", self._submitting)
         for q in self._queues:
             await q.join()
         for task in self._workers:
@@ -195,6 +206,16 @@ class Bot:
         message not yet committed waits for that commit too: nothing is acknowledged before it
         is durable. Raises RecordingUnavailable when the commit takes over `durable_timeout`.
         """
+        self._submitting += 1
+        self._no_submits.clear()
+        try:
+            return await self._intake(event)
+        finally:
+            self._submitting -= 1
+            if not self._submitting:
+                self._no_submits.set()
+
+    async def _intake(self, event: Event) -> str:
         if event.type is not EventType.MESSAGE:
             await self._track_membership(event)
         ctx = self.make_context(event)

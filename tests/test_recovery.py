@@ -3,6 +3,7 @@ handled at the next start; replies only within reply_ttl, moderation always, nev
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,3 +104,14 @@ async def test_recovered_message_keeps_being_addressed_to_the_bot(crashed_store)
     _, store = crashed_store
     store.messages.record_batch([(event("m1", "@小助手 你好", timedelta(0), to_me=True), "received", False)], [])
     assert store.messages.unhandled(datetime.now(UTC) - timedelta(hours=1), 10)[0].to_me is True
+
+
+async def test_stop_handles_an_event_still_being_taken_in(crashed_store):
+    # a socket's reader hands events over in the background: one may be mid-intake at the stop
+    settings, store = crashed_store
+    bot = await run_bot(settings, store)
+    taking_in = asyncio.create_task(bot.submit(event("s1", "/help", timedelta(0))))
+    await asyncio.sleep(0)  # recorded in memory, waiting for its commit
+    await bot.stop()
+    assert taking_in.done() and taking_in.result() == "accepted"
+    assert status(store, "sim:s1") == "answered"
