@@ -153,6 +153,7 @@ class Bot:
         late = 0
         for event in events:
             ctx = self.make_context(event)
+            ctx.recovered = True
             reason = "进程重启后补处理：消息已记录但未处理完"
             if ttl and (ctx.now - event.time).total_seconds() > ttl:
                 ctx.notes[LATE] = True

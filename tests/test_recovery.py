@@ -115,3 +115,16 @@ async def test_stop_handles_an_event_still_being_taken_in(crashed_store):
     await bot.stop()
     assert taking_in.done() and taking_in.result() == "accepted"
     assert status(store, "sim:s1") == "answered"
+
+
+async def test_a_recovered_burst_is_not_taken_for_flooding(crashed_store):
+    # the messages came over minutes before the crash; handled together at the start they must
+    # not look like one member repeating the same text within the flood window
+    settings, store = crashed_store
+    burst = [event(f"b{i}", "明天几点开始团购呀", timedelta(minutes=10 - i)) for i in range(6)]
+    store.messages.record_batch([(e, "received", False) for e in burst], [])
+    bot = await run_bot(settings, store)
+    await wait_until(lambda: all(status(store, e.uid) != "received" for e in burst))
+    await bot.stop()
+    outcomes = [d["outcome"] for e in burst for d in store.messages.decisions(e.uid) if d["stage"] == "moderation"]
+    assert outcomes == ["pass"] * 6
