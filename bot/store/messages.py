@@ -109,9 +109,10 @@ class MessageRepo(Repo):
         A handled message's status is written with its decisions in one transaction, so
         "received" means recorded (and acknowledged) but not handled: a crash came between.
         """
+        # "+rowid": walk the time index over the window, not the whole table in rowid order
         rows = self.query(
             "SELECT * FROM messages WHERE time >= ? AND status = 'received' AND direction = 'in'"
-            " ORDER BY rowid LIMIT ?", (iso(since), limit),
+            " ORDER BY +rowid LIMIT ?", (iso(since), limit),
         )
         return [_event(_message(r)) for r in rows]
 
