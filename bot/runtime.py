@@ -251,6 +251,8 @@ class Bot:
             await asyncio.wait_for(asyncio.shield(saved), timeout=self.durable_timeout)
         except TimeoutError:
             raise RecordingUnavailable(self.recorder.last_error or "recording is slow") from None
+        except Exception as exc:  # the recorder gave up on the batch: still not durable
+            raise RecordingUnavailable(str(exc) or "recording failed") from None
 
     def queue_depth(self) -> int:
         return sum(q.qsize() for q in self._queues)
