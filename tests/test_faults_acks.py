@@ -136,7 +136,8 @@ class BotProcess:
         raise AssertionError("bot did not become healthy")
 
     def output(self) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return (self.dir / f"bot-{self.port}.log").read_text(encoding="utf-8")
 
     async def wait_exit(self, timeout: float) -> int | None:
