@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sqlite3
 import zlib
 from datetime import timedelta
 from typing import Any
@@ -218,7 +219,7 @@ class Bot:
 
     async def _intake(self, event: Event) -> str:
         if event.type is not EventType.MESSAGE:
-            await self._track_membership(event)
+            await self._membership_in_time(event)
         ctx = self.make_context(event)
         intake = await self.pipeline.run(event, ctx, end=self._intake_end)
         if intake.status == "duplicate":
@@ -244,6 +245,19 @@ class Bot:
             raise
         await self._queues[index].put((event, ctx))
         return "accepted"
+
+    async def _membership_in_time(self, event: Event) -> None:
+        """A join or leave updates the member list before it is recorded; when the database
+        cannot take that in time it is the same outage as for messages (503), not a 500."""
+        write = asyncio.ensure_future(self._track_membership(event))
+        try:
+            await asyncio.wait_for(asyncio.shield(write), timeout=self.durable_timeout)
+        except TimeoutError:
+            # finishes when the database recovers (an upsert: the platform's retry repeats it)
+            write.add_done_callback(_log_failed_write)
+            raise RecordingUnavailable(self.recorder.last_error or "database is slow") from None
+        except sqlite3.Error as exc:
+            raise RecordingUnavailable(str(exc)) from None
 
     async def _until_durable(self, saved: asyncio.Future) -> None:
         """Wait for a group commit; RecordingUnavailable when the database cannot take it in time."""
@@ -363,6 +377,11 @@ class Bot:
             )
 
         await store.run(write)
+
+
+def _log_failed_write(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("member list update failed: %s", task.exception())
 
 
 def _payload(reply, event: Event) -> dict[str, Any]:

@@ -78,6 +78,32 @@ async def test_retries_get_503_until_the_database_recovers_then_one_row(aiohttp_
     assert (await deliver()) == 200  # later retries: plain duplicates
 
 
+async def test_a_member_join_while_the_database_is_locked_gets_503_then_is_taken_once(
+        aiohttp_client, aiohttp_server, tmp_path):
+    fake = FakeWecom()
+    fake.server = await aiohttp_server(fake.app())
+    client = await aiohttp_client(create_app(wecom_settings(tmp_path, fake)))
+    bot, store = client.app[BOT], client.app[STORE]
+    bot.durable_timeout = 0.3
+    plain = (f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName><FromUserName><![CDATA[wangwu]]></FromUserName>"
+             f"<CreateTime>1408091190</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+             f"<Event><![CDATA[subscribe]]></Event><AgentID>{AGENT}</AgentID></xml>")
+
+    async def deliver() -> int:
+        params, body = envelope(plain)
+        return (await client.post(PATH, params=params, data=body)).status
+
+    other = sqlite3.connect(store.path, timeout=1, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        assert [await deliver() for _ in range(2)] == [503, 503]  # not a 500
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await wait_until(lambda: _ok(deliver), timeout=15)
+    assert _rows(store.path, "ev:wangwu:1408091190") == 1
+
+
 def _rows(path, message_id: str) -> int:
     """Rows for a message id, read from the file by a connection of our own (WAL readers never wait)."""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
