@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.adapters.safe_json import MalformedJson, loads_object
 
@@ -82,6 +82,16 @@ class Connection:
             return False
         future.set_result(payload)
         return True
+
+    async def go_away(self, timeout: float) -> None:
+        """Close with 1001 (the server is stopping); the implementation reconnects later.
+        An implementation that does not answer the close within `timeout` is cut off."""
+        try:
+            await asyncio.wait_for(
+                self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down"), timeout,
+            )
+        except (TimeoutError, ConnectionError):
+            pass
 
     def fail_all(self) -> None:
         for future in self._pending.values():

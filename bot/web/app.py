@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -51,6 +52,8 @@ HERE = Path(__file__).parent
 DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules")
 
 MAX_BODY = 1024 * 1024
+# how long a platform's socket may take to answer our close frame at shutdown
+SOCKET_CLOSE_TIMEOUT = 2.0
 
 
 def _domain_views() -> list:
@@ -102,8 +105,22 @@ def create_app(
     for adapter in app[ADAPTERS].values():
         app.router.add_routes(adapter.routes())
     app.router.add_static("/static", HERE / "static", name="static")
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_lifecycle(store))
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """At the start of a stop, close the platforms' open WebSockets (1001 going away).
+
+    aiohttp waits up to `shutdown_timeout` for every running handler, and a WebSocket
+    handler runs until its socket closes: left open, each stop took the whole timeout (twice)
+    before the bot's own drain (cleanup) even began.
+    """
+    connections = [conn for adapter in app[ADAPTERS].values() for conn in getattr(adapter, "connections", ())]
+    if connections:
+        log.info("closing %d platform sockets before stopping", len(connections))
+        await asyncio.gather(*(conn.go_away(SOCKET_CLOSE_TIMEOUT) for conn in connections))
 
 
 def _lifecycle(given_store: Store | None):
