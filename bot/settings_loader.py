@@ -151,7 +151,21 @@ def _load_section(cls: type, data: Any, key: str, path: str | Path | None, error
         except ValueError as exc:
             errors.append(_validate_error(str(exc), key, path))
             return _BAD
+        except ExceptionGroup as group:
+            # validate() may report several "subkey: reason" mistakes at once
+            values_only, rest = group.split(ValueError)
+            if rest is not None or values_only is None:
+                raise
+            errors.extend(_validate_error(str(e), key, path) for e in _leaves(values_only))
+            return _BAD
     return obj
+
+
+def _leaves(group: BaseExceptionGroup) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        out.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return out
 
 
 def _validate_error(msg: str, key: str, path: str | Path | None) -> ConfigError:

@@ -167,3 +167,15 @@ def test_reasons_are_in_chinese_with_the_english_key_path(data, key, reason):
         settings_from_dict(data, "config.toml")
     assert info.value.key == key
     assert reason in info.value.reason, info.value.reason
+
+
+def test_every_bad_field_of_one_keyword_rule_is_reported():
+    with pytest.raises(ConfigError) as info:
+        settings_from_dict({"keywords": [
+            {"keyword": "(a", "match": "regex", "reply": "x", "active": "25:00-26:00"},
+            {"keyword": "ok", "reply": "hi {nope}"},
+        ]}, "config.toml")
+    found = {e.key: e.reason for e in info.value.errors}
+    assert set(found) == {"keywords[0].keyword", "keywords[0].active", "keywords[1].reply"}
+    assert "正则表达式无法编译" in found["keywords[0].keyword"]
+    assert "未知的占位符" in found["keywords[1].reply"]
