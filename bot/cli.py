@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(ctx) or 0)
     except ConfigError as exc:
-        print(f"配置错误 / config error: {exc}", file=sys.stderr)
+        print_config_errors(exc)
         return 2
     except StoreError as exc:
         print(f"数据库错误 / database error: {exc}", file=sys.stderr)
@@ -109,6 +109,25 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         ctx.close()
+
+
+def config_error_lines(exc: ConfigError) -> list[str]:
+    """One `<file>: <key.path>: <原因>` line per mistake, then the count."""
+    errors = exc.errors
+    return [e.line() for e in errors] + [f"共 {len(errors)} 处错误"]
+
+
+def config_error_json(exc: ConfigError) -> dict[str, Any]:
+    """What check-config --json prints for a bad file: {"ok": false, "errors": [{file, key, reason}]}."""
+    return {"ok": False, "errors": [{"file": e.path, "key": e.key, "reason": e.reason} for e in exc.errors]}
+
+
+def print_config_errors(exc: ConfigError, file: Any = None) -> None:
+    """What `run`, `check-config` and every other command print when the config has mistakes."""
+    out = file if file is not None else sys.stderr
+    print("配置错误 / config error:", file=out)
+    for line in config_error_lines(exc):
+        print(line, file=out)
 
 
 def run_async(coro) -> Any:

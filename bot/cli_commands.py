@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import sys
 import uuid
 from typing import Any
 
-from bot.cli import CliContext, add_command
+from bot.cli import CliContext, add_command, config_error_json, print_config_errors
 from bot.events import ChatKind, Event
+from bot.settings_loader import ConfigError
 from bot.store.accounts import ROLES
 
 
@@ -97,7 +99,15 @@ def cmd_run(ctx: CliContext) -> int:
 # -- check-config ------------------------------------------------------------------------
 
 def cmd_check_config(ctx: CliContext) -> int:
-    settings = ctx.settings  # raises ConfigError, reported by main()
+    try:
+        settings = ctx.settings
+    except ConfigError as exc:
+        # every mistake at once, one per line (stderr), or as JSON on stdout with --json
+        if getattr(ctx.args, "json", False):
+            print(json.dumps(config_error_json(exc), ensure_ascii=False, indent=2))
+        else:
+            print_config_errors(exc)
+        return 2
     data = {
         "ok": True, "config": settings.source, "database": str(settings.database_path),
         "adapters": settings.adapters.enabled_names(), "timezone": settings.bot.timezone,

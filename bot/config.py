@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.adapters.config import AdaptersSettings
 from bot.durations import Duration
-from bot.settings_loader import ConfigError, load_section, secret
+from bot.settings_loader import ConfigError, load_section, raise_all, secret
 from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig
 from moderation.config import ModerationSettings
@@ -35,9 +35,9 @@ class BotSettings:
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (e.g. \"Asia/Shanghai\")") from None
+            raise ValueError(f"timezone: 未知的时区 {self.timezone!r}（如 \"Asia/Shanghai\"）") from None
         if self.max_text_length < 1:
-            raise ValueError("max_text_length: must be positive")
+            raise ValueError("max_text_length: 必须大于 0")
 
 
 # a console session longer than a year is a mistake in the unit, not a wish
@@ -65,15 +65,15 @@ class ConsoleSettings:
         from bot.web.proxies import parse_networks
 
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"port: {self.port} is not a TCP port")
+            raise ValueError(f"port: {self.port} 不是有效的 TCP 端口（0-65535）")
         if self.secret and len(self.secret) < 16:
-            raise ValueError("secret: must be at least 16 characters")
+            raise ValueError("secret: 至少要 16 个字符")
         if not math.isfinite(self.session_hours) or not 0 < self.session_hours <= MAX_SESSION_HOURS:
-            raise ValueError(f"session_hours: must be more than 0 and at most {MAX_SESSION_HOURS} (one year),"
-                             f" got {self.session_hours}")
+            raise ValueError(f"session_hours: 必须大于 0 且不超过 {MAX_SESSION_HOURS}（一年），"
+                             f"实际是 {self.session_hours}")
         if self.max_login_failures < 1:
-            raise ValueError(f"max_login_failures: must be at least 1, got {self.max_login_failures}"
-                             " (0 or less would lock every account at its first mistake)")
+            raise ValueError(f"max_login_failures: 至少为 1，实际是 {self.max_login_failures}"
+                             "（0 或更小会让每个账号第一次输错就被锁定）")
         try:
             parse_networks(self.trusted_proxies)
         except ValueError as exc:
@@ -92,9 +92,9 @@ class OutboxSettings:
 
     def validate(self) -> None:
         if self.per_target_per_minute < 1 or self.per_adapter_per_minute < 1:
-            raise ValueError("rate limits must be at least 1 per minute")
+            raise ValueError("per_target_per_minute: 限速至少为每分钟 1 条（per_target_per_minute 和 per_adapter_per_minute）")
         if self.max_attempts < 1:
-            raise ValueError("max_attempts: must be at least 1")
+            raise ValueError("max_attempts: 至少为 1")
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class ReportsSettings:
     def validate(self) -> None:
         hh, sep, mm = self.daily_summary_time.partition(":")
         if not (sep and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
-            raise ValueError(f"daily_summary_time: expected HH:MM such as \"21:00\", got {self.daily_summary_time!r}")
+            raise ValueError(f"daily_summary_time: 应写成 HH:MM（如 \"21:00\"），实际是 {self.daily_summary_time!r}")
 
 
 @dataclass(frozen=True)
@@ -171,39 +171,51 @@ class Settings:
 
 
 def load_settings(path: str | Path = DEFAULT_CONFIG) -> Settings:
-    """Read and validate a config file; raises ConfigError naming file, key and reason."""
+    """Read and validate a config file; raises ConfigError (a ConfigErrors listing every mistake)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(path, "", "file not found") from None
+        raise ConfigError(path, "", "找不到配置文件") from None
     except OSError as exc:
-        raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
+        raise ConfigError(path, "", f"无法读取：{exc.strerror}") from None
     try:
         data = tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise ConfigError(path, "", "not UTF-8 text") from None
+        raise ConfigError(path, "", "不是 UTF-8 编码的文本") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, "", f"invalid TOML: {exc}") from None
+        raise ConfigError(path, "", f"TOML 格式错误：{exc}") from None
+    errors: list[ConfigError] = []
     if "source" in data:
-        raise ConfigError(path, "source", "unknown key")
-    return settings_from_dict(data, path)
-
-
-def settings_from_dict(data: dict, path: str | Path | None = None) -> Settings:
-    settings = load_section(Settings, data, "", path)
-    object.__setattr__(settings, "source", str(Path(path).resolve()) if path else "")
-    _check_cross_references(settings, path)
+        # not a config key (set from the file's location): reported with the rest
+        errors.append(ConfigError(path, "source", "未知的配置项（source 由程序自动设置，请删除）"))
+        data = {k: v for k, v in data.items() if k != "source"}
+    try:
+        settings = settings_from_dict(data, path)
+    except ConfigError as exc:
+        raise_all(errors + exc.errors)
+        raise
+    raise_all(errors)
     return settings
 
 
-def _check_cross_references(settings: Settings, path: str | Path | None) -> None:
+def settings_from_dict(data: dict, path: str | Path | None = None) -> Settings:
+    # raises one ConfigErrors with every section's mistakes; cross-references are checked once those are fixed
+    settings = load_section(Settings, data, "", path)
+    object.__setattr__(settings, "source", str(Path(path).resolve()) if path else "")
+    raise_all(_check_cross_references(settings, path))
+    return settings
+
+
+def _check_cross_references(settings: Settings, path: str | Path | None) -> list[ConfigError]:
+    errors: list[ConfigError] = []
     seen: set[tuple[str, str]] = set()
     for i, group in enumerate(settings.groups):
         key = (group.platform, group.id)
         if key in seen:
-            raise ConfigError(path, f"groups[{i}].id", f"duplicate group {group.id!r}")
+            errors.append(ConfigError(path, f"groups[{i}].id", f"群 {group.id!r} 重复"))
         seen.add(key)
     enabled = settings.adapters.enabled_names()
     if not enabled and not settings.console.enabled:
-        raise ConfigError(path, "adapters", "no adapter is enabled and the console is off: nothing to run")
+        errors.append(ConfigError(path, "adapters", "没有启用任何适配器，控制台也已关闭：没有可运行的内容"))
+    return errors

@@ -21,17 +21,17 @@ class Duration(float):
 
 def parse_duration(value: object) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as \"30m\", got {value!r}")
+        raise ValueError(f"应为时长（如 \"30m\"），实际是 {value!r}")
     if isinstance(value, int | float):
         if value < 0:
-            raise ValueError("duration must not be negative")
+            raise ValueError("时长不能为负数")
         return float(value)
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as \"30m\", got {value!r}")
+        raise ValueError(f"应为时长（如 \"30m\"），实际是 {value!r}")
     text = value.strip().lower().replace(" ", "")
     if text in ("0", ""):
         if text == "":
-            raise ValueError("empty duration")
+            raise ValueError("时长不能为空")
         return 0.0
     pos, total = 0, 0.0
     for m in _PART.finditer(text):
@@ -40,7 +40,7 @@ def parse_duration(value: object) -> float:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if pos != len(text) or pos == 0:
-        raise ValueError(f"invalid duration {value!r} (use e.g. \"30s\", \"5m\", \"1h\", \"1d\")")
+        raise ValueError(f"时长格式不对：{value!r}（可写 \"30s\"、\"5m\"、\"1h\"、\"1d\"）")
     return total
 
 

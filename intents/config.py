@@ -51,14 +51,14 @@ class FaqSettings:
     def validate(self) -> None:
         for name in ("answer_threshold", "suggest_threshold", "answer_margin"):
             if not 0 <= getattr(self, name) <= 100:
-                raise ValueError(f"{name}: must be between 0 and 100")
+                raise ValueError(f"{name}: 必须在 0 到 100 之间")
         if self.suggest_threshold > self.answer_threshold:
-            raise ValueError("suggest_threshold: must not be above answer_threshold")
+            raise ValueError("suggest_threshold: 不能高于 answer_threshold")
         if not 1 <= self.suggest_max <= 9:
-            raise ValueError("suggest_max: must be between 1 and 9")
+            raise ValueError("suggest_max: 必须在 1 到 9 之间")
         if not 1 <= self.candidates <= 200:
-            raise ValueError("candidates: must be between 1 and 200")
+            raise ValueError("candidates: 必须在 1 到 200 之间")
         if not 0 < self.demote_unhelpful_ratio <= 1:
-            raise ValueError("demote_unhelpful_ratio: must be above 0 and at most 1")
+            raise ValueError("demote_unhelpful_ratio: 必须大于 0 且不超过 1")
         if self.min_length < 1 or self.max_length < self.min_length:
-            raise ValueError("max_length: must be at least min_length (>= 1)")
+            raise ValueError("max_length: 不能小于 min_length（min_length 至少为 1）")

@@ -28,8 +28,10 @@ class _SpecChecked:
         try:
             self.spec()
         except RuleError as exc:
-            name, reason = next(iter(exc.errors.items()))
-            raise ValueError(f"{name}: {reason}") from None
+            problems = [ValueError(f"{name}: {reason}") for name, reason in exc.errors.items()]
+            if len(problems) == 1:
+                raise problems[0] from None
+            raise ExceptionGroup("rule", problems) from None  # the loader reports each field
 
 
 @dataclass(frozen=True)

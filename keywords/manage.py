@@ -73,7 +73,7 @@ def sync_config(store: Store, settings: Settings) -> dict[str, int]:
     seen: dict[str, int] = {}
     for i, spec in enumerate(specs):
         if spec["id"] in seen:
-            raise ConfigError(settings.source, f"keywords[{i}].id", f"duplicate rule id {spec['id']!r} (same as keywords[{seen[spec['id']]}]; give one an explicit id)")
+            raise ConfigError(settings.source, f"keywords[{i}].id", f"规则编号 {spec['id']!r} 重复（与 keywords[{seen[spec['id']]}] 相同，请给其中一条指定 id）")
         seen[spec["id"]] = i
     regex_at = [i for i, s in enumerate(specs) if s["match"] == "regex"]
     slow = check_patterns([(specs[i]["keyword"], specs[i]["normalize"]) for i in regex_at])
@@ -87,7 +87,7 @@ def sync_config(store: Store, settings: Settings) -> dict[str, int]:
     names = [w["id"] for w in welcomes]
     for i, name in enumerate(names):
         if names.index(name) != i:
-            raise ConfigError(settings.source, f"welcome[{i}].id", f"duplicate welcome id {name!r}")
+            raise ConfigError(settings.source, f"welcome[{i}].id", f"欢迎语编号 {name!r} 重复")
     store.keywords.replace_config_welcome(welcomes)
     return counts
 

@@ -19,20 +19,20 @@ DEFAULT_CATEGORY_ACTIONS = {
 
 def check_action(value: str, key: str) -> None:
     if value not in ACTION_RANK:
-        raise ValueError(f"{key}: unknown action {value!r} (use one of {', '.join(ACTIONS)})")
+        raise ValueError(f"{key}: 未知的处理方式 {value!r}（可用：{'、'.join(ACTIONS)}）")
 
 
 def parse_step(step: str) -> tuple[str, float]:
     """A ladder step "warn", "mute:1d" or "kick" as (action, seconds)."""
     name, _, duration = step.partition(":")
     if name not in LADDER_STEPS:
-        raise ValueError(f"unknown ladder step {step!r} (use warn, mute:<duration>, kick)")
+        raise ValueError(f"未知的处罚步骤 {step!r}（可用 warn、mute:<时长>、kick）")
     if name == "mute":
         if not duration:
-            raise ValueError(f"ladder step {step!r} needs a duration, e.g. \"mute:1d\"")
+            raise ValueError(f"处罚步骤 {step!r} 需要写时长，如 \"mute:1d\"")
         return name, parse_duration(duration)
     if duration:
-        raise ValueError(f"ladder step {step!r} takes no duration")
+        raise ValueError(f"处罚步骤 {step!r} 不能带时长")
     return name, 0.0
 
 
@@ -66,9 +66,9 @@ class NormalizeSettings:
     def validate(self) -> None:
         for key, value in self.confusables.items():
             if len(key) != 1 or len(value) != 1:
-                raise ValueError(f"confusables: {key!r} = {value!r} must map one character to one")
+                raise ValueError(f"confusables: {key!r} = {value!r} 必须是一个字符对应一个字符")
         if self.repeat_min < 2:
-            raise ValueError("repeat_min: must be at least 2")
+            raise ValueError("repeat_min: 至少为 2")
 
 
 @dataclass(frozen=True)
@@ -135,12 +135,12 @@ class RuleSettings:
             check_action(getattr(self, key), key)
         for kind, action in self.attachments.items():
             if kind not in ("qrcode", "miniprogram", "card", "redpacket", "image", "link"):
-                raise ValueError(f"attachments: unknown attachment kind {kind!r}")
+                raise ValueError(f"attachments: 未知的附件类型 {kind!r}（可用：qrcode、miniprogram、card、redpacket、image、link）")
             check_action(action, f"attachments.{kind}")
         if not 0 < self.spam_threshold < 1:
-            raise ValueError("spam_threshold: must be between 0 and 1")
+            raise ValueError("spam_threshold: 必须大于 0 且小于 1")
         if min(self.flood_repeats, self.flood_members, self.rate_limit) < 2:
-            raise ValueError("flood_repeats, flood_members and rate_limit must be at least 2")
+            raise ValueError("flood_repeats、flood_members 和 rate_limit 都至少为 2")
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,11 @@ class ModerationSettings:
         try:
             self.warn_text.format(name="成员", reason="广告", action="警告")
         except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"warn_text: only {{name}}, {{reason}} and {{action}} may be used ({exc})") from None
+            raise ValueError(f"warn_text: 只能使用 {{name}}、{{reason}} 和 {{action}} 占位符（{exc}）") from None
         for category, action in self.categories.items():
             check_action(action, f"categories.{category}")
         if not self.ladder:
-            raise ValueError("ladder: needs at least one step")
+            raise ValueError("ladder: 至少要有一个步骤")
         for i, step in enumerate(self.ladder):
             try:
                 parse_step(step)

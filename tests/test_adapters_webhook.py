@@ -108,6 +108,6 @@ async def test_robot_url_is_a_secret_never_in_status(client):
 def test_duplicate_robot_names_are_rejected(tmp_path):
     from bot.config import ConfigError
 
-    with pytest.raises(ConfigError, match="used twice"):
+    with pytest.raises(ConfigError, match="重复"):
         make_settings(tmp_path, adapters={"webhook": [{"name": "a", "url": "https://x/1"},
                                                       {"name": "a", "url": "https://x/2"}]})

@@ -31,16 +31,16 @@ def test_embedded_default_config_is_valid():
 @pytest.mark.parametrize(
     ("text", "key", "reason"),
     [
-        ("[bot]\ntimezon = 'Asia/Shanghai'\n", "bot.timezon", "unknown key"),
-        ("[bot]\ntimezone = 'Mars/Olympus'\n", "bot.timezone", "unknown time zone"),
-        ("[console]\nport = '8080'\n", "console.port", "expected an integer"),
-        ("[console]\nport = 70000\n", "console.port", "not a TCP port"),
-        ("[bot]\ndemo = 'yes'\n", "bot.demo", "expected true or false"),
-        ("[outbox]\nretry_base = 'soon'\n", "outbox.retry_base", "invalid duration"),
-        ("[adapters.wecom]\nenabled = true\ncorp_id = 'ww1'\n", "adapters.wecom.agent_id", "required"),
-        ("[logging]\nlevel = 'LOUD'\n", "logging.level", "must be one of"),
-        ("[[groups]]\nname = '无id'\n", "groups[0].id", "required key is missing"),
-        ("[unknown_section]\nx = 1\n", "unknown_section", "unknown key"),
+        ("[bot]\ntimezon = 'Asia/Shanghai'\n", "bot.timezon", "未知的配置项"),
+        ("[bot]\ntimezone = 'Mars/Olympus'\n", "bot.timezone", "未知的时区"),
+        ("[console]\nport = '8080'\n", "console.port", "应为整数"),
+        ("[console]\nport = 70000\n", "console.port", "不是有效的 TCP 端口"),
+        ("[bot]\ndemo = 'yes'\n", "bot.demo", "应为 true 或 false"),
+        ("[outbox]\nretry_base = 'soon'\n", "outbox.retry_base", "时长格式不对"),
+        ("[adapters.wecom]\nenabled = true\ncorp_id = 'ww1'\n", "adapters.wecom.agent_id", "必须填写"),
+        ("[logging]\nlevel = 'LOUD'\n", "logging.level", "应为 'DEBUG'、'INFO'、'WARNING'、'ERROR' 之一"),
+        ("[[groups]]\nname = '无id'\n", "groups[0].id", "缺少必填项"),
+        ("[unknown_section]\nx = 1\n", "unknown_section", "未知的配置项"),
     ],
 )
 def test_config_mistake_names_file_key_and_reason(tmp_path, text, key, reason):
@@ -53,9 +53,9 @@ def test_config_mistake_names_file_key_and_reason(tmp_path, text, key, reason):
 
 
 def test_invalid_toml_and_missing_file_are_reported(tmp_path):
-    with pytest.raises(ConfigError, match="invalid TOML"):
+    with pytest.raises(ConfigError, match="TOML 格式错误"):
         load_settings(write(tmp_path, "[bot\nname = 1"))
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match="找不到配置文件"):
         load_settings(tmp_path / "nope.toml")
 
 

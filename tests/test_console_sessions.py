@@ -237,7 +237,7 @@ def test_check_config_names_file_key_and_reason(tmp_path, capsys):
     config.write_text("[bot]\ndata_dir = 'data'\n[console]\nmax_login_failures = 0\n", encoding="utf-8")
     assert main(["check-config", "--config", str(config)]) != 0
     err = capsys.readouterr().err
-    assert "config.toml" in err and "console.max_login_failures" in err and "at least 1" in err
+    assert "config.toml" in err and "console.max_login_failures" in err and "至少为 1" in err
 
 
 def test_a_database_from_before_sessions_is_upgraded_and_its_users_can_log_in(tmp_path):

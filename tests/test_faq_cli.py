@@ -130,7 +130,7 @@ def test_invalid_faq_config_names_the_key(tmp_path):
 
     path = tmp_path / "config.toml"
     path.write_text("[faq]\nanswer_threshold = 60\nsuggest_threshold = 65\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"faq\.suggest_threshold: must not be above answer_threshold"):
+    with pytest.raises(ConfigError, match=r"faq\.suggest_threshold: 不能高于 answer_threshold"):
         load_settings(path)
     path.write_text('[faq]\nsuggest_ttl = "soon"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"faq\.suggest_ttl"):

@@ -37,3 +37,5 @@ def test_config_loader_never_raises_anything_but_config_error(doc):
         settings_from_dict(doc, "fuzz.toml")
     except ConfigError as exc:
         assert exc.key is not None and exc.reason
+        # every collected mistake is itself complete
+        assert exc.errors and all(e.key is not None and e.reason for e in exc.errors)

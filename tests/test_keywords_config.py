@@ -15,12 +15,12 @@ def settings_with(tmp_path, *rules, welcome=()):
 
 
 @pytest.mark.parametrize(("rule", "key", "reason"), [
-    ({"keyword": "x", "reply": "y", "colour": "red"}, "keywords[0].colour", "unknown key"),
-    ({"keyword": "x", "reply": "y", "match": "sometimes"}, "keywords[0].match", "must be one of"),
+    ({"keyword": "x", "reply": "y", "colour": "red"}, "keywords[0].colour", "未知的配置项"),
+    ({"keyword": "x", "reply": "y", "match": "sometimes"}, "keywords[0].match", "之一"),
     ({"keyword": "(x", "reply": "y", "match": "regex"}, "keywords[0].keyword", "无法编译"),
     ({"keyword": "x", "reply": "y", "active": "19:00-25:00"}, "keywords[0].active", "不存在"),
     ({"keyword": "x", "reply": "y", "dates": "2026-12-01..2026-11-01"}, "keywords[0].dates", "早于"),
-    ({"keyword": "x", "reply": "y", "cooldown": "soon"}, "keywords[0].cooldown", "invalid duration"),
+    ({"keyword": "x", "reply": "y", "cooldown": "soon"}, "keywords[0].cooldown", "时长格式不对"),
     ({"keyword": "x"}, "keywords[0].reply", "至少要有一条回复"),
     ({"keyword": "x", "reply": "你好 {name}"}, "keywords[0].reply", "未知的占位符 {name}"),
 ])

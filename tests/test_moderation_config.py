@@ -11,15 +11,15 @@ from bot.settings_loader import ConfigError
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"ladder": ["warn", "mute"]}, "needs a duration"),
-        ({"ladder": ["warn", "ban:1d"]}, "unknown ladder step"),
-        ({"categories": {"广告": "explode"}}, "unknown action"),
+        ({"ladder": ["warn", "mute"]}, "需要写时长"),
+        ({"ladder": ["warn", "ban:1d"]}, "未知的处罚步骤"),
+        ({"categories": {"广告": "explode"}}, "未知的处理方式"),
         ({"rules": {"link_action": "nuke"}}, "moderation.rules.link_action"),
-        ({"rules": {"attachments": {"video": "review"}}}, "unknown attachment kind"),
+        ({"rules": {"attachments": {"video": "review"}}}, "未知的附件类型"),
         ({"rules": {"spam_threshold": 1.5}}, "moderation.rules.spam_threshold"),
-        ({"normalize": {"confusables": {"oo": "0"}}}, "one character"),
-        ({"normalize": {"typo": True}}, "unknown key"),
-        ({"strike_expiry": "forever"}, "invalid duration"),
+        ({"normalize": {"confusables": {"oo": "0"}}}, "一个字符对应一个字符"),
+        ({"normalize": {"typo": True}}, "未知的配置项"),
+        ({"strike_expiry": "forever"}, "时长格式不对"),
         ({"warn_text": "{nickname} 请注意"}, "moderation.warn_text"),
     ],
 )

@@ -26,9 +26,9 @@ CAMPAIGN = {
     ({"at": ["25:00"]}, "posts[0].at", "HH:MM"),
     ({"groups": []}, "posts[0].groups", "目标群"),
     ({"texts": ["a", "b"]}, "posts[0].text", "二选一"),
-    ({"skip": ["2026-13-01"]}, "posts[0].skip[0]", "date"),
+    ({"skip": ["2026-13-01"]}, "posts[0].skip[0]", "应为日期"),
     ({"start": "2026-11-30", "end": "2026-11-01"}, "posts[0].end", "早于"),
-    ({"colour": "red"}, "posts[0].colour", "unknown key"),
+    ({"colour": "red"}, "posts[0].colour", "未知的配置项"),
 ])
 def test_bad_post_is_rejected_with_its_key_path(tmp_path, post, key, words):
     with pytest.raises(ConfigError) as err:
@@ -42,9 +42,9 @@ def test_bad_post_is_rejected_with_its_key_path(tmp_path, post, key, words):
     ({"start_text": "{item} 只要 {prise}"}, "campaigns[0].start_text", "未知占位符 {prise}"),
     ({"link": ""}, "campaigns[0].announce_text", "{link}"),
     ({"end_text": "{stock} 件已售罄"}, "campaigns[0].end_text", "stock"),
-    ({"announce": ["1h", "soon"]}, "campaigns[0].announce[1]", "invalid duration"),
+    ({"announce": ["1h", "soon"]}, "campaigns[0].announce[1]", "时长格式不对"),
     ({"remind": "10s"}, "campaigns[0].remind", "至少 1 分钟"),
-    ({"status": "running"}, "campaigns[0].status", "must be one of"),
+    ({"status": "running"}, "campaigns[0].status", "之一"),
 ])
 def test_bad_campaign_is_rejected_with_its_key_path(tmp_path, campaign, key, words):
     with pytest.raises(ConfigError) as err:

@@ -20,7 +20,7 @@ def _require(enabled: bool, **values: str) -> None:
         return
     for key, value in values.items():
         if not value:
-            raise ValueError(f"{key}: required when the adapter is enabled")
+            raise ValueError(f"{key}: 启用该适配器时必须填写")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class WecomSettings:
         _require(self.enabled, corp_id=self.corp_id, agent_id=self.agent_id, secret=self.secret,
                  token=self.token, encoding_aes_key=self.encoding_aes_key)
         if self.encoding_aes_key and len(self.encoding_aes_key) != 43:
-            raise ValueError("encoding_aes_key: must be 43 characters")
+            raise ValueError("encoding_aes_key: 必须是 43 个字符")
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,9 @@ class MpSettings:
     def validate(self) -> None:
         _require(self.enabled, app_id=self.app_id, app_secret=self.app_secret, token=self.token)
         if self.encoding_aes_key and len(self.encoding_aes_key) != 43:
-            raise ValueError("encoding_aes_key: must be 43 characters")
+            raise ValueError("encoding_aes_key: 必须是 43 个字符")
         if self.reply_wait > 4.5:
-            raise ValueError("reply_wait: must leave time within WeChat's 5-second deadline (at most 4.5s)")
+            raise ValueError("reply_wait: 最多 4.5 秒（微信要求 5 秒内回复，需留出余量）")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class WebhookSettings:
 
     def validate(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise ValueError("url: must start with http:// or https://")
+            raise ValueError("url: 必须以 http:// 或 https:// 开头")
 
 
 @dataclass(frozen=True)
@@ -151,21 +151,21 @@ class OnebotSettings:
     def validate(self) -> None:
         unknown = sorted(set(self.extension_actions) - set(EXTENSION_ACTIONS))
         if unknown:
-            raise ValueError(f"extension_actions: unknown action {unknown[0]!r} (use {', '.join(EXTENSION_ACTIONS)})")
+            raise ValueError(f"extension_actions: 未知的动作 {unknown[0]!r}（可用：{'、'.join(EXTENSION_ACTIONS)}）")
         for path_key in ("ws_path", "http_path"):
             if not getattr(self, path_key).startswith("/"):
-                raise ValueError(f"{path_key}: must start with /")
+                raise ValueError(f"{path_key}: 必须以 / 开头")
         if self.api_url and not self.api_url.startswith(("http://", "https://")):
-            raise ValueError("api_url: must start with http:// or https://")
+            raise ValueError("api_url: 必须以 http:// 或 https:// 开头")
         if self.action_timeout <= 0:
-            raise ValueError("action_timeout: must be positive")
+            raise ValueError("action_timeout: 必须大于 0")
         # v11's secret signs HTTP POSTs; v12 has no secret, so only the token authenticates it
         authenticated = bool(self.access_token or (self.version == 11 and self.secret))
         if self.enabled and not authenticated and not self.allow_unauthenticated:
-            needed = "required (or secret)" if self.version == 11 else "required for v12 (it has no secret)"
+            needed = "必须填写（或填写 secret）" if self.version == 11 else "v12 必须填写（v12 没有 secret）"
             raise ValueError(
-                f"access_token: {needed}: without it anyone who can reach the bot can post events "
-                "and drive its actions; set allow_unauthenticated = true to accept that")
+                f"access_token: {needed}：否则任何能连上机器人的人都能伪造事件、驱动它执行动作；"
+                "如确实接受这一风险，请设置 allow_unauthenticated = true")
 
 
 @dataclass(frozen=True)
@@ -182,9 +182,9 @@ class AdaptersSettings:
         names = [w.name for w in self.webhook]
         for name in names:
             if not name:
-                raise ValueError("webhook: every robot needs a name")
+                raise ValueError("webhook: 每个机器人都要有名称（name）")
             if names.count(name) > 1:
-                raise ValueError(f"webhook: robot name {name!r} is used twice")
+                raise ValueError(f"webhook: 机器人名称 {name!r} 重复")
 
     def enabled_names(self) -> list[str]:
         names = [n for n in ("sim", "wecom", "mp", "onebot") if getattr(self, n).enabled]

@@ -18,7 +18,7 @@ def parse_networks(entries: Iterable[str]) -> list[Network]:
         try:
             nets.append(ipaddress.ip_network(str(entry).strip(), strict=False))
         except ValueError:
-            raise ValueError(f"{entry!r} is not an IP address or CIDR network (e.g. \"10.0.0.0/8\")") from None
+            raise ValueError(f"{entry!r} 不是 IP 地址或 CIDR 网段（如 \"10.0.0.0/8\"）") from None
     return nets
 
 
