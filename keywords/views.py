@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
