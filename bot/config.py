@@ -173,7 +173,21 @@ def settings_from_dict(data: dict, path: str | Path | None = None) -> Settings:
     settings = load_section(Settings, data, "", path)
     object.__setattr__(settings, "source", str(Path(path).resolve()) if path else "")
     _check_cross_references(settings, path)
+    _check_keyword_patterns(settings, path)
     return settings
+
+
+def _check_keyword_patterns(settings: Settings, path: str | Path | None) -> None:
+    """The slow-regex measurement, here too, so `check-config` refuses what `run` would."""
+    from keywords.regexcheck import check_patterns
+
+    at = [i for i, rule in enumerate(settings.keywords) if rule.match == "regex"]
+    if not at:
+        return
+    specs = [settings.keywords[i].spec() for i in at]
+    errors = check_patterns([(spec["keyword"], spec["normalize"]) for spec in specs])
+    for j in sorted(errors):
+        raise ConfigError(path, f"keywords[{at[j]}].keyword", errors[j])
 
 
 def _check_cross_references(settings: Settings, path: str | Path | None) -> None:
