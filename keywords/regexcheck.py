@@ -86,7 +86,10 @@ def compile_pattern(pattern: str, normalize: bool = True) -> regex.Pattern[str]:
     except (re.error, regex.error) as exc:
         raise ValueError(f"正则表达式无法编译：{_zh_error(exc)}") from None
     for probe in ("", "随便一句话 hello 123"):
-        m = rx.search(probe, timeout=MATCH_BUDGET_SECONDS)
+        try:
+            m = rx.search(probe, timeout=MATCH_BUDGET_SECONDS)
+        except TimeoutError:
+            raise ValueError(ERR_SLOW) from None
         if m is not None and m.end() == m.start():
             raise ValueError("正则表达式会匹配空内容（每条消息都会命中），请至少要求一个字符")
     if nested_repeat(pattern, flags_for(normalize)):
