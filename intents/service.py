@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.store import Store
+from bot.store.faq import decode_entry
 from intents.config import FaqSettings
 from intents.engine import FaqEngine, Thresholds
 from intents.faqfile import FaqFileError, entry_from_dict, read_file
@@ -97,7 +98,7 @@ class FaqService:
     def _snapshot(self) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
         """The rows a rebuild needs (store thread; quick)."""
         faq = self.store.faq
-        return faq.revision(), faq.dictionary(), faq.list_entries()
+        return faq.revision(), faq.dictionary(), faq.list_entries(decode=False)
 
     def _build(self, revision: int, dictionary: list[dict[str, Any]],
                rows: list[dict[str, Any]]) -> tuple[int, Tokenizer, FaqEngine]:
@@ -107,7 +108,7 @@ class FaqService:
         tokenizer.set_stop_words(r["word"] for r in dictionary if r["kind"] == "stop")
         tokenizer.set_synonyms({r["word"]: r["target"] for r in dictionary if r["kind"] == "synonym"})
         engine = FaqEngine(tokenizer, self.engine.thresholds)
-        engine.load(entry_of(r) for r in rows)
+        engine.load(entry_of(decode_entry(r)) for r in rows)
         return revision, tokenizer, engine
 
     def _install(self, revision: int, tokenizer: Tokenizer, engine: FaqEngine) -> None:
