@@ -161,6 +161,14 @@ class FaqService:
             self._synced()
         return result
 
+    async def aimport_entries(self, entries: list[FaqEntry], replace: bool) -> dict[str, int]:
+        """`import_entries` from the event loop: the rows are written on the store thread, the
+        index is rebuilt on a worker thread (see `areload`)."""
+        result = await self.store.run(self.store.faq.import_entries, [_row(e) for e in entries],
+                                      replace, self.clock.now())
+        await self.areload()
+        return result
+
     def add_phrasings(self, entry_id: str, questions: list[str]) -> FaqEntry:
         entry = self.get(entry_id)
         if entry is None:
