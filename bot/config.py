@@ -203,8 +203,20 @@ def settings_from_dict(data: dict, path: str | Path | None = None) -> Settings:
     # raises one ConfigErrors with every section's mistakes; cross-references are checked once those are fixed
     settings = load_section(Settings, data, "", path)
     object.__setattr__(settings, "source", str(Path(path).resolve()) if path else "")
-    raise_all(_check_cross_references(settings, path))
+    raise_all(_check_cross_references(settings, path) + _check_keyword_patterns(settings, path))
     return settings
+
+
+def _check_keyword_patterns(settings: Settings, path: str | Path | None) -> list[ConfigError]:
+    """The slow-regex measurement, here too, so `check-config` refuses what `run` would."""
+    from keywords.regexcheck import check_patterns
+
+    at = [i for i, rule in enumerate(settings.keywords) if rule.match == "regex"]
+    if not at:
+        return []
+    specs = [settings.keywords[i].spec() for i in at]
+    errors = check_patterns([(spec["keyword"], spec["normalize"]) for spec in specs])
+    return [ConfigError(path, f"keywords[{at[j]}].keyword", errors[j]) for j in sorted(errors)]
 
 
 def _check_cross_references(settings: Settings, path: str | Path | None) -> list[ConfigError]:

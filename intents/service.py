@@ -1,17 +1,24 @@
 """The FAQ service: the engine kept in step with the database; what console and CLI call.
 
-All methods are blocking (SQLite and index work): on the event loop call them through
-`await store.run(service.method, ...)`. `services.registry["faq"]` holds the instance.
+Most methods are blocking (SQLite and index work): on the event loop call them through
+`await store.run(service.method, ...)`. Rebuilding the whole index (a dictionary change, a
+change made by another process) is CPU work of up to a second for 20k phrasings: on the loop
+use `areload` / `arefresh_if_changed` / `aadd_dictionary` / `aremove_dictionary`, which read
+the rows in a short store job, build on a worker thread (never the store's writer thread, so
+commits are not held up) and swap the new tokenizer and engine in on the loop.
+`services.registry["faq"]` holds the instance.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from typing import Any
 
 from bot.clock import Clock
 from bot.store import Store
+from bot.store.faq import decode_entry
 from intents.config import FaqSettings
 from intents.engine import FaqEngine, Thresholds
 from intents.faqfile import FaqFileError, entry_from_dict, read_file
@@ -49,21 +56,30 @@ class FaqService:
         self.tokenizer = Tokenizer()
         self.engine = FaqEngine(self.tokenizer, thresholds_of(settings))
         self.revision = -1
+        # in-place index edits (save, delete, import): a rebuild from older rows must not undo one
+        self._edits = 0
         # the engine is replaced on reload(): always reach it as `service.engine`
         self.reload()
 
     # -- loading ----------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read dictionary and entries from the database and rebuild the index."""
+        """Read dictionary and entries from the database and rebuild the index (blocking)."""
         with self._lock:
-            revision = self.store.faq.revision()
-            self._apply_dictionary()
-            # build aside and swap: members keep being answered while a large FAQ loads
-            engine = FaqEngine(self.tokenizer, self.engine.thresholds)
-            engine.load(entry_of(r) for r in self.store.faq.list_entries())
-            self.engine = engine
-            self.revision = revision
+            self._install(*self._build(*self._snapshot()))
+
+    async def areload(self) -> None:
+        """`reload` from the event loop: only the reading runs on the store's writer thread."""
+        for _ in range(5):
+            edits = self._edits
+            snapshot = await self.store.run(self._snapshot)
+            built = await asyncio.to_thread(self._build, *snapshot)
+            with self._lock:
+                # an entry saved meanwhile is in the database, maybe not in the snapshot: read again
+                if edits == self._edits:
+                    self._install(*built)
+                    return
+        await self.store.run(self.reload)
 
     def refresh_if_changed(self) -> bool:
         """Pick up changes another process (e.g. `qunbot faq import`) made."""
@@ -72,12 +88,34 @@ class FaqService:
         self.reload()
         return True
 
-    def _apply_dictionary(self) -> None:
-        rows = self.store.faq.dictionary()
-        # the whole set each time: a word removed in another process goes away here too
-        self.tokenizer.set_user_words({r["word"]: r["freq"] for r in rows if r["kind"] == "word"})
-        self.tokenizer.set_stop_words(r["word"] for r in rows if r["kind"] == "stop")
-        self.tokenizer.set_synonyms({r["word"]: r["target"] for r in rows if r["kind"] == "synonym"})
+    async def arefresh_if_changed(self) -> bool:
+        """`refresh_if_changed` from the event loop (see `areload`)."""
+        if await self.store.run(self.store.faq.revision) == self.revision:
+            return False
+        await self.areload()
+        return True
+
+    def _snapshot(self) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows a rebuild needs (store thread; quick)."""
+        faq = self.store.faq
+        return faq.revision(), faq.dictionary(), faq.list_entries(decode=False)
+
+    def _build(self, revision: int, dictionary: list[dict[str, Any]],
+               rows: list[dict[str, Any]]) -> tuple[int, Tokenizer, FaqEngine]:
+        """A new tokenizer and index from rows (CPU only: any thread)."""
+        tokenizer = Tokenizer()
+        tokenizer.set_user_words({r["word"]: r["freq"] for r in dictionary if r["kind"] == "word"})
+        tokenizer.set_stop_words(r["word"] for r in dictionary if r["kind"] == "stop")
+        tokenizer.set_synonyms({r["word"]: r["target"] for r in dictionary if r["kind"] == "synonym"})
+        engine = FaqEngine(tokenizer, self.engine.thresholds)
+        engine.load(entry_of(decode_entry(r)) for r in rows)
+        return revision, tokenizer, engine
+
+    def _install(self, revision: int, tokenizer: Tokenizer, engine: FaqEngine) -> None:
+        # two attribute swaps: a question being answered keeps the engine it started with
+        self.tokenizer = tokenizer
+        self.engine = engine
+        self.revision = revision
 
     def _synced(self) -> None:
         self.revision = self.store.faq.revision()
@@ -97,6 +135,7 @@ class FaqService:
         with self._lock:
             self.store.faq.upsert_entry(_row(entry), self.clock.now())
             self.engine.upsert(entry)
+            self._edits += 1
             self._synced()
         return entry
 
@@ -104,6 +143,7 @@ class FaqService:
         with self._lock:
             removed = self.store.faq.delete_entry(entry_id)
             self.engine.remove(entry_id)
+            self._edits += 1
             self._synced()
         return removed
 
@@ -117,7 +157,16 @@ class FaqService:
             else:
                 for entry in entries:
                     self.engine.upsert(entry)
+            self._edits += 1
             self._synced()
+        return result
+
+    async def aimport_entries(self, entries: list[FaqEntry], replace: bool) -> dict[str, int]:
+        """`import_entries` from the event loop: the rows are written on the store thread, the
+        index is rebuilt on a worker thread (see `areload`)."""
+        result = await self.store.run(self.store.faq.import_entries, [_row(e) for e in entries],
+                                      replace, self.clock.now())
+        await self.areload()
         return result
 
     def add_phrasings(self, entry_id: str, questions: list[str]) -> FaqEntry:
@@ -167,6 +216,25 @@ class FaqService:
     # -- dictionary -------------------------------------------------------------------
 
     def add_dictionary(self, word: str, kind: str, target: str = "", freq: int | None = None) -> None:
+        """Add a dictionary word and re-segment every phrasing (blocking; see `aadd_dictionary`)."""
+        self._write_word(word, kind, target, freq)
+        self.reload()
+
+    async def aadd_dictionary(self, word: str, kind: str, target: str = "", freq: int | None = None) -> None:
+        await self.store.run(self._write_word, word, kind, target, freq)
+        await self.areload()
+
+    def remove_dictionary(self, word: str, kind: str) -> bool:
+        removed = self.store.faq.remove_dictionary(word, kind)
+        self.reload()
+        return removed
+
+    async def aremove_dictionary(self, word: str, kind: str) -> bool:
+        removed = await self.store.run(self.store.faq.remove_dictionary, word, kind)
+        await self.areload()
+        return removed
+
+    def _write_word(self, word: str, kind: str, target: str, freq: int | None) -> None:
         word = word.strip()
         if kind not in DICT_KINDS:
             raise FaqFileError(f"未知词类：{kind}")
@@ -176,15 +244,7 @@ class FaqService:
             raise FaqFileError("词太长（最多 30 字）")
         if kind == "synonym" and not normalize(target):
             raise FaqFileError("同义词需要填写“归一为”的词")
-        with self._lock:
-            self.store.faq.add_dictionary(word, kind, target.strip() or None, freq)
-            self.reload()
-
-    def remove_dictionary(self, word: str, kind: str) -> bool:
-        with self._lock:
-            removed = self.store.faq.remove_dictionary(word, kind)
-            self.reload()
-        return removed
+        self.store.faq.add_dictionary(word, kind, target.strip() or None, freq)
 
 
 def _row(entry: FaqEntry) -> dict[str, Any]:

@@ -162,6 +162,6 @@ class FaqStage:
             return
         self._next_refresh = now + REFRESH_SECONDS
         try:
-            await self.store.run(self.faq.refresh_if_changed)
+            await self.faq.arefresh_if_changed()
         except Exception:
             log.exception("reloading the FAQ failed")

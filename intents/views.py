@@ -153,7 +153,7 @@ async def faq_import(request: web.Request) -> web.StreamResponse:
         flash(request, f"导入失败，未做任何修改：{exc}", "error")
         raise web.HTTPFound("/faq") from None
     replace = form.get("mode") == "replace"
-    result = await run(request, faq_of(request).import_entries, entries, replace)
+    result = await faq_of(request).aimport_entries(entries, replace)
     await audit(request, "faq.import", upload.filename, {**result, "mode": "replace" if replace else "merge"})
     flash(request, f"已导入 {upload.filename}：新增 {result['added']}，更新 {result['updated']}，"
                    f"删除 {result['removed']}", "ok")

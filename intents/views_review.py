@@ -105,14 +105,14 @@ async def dictionary_change(request: web.Request) -> web.StreamResponse:
     word, kind = str(form.get("word", "")).strip(), str(form.get("kind", "word"))
     faq = _faq(request)
     if form.get("action") == "delete":
-        await _run(request, faq.remove_dictionary, word, kind)
+        await faq.aremove_dictionary(word, kind)
         await audit(request, "faq.dictionary.delete", word, {"kind": kind})
         flash(request, f"已删除{DICT_KINDS.get(kind, '')}“{word}”，已重新分词", "ok")
         raise web.HTTPFound("/faq/dictionary")
     freq_text = str(form.get("freq", "")).strip()
     try:
         freq = int(freq_text) if freq_text else None
-        await _run(request, faq.add_dictionary, word, kind, str(form.get("target", "")), freq)
+        await faq.aadd_dictionary(word, kind, str(form.get("target", "")), freq)
     except ValueError as exc:
         message = str(exc) if isinstance(exc, FaqFileError) else "词频应为整数"
         flash(request, f"未保存：{message}", "error")

@@ -2,7 +2,8 @@
 
 Every field is checked at load by the same validation the console and the importer use
 (`rules.clean_rule`), so a bad regex or time window stops start-up naming `keywords[3].active`.
-The slow-regex measurement runs once for all config rules when the engine starts.
+The slow-regex measurement runs once for all config rules at load too (`bot.config`), so
+`check-config` refuses what `run` refuses.
 """
 
 from __future__ import annotations

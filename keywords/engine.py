@@ -45,6 +45,9 @@ class KeywordEngine:
         self._maintaining: asyncio.Task | None = None
         # the store's keyword_state version the loaded rules correspond to
         self.version = -1
+        # regex runs that hit the per-match time budget (/metrics), and the rules already logged
+        self.regex_timeouts = 0
+        self._timeouts_logged: set[tuple[str, str]] = set()
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -57,7 +60,7 @@ class KeywordEngine:
                 rules.append(compile_rule(row["id"], row["name"], row["source"], row["spec"]))
             except Exception:  # a stored rule that no longer compiles must not stop the bot
                 log.exception("keyword rule %s cannot be compiled; skipped", row["name"])
-        self.matcher = Matcher(rules)
+        self.matcher = Matcher(rules, on_timeout=self._regex_timed_out)
         self.welcome.reload(welcome_rows)
         self.version = version
 
@@ -75,6 +78,15 @@ class KeywordEngine:
         """Re-read rules on the store thread, rebuild the indexes here; the next message sees them."""
         self.build(*await self.store.run(self._load))
         return len(self.matcher.rules)
+
+    def _regex_timed_out(self, rule: Rule) -> None:
+        """A regex ran out of its time budget on a message: it did not match; count, log once per rule."""
+        self.regex_timeouts += 1
+        key = (rule.id, rule.spec["keyword"])
+        if key not in self._timeouts_logged:
+            self._timeouts_logged.add(key)
+            log.warning("keyword rule %s: regex %r ran out of its time budget on a message and was "
+                        "treated as not matching (logged once per rule)", rule.id, rule.spec["keyword"])
 
     # -- deciding ---------------------------------------------------------------------------
 

@@ -2,20 +2,22 @@
 
 exact → dict lookup; contains and prefix → one Aho-Corasick automaton (pyahocorasick);
 regex → compiled once, and run only when the automaton found the pattern's required literal
-(patterns without one always run); fuzzy → rapidfuzz over candidates that share a character
+(patterns without one always run), each run bounded by a timeout (a rule that runs out of time
+does not match that message, and `on_timeout` is told); fuzzy → rapidfuzz over candidates that share a character
 bigram with the text (inverted index), best-first and capped.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ahocorasick
 from rapidfuzz import fuzz
 
 from keywords.normalize import normalize
-from keywords.regexcheck import REGEX_TEXT_LIMIT
+from keywords.regexcheck import MATCH_BUDGET_SECONDS, REGEX_TEXT_LIMIT
 from keywords.rules import Rule
 
 MAX_FUZZY_CANDIDATES = 64
@@ -49,7 +51,9 @@ def _min_shared(length: int, distinct_bigrams: int, threshold: float) -> int:
 class _Side:
     """The indexes of rules that see the same text (normalised, or raw for opted-out rules)."""
 
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(self, rules: list[Rule], budget: float, on_timeout: Callable[[Rule], None]) -> None:
+        self.budget = budget
+        self.on_timeout = on_timeout
         self.exact: dict[str, list[Rule]] = defaultdict(list)
         self.always_regex: list[Rule] = []
         self.fuzzy: dict[str, list[Rule]] = defaultdict(list)
@@ -106,7 +110,11 @@ class _Side:
             for rule in regexes.values():
                 if rule.rowid in out:
                     continue
-                m = rule.regex.search(head)  # type: ignore[union-attr]
+                try:
+                    m = rule.regex.search(head, timeout=self.budget)  # type: ignore[union-attr]
+                except TimeoutError:
+                    self.on_timeout(rule)
+                    continue
                 if m is not None:
                     out[rule.rowid] = Match(rule, m.group(0))
         if self.fuzzy and len(text) >= 2:
@@ -140,11 +148,14 @@ class _Side:
 class Matcher:
     """All enabled rules, indexed; `match(text)` returns every rule whose keyword matches."""
 
-    def __init__(self, rules: list[Rule]) -> None:
+    def __init__(
+        self, rules: list[Rule], *, budget: float = MATCH_BUDGET_SECONDS,
+        on_timeout: Callable[[Rule], None] = lambda rule: None,
+    ) -> None:
         self.rules = rules
-        self.norm = _Side([r for r in rules if r.normalize])
+        self.norm = _Side([r for r in rules if r.normalize], budget, on_timeout)
         raw = [r for r in rules if not r.normalize]
-        self.raw = _Side(raw) if raw else None
+        self.raw = _Side(raw, budget, on_timeout) if raw else None
 
     def match(self, text: str) -> list[Match]:
         out: dict[int, Match] = {}

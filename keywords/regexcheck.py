@@ -1,10 +1,14 @@
-"""Regex rules: compile once, refuse patterns that are unsafe to run on every message.
+"""Regex rules: one check for every way a rule comes in, and a time bound on every match.
 
-A pattern is refused when it does not compile, is too long, can match an empty string, or is
-catastrophically slow. Slowness is measured, not guessed: each pattern runs in a separate
-Python process against inputs built from its own atoms ("aaaa…!" for `(a+)+$`), and a
-pattern that does not finish within the budget is killed and refused. One process checks a
-whole batch, so importing many rules costs one interpreter start.
+`check_patterns` is the check: config load (so `check-config` and `run` agree), start-up, the
+CSV/JSON import, the console and the CLI all call it (through `rules.clean_rule` and
+`manage.validate_rules`). A pattern is refused when it does not compile, is too long, can match
+an empty string, nests repetitions that can split the same text many ways (`(a+)+`, found
+statically), or is slow on inputs built from its own atoms and shape (`价格` + "aaaa…" + "!"):
+measured with Python's backtracking `re` in a separate process that is killed past the budget.
+
+The bot runs the rules with the `regex` engine (same syntax in its V0 mode) and a per-match
+`timeout`: a pattern that slipped past the check (or was stored before it) cannot stall the loop.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 
+import regex
+
 log = logging.getLogger("qunbot.keywords")
 
 MAX_PATTERN_LENGTH = 300
@@ -30,9 +36,15 @@ REGEX_TEXT_LIMIT = 500
 # killed when all of its inputs together take longer than BUDGET_SECONDS
 PER_INPUT_SECONDS = 0.05
 BUDGET_SECONDS = 1.0
+# at run time one rule gets this long per message; past it the rule does not match that message
+MATCH_BUDGET_SECONDS = 0.05
 SHORT, LONG = 28, REGEX_TEXT_LIMIT
 
 ERR_SLOW = "正则表达式运行过慢（存在灾难性回溯的风险，例如 (a+)+ 这类嵌套重复），请改写得更明确"
+ERR_NESTED = (
+    "正则表达式运行过慢：重复里又套着重复（例如 (a+)+、(\\w+\\s?)+），特定消息会让它灾难性回溯，"
+    "请去掉外层的重复或用固定的分隔符隔开（例如 (\\d+,)+）"
+)
 
 _CHILD = r"""
 import json, re, sys, time
@@ -53,26 +65,42 @@ def flags_for(normalize: bool) -> int:
     return re.IGNORECASE if normalize else 0
 
 
-def compile_pattern(pattern: str, normalize: bool = True) -> re.Pattern[str]:
-    """Compile a rule's regex or raise ValueError with a zh-CN reason (no speed check)."""
+def runtime_pattern(pattern: str, normalize: bool = True) -> regex.Pattern[str]:
+    """The compiled form the matcher runs (the `regex` engine, V0: Python `re` syntax); no checks."""
+    return regex.compile(pattern, regex.IGNORECASE if normalize else 0)
+
+
+def compile_pattern(pattern: str, normalize: bool = True) -> regex.Pattern[str]:
+    """The quick part of the check (no timing); raises ValueError with a zh-CN reason.
+
+    The syntax is Python `re`'s (what the docs promise, and what the analysis below parses);
+    the `regex` engine that runs it must accept it too.
+    """
     if not pattern:
         raise ValueError("正则表达式不能为空")
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(f"正则表达式太长（{len(pattern)} 个字符，最多 {MAX_PATTERN_LENGTH}）")
     try:
-        rx = re.compile(pattern, flags_for(normalize))
-    except re.error as exc:
+        re.compile(pattern, flags_for(normalize))
+        rx = runtime_pattern(pattern, normalize)
+    except (re.error, regex.error) as exc:
         raise ValueError(f"正则表达式无法编译：{_zh_error(exc)}") from None
     for probe in ("", "随便一句话 hello 123"):
-        m = rx.search(probe)
+        try:
+            m = rx.search(probe, timeout=MATCH_BUDGET_SECONDS)
+        except TimeoutError:
+            raise ValueError(ERR_SLOW) from None
         if m is not None and m.end() == m.start():
             raise ValueError("正则表达式会匹配空内容（每条消息都会命中），请至少要求一个字符")
+    if nested_repeat(pattern, flags_for(normalize)):
+        raise ValueError(ERR_NESTED)
     return rx
 
 
-def _zh_error(exc: re.error) -> str:
-    where = f"（第 {exc.pos + 1} 个字符处）" if exc.pos is not None else ""
-    return f"{exc.msg}{where}"
+def _zh_error(exc: re.error | regex.error) -> str:
+    pos = getattr(exc, "pos", None)
+    where = f"（第 {pos + 1} 个字符处）" if pos is not None else ""
+    return f"{getattr(exc, 'msg', exc)}{where}"
 
 
 # -- adversarial inputs -----------------------------------------------------------------------
@@ -150,7 +178,188 @@ def adversarial_inputs(pattern: str, flags: int = 0) -> list[str]:
         inputs.append((a + b) * (LONG // 2) + misfits[0])
     seq = "".join(atoms)
     inputs.append(seq * (LONG // len(seq)) + misfits[0])
+    try:
+        inputs.extend(s + m for s in _pumped(pattern, flags) for m in misfits[:2])
+    except Exception:  # private parser API: the atom runs above still apply
+        pass
     return inputs
+
+
+def _pumped(pattern: str, flags: int) -> list[str]:
+    """Texts shaped like the pattern with one repetition pumped: `价格(a+)+$` → 价格aaaa….
+
+    Runs of bare atoms miss a slow part behind a required prefix; these keep the prefix.
+    """
+    items = list(sre_parse.parse(pattern, flags))
+    repeats: list[object] = []
+
+    def find(seq: list) -> None:
+        for op, av in seq:
+            if op in _REPEATS or op is C.POSSESSIVE_REPEAT:
+                if av[1] >= 2:
+                    repeats.append(av)
+                find(list(av[2]))
+            for sub in _children(op, av):
+                if op is not C.POSSESSIVE_REPEAT:
+                    find(sub)
+
+    find(items)
+    out: list[str] = []
+    for target in repeats[:10]:
+        for times in (SHORT, LONG):
+            text = _sample(items, target, times)
+            out.append(text[:LONG])
+    return list(dict.fromkeys(out))
+
+
+def _sample(items: list, target: object, times: int) -> str:
+    """One text the items (nearly) match, with the `target` repetition taken `times` times."""
+    out: list[str] = []
+    for op, av in items:
+        if op in _REPEATS or op is C.POSSESSIVE_REPEAT:
+            body = _sample(list(av[2]), target, times)
+            count = times if av is target else max(av[0], 1)
+            out.append(body * min(count, max(1, LONG // max(len(body), 1))))
+        elif op is C.SUBPATTERN or op is C.ATOMIC_GROUP:
+            out.append(_sample(list(av[-1] if op is C.SUBPATTERN else av), target, times))
+        elif op is C.BRANCH:
+            out.append(_sample(list(av[1][0]), target, times))
+        elif op is C.LITERAL:
+            out.append(chr(av))
+        elif op is C.IN:
+            out.append((_class_chars(av) or ["a"])[0])
+        elif op is C.CATEGORY:
+            out.append(_CATEGORY_CHARS.get(av, "a"))
+        elif op in (C.ANY, C.NOT_LITERAL):
+            out.append("a" if not (op is C.NOT_LITERAL and av == ord("a")) else "b")
+    return "".join(out)
+
+
+# -- nested repetition (static) ----------------------------------------------------------------
+
+_REPEATS = (C.MAX_REPEAT, C.MIN_REPEAT)
+_CATEGORY_ESCAPES = {
+    C.CATEGORY_DIGIT: r"\d", C.CATEGORY_NOT_DIGIT: r"\D", C.CATEGORY_WORD: r"\w",
+    C.CATEGORY_NOT_WORD: r"\W", C.CATEGORY_SPACE: r"\s", C.CATEGORY_NOT_SPACE: r"\S",
+}
+# characters tried when deciding whether two character sets overlap (plus each set's own ends)
+_PROBES = "".join(map(chr, range(9, 127))) + "中价格元，。！？：、（）　ａ１_\u00e9\u00a0"
+
+
+def nested_repeat(pattern: str, flags: int = 0) -> bool:
+    """True when a repetition holds a variable-length repetition with nothing to tell the rounds apart.
+
+    `(a+)+`, `(\\w+\\s?)+`, `((a)+.)+`: one text splits into exponentially many rounds. A body
+    with a required character that none of its inner repetitions can match is fine: `(\\d+,)+`.
+    """
+    try:
+        return _nested(list(sre_parse.parse(pattern, flags)), flags)
+    except Exception:  # private parser API: leave it to the measurement
+        return False
+
+
+def _nested(items: list, flags: int) -> bool:
+    for op, av in items:
+        if op in _REPEATS:
+            if av[1] >= 2 and _ambiguous_body(list(av[2]), flags):
+                return True
+            if _nested(list(av[2]), flags):
+                return True
+        for sub in _children(op, av):
+            if _nested(sub, flags):
+                return True
+    return False
+
+
+def _children(op, av) -> list[list]:
+    if op is C.SUBPATTERN:
+        return [list(av[-1])]
+    if op is C.BRANCH:
+        return [list(alt) for alt in av[1]]
+    if op in (C.ASSERT, C.ASSERT_NOT):
+        return [list(av[1])]
+    if op is C.ATOMIC_GROUP:
+        return [list(av)]
+    if op is C.POSSESSIVE_REPEAT:
+        return [list(av[2])]
+    if op is C.GROUPREF_EXISTS:
+        return [list(x) for x in av[1:] if x is not None]
+    return []
+
+
+def _ambiguous_body(body: list, flags: int) -> bool:
+    inner: list[str] = []  # character classes the body's variable repetitions can match
+    _variable_classes(body, inner, inside=False)
+    if not inner:
+        return False
+    for cls in _required_classes(body):
+        if not any(_overlap(cls, other, flags) for other in inner):
+            return False  # a required separator none of the repetitions can eat
+    return True
+
+
+def _variable_classes(items: list, out: list[str], inside: bool) -> None:
+    """Classes of every single-character element inside a variable, backtracking repetition."""
+    for op, av in items:
+        if op in _REPEATS:
+            variable = inside or av[1] > av[0]
+            _variable_classes(list(av[2]), out, variable)
+        elif op in (C.ATOMIC_GROUP, C.POSSESSIVE_REPEAT):
+            continue  # no backtracking into it
+        elif inside and (cls := _class_of(op, av)) is not None:
+            out.append(cls)
+        else:
+            for sub in _children(op, av):
+                _variable_classes(sub, out, inside)
+
+
+def _required_classes(items: list) -> list[str]:
+    """Single-character elements every round must match, in order (groups flattened)."""
+    out: list[str] = []
+    for op, av in items:
+        if op is C.SUBPATTERN:
+            out.extend(_required_classes(list(av[-1])))
+        elif op in _REPEATS and av[0] >= 1 and len(av[2]) == 1:
+            cls = _class_of(*av[2][0])
+            if cls is not None:
+                out.append(cls)
+        elif (cls := _class_of(op, av)) is not None:
+            out.append(cls)
+    return out
+
+
+def _class_of(op, av) -> str | None:
+    """A one-character element as a pattern of its own, or None for anything else."""
+    if op is C.LITERAL:
+        return re.escape(chr(av))
+    if op is C.NOT_LITERAL:
+        return "[^" + re.escape(chr(av)) + "]"
+    if op is C.ANY:
+        return "."
+    if op is C.CATEGORY:
+        return _CATEGORY_ESCAPES.get(av, ".")
+    if op is C.IN:
+        parts: list[str] = []
+        for iop, iav in av:
+            if iop is C.NEGATE:
+                parts.insert(0, "^")
+            elif iop is C.LITERAL:
+                parts.append(re.escape(chr(iav)))
+            elif iop is C.RANGE:
+                parts.append(re.escape(chr(iav[0])) + "-" + re.escape(chr(iav[1])))
+            elif iop is C.CATEGORY:
+                parts.append(_CATEGORY_ESCAPES.get(iav, r"\s\S"))
+            else:
+                return "."
+        return "[" + "".join(parts) + "]"
+    return None
+
+
+def _overlap(a: str, b: str, flags: int) -> bool:
+    """Whether two one-character classes share a character (tested on probes and their own ends)."""
+    ra, rb = re.compile(a, flags | re.DOTALL), re.compile(b, flags | re.DOTALL)
+    ends = "".join(ch for ch in re.findall(r"[^\\\[\]^\-]", a + b))
+    return any(ra.fullmatch(ch) and rb.fullmatch(ch) for ch in _PROBES + ends)
 
 
 # -- the measured check -----------------------------------------------------------------------
@@ -216,19 +425,32 @@ def _run_child(jobs: list, budget: float) -> list[float]:
             proc.stdout.close()
 
 
+# patterns measured fast in this process (config load and start-up check the same rules twice)
+_measured_fast: set[tuple[str, bool]] = set()
+
+
 def check_patterns(patterns: list[tuple[str, bool]]) -> dict[int, str]:
-    """Full save-time check of many patterns: index → zh-CN reason for each refused one."""
+    """The check, for many patterns at once: index → zh-CN reason for each refused one.
+
+    Blocks for up to a second per slow pattern: call it off the event loop.
+    """
     errors: dict[int, str] = {}
     runnable: list[int] = []
     for i, (pattern, normalize) in enumerate(patterns):
         try:
             compile_pattern(pattern, normalize)
-            runnable.append(i)
         except ValueError as exc:
             errors[i] = str(exc)
+            continue
+        if (pattern, normalize) not in _measured_fast:
+            runnable.append(i)
     if runnable:
-        for j in find_slow([patterns[i] for i in runnable]):
-            errors[runnable[j]] = ERR_SLOW
+        slow = find_slow([patterns[i] for i in runnable])
+        for j, i in enumerate(runnable):
+            if j in slow:
+                errors[i] = ERR_SLOW
+            elif len(_measured_fast) < 10_000:
+                _measured_fast.add(patterns[i])
     return errors
 
 

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from regex import Pattern as RegexPattern
+
 from bot.durations import format_duration, parse_duration
 from bot.urls import url_error
 from keywords.normalize import normalize as normalize_text
-from keywords.regexcheck import compile_pattern, flags_for, required_literals
+from keywords.regexcheck import compile_pattern, flags_for, required_literals, runtime_pattern
 from keywords.templates import REPLY_FIELDS, check_template
 from keywords.windows import format_dates, format_windows, parse_dates, parse_windows
 
@@ -118,8 +120,9 @@ def _choice(value: Any, choices: tuple[str, ...], labels: dict[str, str]) -> str
 def clean_rule(data: Mapping[str, Any]) -> dict[str, Any]:
     """Check every field and return the canonical spec; raises RuleError naming each bad field.
 
-    Accepts typed values (TOML, JSON) and text (CSV cells, form fields) alike. Does not run the
-    slow-regex measurement: callers that save do (see `regexcheck.check_patterns`).
+    Accepts typed values (TOML, JSON) and text (CSV cells, form fields) alike. Runs the quick
+    part of the regex check; the measurement runs for a batch in `regexcheck.check_patterns`
+    (config load, `manage.validate_rules`).
     """
     errors: dict[str, str] = {}
     for key in data:
@@ -244,7 +247,8 @@ class Rule:
     match: str
     priority: int
     specificity: int
-    regex: re.Pattern[str] | None = None
+    # the `regex` engine: matched with a timeout (see matcher.py)
+    regex: RegexPattern[str] | None = None
     literals: tuple[str, ...] = ()
     windows: tuple[tuple[int, int], ...] = ()
     start: date | None = None
@@ -268,7 +272,7 @@ def compile_rule(rowid: int, rule_id: str, source: str, spec: dict[str, Any]) ->
     regex = None
     literals: list[str] = []
     if match == "regex":
-        regex = re.compile(kw, flags_for(norm))
+        regex = runtime_pattern(kw, norm)
         literals = required_literals(kw, flags_for(norm))
         keyword = kw
     else:

@@ -79,6 +79,15 @@ async def test_bad_regex_is_rejected_with_a_chinese_message(client):
     assert client.app[STORE].keywords.list_rules() == []
 
 
+async def test_slow_regex_behind_a_prefix_is_rejected_by_the_console(client):
+    # issue 16 #9: 价格(a+)+$ used to pass the check (its inputs lacked the 价格 prefix)
+    csrf = await manager(client)
+    resp = await client.post("/keywords/new", data={**RULE, "keyword": r"价格(a+)+$", "match": "regex", "csrf_token": csrf})
+    assert resp.status == 422
+    assert "正则表达式运行过慢" in await resp.text()
+    assert client.app[STORE].keywords.list_rules() == []
+
+
 async def test_live_validation_reports_field_errors(client):
     csrf = await manager(client)
     resp = await client.post("/keywords/validate", data={**RULE, "active": "25:00-26:00"},

@@ -64,7 +64,8 @@ INSERT INTO faq_meta(key, value) VALUES ('revision', 0)
 _ENTRY_COLUMNS = "id, answer, questions, tags, groups, enabled, hits, unhelpful, created_at, updated_at"
 
 
-def _entry(row: dict[str, Any]) -> dict[str, Any]:
+def decode_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """A faq_entries row with its JSON columns decoded."""
     row = dict(row)
     for key in ("questions", "tags", "groups"):
         row[key] = loads(row[key], [])
@@ -85,12 +86,15 @@ class FaqRepo(Repo):
     def _bump(self) -> None:
         self.conn.execute("UPDATE faq_meta SET value = value + 1 WHERE key = 'revision'")
 
-    def list_entries(self) -> list[dict[str, Any]]:
-        return [_entry(r) for r in self.query(f"SELECT {_ENTRY_COLUMNS} FROM faq_entries ORDER BY id")]
+    def list_entries(self, decode: bool = True) -> list[dict[str, Any]]:
+        """Every entry; `decode=False` leaves the JSON columns as text for `decode_entry` elsewhere
+        (an index rebuild decodes on its own thread, not the writer's)."""
+        rows = self.query(f"SELECT {_ENTRY_COLUMNS} FROM faq_entries ORDER BY id")
+        return [decode_entry(r) for r in rows] if decode else [dict(r) for r in rows]
 
     def get_entry(self, entry_id: str) -> dict[str, Any] | None:
         row = self.query_one(f"SELECT {_ENTRY_COLUMNS} FROM faq_entries WHERE id = ?", (entry_id,))
-        return _entry(row) if row else None
+        return decode_entry(row) if row else None
 
     def count_entries(self) -> int:
         return int(self.scalar("SELECT count(*) FROM faq_entries") or 0)
