@@ -94,6 +94,17 @@ class Recorder:
         return len(self._messages) + len(self._decisions)
 
     async def flush(self) -> int:
+        """Write everything queued so far in one transaction; returns the messages written.
+
+        Once a batch has left the buffers it is written or put back whatever happens to the
+        caller: the write runs in its own task, shielded from the caller's cancellation (a
+        shutdown, a timeout), and any failure, CancelledError included, puts the batch back.
+        """
+        task = asyncio.ensure_future(self._flush())
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _flush(self) -> int:
         async with self._flush_lock:
             waiters, self._waiters = self._waiters, []
             if self._commit_soon is not None:
@@ -113,10 +124,10 @@ class Recorder:
                 # on the loop's thread when the store is idle, unless the batch grew big
                 run = self.store.runner(rows)
                 await run(self._write, chats, messages, decisions, statuses, deferred)
-            except Exception as exc:
+            except BaseException as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
-                self.last_error = str(exc)
-                log.error("recording %d messages failed, will retry: %s", len(messages), exc)
+                self.last_error = str(exc) or type(exc).__name__
+                log.error("recording %d messages failed, will retry: %s", len(messages), self.last_error)
                 self._messages[:0] = messages
                 self._decisions[:0] = decisions
                 self._statuses[:0] = statuses
@@ -146,12 +157,15 @@ class Recorder:
         self._task = asyncio.create_task(self._loop(), name="recorder")
 
     async def stop(self) -> None:
+        """Stop the background flushes and drain: a flush in progress finishes (its task is
+        shielded), then one final flush writes what is still queued."""
         if self._task:
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
+            self._task = None
         await self.flush()
 
     async def _loop(self) -> None:
@@ -181,6 +195,12 @@ def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple
             event, _, truncated = messages[i]
             messages[i] = (event, status, truncated)
     return messages, later
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Its caller may be gone (cancelled): the failure is logged by the flush, not by asyncio."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _resolve(waiters: list[asyncio.Future]) -> None:
