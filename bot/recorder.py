@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,32 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 log = logging.getLogger("qunbot.recorder")
+
+# a deferred write that failed this many times (each in its own batch) is set aside
+DEFERRED_ATTEMPTS = 3
+# SQLite primary result codes that mean the database failed, not one write: the whole batch
+# fails and is kept for retry (a full disk must never make the recorder drop writes)
+DATABASE_FAILURES = frozenset({
+    sqlite3.SQLITE_PERM, sqlite3.SQLITE_ABORT, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_NOTADB,
+})
+
+
+class _Deferred:
+    """One deferred write: `fn(*args)`; `rows` when args is `(list of rows,)` from defer_row."""
+
+    __slots__ = ("args", "failures", "fn", "rows")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], rows: bool = False, failures: int = 0) -> None:
+        self.fn = fn
+        self.args = args
+        self.rows = rows
+        self.failures = failures
+
+    def name(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
 
 
 class Recorder:
@@ -30,7 +57,7 @@ class Recorder:
         self._statuses: list[tuple[str, str]] = []
         self._chats: list[tuple[str, str, str, str]] = []
         # other hot-path writes (FAQ answers, flags, hit counters) ride in the same transaction
-        self._deferred: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._deferred: list[_Deferred] = []
         # rows for a writer that takes many (`defer_row`): fn -> the rows of this batch
         self._rows: dict[Callable[[list[Any]], Any], list[Any]] = {}
         self._row_count = 0
@@ -42,6 +69,8 @@ class Recorder:
         self._task: asyncio.Task | None = None
         self.flushed_messages = 0
         self.last_error: str | None = None
+        # deferred writes that failed DEFERRED_ATTEMPTS times and were set aside (/metrics)
+        self.deferred_dropped = 0
 
     def add_message(self, event: Event, *, truncated: bool = False) -> None:
         """Queue a message for the next batch (not yet durable)."""
@@ -69,7 +98,7 @@ class Recorder:
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run a store write in the next batch's transaction instead of awaiting it now."""
-        self._deferred.append((fn, args))
+        self._deferred.append(_Deferred(fn, args))
         if len(self._deferred) >= self.max_batch:
             self._wake.set()
 
@@ -84,7 +113,7 @@ class Recorder:
         rows = self._rows.get(fn)
         if rows is None:
             rows = self._rows[fn] = []
-            self._deferred.append((fn, (rows,)))
+            self._deferred.append(_Deferred(fn, (rows,), rows=True))
         rows.append(row)
         self._row_count += 1
         if self._row_count >= self.max_batch:
@@ -123,7 +152,7 @@ class Recorder:
             try:
                 # on the loop's thread when the store is idle, unless the batch grew big
                 run = self.store.runner(rows)
-                await run(self._write, chats, messages, decisions, statuses, deferred)
+                failed = await run(self._write, chats, messages, decisions, statuses, deferred)
             except BaseException as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
                 self.last_error = str(exc) or type(exc).__name__
@@ -138,20 +167,41 @@ class Recorder:
             self.last_error = None
             self.flushed_messages += len(messages)
             _resolve(waiters)
+            if failed:
+                self._set_aside(failed)
             return len(messages)
 
-    def _write(self, chats, messages, decisions, statuses, deferred) -> None:
+    def _set_aside(self, failed: list[tuple[_Deferred, Exception]]) -> None:
+        """Deferred writes that failed on their own: retried with the next batch, dropped
+        (logged once, with the traceback, and counted) after DEFERRED_ATTEMPTS failures."""
+        retry: list[_Deferred] = []
+        for item, exc in failed:
+            item.failures += 1
+            if item.failures < DEFERRED_ATTEMPTS:
+                retry.append(item)
+                continue
+            self.deferred_dropped += 1
+            log.error("deferred write %s failed %d times, set aside (the batch was recorded): %.300r",
+                      item.name(), item.failures, item.args, exc_info=exc)
+        if retry:
+            self._deferred[:0] = retry
+            self._wake.set()
+
+    def _write(self, chats, messages, decisions, statuses, deferred) -> list[tuple[_Deferred, Exception]]:
+        """One transaction on the writer thread; returns the deferred writes that failed."""
         store = self.store
+        failed: list[tuple[_Deferred, Exception]] = []
         if statuses and messages:
             messages, statuses = _fold_statuses(messages, statuses)
-        with store.messages.tx():
+        with store.messages.tx() as conn:
             if chats:
                 store.chats.ensure_chats(chats)
             store.messages.record_batch(messages, decisions)
             if statuses:
                 store.messages.set_status(statuses)
-            for fn, args in deferred:
-                fn(*args)
+            for item in deferred:
+                _isolated(conn, item, failed)
+        return failed
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="recorder")
@@ -195,6 +245,45 @@ def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple
             event, _, truncated = messages[i]
             messages[i] = (event, status, truncated)
     return messages, later
+
+
+def _isolated(conn: sqlite3.Connection, item: _Deferred, failed: list[tuple[_Deferred, Exception]]) -> None:
+    """Run a deferred write inside its own savepoint: if it raises, only it is undone and
+    noted in `failed`; rows from defer_row are then tried one by one, so one bad row does
+    not hold back the others. A database failure (full, locked, I/O) fails the whole batch."""
+    exc = _attempt(conn, item.fn, item.args)
+    if exc is None:
+        return
+    rows = item.args[0] if item.rows else None
+    if not rows or len(rows) == 1:
+        failed.append((item, exc))
+        return
+    for row in rows:
+        one = _Deferred(item.fn, ([row],), rows=True, failures=item.failures)
+        exc = _attempt(conn, one.fn, one.args)
+        if exc is not None:
+            failed.append((one, exc))
+
+
+def _attempt(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> Exception | None:
+    conn.execute("SAVEPOINT deferred_write")
+    try:
+        fn(*args)
+    except Exception as exc:
+        if _environment_failure(exc) or not conn.in_transaction:
+            raise
+        conn.execute("ROLLBACK TO deferred_write")
+        conn.execute("RELEASE deferred_write")
+        return exc
+    conn.execute("RELEASE deferred_write")
+    return None
+
+
+def _environment_failure(exc: Exception) -> bool:
+    """The database or the machine failed (full, locked, I/O, out of memory), not this write."""
+    if isinstance(exc, (OSError, MemoryError)):
+        return True
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in DATABASE_FAILURES
 
 
 def _retrieve(task: asyncio.Future) -> None:
