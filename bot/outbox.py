@@ -73,7 +73,7 @@ class Outbox:
         """Add to the ledger; items whose key already exists are ignored. Returns the new ones."""
         if not items:
             return []
-        created = await self.store.runner(len(items))(self.store.outbound.insert, items, self.clock.now())
+        created = await self.store.run(self.store.outbound.insert, items, self.clock.now())
         for item in created:
             self._schedule(item)
         if created:

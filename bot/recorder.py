@@ -147,12 +147,9 @@ class Recorder:
             statuses, self._statuses = self._statuses, []
             chats, self._chats = self._chats, []
             deferred, self._deferred = self._deferred, []
-            rows = len(messages) + len(decisions) + len(statuses) + self._row_count
             self._rows, self._row_count = {}, 0
             try:
-                # on the loop's thread when the store is idle, unless the batch grew big
-                run = self.store.runner(rows)
-                failed = await run(self._write, chats, messages, decisions, statuses, deferred)
+                failed = await self.store.run(self._write, chats, messages, decisions, statuses, deferred)
             except BaseException as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
                 self.last_error = str(exc) or type(exc).__name__

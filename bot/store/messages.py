@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.events import ChatKind, Decision, Event, EventType
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, reads, utcnow
 
 _OUTGOING = (
     "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, direction,"
@@ -107,6 +107,7 @@ class MessageRepo(Repo):
             attachments=row["attachments"], type=EventType(row["type"]),
         )
 
+    @reads
     def find(self, message_id: str) -> list[dict[str, Any]]:
         """By full uid ("sim:123") or by the platform's message id alone."""
         rows = self.query(
@@ -115,6 +116,7 @@ class MessageRepo(Repo):
         )
         return [_message(r) for r in rows]
 
+    @reads
     def decisions(self, uid: str) -> list[dict[str, Any]]:
         """Every stage decision recorded for a message, in order (a retried copy adds more)."""
         out: list[dict[str, Any]] = []
@@ -124,6 +126,7 @@ class MessageRepo(Repo):
                             "elapsed_ms": elapsed, "time": row["time"]})
         return out
 
+    @reads
     def chat_messages(
         self, platform: str, chat_id: str, *, after_rowid: int = 0, limit: int = 100,
     ) -> list[dict[str, Any]]:
@@ -139,6 +142,7 @@ class MessageRepo(Repo):
             return self.scalar("SELECT count(*) FROM messages WHERE direction = ?", (direction,))
         return self.scalar("SELECT count(*) FROM messages")
 
+    @reads
     def overview(self, since: str | None = None) -> dict[str, Any]:
         """Headline counts for the console's overview page."""
         since = since or iso(utcnow().replace(hour=0, minute=0, second=0, microsecond=0))
@@ -152,6 +156,7 @@ class MessageRepo(Repo):
         }
         return row
 
+    @reads
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return [_message(r) for r in self.query("SELECT * FROM messages ORDER BY time DESC LIMIT ?", (limit,))]
 
