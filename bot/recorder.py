@@ -196,8 +196,8 @@ class Recorder:
             store.messages.record_batch(messages, decisions)
             if statuses:
                 store.messages.set_status(statuses)
-            for item in deferred:
-                _isolated(conn, item, failed)
+            if deferred:
+                _run_deferred(conn, deferred, failed)
         return failed
 
     async def start(self) -> None:
@@ -242,6 +242,21 @@ def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple
             event, _, truncated = messages[i]
             messages[i] = (event, status, truncated)
     return messages, later
+
+
+def _run_deferred(conn: sqlite3.Connection, deferred: list[_Deferred],
+                  failed: list[tuple[_Deferred, Exception]]) -> None:
+    """All deferred writes under one savepoint (two statements, not two per write); if one
+    fails on its own, they are undone and run again each in its own savepoint."""
+    exc = _attempt(conn, _run_all, (deferred,))
+    if exc is not None:
+        for item in deferred:
+            _isolated(conn, item, failed)
+
+
+def _run_all(deferred: list[_Deferred]) -> None:
+    for item in deferred:
+        item.fn(*item.args)
 
 
 def _isolated(conn: sqlite3.Connection, item: _Deferred, failed: list[tuple[_Deferred, Exception]]) -> None:
