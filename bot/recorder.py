@@ -1,4 +1,10 @@
-"""Batched recording: the hot path appends, one background flush writes many rows at once."""
+"""Batched recording: the hot path appends, one background flush writes many rows at once.
+
+Messages, their decisions and the domains' deferred writes (`defer`, `defer_row`) of a few
+milliseconds go to the store's writer thread as one transaction (group commit). A deferred
+write that fails on its own is isolated by a savepoint and set aside after DEFERRED_ATTEMPTS
+batches; a database failure (full, locked) fails the batch, which is kept and retried.
+"""
 
 from __future__ import annotations
 
@@ -104,12 +110,8 @@ class Recorder:
 
     def defer_row(self, fn: Callable[[list[Any]], Any], row: Any) -> None:
         """Queue `row` for `fn(rows)`: the rows queued for one `fn` until the next batch go in
-        one call, in their order, where the first was queued.
-
-        For the writes that come one per message (unanswered questions, FAQ answers, outbox
-        marks, simulator replies): one statement each made the writer thread give up and take
-        back the GIL once per message, which cost the event loop more than the writing.
-        """
+        one call, in their order, where the first was queued. For writes that come one per
+        message (FAQ log, outbox marks, flags): one statement per batch, not per message."""
         rows = self._rows.get(fn)
         if rows is None:
             rows = self._rows[fn] = []

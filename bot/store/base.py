@@ -39,10 +39,9 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-# The recorder encodes several values per message on the writer thread, and that time is
-# taken from the event loop (one GIL). orjson does it in a fraction of the time; the options
-# keep its output what the json module gives (datetimes and dataclasses through str, integer
-# keys as strings), and what orjson refuses (integers beyond 64 bits) goes to the json module.
+# orjson: the recorder encodes several values per message, and that CPU is the event loop's too
+# (one GIL). The options keep the json module's output (datetimes and dataclasses through str,
+# integer keys as strings); what orjson refuses (integers beyond 64 bits) goes to json.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -118,13 +117,8 @@ BUSY_TIMEOUT_MS = 10_000
 
 def next_id(conn: sqlite3.Connection, table: str) -> int:
     """The lowest id above every row of `table` (INTEGER PRIMARY KEY `id`), for a batch that
-    numbers its own rows inside a write transaction instead of reading them back.
-
-    Each row a statement returns (RETURNING, SELECT) is one more sqlite3_step, and the thread
-    lets go of the GIL around every step. While the event loop is busy, taking it back can
-    wait until the loop next blocks: a few hundred returned ids kept the writer thread
-    waiting for most of a second.
-    """
+    numbers its own rows inside a write transaction instead of reading them back (each
+    returned row costs the writer a GIL handover: docs/performance.md)."""
     return conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0]
 
 
