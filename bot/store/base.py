@@ -166,7 +166,7 @@ class Connections:
     def __init__(self, db: sqlite_utils.Database, lock: threading.RLock, path: Path | str | None) -> None:
         self.db = db
         self.lock = lock
-        self.path = None if path is None or str(path) == ":memory:" else Path(path)
+        self.path = None if path is None or str(path) == ":memory:" else Path(path).resolve()
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
