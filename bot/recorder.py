@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.events import Decision, Event
+from bot.store.base import iso, utcnow
+from bot.store.messages import STATUS, message_row, trace_row
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -58,8 +60,10 @@ class Recorder:
         self.commit_delay = commit_delay
         self.interval = interval
         self.max_batch = max_batch
-        self._messages: list[tuple[Event, str, bool]] = []
-        self._decisions: list[tuple[str, list[Decision], str]] = []
+        # rows encoded as they arrive (message_row, trace_row): the writer thread then spends
+        # its time in SQLite, not in Python competing with the event loop for the GIL
+        self._messages: list[tuple[Any, ...]] = []
+        self._decisions: list[tuple[Any, ...]] = []
         self._statuses: list[tuple[str, str]] = []
         self._chats: list[tuple[str, str, str, str]] = []
         # other hot-path writes (FAQ answers, flags, hit counters) ride in the same transaction
@@ -84,7 +88,7 @@ class Recorder:
         if key not in self._known_chats:
             self._known_chats.add(key)
             self._chats.append((event.platform, event.chat_id, str(event.chat_kind), event.chat_name))
-        self._messages.append((event, "received", truncated))
+        self._messages.append(message_row(event, "received", truncated))
         if len(self._messages) >= self.max_batch:
             self._wake.set()
 
@@ -98,7 +102,7 @@ class Recorder:
         return future
 
     def add_decisions(self, uid: str, decisions: list[Decision], status: str) -> None:
-        self._decisions.append((uid, decisions, status))
+        self._decisions.append(trace_row(uid, decisions, status, iso(utcnow())))
         if status != "received":
             self._statuses.append((uid, status))
 
@@ -150,8 +154,9 @@ class Recorder:
             chats, self._chats = self._chats, []
             deferred, self._deferred = self._deferred, []
             self._rows, self._row_count = {}, 0
+            rows, later = _fold_statuses(messages, statuses) if statuses and messages else (messages, statuses)
             try:
-                failed = await self.store.run(self._write, chats, messages, decisions, statuses, deferred)
+                failed = await self.store.run(self._write, chats, rows, decisions, later, deferred)
             except BaseException as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
                 self.last_error = str(exc) or type(exc).__name__
@@ -190,12 +195,10 @@ class Recorder:
         """One transaction on the writer thread; returns the deferred writes that failed."""
         store = self.store
         failed: list[tuple[_Deferred, Exception]] = []
-        if statuses and messages:
-            messages, statuses = _fold_statuses(messages, statuses)
         with store.messages.tx() as conn:
             if chats:
                 store.chats.ensure_chats(chats)
-            store.messages.record_batch(messages, decisions)
+            store.messages.insert_batch(messages, decisions)
             if statuses:
                 store.messages.set_status(statuses)
             if deferred:
@@ -230,10 +233,10 @@ class Recorder:
                 await asyncio.sleep(1.0)
 
 
-def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple[str, str]]):
+def _fold_statuses(messages: list[tuple[Any, ...]], statuses: list[tuple[str, str]]):
     """A message decided before its batch was written is inserted with its final status
     (one row instead of an INSERT and an UPDATE); the other statuses are left to update."""
-    index = {event.uid: i for i, (event, _, _) in enumerate(messages)}
+    index = {row[0]: i for i, row in enumerate(messages)}
     messages = list(messages)
     later: list[tuple[str, str]] = []
     for uid, status in statuses:
@@ -241,8 +244,8 @@ def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple
         if i is None:
             later.append((uid, status))
         else:
-            event, _, truncated = messages[i]
-            messages[i] = (event, status, truncated)
+            row = messages[i]
+            messages[i] = (*row[:STATUS], status, *row[STATUS + 1:])
     return messages, later
 
 

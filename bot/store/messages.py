@@ -21,6 +21,26 @@ def _outgoing_row(uid: str, platform: str, chat_id: str, chat_kind: str, sender_
             dumps(raw or {}))
 
 
+# the status column of a message_row
+STATUS = 13
+
+
+def message_row(e: Event, status: str, truncated: bool) -> tuple[Any, ...]:
+    """One messages row of an inbound event."""
+    return (e.uid, e.platform, e.message_id, e.chat_id, str(e.chat_kind), str(e.type), e.sender_id,
+            e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions) if e.mentions else "[]",
+            dumps(e.attachments) if e.attachments else "[]", status, dumps(e.raw) if e.raw else "{}")
+
+
+def trace_row(uid: str, decisions: list[Decision], status: str, now: str) -> tuple[Any, ...]:
+    """One decisions row: the whole trace as JSON, the deciding (last) stage in columns."""
+    last = decisions[-1] if decisions else None
+    return (
+        uid, now, status, last.stage if last else "", last.outcome if last else "", last.reason if last else "",
+        dumps([[d.stage, d.outcome, d.reason, d.detail, round(d.elapsed_ms, 3)] for d in decisions]),
+    )
+
+
 class MessageRepo(Repo):
     def record_batch(
         self,
@@ -33,20 +53,12 @@ class MessageRepo(Repo):
         `stage`/`outcome` columns name the deciding (last) stage, for reports.
         """
         now = iso(utcnow())
-        msg_rows = [
-            (e.uid, e.platform, e.message_id, e.chat_id, str(e.chat_kind), str(e.type), e.sender_id,
-             e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions) if e.mentions else "[]",
-             dumps(e.attachments) if e.attachments else "[]", status, dumps(e.raw) if e.raw else "{}")
-            for e, status, truncated in messages
-        ]
-        trace_rows = []
-        for uid, decisions, status in traces:
-            last = decisions[-1] if decisions else None
-            trace_rows.append((
-                uid, now, status, last.stage if last else "", last.outcome if last else "",
-                last.reason if last else "",
-                dumps([[d.stage, d.outcome, d.reason, d.detail, round(d.elapsed_ms, 3)] for d in decisions]),
-            ))
+        self.insert_batch([message_row(e, status, truncated) for e, status, truncated in messages],
+                          [trace_row(uid, decisions, status, now) for uid, decisions, status in traces])
+
+    def insert_batch(self, msg_rows: list[tuple[Any, ...]], trace_rows: list[tuple[Any, ...]]) -> None:
+        """`record_batch` with the rows already encoded (`message_row`, `trace_row`: by the
+        recorder as messages and decisions arrive, so the writer thread spends its time in SQLite)."""
         with self.tx() as conn:
             execute_rows(
                 conn,
