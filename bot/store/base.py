@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -60,43 +59,21 @@ def loads(text: str | None, default: Any = None) -> Any:
     return json.loads(text)
 
 
-# orjson refuses what it would encode differently from sqlite3's binding (datetimes, dataclasses):
-# such rows take the VALUES form
-_ROWS_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
 def execute_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]],
                  tail: str = "") -> list[tuple[Any, ...]]:
-    """`head` ("INSERT … VALUES ", "… FROM (VALUES "), then many rows of values, then `tail`
-    (" RETURNING …", ") AS v WHERE …"), as one statement; returns what it returns.
+    """`head` ("INSERT … VALUES "), then many rows of values, then `tail` (" RETURNING …",
+    ") AS v WHERE …"), instead of executemany; returns what the statements return (RETURNING
+    rows, in no particular order). Same rows, same order, same conflict handling.
 
-    The rows travel as one JSON array read by `json_each` (columns `column1`… as in VALUES):
-    one statement per call, whatever the number of rows, because the writer thread waits for
-    the GIL after every statement (docs/performance.md). Rows orjson cannot encode exactly
-    as sqlite3 binds them go as VALUES lists in power-of-two chunks instead.
+    Why: executemany lets go of the GIL for every row, and the writer thread waits for it
+    each time (docs/performance.md). Chunks are powers of two rows long, so each distinct
+    statement text stays in the connection's statement cache (arbitrary row counts held
+    50 MB there).
     """
-    if not rows:
-        return []
-    width = len(rows[0])
-    stem = head.rstrip()
-    if stem.upper().endswith("VALUES") and all(math.isfinite(v) for row in rows for v in row if type(v) is float):
-        try:
-            payload = orjson.dumps(rows, option=_ROWS_JSON).decode()
-        except TypeError:
-            pass
-        else:
-            columns = ", ".join(f"value ->> {i} AS column{i + 1}" for i in range(width))
-            # WHERE true: an upsert after SELECT … FROM needs it to parse
-            sql = f"{stem[:-6]}SELECT {columns} FROM json_each(?) WHERE true{tail}"
-            return conn.execute(sql, (payload,)).fetchall()
-    return _execute_values(conn, head, rows, tail, width)
-
-
-def _execute_values(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str,
-                    width: int) -> list[tuple[Any, ...]]:
-    """VALUES lists in chunks of a power of two rows: each distinct statement text stays in the
-    connection's statement cache (arbitrary row counts held 50 MB there)."""
     returned: list[tuple[Any, ...]] = []
+    if not rows:
+        return returned
+    width = len(rows[0])
     most = max(1, min(128, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
     per = 1 << (most.bit_length() - 1)
     one = "(" + ", ".join("?" * width) + ")"
