@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.toml
 
-.PHONY: run test bench bench-quick lint format clean
+.PHONY: run test test-fast bench bench-quick lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
+
+# the inner loop: no browser, no subprocesses, no fault suite
+test-fast: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q -m "not browser and not slow and not faults"
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run_all.py

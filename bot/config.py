@@ -40,6 +40,10 @@ class BotSettings:
             raise ValueError("max_text_length: must be positive")
 
 
+# a console session longer than a year is a mistake in the unit, not a wish
+MAX_SESSION_HOURS = 8760
+
+
 @dataclass(frozen=True)
 class ConsoleSettings:
     enabled: bool = True
@@ -51,12 +55,29 @@ class ConsoleSettings:
     max_login_failures: int = 5
     # serve /metrics (Prometheus, no login): keep the console on 127.0.0.1 or filter it in the proxy
     metrics: bool = True
+    # reverse proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed;
+    # empty: the TCP peer is the client and only a direct TLS connection counts as HTTPS
+    trusted_proxies: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
+        import math
+
+        from bot.web.proxies import parse_networks
+
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port: {self.port} is not a TCP port")
         if self.secret and len(self.secret) < 16:
             raise ValueError("secret: must be at least 16 characters")
+        if not math.isfinite(self.session_hours) or not 0 < self.session_hours <= MAX_SESSION_HOURS:
+            raise ValueError(f"session_hours: must be more than 0 and at most {MAX_SESSION_HOURS} (one year),"
+                             f" got {self.session_hours}")
+        if self.max_login_failures < 1:
+            raise ValueError(f"max_login_failures: must be at least 1, got {self.max_login_failures}"
+                             " (0 or less would lock every account at its first mistake)")
+        try:
+            parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise ValueError(f"trusted_proxies: {exc}") from None
 
 
 @dataclass(frozen=True)

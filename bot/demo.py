@@ -54,10 +54,11 @@ def seed_demo(store: Store) -> None:
 
         seed_demo_words(store)
         start = utcnow() - timedelta(minutes=30)
+        # the demo's history happened before the bot: "passed", not a crash's unhandled "received"
         events = [
             (Event(platform="sim", chat_id=chat, chat_kind=ChatKind.GROUP, sender_id=sender,
                    sender_name=name, message_id=f"demo{i}", time=start + timedelta(minutes=i * 3),
-                   text=text, chat_name=chat, raw={"source": "demo"}), "received", False)
+                   text=text, chat_name=chat, raw={"source": "demo"}), "passed", False)
             for i, (chat, sender, name, text) in enumerate(DEMO_HISTORY)
         ]
         store.messages.record_batch(events, [])

@@ -4,6 +4,16 @@ The ledger (store.outbound) is the truth; this class keeps an in-memory schedule
 active rows so that rate-limited targets cost nothing while they wait. After a restart the
 schedule is rebuilt from the ledger: pending rows are sent, rows caught mid-send are resent
 only where the adapter's send is idempotent and are otherwise marked `uncertain`.
+
+One rule decides what happens after an attempt, by what the adapter raised (adapters/base.py):
+- sent: `sent`; the rate-limit slot counts from now;
+- NotConnected (nothing sent, no connection): the row waits, using no attempt and no slot,
+  until the adapter reports it is connected again or the row's `not_after` passes (skipped);
+- TransientSendError (not done, try later): retried with backoff until `max_attempts`;
+- OutcomeUnknown, or a bare TimeoutError / OSError (the request may have reached the platform):
+  `uncertain`, never repeated — like a crash mid-send — unless the adapter's send is idempotent;
+- PermanentSendError, ActionNotSupported: `failed`; any other exception is a bug: `failed`
+  at once, logged with its traceback.
 """
 
 from __future__ import annotations
@@ -17,10 +27,22 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.adapters.base import Adapter, Delivery, PermanentSendError, RateLimit, TransientSendError
+from bot.actions import ACTION_KIND
+from bot.adapters.base import (
+    ActionNotSupported,
+    Adapter,
+    Delivery,
+    NotConnected,
+    OutcomeUnknown,
+    PermanentSendError,
+    RateLimit,
+    TransientSendError,
+)
 from bot.clock import Clock
+from bot.outcomes import Outcomes
 from bot.ratelimit import SlidingWindow
 from bot.store.outbound import OutboundItem
+from bot.waiting_room import WaitingRoom
 
 if TYPE_CHECKING:
     from bot.config import OutboxSettings
@@ -35,6 +57,11 @@ RECORD_TIMEOUT = 5.0
 RECORD_RETRY_SECONDS = 5.0
 EXPIRED = "已过期，未发送"
 BROADCAST_PRIORITY = 10
+# an adapter that says it is connected but whose send found no connection is asked again after this
+RECONNECT_RECHECK_SECONDS = 1.0
+ERR_UNCERTAIN = "已发出但未收到平台确认，无法确认是否已送达；请在控制台确认后重试"
+ERR_CRASHED = "进程在发送途中停止，无法确认是否已送达；请在控制台确认后重试"
+ERR_BUG = "发送时出现程序错误（详见日志）"
 
 
 class Outbox:
@@ -55,6 +82,7 @@ class Outbox:
         self._seq = itertools.count()
         # per adapter: heap of (priority, due monotonic time, seq, item)
         self._queues: dict[str, list[tuple[int, float, int, OutboundItem]]] = {}
+        self._offline = WaitingRoom()
         self._limits: dict[str, list[tuple[RateLimit, SlidingWindow]]] = {}
         self._wake = asyncio.Event()
         self._sem = asyncio.Semaphore(max_concurrency)
@@ -64,17 +92,31 @@ class Outbox:
         self._cancelled: set[int] = set()
         self._incoming: list[OutboundItem] = []
         self._insert_task: asyncio.Task | None = None
-        self.sent_count = 0
-        self.failed_count = 0
+        self.outcomes = Outcomes()
+
+    @property
+    def sent_count(self) -> int:
+        return self.outcomes.counts["sent"]
+
+    @property
+    def failed_count(self) -> int:
+        return self.outcomes.counts["failed"]
+
+    @property
+    def uncertain_count(self) -> int:
+        return self.outcomes.counts["uncertain"]
 
     # -- public API -----------------------------------------------------------------
 
-    async def submit(self, items: list[OutboundItem]) -> list[OutboundItem]:
-        """Add to the ledger; items whose key already exists are ignored. Returns the new ones."""
+    async def submit(self, items: list[OutboundItem], *, watch: bool = False) -> list[OutboundItem]:
+        """Add to the ledger; items whose key already exists are ignored. Returns the new ones.
+        With `watch`, `outcome(item.id)` can wait for how each new one ended."""
         if not items:
             return []
         created = await self.store.run(self.store.outbound.insert, items, self.clock.now())
         for item in created:
+            if watch:
+                self.outcomes.watch(item.id)
             self._schedule(item)
         if created:
             self._wake.set()
@@ -97,6 +139,10 @@ class Outbox:
                 self._incoming[:0] = batch
                 await asyncio.sleep(1.0)
 
+    async def outcome(self, item_id: int, timeout: float) -> str | None:
+        """The final status of a delivery submitted with `watch`; None if not settled in time."""
+        return await self.outcomes.wait(item_id, timeout)
+
     async def retry_failed(self, source: str, occurrence: str | None = None) -> int:
         items = await self.store.run(self.store.outbound.retry_failed, source, occurrence, self.clock.now())
         for item in items:
@@ -111,18 +157,21 @@ class Outbox:
         return len(ids)
 
     def depth(self) -> int:
-        return sum(len(q) for q in self._queues.values()) + len(self._inflight) + len(self._incoming)
+        queued = sum(len(q) for q in self._queues.values()) + len(self._offline)
+        return queued + len(self._inflight) + len(self._incoming)
+
+    def waiting_for_connection(self, platform: str) -> int:
+        return self._offline.count(platform)
 
     async def start(self) -> None:
+        for adapter in self.adapters.values():
+            adapter.on_connection(self._connection_changed)
         active = await self.store.run(self.store.outbound.active)
         resumed = uncertain = 0
         for item in active:
             adapter = self.adapters.get(item.platform)
             if item.status == "sending" and not (adapter and adapter.idempotent_send):
-                await self.store.run(
-                    self.store.outbound.mark, item.id, "uncertain",
-                    error="进程在发送途中停止，无法确认是否已送达；请在控制台确认后重试",
-                )
+                await self.store.run(self.store.outbound.mark, item.id, "uncertain", error=ERR_CRASHED)
                 uncertain += 1
                 continue
             self._schedule(item)
@@ -178,6 +227,17 @@ class Outbox:
             self._limits[platform] = [(lim, SlidingWindow(lim.count, lim.period, self.clock.monotonic)) for lim in limits]
         return self._limits[platform]
 
+    def _connection_changed(self, platform: str, connected: bool) -> None:
+        """The adapter's port: a reconnect puts every delivery that waited for it back in line."""
+        if not connected:
+            return
+        waiting = self._offline.release(platform)
+        if waiting:
+            log.info("adapter %s connected: resuming %d deliveries", platform, len(waiting))
+        for item in waiting:
+            self._schedule(item)
+        self._wake.set()
+
     async def _loop(self) -> None:
         while not self._stopping:
             sleep_for = await self._dispatch_ready()
@@ -192,8 +252,10 @@ class Outbox:
         next_wake = 1.0
         now = self.clock.monotonic()
         wall = self.clock.now()
-        expired: list[OutboundItem] = []
+        expired = self._offline.expired(wall.timestamp())
         for platform, queue in self._queues.items():
+            adapter = self.adapters.get(platform)
+            online = adapter is None or adapter.connected
             windows = self._windows(platform)
             deferred: list[tuple[int, float, int, OutboundItem]] = []
             while queue:
@@ -209,6 +271,10 @@ class Outbox:
                     heapq.heappop(queue)
                     deferred.append((prio, due, seq, item))
                     next_wake = min(next_wake, due - now)
+                    continue
+                if not online:
+                    heapq.heappop(queue)
+                    self._offline.park(item)
                     continue
                 adapter_wait = max((w.wait_time(platform) for lim, w in windows if lim.scope == "adapter"), default=0.0)
                 if adapter_wait > 0:
@@ -246,20 +312,25 @@ class Outbox:
             await self.store.run(self.store.outbound.skip, ids, EXPIRED)
         except Exception:
             log.exception("could not mark %d expired deliveries", len(ids))
+        for item in items:
+            self.outcomes.settle(item, "skipped", EXPIRED)
 
     # -- sending --------------------------------------------------------------------
 
     async def _send(self, item: OutboundItem, slots: list[tuple[SlidingWindow, object]] = ()) -> None:
         store = self.store
-        used = False
+        # the limit counts what the platform may have seen: sent or uncertain, not refused tries
+        counted = False
         try:
             if item.id in self._cancelled:
                 self._cancelled.discard(item.id)
+                self.outcomes.settle(item, "cancelled")
                 return
             adapter = self.adapters.get(item.platform)
             if adapter is None:
-                await store.run(store.outbound.mark, item.id, "failed", error=f"适配器 {item.platform} 未启用")
-                self.failed_count += 1
+                error = f"适配器 {item.platform} 未启用"
+                await store.run(store.outbound.mark, item.id, "failed", error=error)
+                self.outcomes.settle(item, "failed", error)
                 return
             attempts = item.attempts + 1
             # an idempotent adapter may be asked again after a crash, so it needs no durable
@@ -276,21 +347,39 @@ class Outbox:
                 id=item.id, platform=item.platform, chat_id=item.chat_id, chat_kind=item.chat_kind,
                 payload=item.payload, source=item.source, occurrence=item.occurrence, attempts=attempts,
             )
-            # the limit counts when the platform sees the message, not when it was dispatched
-            for w, key in slots:
-                w.commit(key)
-            used = True
             try:
-                platform_id = await adapter.send(delivery)
-            except PermanentSendError as exc:
+                platform_id = await _deliver(adapter, delivery)
+            except NotConnected as exc:
+                await self._wait_for_connection(item, adapter, str(exc), marked=not cheap)
+                return
+            except (OutcomeUnknown, TimeoutError, OSError) as exc:
+                error = str(exc) or type(exc).__name__
+                counted = True  # the platform may have seen it
+                if adapter.idempotent_send:
+                    await self._retry_or_fail(item, attempts, error, None)
+                    return
+                log.warning("delivery %s to %s:%s is uncertain: %s", item.id, item.platform, item.chat_id, error)
+                error = f"{ERR_UNCERTAIN}（{error}）"[:500]
+                await store.run(store.outbound.mark, item.id, "uncertain", error=error)
+                self.outcomes.settle(item, "uncertain", error)
+                return
+            except TransientSendError as exc:
+                await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, exc.retry_after)
+                return
+            except (PermanentSendError, ActionNotSupported) as exc:
                 log.warning("delivery %s to %s:%s failed: %s", item.id, item.platform, item.chat_id, exc)
-                await store.run(store.outbound.mark, item.id, "failed", error=str(exc)[:500])
-                self.failed_count += 1
+                error = (str(exc) if not isinstance(exc, ActionNotSupported) else f"平台不支持该操作：{exc}")[:500]
+                await store.run(store.outbound.mark, item.id, "failed", error=error)
+                self.outcomes.settle(item, "failed", error)
                 return
-            except (TransientSendError, TimeoutError, OSError, Exception) as exc:
-                retry_after = getattr(exc, "retry_after", None)
-                await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, retry_after)
+            except Exception:
+                # a bug, not a platform's answer: retrying would only repeat it
+                log.exception("delivery %s to %s:%s failed with an unexpected error",
+                              item.id, item.platform, item.chat_id)
+                await store.run(store.outbound.mark, item.id, "failed", error=ERR_BUG)
+                self.outcomes.settle(item, "failed", ERR_BUG)
                 return
+            counted = True
             if self.recorder is not None:
                 # Written behind: until it lands, a crash leaves the row "sending" (not idempotent:
                 # marked uncertain, never resent) or "pending" (idempotent: resent harmlessly).
@@ -299,17 +388,31 @@ class Outbox:
                 ))
             else:
                 await store.run(store.outbound.mark, item.id, "sent", platform_message_id=platform_id)
-            self.sent_count += 1
+            self.outcomes.settle(item, "sent")
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("outbox bookkeeping failed for delivery %s", item.id)
         finally:
-            if not used:
-                for w, key in slots:
+            for w, key in slots:
+                if counted:
+                    w.commit(key)
+                else:
                     w.release(key)
             self._sem.release()
             self._wake.set()
+
+    async def _wait_for_connection(self, item: OutboundItem, adapter: Adapter, error: str, marked: bool) -> None:
+        """Nothing was sent: undo the "sending" mark (no attempt used) and wait for the adapter."""
+        if marked:
+            await self.store.run(self.store.outbound.mark, item.id, "pending", error=error[:500],
+                                 attempts=item.attempts)
+        if adapter.connected:
+            # it reconnected meanwhile, or it cannot tell: look again shortly
+            self._schedule(item, RECONNECT_RECHECK_SECONDS)
+        else:
+            log.info("delivery %s waits for adapter %s to connect", item.id, item.platform)
+            self._offline.park(item)
 
     async def _mark_durably(self, item_id: int, status: str, **fields) -> None:
         """Commit a mark before going on; through the recorder's group commit when there is
@@ -324,7 +427,7 @@ class Outbox:
         if attempts >= self.settings.max_attempts:
             log.warning("delivery %s failed after %d attempts: %s", item.id, attempts, error)
             await self.store.run(self.store.outbound.mark, item.id, "failed", error=error[:500])
-            self.failed_count += 1
+            self.outcomes.settle(item, "failed", error[:500])
             return
         backoff = min(self.settings.retry_max, self.settings.retry_base * 2 ** (attempts - 1))
         delay = retry_after if retry_after is not None else backoff * (0.5 + self.rng())
@@ -336,3 +439,12 @@ class Outbox:
         item.attempts = attempts
         item.status = "pending"
         self._schedule(item, delay)
+
+
+async def _deliver(adapter: Adapter, delivery: Delivery) -> str | None:
+    """A message is sent; a platform action (bot.actions) is performed, with its row's id so
+    that an adapter can make a repeat harmless."""
+    if delivery.payload.get("kind") == ACTION_KIND:
+        await adapter.perform({**delivery.payload["action"], "delivery_id": delivery.id})
+        return None
+    return await adapter.send(delivery)

@@ -32,6 +32,9 @@ class Context:
     notes: dict[str, Any] = field(default_factory=dict)
     # set when a stage stopped the run, so a later `run(start=…)` does nothing
     stopped: bool = False
+    # handled at start-up after a crash cut its handling short: judged on its own, as the
+    # in-memory windows it arrived in (flooding, message rate) were lost with the process
+    recovered: bool = False
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ lexicon words by sound (威信 = 微信). Both need one syllable per character. 
 its table as a 42,000-entry Python module that costs about 55 MB of memory once imported,
 so that one syllable per character is kept in bot/data/readings.txt instead: one line per
 syllable, the syllable, a tab, then its characters. `python -m bot.readings` writes it from
-the installed pypinyin, and a test checks the two agree.
+the installed pypinyin (a dev dependency, pinned to the release the table was made from).
 """
 
 from __future__ import annotations

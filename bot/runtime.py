@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sqlite3
+import uuid
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.adapters.base import ActionNotSupported, Adapter
+from bot.actions import action_item, audit_outcomes
+from bot.adapters.base import Adapter
 from bot.clock import Clock
 from bot.commands import CommandStage
 from bot.config import Settings
-from bot.events import Event, EventType
+from bot.events import Decision, Event, EventType
 from bot.metrics import Metrics
 from bot.outbox import REPLY_PRIORITY, Outbox
 from bot.pipeline import Context, Outcome, Pipeline
@@ -30,6 +33,14 @@ from schedules.scheduler import Scheduler
 
 log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
+# how long Bot.perform waits for a platform action's outcome before saying "not confirmed"
+ACTION_WAIT_SECONDS = 15.0
+# At start-up, messages recorded but not handled (a crash came between) are handled if they
+# are this recent; older ones are history, not worth moderating or answering any more.
+RECOVERY_WINDOW = timedelta(hours=24)
+RECOVERY_LIMIT = 20_000
+# ctx.notes key: a recovered message past reply_ttl, whose replies are dropped
+LATE = "recovered_late"
 
 
 class RecordingUnavailable(RuntimeError):
@@ -55,12 +66,19 @@ class Bot:
         self.services.defer_write = self.recorder.defer
         self.services.defer_row = self.recorder.defer_row
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
+        self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
         self.schedules = Scheduler(
             self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
         )
         self.services.registry["schedules"] = self.schedules
         self.deduper = Deduper()
+        # uid -> its recorder commit, while an accepted message is not yet durable
+        self._unsaved: dict[str, asyncio.Future] = {}
+        # submits in progress, so a stop waits for their events before draining the queues
+        self._submitting = 0
+        self._no_submits = asyncio.Event()
+        self._no_submits.set()
         self.commands = CommandStage(settings.bot.name)
         # stages register their chat commands through this (moderation: /mute, /warn …)
         self.services.registry["commands"] = self.commands
@@ -110,11 +128,14 @@ class Bot:
         self.deduper.seed(await self.store.run(self.store.messages.recent_uids, 100_000))
         await self.recorder.start()
         await self.outbox.start()
+        self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
         for adapter in self.adapters.values():
             await adapter.start(self)
+        # queued before the web server listens (it starts once start-up is over), so a chat's
+        # recovered messages are handled before its new ones; after the adapters, which act
+        await self._recover()
         await self.schedules.start()
         self.daily_summary.start()
-        self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
         # objects; without this every full collection walks them all (100+ ms pauses).
@@ -125,10 +146,41 @@ class Bot:
         # waiting in the recorder's batch: 8% of bench_whole's time, 1% after this.
         gc.set_threshold(*GC_THRESHOLDS)
 
+    async def _recover(self) -> None:
+        """Queue the messages acknowledged before a crash but never handled, to run the stages
+        after "record". Their replies keep their outbox keys (reply:<uid>, occurrence), so one
+        already queued is not sent twice; past `reply_ttl` a reply is too late and is dropped,
+        while moderation still applies."""
+        since = self.clock.now() - RECOVERY_WINDOW
+        events = await self.store.run(self.store.messages.unhandled, since, RECOVERY_LIMIT)
+        if not events:
+            return
+        ttl = float(self.settings.outbox.reply_ttl)
+        late = 0
+        for event in events:
+            ctx = self.make_context(event)
+            ctx.recovered = True
+            reason = "进程重启后补处理：消息已记录但未处理完"
+            if ttl and (ctx.now - event.time).total_seconds() > ttl:
+                ctx.notes[LATE] = True
+                late += 1
+                reason += f"；已超过回复时限（{ttl:g} 秒），不再回复，审核照常"
+            ctx.decisions.append(Decision(stage="recover", outcome="resumed", reason=reason))
+            index = zlib.crc32(event.session_key.encode()) % len(self._queues)
+            await self._queues[index].put((event, ctx))
+        log.warning("handling %d messages recorded before a stop but not handled (%d too late to answer)",
+                    len(events), late)
+
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
         await self.schedules.stop()
         await self.daily_summary.stop()
+        # events still being taken in (a socket's reader hands them over in the background)
+        # are queued before the queues are drained, not recorded and left for the next start
+        try:
+            await asyncio.wait_for(self._no_submits.wait(), timeout=self.durable_timeout + 1)
+        except TimeoutError:
+            log.warning("stopping with %d events still being recorded", self._submitting)
         for q in self._queues:
             await q.join()
         for task in self._workers:
@@ -139,13 +191,14 @@ class Bot:
             close = getattr(stage, "aclose", None)
             if close is not None:
                 await close()
+        # in-flight sends finish before the adapters close under them (else they end uncertain);
+        # their marks are committed through the recorder, which stops last
+        await self.outbox.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
             except Exception:
                 log.exception("adapter %s did not stop cleanly", adapter.name)
-        # the outbox first: its in-flight sends commit their marks through the recorder
-        await self.outbox.stop()
         await self.recorder.stop()
         self._started = False
 
@@ -157,27 +210,69 @@ class Bot:
         When this returns, the message is committed to SQLite (group commit), so the adapter
         may acknowledge the platform: a crash after that loses nothing. Events of one chat keep
         their order. Waits when the queue is full (back-pressure on the platform).
-        Returns "duplicate" for a message id seen before, else "accepted".
+        Returns "duplicate" for a message id seen before, else "accepted". A duplicate of a
+        message not yet committed waits for that commit too: nothing is acknowledged before it
+        is durable. Raises RecordingUnavailable when the commit takes over `durable_timeout`.
         """
+        self._submitting += 1
+        self._no_submits.clear()
+        try:
+            return await self._intake(event)
+        finally:
+            self._submitting -= 1
+            if not self._submitting:
+                self._no_submits.set()
+
+    async def _intake(self, event: Event) -> str:
         if event.type is not EventType.MESSAGE:
-            await self._track_membership(event)
+            await self._membership_in_time(event)
         ctx = self.make_context(event)
         intake = await self.pipeline.run(event, ctx, end=self._intake_end)
         if intake.status == "duplicate":
             self.recorder.add_decisions(event.uid, intake.decisions, "received")
             self.metrics.count_duplicate()
+            unsaved = self._unsaved.get(event.uid)
+            if unsaved is not None:
+                # the original is still only in memory: acknowledging the retry now would let
+                # a crash lose it, so the retry waits for the same commit (503 if it times out)
+                await self._until_durable(unsaved)
             return "duplicate"
+        saved = self.recorder.durable()
+        self._unsaved[event.uid] = saved
+        saved.add_done_callback(lambda _, uid=event.uid: self._unsaved.pop(uid, None))
         index = zlib.crc32(event.session_key.encode()) % len(self._queues)
         try:
-            await asyncio.wait_for(asyncio.shield(self.recorder.durable()), timeout=self.durable_timeout)
-        except TimeoutError:
+            await self._until_durable(saved)
+        except RecordingUnavailable:
             # The message stays buffered and is written when the database recovers. It is still
-            # handled now; the adapter answers 503 so the platform retries, and the retry is
-            # deduped against this copy.
+            # handled now; the adapter answers 503 so the platform retries, and each retry
+            # waits for this copy's commit before it is acknowledged.
             await self._queues[index].put((event, ctx))
-            raise RecordingUnavailable(self.recorder.last_error or "recording is slow") from None
+            raise
         await self._queues[index].put((event, ctx))
         return "accepted"
+
+    async def _membership_in_time(self, event: Event) -> None:
+        """A join or leave updates the member list before it is recorded; when the database
+        cannot take that in time it is the same outage as for messages (503), not a 500."""
+        write = asyncio.ensure_future(self._track_membership(event))
+        try:
+            await asyncio.wait_for(asyncio.shield(write), timeout=self.durable_timeout)
+        except TimeoutError:
+            # finishes when the database recovers (an upsert: the platform's retry repeats it)
+            write.add_done_callback(_log_failed_write)
+            raise RecordingUnavailable(self.recorder.last_error or "database is slow") from None
+        except sqlite3.Error as exc:
+            raise RecordingUnavailable(str(exc)) from None
+
+    async def _until_durable(self, saved: asyncio.Future) -> None:
+        """Wait for a group commit; RecordingUnavailable when the database cannot take it in time."""
+        try:
+            await asyncio.wait_for(asyncio.shield(saved), timeout=self.durable_timeout)
+        except TimeoutError:
+            raise RecordingUnavailable(self.recorder.last_error or "recording is slow") from None
+        except Exception as exc:  # the recorder gave up on the batch: still not durable
+            raise RecordingUnavailable(str(exc) or "recording failed") from None
 
     def queue_depth(self) -> int:
         return sum(q.qsize() for q in self._queues)
@@ -208,6 +303,8 @@ class Bot:
             outcome = await self.pipeline.run(event, ctx)
         else:
             outcome = await self.pipeline.run(event, ctx, start=self._intake_end)
+            if ctx.notes.get(LATE):
+                outcome.replies = []  # recovered after a crash, past reply_ttl: too late to answer
         # a duplicate's decision is added to the original message's trace
         status = outcome.status if outcome.status != "duplicate" else "received"
         self.recorder.add_decisions(event.uid, outcome.decisions, status)
@@ -251,26 +348,58 @@ class Bot:
                 )
                 for i, reply in enumerate(outcome.replies)
             ])
-        for action in outcome.actions:
-            await self.perform(event.platform, action)
+        if outcome.actions:
+            # through the outbox, without waiting: the worker goes on to the next message
+            not_after = self._action_deadline()
+            self.outbox.submit_nowait([
+                action_item(event.platform, action, source=f"action:{event.uid}",
+                            occurrence=f"{occurrence}{i}:{action.get('action', '')}", reply_to=event.uid,
+                            not_after=not_after)
+                for i, action in enumerate(outcome.actions)
+            ])
 
     async def try_event(self, event: Event) -> Outcome:
         """Decide without recording, sending or acting: the manager's test bench."""
         ctx = self.make_context(event, dry_run=True)
         return await self.pipeline.run(event, ctx)
 
-    async def perform(self, platform: str, action: dict[str, Any]) -> bool:
+    async def perform(
+        self, platform: str, action: dict[str, Any], *, source: str | None = None, occurrence: str | None = None,
+        wait: bool = True,
+    ) -> bool:
+        """Do a platform action through the outbox (ledger, retries, limits, audit).
+
+        True once the platform confirmed it (with `wait=False`: once it is queued). False
+        when it was refused, impossible, uncertain or not confirmed within
+        ACTION_WAIT_SECONDS, and at once when the adapter is offline: the row goes on
+        (waiting for the connection) and its outcome reaches the audit log. The same
+        (source, occurrence) is done once: asking again reports the first one's state.
+        """
         adapter = self.adapters.get(platform)
         if adapter is None:
             return False
-        try:
-            await adapter.perform(action)
-            return True
-        except ActionNotSupported:
-            log.warning("adapter %s cannot %s", platform, action.get("action"))
-        except Exception:
-            log.exception("action %s on %s failed", action.get("action"), platform)
-        return False
+        kind = str(action.get("action", ""))
+        source = source or f"action:{action.get('message_uid') or uuid.uuid4().hex}"
+        occurrence = occurrence or kind
+        item = action_item(platform, action, source=source, occurrence=occurrence,
+                           reply_to=action.get("message_uid"), not_after=self._action_deadline())
+        # a moderator's click need not wait for an adapter that is offline
+        wait = wait and adapter.connected
+        created = await self.outbox.submit([item], watch=wait)
+        if not created:
+            status = await self.store.run(self.store.outbound.status_of, source, occurrence, platform, item.chat_id)
+            return status == "sent"
+        if not wait:
+            return adapter.connected
+        status = await self.outbox.outcome(created[0].id, ACTION_WAIT_SECONDS)
+        if status != "sent":
+            log.warning("action %s on %s not confirmed: %s", kind, platform, status or "still pending")
+        return status == "sent"
+
+    def _action_deadline(self) -> datetime | None:
+        """An action still waiting after reply_ttl (adapter offline) is dropped, not done late."""
+        ttl = float(self.settings.outbox.reply_ttl)
+        return self.clock.now() + timedelta(seconds=ttl) if ttl else None
 
     async def _submit_items(self, items: list[OutboundItem]) -> list[OutboundItem]:
         return await self.outbox.submit(items)
@@ -286,6 +415,11 @@ class Bot:
             )
 
         await store.run(write)
+
+
+def _log_failed_write(task: asyncio.Future) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("member list update failed: %s", task.exception())
 
 
 def _payload(reply, event: Event) -> dict[str, Any]:

@@ -11,31 +11,41 @@ from bot.durations import Duration
 class FaqSettings:
     """FAQ matching: thresholds on the 0–100 score, and how the bot talks in chats."""
 
+    # answer members' questions from the FAQ entries (the last pipeline stage)
     enabled: bool = True
     # score >= answer_threshold (and ahead of the runner-up by answer_margin): answer
     answer_threshold: float = 70.0
+    # points the best entry must lead the runner-up by to be answered outright (0–100)
     answer_margin: float = 5.0
     # suggest_threshold <= score: "您是想问：1. … 2. …"; below: stay silent
     suggest_threshold: float = 55.0
+    # entries offered in one suggestion list (1–9)
     suggest_max: int = 3
     # phrasings retrieved by BM25 before re-ranking
     candidates: int = 12
     # group chats: only messages that look like questions (question word, "?", @bot)
     group_questions_only: bool = True
-    # group chats may also be told to never suggest (a list in a busy group is noise)
+    # false: never post suggestion lists in group chats (a list in a busy group is noise); private chats still get them
     group_suggest: bool = True
     # a member's "1"/"2" picks a suggestion within this time
     suggest_ttl: Duration = Duration(180)
     # "没用"/"不对" within this time after an answer marks it unhelpful
     feedback_window: Duration = Duration(300)
+    # a reply of at most 12 characters containing one of these, within feedback_window, marks the answer unhelpful
     feedback_words: list[str] = field(default_factory=lambda: ["没用", "不对", "答非所问", "没帮助", "不是这个"])
+    # the bot's answer to such feedback; "" sends nothing
     feedback_reply: str = "收到，抱歉没帮上忙，已记录给管理员。"
     # entries marked "没用" on >= this share of answers (after demote_min_hits) are only suggested
     demote_unhelpful_ratio: float = 0.3
+    # answers an entry needs before demote_unhelpful_ratio applies
     demote_min_hits: int = 5
+    # in group chats, @mention the member in answers and suggestions
     mention_sender: bool = True
+    # log unanswered and suggested-only questions (4+ characters) for the console's 未回答问题
     log_unanswered: bool = True
+    # messages shorter than this (characters, spaces and punctuation not counted) are not matched
     min_length: int = 2
+    # messages longer than this (counted the same way) are not matched; at least min_length
     max_length: int = 200
 
     def validate(self) -> None:

@@ -36,34 +36,49 @@ class _SpecChecked:
 class KeywordRuleConfig(_SpecChecked):
     """One auto-reply rule; the same field names are used by CSV/JSON import and export."""
 
+    # the word, phrase or regular expression to look for (at most 200 characters)
     keyword: str
+    # exact: whole message; prefix: starts with it; contains: anywhere; regex: re.search;
+    # fuzzy: rapidfuzz similarity >= threshold
     match: MatchMode = "contains"
+    # the reply text; {nickname}, {group}, {date}, {time}, {weekday} are filled in ({{ }} for braces)
     reply: str = ""
+    # several reply variants (with `reply`, all are variants); one is needed unless kind = "image"
     replies: list[str] = field(default_factory=list)
     # chat ids or names; empty = not restricted
     groups: list[str] = field(default_factory=list)
     # chat tags (学生/宝妈/上班族/VIP …); empty = not restricted
     tags: list[str] = field(default_factory=list)
+    # all; group: group chats only; private: 1:1 only; mention: in groups only when @bot
     scope: Literal["all", "group", "private", "mention"] = "all"
+    # when several rules match, the highest wins (-1000 … 1000)
     priority: int = 0
-    # per rule per chat, and per rule per member
+    # do not answer from this rule again in the same chat within this time; "0" = no cooldown
     cooldown: Duration = Duration(0)
+    # do not answer the same member again from this rule in the same chat within this time
     member_cooldown: Duration = Duration(0)
     # fuzzy rules: minimum similarity 1–100
     threshold: float = 80.0
-    # "19:00-23:00", several separated by commas; empty = all day
+    # "19:00-23:00" in [bot] timezone, several separated by commas; may cross midnight; empty = all day
     active: str = ""
     # "2026-11-01..2026-11-11", inclusive, either end may be empty
     dates: str = ""
+    # how a variant is picked: random, or round_robin (in turn, per chat)
     mode: Literal["random", "round_robin"] = "random"
+    # text; link: a link card (needs url); image: an image (needs image); platforms that cannot
+    # show cards or images get the text plus the link
     kind: Literal["text", "link", "image"] = "text"
+    # link cards: the http:// or https:// address the card opens
     url: str = ""
+    # link cards: the card's title (placeholders allowed); empty: the reply's first line
     title: str = ""
+    # image replies: the image's http:// or https:// address
     image: str = ""
     # answer the sender privately instead of in the group
     private: bool = False
     # ignore case, full/half width and outer spaces/punctuation (default)
     normalize: bool = True
+    # false keeps the rule but never answers with it
     enabled: bool = True
     # stable id; derived from keyword/match/scope/groups/tags when empty
     id: str = ""
@@ -83,12 +98,17 @@ class KeywordRuleConfig(_SpecChecked):
 class WelcomeConfig(_SpecChecked):
     """A welcome message for new members of the listed groups / tagged groups (all groups when both empty)."""
 
+    # the welcome; {nickname} (all names of the window), {count}, {group}, {date}, {time}, {weekday}
     text: str
+    # chat ids or names this welcome is for; the most specific welcome wins (groups, then tags)
     groups: list[str] = field(default_factory=list)
+    # chat tags this welcome is for; both empty: every group without a more specific welcome
     tags: list[str] = field(default_factory=list)
     # joins within this window after the first one are welcomed together in one message
     window: Duration = Duration(10)
+    # false keeps the welcome but never sends it
     enabled: bool = True
+    # stable id; derived from groups/tags when empty
     id: str = ""
 
     def spec(self) -> dict[str, Any]:

@@ -49,6 +49,27 @@ class ImportReport:
 
 # -- export ---------------------------------------------------------------------------------------
 
+# Excel/WPS run a cell that starts with one of these as a formula (`=HYPERLINK(…)`, `@SUM(…)`,
+# `-2+3+cmd|…`): such a text cell is written with a leading `'`, which they show as text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_guarded(text: str) -> bool:
+    """Whether `text` (after any leading quotes) starts like a formula."""
+    return text.lstrip("'").startswith(FORMULA_START)
+
+
+def guard_cell(text: str) -> str:
+    """Export: `'` before a formula-like text. Also before one already starting with quotes
+    and a formula character, so `unguard_cell` gives back exactly what was stored."""
+    return "'" + text if _is_guarded(text) else text
+
+
+def unguard_cell(text: str) -> str:
+    """Import: take off the `'` that `guard_cell` added (and only that one)."""
+    return text[1:] if text.startswith("'") and _is_guarded(text) else text
+
+
 
 def export_rows(store: Store) -> list[dict[str, Any]]:
     return [export_spec({**row["spec"], "id": row["name"]}) for row in store.keywords.list_rules()]
@@ -68,7 +89,7 @@ def dumps_csv(specs: list[dict[str, Any]]) -> str:
                 value = "true" if value else "false"
             elif isinstance(value, float) and value.is_integer():
                 value = int(value)
-            row[key] = value
+            row[key] = guard_cell(value) if isinstance(value, str) else value
         writer.writerow(row)
     return out.getvalue()
 
@@ -141,7 +162,8 @@ def parse_csv(text: str) -> list[tuple[int, dict[str, Any]]]:
         if len(cells) > len(header):
             rows.append((start, {"__error__": f"有 {len(cells)} 列，比表头多（表头 {len(header)} 列）"}))
             continue
-        rows.append((start, {h: c for h, c in zip(header, cells, strict=False) if h and c.strip() != ""}))
+        rows.append((start, {h: unguard_cell(c) for h, c in zip(header, cells, strict=False)
+                             if h and c.strip() != ""}))
     return rows
 
 

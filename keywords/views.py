@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from urllib.parse import urlencode
 from typing import Any
 
 import aiohttp_jinja2
@@ -76,7 +77,7 @@ async def rule_list(request: web.Request) -> dict[str, Any]:
         "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "q": q,
         "tags": await store.run(store.keywords.all_tags), "stats": await store.run(store.keywords.stats),
         "labels": LABELS, "sources": SOURCE_LABELS, "modes": MATCH_MODES,
-        "query_base": "&".join(f"{k}={v}" for k, v in q.items() if k != "page"),
+        "query_base": urlencode([(k, v) for k, v in q.items() if k != "page"]),
     }
 
 

@@ -111,11 +111,13 @@ def plan(
             p.degraded.append({"from": "recall", "to": "review", "reason": _CANNOT[RECALL]})
             p.review = True
     if p.step == "mute":
+        # message_uid: the action's outbox row and audit entry name the message that caused it
         p.actions.append({"action": "mute", "chat_id": chat_id, "member_id": member_id, "seconds": int(p.seconds),
-                          "member_name": member_name})
+                          "member_name": member_name, "message_uid": message_uid})
         p.warn = SEND in capabilities
     elif p.step == "kick":
-        p.actions.append({"action": "kick", "chat_id": chat_id, "member_id": member_id, "member_name": member_name})
+        p.actions.append({"action": "kick", "chat_id": chat_id, "member_id": member_id, "member_name": member_name,
+                          "message_uid": message_uid})
         p.warn = SEND in capabilities
     elif p.step == "warn":
         p.warn = True

@@ -95,7 +95,12 @@ class ReviewQueue:
         if p.degraded:
             msg += "（" + "；".join(d["reason"] for d in p.degraded) + "）"
         if performed and not all(performed):
-            msg += "；部分平台操作未成功，请在客户端核实"
+            adapter = bot.adapters.get(flag["platform"]) if bot is not None else None
+            if adapter is not None and not adapter.connected:
+                # the actions wait in the outbox for the connection; their outcome goes to the audit log
+                msg += "；平台当前未连接，平台操作将在连接恢复后执行，结果见审计日志"
+            else:
+                msg += "；部分平台操作未成功，请在客户端核实"
         return ReviewResult(True, msg, p.actions, performed, p.step)
 
     async def _sample(self, flag: dict[str, Any], spam: bool) -> None:

@@ -81,7 +81,8 @@ class ModerationStage:
             return pass_("moderation", "私聊消息不审核")
         if self.settings.exempt_moderators and (event.platform, event.chat_id, event.sender_id) in self.moderators:
             return pass_("moderation", "群管理员发言不审核")
-        verdict = self.engine.inspect(event, self.services.clock.monotonic(), record=not ctx.dry_run)
+        verdict = self.engine.inspect(event, self.services.clock.monotonic(), record=not ctx.dry_run,
+                                      traffic=not ctx.recovered)
         ctx.notes["normalized"] = verdict.norm.compact
         if not verdict.hits:
             return pass_("moderation")

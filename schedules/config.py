@@ -87,12 +87,17 @@ def check_cron(expr: str) -> None:
 
 @dataclass(frozen=True)
 class ScheduleSettings:
+    """The scheduler that posts campaigns and recurring posts (docs/schedules.md)."""
+
+    # false: no campaign or recurring post is sent (preview still works)
     enabled: bool = True
-    # occurrences missed while the bot was down are posted late within this grace, else skipped
+    # campaigns: a message missed while the bot was down is posted late within this grace, else skipped
     misfire_grace: Duration = Duration(300)
+    # the same for recurring posts; a job's own misfire_grace overrides both
     post_misfire_grace: Duration = Duration(600)
     # how often every job is re-checked besides its own timer (pauses, edits, campaign ends)
     tick: Duration = Duration(30)
+    # how many days ahead `qunbot schedule preview` and the console's preview look by default
     preview_days: int = 7
 
     def validate(self) -> None:
@@ -111,19 +116,34 @@ def _check_targets(groups: list[str], tags: list[str]) -> None:
 class PostConfig:
     """A recurring post: text or rotating texts, one of every / cron / at, optional window."""
 
+    # the post's name; unique; config jobs are matched by name at every start: renaming makes a new one
     name: str
+    # the message (plain text); give either text or texts
     text: str = ""
+    # several messages, used in turn, one per occurrence
     texts: list[str] = field(default_factory=list)
+    # post at this interval (at least 1m); with window: from its opening time each day, else
+    # continuously from midnight of start. Give exactly one of every, cron, at
     every: Duration | None = None
+    # standard five-field crontab, e.g. "0 9 * * 1-5" (weekday 0 and 7 = Sunday), in [bot] timezone
     cron: str = ""
+    # daily times "HH:MM", e.g. ["09:00", "20:00"]
     at: list[str] = field(default_factory=list)
+    # only post within "HH:MM-HH:MM" each day, both ends included; may cross midnight
     window: str = ""
+    # first day with posts (a TOML date such as 2026-11-01), inclusive; unset: no first day
     start: date | None = None
+    # last day with posts, inclusive; unset: no end
     end: date | None = None
+    # days without posts (a window crossing midnight belongs to the day it opens)
     skip: list[date] = field(default_factory=list)
+    # chat ids, names or "platform:chat_id" to post to; with tags, both add up (at least one of the two)
     groups: list[str] = field(default_factory=list)
+    # every chat carrying one of these tags is a target
     tags: list[str] = field(default_factory=list)
+    # false = paused; a pause set in the console is kept until this value changes
     enabled: bool = True
+    # overrides [schedule] post_misfire_grace for this post
     misfire_grace: Duration | None = None
 
     def validate(self) -> None:
@@ -167,33 +187,55 @@ CAMPAIGN_TEMPLATES = ("announce_text", "start_text", "remind_text", "last_call_t
 class CampaignConfig:
     """A flash sale (秒杀): item, prices, times, targets and its sequence of posts."""
 
+    # the campaign's name ({name}); unique; config jobs are matched by name at every start: renaming makes a new one
     name: str
+    # the product's name ({item})
     item: str
+    # the sale price in yuan ({price})
     price: float
+    # the usual price in yuan ({original_price}); {discount} ("3.8折") is worked out from both
     original_price: float
+    # when the sale starts: a TOML date-time such as 2026-11-11T10:00:00; without an offset: [bot] timezone
     start: datetime
+    # when the sale ends and the end notice is posted; after start (both with a UTC offset, or neither)
     end: datetime
+    # optional quantity for {stock}; unset: a template using {stock} is an error
     stock: int | None = None
+    # the sale's http:// or https:// address for {link}; empty: a template using {link} is an error
     link: str = ""
+    # chat ids, names or "platform:chat_id" to post to; with tags, both add up (at least one of the two)
     groups: list[str] = field(default_factory=list)
+    # every chat carrying one of these tags is a target
     tags: list[str] = field(default_factory=list)
-    # pre-announcements before start; reminders every `remind` during the sale; last call before end
+    # announcements before start, one per entry (how long before it), e.g. ["1d", "1h"]; [] = none
     announce: list[Duration] = field(default_factory=lambda: [Duration(3600), Duration(300)])
+    # post remind_text at this interval after the start until the last call (at least 1m); unset: none
     remind: Duration | None = None
+    # post last_call_text this long before end; "0": no last call
     last_call: Duration | None = Duration(600)
-    # an empty template turns that post off
+    # posted at each announce time. Templates may use {item}, {price}, {original_price}, {discount},
+    # {countdown}, {link}, {stock}, {start}, {end}, {name} (docs/schedules.md); "" turns that post off
     announce_text: str = DEFAULT_ANNOUNCE
+    # posted at start; "" = none
     start_text: str = DEFAULT_START
+    # posted every `remind` during the sale; "" = none
     remind_text: str = DEFAULT_REMIND
+    # posted `last_call` before end; "" = none
     last_call_text: str = DEFAULT_LAST_CALL
+    # the end notice, posted at end; "" = none
     end_text: str = DEFAULT_END
     # members asking these words during the sale get `keyword_reply` (through the keyword engine)
     keywords: list[str] = field(default_factory=lambda: ["秒杀", "链接"])
+    # the answer to `keywords`; rendered when saved, so {countdown} is refused (use {end})
     keyword_reply: str = DEFAULT_KEYWORD_REPLY
+    # draft and paused post nothing, cancelled stops for good; a status set in the console is
+    # kept until this value changes
     status: Literal["draft", "active", "paused", "cancelled"] = "active"
+    # overrides [schedule] misfire_grace for this campaign
     misfire_grace: Duration | None = None
 
     def validate(self) -> None:
+        from bot.urls import url_error
         from schedules.templates import check_template
 
         if not self.name.strip():
@@ -213,6 +255,11 @@ class CampaignConfig:
         for i, a in enumerate(self.announce):
             if a <= 0:
                 raise ValueError(f"announce: 第 {i + 1} 个预告提前量必须大于 0（如 \"1h\"）")
+        if self.link:
+            # the one link check (bot/urls.py): config.toml, the console form and the CLI
+            problem = url_error(self.link)
+            if problem:
+                raise ValueError(f"link: {problem}")
         _check_targets(self.groups, self.tags)
         for key in CAMPAIGN_TEMPLATES:
             try:

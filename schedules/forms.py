@@ -12,7 +12,7 @@ from schedules.config import CampaignConfig, PostConfig
 
 CAMPAIGN_LABELS = {
     "name": "活动名称", "item": "商品", "price": "秒杀价", "original_price": "原价", "stock": "库存",
-    "link": "链接 / 小程序路径", "start": "开始时间", "end": "结束时间", "groups": "目标群", "tags": "目标标签",
+    "link": "链接", "start": "开始时间", "end": "结束时间", "groups": "目标群", "tags": "目标标签",
     "announce": "预告提前量", "remind": "活动中提醒间隔", "last_call": "最后召唤提前量",
     "announce_text": "预告文案", "start_text": "开抢文案", "remind_text": "提醒文案",
     "last_call_text": "最后召唤文案", "end_text": "结束文案", "keywords": "触发关键词",

@@ -13,7 +13,7 @@ PLACEHOLDERS = {
     "original_price": "原价",
     "discount": "折扣（如“3.9折”）",
     "countdown": "倒计时（预告：距开始；活动中：距结束）",
-    "link": "链接或小程序路径",
+    "link": "活动链接（http:// 或 https://）",
     "stock": "库存",
     "start": "开始时间（如“11月25日 10:00”）",
     "end": "结束时间",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from schedules.scheduler import ScheduleError, Scheduler
 from schedules.templates import PLACEHOLDERS
 from schedules.timeline import KIND_LABELS, next_occurrence
 
+log = logging.getLogger("qunbot.schedules")
 routes = web.RouteTableDef()
 
 # (label shown in the navigation, path, minimum role)
@@ -49,6 +51,10 @@ async def _load(request: web.Request) -> Job:
         return await _scheduler(request).job(_job_id(request))
     except ScheduleError:
         raise web.HTTPNotFound(text="任务不存在") from None
+    except ConfigError as exc:
+        # saved before a check existed (e.g. a javascript: link): never shown, never sent
+        log.warning("stored job %s is invalid: %s", request.match_info["id"], exc)
+        raise web.HTTPConflict(text=f"该任务保存的内容无效，已停止执行：{exc.reason}") from None
 
 
 def _totals(progress: list[dict[str, Any]]) -> dict[str, int]:

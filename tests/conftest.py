@@ -37,6 +37,18 @@ def make_settings(tmp_path: Path, **sections: Any) -> Settings:
     return settings_from_dict(data, tmp_path / "config.toml")
 
 
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (public data sets read at test time). A local run without it skips the
+    tests that need it; under CI=true its absence is a failure, not a silent skip."""
+    if not SHARED_DATA.is_dir():
+        message = f"shared data not found at {SHARED_DATA}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (required when CI=true)")
+        pytest.skip(message)
+    return SHARED_DATA
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.adapters.base import KICK, MUTE, RECALL, TransientSendError
+from bot.adapters.base import KICK, MUTE, RECALL, OutcomeUnknown
 from bot.adapters.onebot_http import body_signature
 from bot.store import Store
 from bot.web.app import create_app
@@ -207,11 +207,12 @@ async def test_malformed_json_on_the_socket_is_ignored_not_fatal(aiohttp_client,
     await ws.close()
 
 
-async def test_action_without_answer_times_out_as_transient(aiohttp_client, tmp_path):
+async def test_action_without_answer_times_out_as_outcome_unknown(aiohttp_client, tmp_path):
+    """The frame went out: the implementation may have acted, so this is not a plain retry."""
     client = await start(aiohttp_client, tmp_path, action_timeout="0.2s")
     ws = await connect(client)
     await wait_until(lambda: client.app[ADAPTERS]["onebot"].connections)
-    with pytest.raises(TransientSendError):
+    with pytest.raises(OutcomeUnknown):
         await client.app[ADAPTERS]["onebot"].call("send_group_msg", {"group_id": 1, "message": "x"})
     await ws.close()
 

@@ -40,3 +40,18 @@ def test_invalid_adapter_settings_name_the_key(tmp_path, monkeypatch, section, v
     monkeypatch.setenv("QB_TEST_WECOM_SECRET", "x")
     with pytest.raises(ConfigError, match=key):
         make_settings(tmp_path, adapters={section: value})
+
+
+@pytest.mark.parametrize("conf", [{}, {"version": 12, "secret": "v12 has no secret"}])
+def test_onebot_without_token_or_secret_refuses_to_start_naming_file_and_key(tmp_path, conf):
+    with pytest.raises(ConfigError) as err:
+        make_settings(tmp_path, adapters={"onebot": {"enabled": True, **conf}})
+    assert err.value.key == "adapters.onebot.access_token"
+    assert str(tmp_path / "config.toml") in str(err.value)
+    assert "allow_unauthenticated = true" in err.value.reason
+
+
+@pytest.mark.parametrize("auth", [{"access_token": "t"}, {"secret": "s"}, {"allow_unauthenticated": True}])
+def test_onebot_starts_with_a_token_a_secret_or_an_explicit_opt_out(tmp_path, auth):
+    settings = make_settings(tmp_path, adapters={"onebot": {"enabled": True, **auth}})
+    assert "onebot" in build_adapters(settings)

@@ -90,3 +90,14 @@ def test_check_config_command_exits_non_zero_naming_the_bad_key(tmp_path):
     )
     assert ok.returncode == 0, ok.stderr
     assert '"ok": true' in ok.stdout
+
+
+def test_check_config_refuses_onebot_without_any_authentication(tmp_path):
+    open_bot = write(tmp_path, "[adapters.onebot]\nenabled = true\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check-config", "--config", str(open_bot)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "adapters.onebot.access_token" in result.stderr and str(open_bot) in result.stderr
+    assert "allow_unauthenticated" in result.stderr

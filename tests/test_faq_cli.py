@@ -11,7 +11,6 @@ from bot.cli import main
 from intents.faqfile import FaqFileError, parse_csv, parse_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "faq"
-SHARED_FAQ = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "faq"
 
 
 @pytest.fixture
@@ -115,11 +114,11 @@ def test_csv_needs_its_header_and_splits_phrasings_on_bar():
     assert entry.questions == ["什么时候发货", "多久发货"] and entry.tags == ["售后"]
 
 
-@pytest.mark.skipif(not SHARED_FAQ.is_dir(), reason="public FAQ sets not found in ../shared/data/faq")
-def test_lcqmc_set_beats_the_brute_force_baseline(capsys, config):
+def test_lcqmc_set_beats_the_brute_force_baseline(capsys, config, shared_data):
+    lcqmc = shared_data / "faq" / "lcqmc"
     report = run_json(capsys, "faq", "eval", "--config", config,
-                      "--faq", str(SHARED_FAQ / "lcqmc" / "faq.jsonl"),
-                      "--questions", str(SHARED_FAQ / "lcqmc" / "questions.jsonl"), "--json")
+                      "--faq", str(lcqmc / "faq.jsonl"),
+                      "--questions", str(lcqmc / "questions.jsonl"), "--json")
     assert report["top1_accuracy"] > 0.951
     assert report["answer_precision"] >= 0.90
     assert report["offtopic_false_answer_rate"] <= 0.03

@@ -8,6 +8,8 @@ from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
 from tests.conftest import login, make_settings, wait_until
 
+pytestmark = pytest.mark.faults
+
 
 @pytest.fixture
 async def client(aiohttp_client, tmp_path):

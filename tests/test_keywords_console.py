@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from aiohttp import FormData
 from bot.events import ChatKind, Event
 from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
+from keywords.manage import save_rule
 from tests.conftest import login, make_settings
 
 RULE = {
@@ -131,3 +133,17 @@ async def test_welcome_page_saves_a_group_welcome(client):
     assert engine.welcome.select("g_mom", "宝妈群", []) is not None
     bad = await client.post("/welcome", data={"text": "欢迎 {who}", "csrf_token": csrf})
     assert bad.status == 422 and "未知的占位符" in await bad.text()
+
+
+async def test_second_page_of_a_search_keeps_the_search_text(client):
+    await manager(client)
+    store = client.app[STORE]
+    for i in range(60):
+        save_rule(store, {"keyword": f"满199+减30 第{i}档", "match": "contains", "reply": "见群公告"}, source="console")
+    save_rule(store, {"keyword": "满199 减30", "match": "contains", "reply": "不该出现"}, source="console")
+    first = await (await client.get("/keywords", params={"q": "满199+减30"})).text()
+    link = re.search(r'<a href="(/keywords\?[^"]*page=2)"', first)
+    assert link, "no link to page 2"
+    second = await (await client.get(html.unescape(link.group(1)))).text()
+    assert "第59档" in second and "第0档" not in second  # rules 50-59 of the 60 that match
+    assert "满199 减30" not in second

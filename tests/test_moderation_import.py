@@ -11,7 +11,6 @@ from bot.cli import main
 from moderation.wordfile import WordFileError, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moderation"
-SHARED_LEXICON = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "lexicon"
 
 
 def test_messy_file_with_crlf_trailing_commas_comments_and_duplicates():
@@ -121,9 +120,9 @@ def test_eval_rejects_a_broken_cases_file(tmp_path, capsys):
     assert ":2:" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not SHARED_LEXICON.is_dir(), reason="shared lexicon data (../shared/data) not present")
-def test_real_messy_word_lists_import_cleanly():
-    porn = parse((SHARED_LEXICON / "fwwdn-色情类.txt").read_bytes())
+def test_real_messy_word_lists_import_cleanly(shared_data):
+    lexicon = shared_data / "lexicon"
+    porn = parse((lexicon / "fwwdn-色情类.txt").read_bytes())
     assert all(not w["word"].endswith(",") for w in porn.words) and len(porn.words) > 250
-    ads = parse((SHARED_LEXICON / "fwwdn-广告.txt").read_bytes())
+    ads = parse((lexicon / "fwwdn-广告.txt").read_bytes())
     assert all("\r" not in w["word"] for w in ads.words) and len(ads.words) > 100

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from bot.cli import main
 from moderation.config import ModerationSettings, RuleSettings
 from moderation.engine import Moderator
 from moderation.spam import SpamModel, train
 from moderation.spamdata import read_labelled, split
-
-SPAM_CSV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "chat" / "tg-spam-train.csv"
 
 SPAM = ["兼职刷单日赚三百私聊", "刷单兼职日结工资", "日赚三百兼职刷单", "高薪兼职刷单返利", "刷单返利日结"] * 6
 HAM = ["明天几点开始秒杀", "宝宝今天发烧了", "这个奶粉好用吗", "谢谢群主的分享", "晚上一起吃饭吧"] * 6
@@ -33,19 +28,35 @@ def test_too_few_samples_means_no_model():
     assert train([("刷单", True)] * 5 + [("你好", False)] * 5, 0.9) is None
 
 
-def test_spam_score_holds_for_review_even_if_configured_to_punish(tmp_path):
+# ham that talks about the scam: these land in the held-out fifth (crc32 % 5 == 0) and the
+# model trained without them scores them as spam, so its measured false-positive rate is 20%
+WARNINGS = ["有人说兼职刷单日赚三百是骗子", "刷单兼职日结都是骗局", "兼职刷单返利千万别信"]
+
+
+def moderator_trained_on(tmp_path, extra_ham: list[str]):
     from bot.store import Store
 
     store = Store(tmp_path / "q.db")
-    store.moderation.add_samples(samples(), "test")
+    store.moderation.add_samples(samples() + [(t, False) for t in extra_ham], "test")
     settings = ModerationSettings(rules=RuleSettings(spam_action="kick", spam_threshold=0.9))
     m = Moderator(settings, store)
     m.reload()
+    return store, m
+
+
+def test_spam_score_holds_for_review_when_held_out_false_positives_are_too_many(tmp_path):
+    store, m = moderator_trained_on(tmp_path, WARNINGS)
     verdict = m.check_text("兼职刷单日赚三百")
     hit = next(h for h in verdict.hits if h.rule == "spam_score")
-    # the tiny training set cannot prove a false-positive rate <= 1% on held-out data... or can it
-    assert hit.action == ("kick" if m.compiled.spam.may_punish() else "review")
+    assert hit.action == "review"
     assert m.check_text("明天几点开始秒杀").hits == []
+    store.close()
+
+
+def test_spam_score_punishes_as_configured_once_proven_on_held_out_samples(tmp_path):
+    store, m = moderator_trained_on(tmp_path, [])
+    hit = next(h for h in m.check_text("兼职刷单日赚三百").hits if h.rule == "spam_score")
+    assert hit.action == "kick"
     store.close()
 
 
@@ -69,9 +80,8 @@ def test_train_command_imports_labelled_csv(tmp_path, capsys):
     assert main(["moderation", "train", str(bad), "--config", str(config)]) == 2
 
 
-@pytest.mark.skipif(not SPAM_CSV.is_file(), reason="shared chat data (../shared/data/chat) not present")
-def test_held_out_quality_on_real_spam():
-    train_rows, held = split(read_labelled(SPAM_CSV))
+def test_held_out_quality_on_real_spam(shared_data):
+    train_rows, held = split(read_labelled(shared_data / "chat" / "tg-spam-train.csv"))
     assert not {t for t, _ in train_rows} & {t for t, _ in held}
     m = Moderator(ModerationSettings())
     norm = m.normalizer

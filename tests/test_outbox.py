@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from bot.adapters.base import Adapter, Delivery, PermanentSendError, TransientSendError
+from bot.adapters.base import (
+    ActionNotSupported,
+    Adapter,
+    Delivery,
+    NotConnected,
+    OutcomeUnknown,
+    PermanentSendError,
+    TransientSendError,
+)
 from bot.config import OutboxSettings
 from bot.durations import Duration
 from bot.outbox import BROADCAST_PRIORITY, Outbox
@@ -295,3 +303,153 @@ def test_marks_in_one_batch_apply_in_order_even_for_the_same_delivery(tmp_path):
     assert a["sent_at"] and not b["sent_at"]
     assert (b["status"], b["attempts"], b["error"]) == ("pending", 2, "超时")
     store.close()
+
+
+async def test_failed_attempts_do_not_use_up_the_rate_limit(db):
+    """Only what the platform may have seen counts: three refused tries leave the minute's
+    three slots free, so the fourth try goes out now, not a minute later."""
+    adapter = RecordingAdapter(fail_first=3)
+    outbox = Outbox(db, {"fake": adapter}, settings(per_adapter_per_minute=3, max_attempts=5))
+    await outbox.start()
+    [created] = await outbox.submit([item("g1")])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    await outbox.stop()
+    assert adapter.sent == [("g1", "秒杀开始")]
+
+
+class BrokenAdapter(RecordingAdapter):
+    async def send(self, delivery: Delivery) -> str:
+        self.calls += 1
+        return delivery.payload["missing"]  # a bug: KeyError
+
+
+async def test_a_bug_in_the_adapter_fails_the_delivery_at_once_with_one_traceback(db, caplog):
+    adapter = BrokenAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings(max_attempts=4))
+    await outbox.start()
+    [created] = await outbox.submit([item("g1")])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "failed")
+    await asyncio.sleep(0.2)
+    await outbox.stop()
+    assert adapter.calls == 1
+    tracebacks = [r for r in caplog.records if r.exc_info and r.name == "qunbot.outbox"]
+    assert len(tracebacks) == 1 and tracebacks[0].exc_info[0] is KeyError
+    assert "程序错误" in db.outbound.get(created.id)["error"]
+
+
+class LostAnswerAdapter(RecordingAdapter):
+    """The platform got the request; the answer never came back."""
+
+    async def send(self, delivery: Delivery) -> str:
+        self.calls += 1
+        if self.calls == 1:
+            raise OutcomeUnknown("socket closed after the request")
+        self.sent.append((delivery.chat_id, delivery.text))
+        return "pm"
+
+
+@pytest.mark.parametrize(("idempotent", "calls", "status"), [(False, 1, "uncertain"), (True, 2, "sent")])
+async def test_an_attempt_with_unknown_outcome_is_uncertain_unless_the_send_is_idempotent(
+        db, idempotent, calls, status):
+    adapter = LostAnswerAdapter(idempotent=idempotent)
+    outbox = Outbox(db, {"fake": adapter}, settings())
+    await outbox.start()
+    [created] = await outbox.submit([item("g1")])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] not in ("pending", "sending"))
+    await asyncio.sleep(0.2)
+    await outbox.stop()
+    assert adapter.calls == calls
+    assert db.outbound.get(created.id)["status"] == status
+
+
+class OfflineAdapter(RecordingAdapter):
+    """Reports its connection through the adapter port; refuses to send while it is down."""
+
+    def __init__(self, claims: bool | None = None) -> None:
+        super().__init__()
+        self.up = False
+        self.refused = 0
+        self.claims = claims  # what `connected` says, when it is not the truth (a socket just dropped)
+
+    @property
+    def connected(self) -> bool:
+        return self.up if self.claims is None else self.claims
+
+    async def send(self, delivery: Delivery) -> str:
+        if not self.up:
+            self.refused += 1
+            raise NotConnected("no socket")
+        self.sent.append((delivery.chat_id, delivery.text))
+        return "pm"
+
+
+async def test_deliveries_wait_for_a_disconnected_adapter_without_using_attempts(db):
+    adapter = OfflineAdapter()
+    outbox = Outbox(db, {"fake": adapter}, settings(max_attempts=2))
+    await outbox.start()
+    created = await outbox.submit([item(f"g{i}") for i in range(5)])
+    await asyncio.sleep(0.3)  # several retry schedules long
+    assert adapter.refused == 0 and outbox.waiting_for_connection("fake") == 5
+    assert db.outbound.count_by_status() == {"pending": 5}
+    adapter.up = True
+    adapter.connection_changed()
+    await wait_until(lambda: db.outbound.count_by_status() == {"sent": 5})
+    await outbox.stop()
+    assert sorted(c for c, _ in adapter.sent) == sorted(c.chat_id for c in created)
+    assert {db.outbound.get(c.id)["attempts"] for c in created} == {1}
+
+
+async def test_a_send_that_finds_the_connection_gone_gives_back_its_attempt(db):
+    adapter = OfflineAdapter(claims=True)
+    outbox = Outbox(db, {"fake": adapter}, settings(max_attempts=1))
+    await outbox.start()
+    [created] = await outbox.submit([item("g1")])
+    await wait_until(lambda: adapter.refused >= 1)
+    await asyncio.sleep(0.1)
+    row = db.outbound.get(created.id)
+    assert (row["status"], row["attempts"]) == ("pending", 0)
+    adapter.up = True
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    await outbox.stop()
+
+
+class ActingAdapter(RecordingAdapter):
+    """Performs platform actions; the first `fail_first` fail as a busy platform would."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        super().__init__(fail_first=fail_first)
+        self.performed: list[dict] = []
+
+    async def perform(self, action: dict) -> None:
+        self.calls += 1
+        if action["action"] == "kick":
+            raise ActionNotSupported("kick")
+        if self.calls <= self.fail_first:
+            raise TransientSendError("busy")
+        self.performed.append(action)
+
+
+async def test_platform_actions_are_retried_like_messages_and_their_outcome_can_be_awaited(db):
+    from bot.actions import action_item
+
+    adapter = ActingAdapter(fail_first=1)
+    outbox = Outbox(db, {"fake": adapter}, settings())
+    settled: list[tuple[str, str]] = []
+    outbox.outcomes.hook = lambda item, status, error: settled.append((item.occurrence, status))
+    await outbox.start()
+    recall = action_item("fake", {"action": "recall", "chat_id": "g1", "message_id": "m1"},
+                         source="action:fake:m1", occurrence="0:recall")
+    kick = action_item("fake", {"action": "kick", "chat_id": "g1", "member_id": "u1"},
+                       source="action:fake:m1", occurrence="1:kick")
+    created = await outbox.submit([recall, kick], watch=True)
+    assert [await outbox.outcome(c.id, timeout=5) for c in created] == ["sent", "failed"]
+    # the same action asked again is not done again
+    assert await outbox.submit([action_item("fake", {"action": "recall", "chat_id": "g1", "message_id": "m1"},
+                                            source="action:fake:m1", occurrence="0:recall")]) == []
+    await asyncio.sleep(0.1)
+    await outbox.stop()
+    assert [a["action"] for a in adapter.performed] == ["recall"]
+    assert adapter.performed[0]["delivery_id"] == created[0].id
+    assert sorted(settled) == [("0:recall", "sent"), ("1:kick", "failed")]
+    assert "不支持" in db.outbound.get(created[1].id)["error"]
+    assert db.outbound.get(created[0].id)["attempts"] == 2

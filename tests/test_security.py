@@ -114,3 +114,12 @@ async def test_xss_payloads_are_escaped_on_every_page(client):
         assert XSS not in body, f"unescaped payload on {path}"
         checked += 1
     assert checked >= 5
+
+
+async def test_simulator_refuses_deeply_nested_json_with_400(client):
+    csrf = await login(client)
+    body = '{"a":' * 5000 + "1" + "}" * 5000
+    resp = await client.post("/sim/api/send", data=body, headers={
+        "X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    assert resp.status == 400
+    assert "JSON" in await resp.text()

@@ -28,7 +28,7 @@ def test_migrations_apply_once_and_record_their_version(tmp_path):
     path = tmp_path / "q.db"
     with Store(path) as store:
         assert "core:1" in store.applied_migrations and "core:2" in store.applied_migrations
-        assert store.schema_versions()["core"] == 2
+        assert store.schema_versions()["core"] == 3  # core:3 adds messages.to_me
         tables = set(store.db.table_names())
         for table in ("chats", "members", "messages", "decisions", "outbound", "users", "audit_log"):
             assert table in tables

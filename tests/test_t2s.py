@@ -3,12 +3,10 @@
 import csv
 
 import opencc
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.t2s import char_table, to_simplified
-from tests.conftest import SHARED_DATA
 
 OPENCC = opencc.OpenCC("t2s")
 
@@ -33,11 +31,9 @@ def test_same_as_opencc_on_mixed_text(text):
     assert to_simplified(text) == OPENCC.convert(text)
 
 
-def test_same_as_opencc_on_real_chat_lines():
+def test_same_as_opencc_on_real_chat_lines(shared_data):
     """OPPO utterances (simplified) and tg-spam messages (many written in traditional)."""
-    chat, spam = SHARED_DATA / "chat" / "oppo-utterances.txt", SHARED_DATA / "chat" / "tg-spam-train.csv"
-    if not chat.exists() or not spam.exists():
-        pytest.skip("../shared/data not found")
+    chat, spam = shared_data / "chat" / "oppo-utterances.txt", shared_data / "chat" / "tg-spam-train.csv"
     with spam.open(encoding="utf-8") as f:
         lines = [row["input"] for row in csv.DictReader(f) if row.get("input")]
     lines += chat.read_text(encoding="utf-8").splitlines()[:20000]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +22,18 @@ LINK_CARD = "link"
 IMAGE = "image"
 
 
+log = logging.getLogger("qunbot.adapters")
+
+
 class SendError(Exception):
-    """A delivery failed."""
+    """A delivery failed. Adapters raise one of the subclasses below, which tell the outbox
+    whether the platform may have acted: only then is a retry dangerous."""
 
 
 class TransientSendError(SendError):
-    """Worth retrying later (timeouts, 5xx, rate limited); `retry_after` in seconds if known."""
+    """Not done, worth retrying later: the request never reached the platform (connection
+    refused, not written) or the platform refused it for now (5xx, busy, rate limited);
+    `retry_after` in seconds if known."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -34,6 +42,17 @@ class TransientSendError(SendError):
 
 class PermanentSendError(SendError):
     """Retrying will not help (unknown chat, forbidden, invalid payload)."""
+
+
+class OutcomeUnknown(SendError):
+    """The request was sent and then the answer was lost (socket closed, timeout, connection
+    reset mid-response): the platform may have acted. Never retried unless the adapter's send
+    is idempotent; the delivery is marked `uncertain`."""
+
+
+class NotConnected(SendError):
+    """The adapter has no connection to its platform right now; nothing was sent. The outbox
+    waits for the adapter to report it is connected again, without using up an attempt."""
 
 
 class ActionNotSupported(Exception):
@@ -79,6 +98,27 @@ class Adapter:
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return []
+
+    # -- connection state: the one thing the outbox asks of an adapter besides send --------
+
+    @property
+    def connected(self) -> bool:
+        """Can a send reach the platform now? Adapters without a standing connection (HTTP
+        APIs) are always "connected"; socket-based ones say whether a socket is up."""
+        return True
+
+    def on_connection(self, listener: Callable[[str, bool], None]) -> None:
+        """Call `listener(adapter name, connected)` whenever the connection comes or goes."""
+        self.__dict__.setdefault("_connection_listeners", []).append(listener)
+
+    def connection_changed(self) -> None:
+        """Adapters call this when a connection came up or went down."""
+        up = self.connected
+        for listener in self.__dict__.get("_connection_listeners", ()):
+            try:
+                listener(self.name, up)
+            except Exception:
+                log.exception("connection listener failed for adapter %s", self.name)
 
     async def start(self, bot: Bot) -> None:
         self.bot = bot

@@ -6,7 +6,9 @@ that names the adapter and the reason, never a secret or the request body.
 
 from __future__ import annotations
 
+import hmac
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -18,6 +20,8 @@ from aiohttp import web
 log = logging.getLogger("qunbot.adapters")
 
 MAX_XML_BODY = 64 * 1024
+# WeChat's documents nest 2-4 levels (<xml><MemChangeList><Item>); deeper is not WeChat
+MAX_XML_DEPTH = 16
 MAX_JSON_BODY = 1024 * 1024
 
 ERR_TOO_LARGE = "request body too large"
@@ -29,6 +33,9 @@ ERR_EXPIRED = "timestamp outside the replay window"
 ERR_REPLAYED = "nonce already used"
 ERR_RECEIVE_ID = "receive id (corp id / app id) does not match"
 ERR_TOKEN = "bad access token"
+
+# a Unix timestamp in whole seconds as WeChat sends it; the length bound keeps int() cheap
+_SECONDS = re.compile(r"[0-9]{1,13}")
 
 _ERRORS: dict[int, type[web.HTTPException]] = {
     400: web.HTTPBadRequest, 401: web.HTTPUnauthorized, 403: web.HTTPForbidden, 409: web.HTTPConflict,
@@ -49,13 +56,26 @@ def refuse(
 
 
 async def read_body(adapter: str, request: web.Request, limit: int) -> bytes:
-    """Read the body, refusing with 413 anything larger than `limit` bytes."""
+    """Read the whole body, however many TCP segments it arrives in; 413 past `limit` bytes.
+
+    `content.read(n)` returns what has arrived so far, not n bytes: keep reading until the end
+    of the body, never holding more than `limit + 1` bytes of it.
+    """
     if request.content_length is not None and request.content_length > limit:
         raise refuse(adapter, request, 413, ERR_TOO_LARGE, size=request.content_length, limit=limit)
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise refuse(adapter, request, 413, ERR_TOO_LARGE, size=len(body), limit=limit)
-    return body
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise refuse(adapter, request, 413, ERR_TOO_LARGE, size=size, limit=limit)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison that also takes non-ASCII input (hmac refuses str with it: a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))
 
 
 def require_params(adapter: str, request: web.Request, *names: str) -> dict[str, str]:
@@ -79,14 +99,15 @@ class ReplayGuard:
         self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     def check_timestamp(self, adapter: str, request: web.Request, timestamp: str) -> None:
+        """400 unless `timestamp` is whole seconds (ASCII digits), 403 outside the window.
+        Call it after the signature check: an unsigned timestamp proves nothing."""
+        if not _SECONDS.fullmatch(timestamp):  # no "nan", "inf", "1e400", "1_0", "٣"
+            raise refuse(adapter, request, 400, ERR_MALFORMED, field="timestamp")
         if not self.window:
             return
-        try:
-            ts = float(timestamp)
-        except ValueError:
-            raise refuse(adapter, request, 400, ERR_MALFORMED, field="timestamp") from None
-        if abs(self.now() - ts) > self.window:
-            raise refuse(adapter, request, 403, ERR_EXPIRED, age=round(self.now() - ts))
+        age = round(self.now()) - int(timestamp)
+        if abs(age) > self.window:
+            raise refuse(adapter, request, 403, ERR_EXPIRED, age=age)
 
     def seen(self, timestamp: str, nonce: str) -> bool:
         if not self.window:
@@ -138,13 +159,14 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
 
     Uses expat directly with every DTD hook refusing: a DOCTYPE, an entity declaration or an
     external entity reference raises `UnsafeXml`, so no entity is ever expanded or fetched.
+    Nesting past MAX_XML_DEPTH raises `MalformedXml`.
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
     lowered = data[:4096].lower()
     if b"<!doctype" in lowered or b"<!entity" in lowered:
         raise UnsafeXml(ERR_UNSAFE_XML)
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate("utf-8")  # WeChat sends UTF-8; a declared encoding="foo" is ignored
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _forbid
     parser.EntityDeclHandler = _forbid
@@ -154,6 +176,8 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
     result: dict[str, Any] = {}
 
     def start(name: str, attrs: dict[str, str]) -> None:
+        if len(stack) >= MAX_XML_DEPTH:  # the dict would be too deep to store as JSON
+            raise MalformedXml(f"malformed XML: nested deeper than {MAX_XML_DEPTH} levels")
         stack.append((name, {}, []))
 
     def end(name: str) -> None:
@@ -178,7 +202,9 @@ def parse_xml(data: bytes | str) -> dict[str, Any]:
     parser.CharacterDataHandler = chars
     try:
         parser.Parse(data, True)
-    except expat.ExpatError as exc:
+    except (UnsafeXml, MalformedXml):
+        raise
+    except (expat.ExpatError, LookupError, ValueError) as exc:
         raise MalformedXml(f"malformed XML: {exc}") from None
     root = result.get("xml")
     if not isinstance(root, dict):

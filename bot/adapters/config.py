@@ -25,20 +25,36 @@ def _require(enabled: bool, **values: str) -> None:
 
 @dataclass(frozen=True)
 class SimSettings:
+    """The built-in simulator: try rules from the console without a real platform."""
+
+    # run the simulator platform: groups and members that live in the console (群聊模拟器 page)
     enabled: bool = True
+    # accepted but unused: the simulator receives no platform callbacks
     replay_window: Duration = REPLAY_WINDOW
 
 
 @dataclass(frozen=True)
 class WecomSettings:
+    """企业微信 self-built application (自建应用): callbacks in, app messages out (docs/platforms.md)."""
+
+    # serve the WeCom app callback and send through the app; needs the five keys below
     enabled: bool = False
+    # 企业ID (我的企业 → 企业信息), e.g. "ww0123456789abcdef"; checked inside each encrypted callback
     corp_id: str = ""
+    # the app's AgentId (应用管理 → the app), e.g. "1000002"
     agent_id: str = ""
+    # the app's Secret, used to fetch the access token for sending
     secret: str = field(default="", metadata={"secret": True})
+    # Token of 接收消息 → 设置API接收; signs every callback
     token: str = field(default="", metadata={"secret": True})
+    # EncodingAESKey of 设置API接收 (43 characters); decrypts callbacks
     encoding_aes_key: str = field(default="", metadata={"secret": True})
+    # URL path of the callback on the console's server (set https://your.domain<path> in WeCom)
     path: str = "/wecom/callback"
+    # base URL of the WeCom server API; change it only to point tests at a local server
     api_base: str = "https://qyapi.weixin.qq.com"
+    # callbacks whose signed timestamp is further than this from now are refused (403),
+    # and a timestamp + nonce seen within it is refused (409); "0" turns both checks off
     replay_window: Duration = REPLAY_WINDOW
 
     def validate(self) -> None:
@@ -50,14 +66,28 @@ class WecomSettings:
 
 @dataclass(frozen=True)
 class MpSettings:
+    """微信公众号 server callback: followers' messages in, passive replies and 客服消息 out."""
+
+    # serve the 公众号 server callback and reply to followers; needs app_id, app_secret and token
     enabled: bool = False
+    # the account's AppID (设置与开发 → 基本配置), e.g. "wx0123456789abcdef"
     app_id: str = ""
+    # the account's AppSecret, used to fetch the access token for 客服消息
     app_secret: str = field(default="", metadata={"secret": True})
+    # Token of 服务器配置; signs every callback
     token: str = field(default="", metadata={"secret": True})
+    # EncodingAESKey (43 characters) for 兼容模式 / 安全模式; empty for 明文模式.
+    # When set, plaintext callbacks are refused
     encoding_aes_key: str = field(default="", metadata={"secret": True})
+    # URL path of the callback on the console's server (服务器配置 URL: https://your.domain<path>)
     path: str = "/mp/callback"
+    # base URL of the WeChat server API; change it only to point tests at a local server
     api_base: str = "https://api.weixin.qq.com"
+    # callbacks whose signed timestamp is further than this from now are refused (403),
+    # and a timestamp + nonce seen within it is refused (409); "0" turns both checks off
     replay_window: Duration = REPLAY_WINDOW
+    # how long a callback waits for the answer to send it as the passive reply (at most 4.5s);
+    # later answers go out as 客服消息; "0" never waits
     reply_wait: Duration = MP_REPLY_WAIT
 
     def validate(self) -> None:
@@ -70,8 +100,13 @@ class MpSettings:
 
 @dataclass(frozen=True)
 class WebhookSettings:
+    """One 企业微信 group robot (群机器人): a send-only target for announcements, 20 messages a minute."""
+
+    # the robot's chat id on the `webhook` platform (target it from posts/campaigns); unique
     name: str
+    # the robot's webhook URL (…/cgi-bin/webhook/send?key=…); its key is a secret, never logged
     url: str = field(metadata={"secret": True})
+    # accepted but unused: a group robot only sends, it receives no callbacks
     replay_window: Duration = REPLAY_WINDOW
 
     def validate(self) -> None:
@@ -81,19 +116,37 @@ class WebhookSettings:
 
 @dataclass(frozen=True)
 class OnebotSettings:
+    """A OneBot v11/v12 implementation (personal WeChat or QQ groups) over WebSocket or HTTP."""
+
+    # accept a OneBot implementation (personal WeChat / QQ groups) on ws_path and http_path
     enabled: bool = False
+    # OneBot protocol version the implementation speaks: 11 or 12
     version: Literal[11, 12] = 11
+    # token the implementation sends (Authorization: Bearer, or ?access_token=); required
+    # for the reverse WebSocket and for v12; also sent to api_url
     access_token: str = field(default="", metadata={"secret": True})
+    # v11 HTTP POST only: events must carry X-Signature = sha1=HMAC-SHA1(secret, body)
     secret: str = field(default="", metadata={"secret": True})
+    # URL path of the reverse WebSocket the implementation connects to; must start with /
     ws_path: str = "/onebot/ws"
+    # URL path for HTTP POST events (v11) / the webhook (v12); must start with /
     http_path: str = "/onebot/http"
     # the implementation's HTTP API, for actions when no WebSocket is connected
     api_url: str = ""
+    # the bot's own account id (used to tell @bot); empty: learnt from the first socket's X-Self-ID
     self_id: str = ""
-    # v12 has no standard mute/kick: map our actions to an implementation's extension actions
+    # v12 has no standard mute/kick: map mute, unmute, kick to the implementation's extension actions,
+    # e.g. {kick = "wx.delete_groupmember"}; without a mapping it is unavailable and moderation degrades
     extension_actions: dict[str, str] = field(default_factory=dict)
+    # HTTP POST events whose `time` is further than this from now are refused (403), and
+    # the same body again within it (409); "0" turns both checks off
     replay_window: Duration = REPLAY_WINDOW
+    # an action (send, recall, mute…) unanswered this long counts as uncertain and is
+    # never repeated automatically; must be positive
     action_timeout: Duration = ONEBOT_ACTION_TIMEOUT
+    # true: start without access_token (or secret) and accept sockets without a token: anyone reaching the
+    # port can post events and drive actions (warned at every start); only for a bridge nobody else reaches
+    allow_unauthenticated: bool = False
 
     def validate(self) -> None:
         unknown = sorted(set(self.extension_actions) - set(EXTENSION_ACTIONS))
@@ -106,10 +159,19 @@ class OnebotSettings:
             raise ValueError("api_url: must start with http:// or https://")
         if self.action_timeout <= 0:
             raise ValueError("action_timeout: must be positive")
+        # v11's secret signs HTTP POSTs; v12 has no secret, so only the token authenticates it
+        authenticated = bool(self.access_token or (self.version == 11 and self.secret))
+        if self.enabled and not authenticated and not self.allow_unauthenticated:
+            needed = "required (or secret)" if self.version == 11 else "required for v12 (it has no secret)"
+            raise ValueError(
+                f"access_token: {needed}: without it anyone who can reach the bot can post events "
+                "and drive its actions; set allow_unauthenticated = true to accept that")
 
 
 @dataclass(frozen=True)
 class AdaptersSettings:
+    """The platforms the bot connects to; see docs/platforms.md for each one's setup."""
+
     sim: SimSettings = field(default_factory=SimSettings)
     wecom: WecomSettings = field(default_factory=WecomSettings)
     mp: MpSettings = field(default_factory=MpSettings)

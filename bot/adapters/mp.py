@@ -80,9 +80,9 @@ class MpAdapter(WechatCallbackAdapter):
     @platform_callback
     async def verify_url(self, request: web.Request) -> web.Response:
         q = require_params(self.name, request, "signature", "timestamp", "nonce", "echostr")
-        self.guard.check_timestamp(self.name, request, q["timestamp"])
         if not signature_ok(q["signature"], self.settings.token, q["timestamp"], q["nonce"]):
             raise refuse(self.name, request, 401, ERR_SIGNATURE)
+        self.guard.check_timestamp(self.name, request, q["timestamp"])  # signed: now it means something
         log.info("公众号 server URL verified", extra={"adapter": self.name})
         return web.Response(text=q["echostr"])
 
@@ -138,9 +138,9 @@ class MpAdapter(WechatCallbackAdapter):
     async def _open(self, request: web.Request) -> tuple[dict[str, Any], bool, dict[str, str]]:
         body = await read_body(self.name, request, MAX_XML_BODY)
         q = require_params(self.name, request, "signature", "timestamp", "nonce")
-        self.guard.check_timestamp(self.name, request, q["timestamp"])
         if not signature_ok(q["signature"], self.settings.token, q["timestamp"], q["nonce"]):
             raise refuse(self.name, request, 401, ERR_SIGNATURE)
+        self.guard.check_timestamp(self.name, request, q["timestamp"])  # signed: now it means something
         outer = parse_or_refuse(self.name, request, body)
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
         if self.crypto is not None and not encrypted:

@@ -9,7 +9,6 @@ action in `extension_actions` — otherwise the capability is missing and modera
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 from typing import Any
@@ -26,6 +25,8 @@ from bot.adapters.base import (
     ActionNotSupported,
     Adapter,
     Delivery,
+    NotConnected,
+    OutcomeUnknown,
     PermanentSendError,
     TransientSendError,
 )
@@ -36,12 +37,20 @@ from bot.adapters.callback_guard import (
     ReplayGuard,
     read_body,
     refuse,
+    same_secret,
 )
 from bot.adapters.config import OnebotSettings
 from bot.adapters.intake import BackgroundSubmitter, submit_all
 from bot.adapters.onebot_events import PLATFORM, MalformedEvent, v11_event, v12_event
-from bot.adapters.onebot_http import HttpApi, check_http_post, digest, parse_json
-from bot.adapters.onebot_ws import ActionTimeout, Connection, bearer, serve
+from bot.adapters.onebot_http import HttpApi, check_http_post, digest, event_stamp, parse_json
+from bot.adapters.onebot_ws import (
+    ActionLost,
+    ActionNotSent,
+    ActionTimeout,
+    Connection,
+    bearer,
+    serve,
+)
 from bot.events import Event
 from bot.web.auth import platform_callback
 
@@ -94,8 +103,8 @@ class OnebotAdapter(Adapter):
 
     async def start(self, bot: Any) -> None:
         self.bot = bot
-        if not self.settings.access_token and not self.settings.secret:
-            log.warning("OneBot endpoints accept unauthenticated requests: set access_token (and secret)")
+        if self.settings.allow_unauthenticated and not self.settings.access_token:
+            log.warning("OneBot endpoints accept unauthenticated requests (allow_unauthenticated = true)")
 
     async def stop(self) -> None:
         for conn in list(self.connections):
@@ -107,8 +116,12 @@ class OnebotAdapter(Adapter):
     # -- inbound --------------------------------------------------------------------
 
     def _authorised(self, request: web.Request) -> bool:
+        """The socket needs the access token; without one configured (v11 with only a secret
+        for HTTP POST) nobody may connect, unless allow_unauthenticated says so."""
         token = self.settings.access_token
-        return not token or hmac.compare_digest(bearer(request), token)
+        if not token:
+            return self.settings.allow_unauthenticated
+        return same_secret(bearer(request), token)
 
     @platform_callback
     async def websocket(self, request: web.Request) -> web.StreamResponse:
@@ -120,17 +133,24 @@ class OnebotAdapter(Adapter):
         self.connections.append(conn)
         if conn.self_id and not self.self_id:
             self.self_id = conn.self_id
+        self.connection_changed()
 
     def _unregister(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.remove(conn)
+        self.connection_changed()
+
+    @property
+    def connected(self) -> bool:
+        """A socket that takes actions is up, or the HTTP API is configured (tried on each send)."""
+        return self.http_api is not None or any(c.can_act for c in self.connections)
 
     @platform_callback
     async def http_post(self, request: web.Request) -> web.Response:
         body = await read_body(self.name, request, MAX_JSON_BODY)
         check_http_post(self.name, request, body, self.version, self.settings.secret, self.settings.access_token)
         payload = parse_json(self.name, request, body)
-        stamp = str(int(float(payload.get("time") or 0))) if _is_number(payload.get("time")) else ""
+        stamp = event_stamp(self.name, request, payload)
         if stamp:
             self.guard.check_timestamp(self.name, request, stamp)
             self.guard.check_nonce(self.name, request, stamp, digest(body))
@@ -169,7 +189,8 @@ class OnebotAdapter(Adapter):
         if kind == "heartbeat" and conn is not None:
             conn.last_heartbeat = self._now()
             interval = payload.get("interval")
-            conn.heartbeat_interval = float(interval) / 1000 if _is_number(interval) else None
+            # milliseconds; an absurd value (0, negative, 10**400) means "unknown", not a crash
+            conn.heartbeat_interval = interval / 1000 if _is_number(interval) and 0 < interval < 1e9 else None
         elif kind in ("lifecycle", "connect"):
             log.info("OneBot lifecycle: %s", payload.get("sub_type") or payload.get("version") or kind,
                      extra={"self_id": conn.self_id if conn else "?"})
@@ -182,7 +203,8 @@ class OnebotAdapter(Adapter):
         return (preferred or usable or [None])[-1]
 
     async def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one action; returns `data`. Raises ActionNotSupported, Transient/PermanentSendError."""
+        """Run one action; returns `data`. Raises ActionNotSupported, NotConnected (nothing
+        sent), OutcomeUnknown (sent, no answer), Transient/PermanentSendError (refused)."""
         conn = self._socket()
         try:
             if conn is not None:
@@ -190,9 +212,13 @@ class OnebotAdapter(Adapter):
             elif self.http_api is not None:
                 response = await self.http_api.call(action, params)
             else:
-                raise TransientSendError("OneBot 实现未连接，且未配置 api_url")
-        except (ActionTimeout, ConnectionError, OSError) as exc:
-            raise TransientSendError(f"OneBot 动作 {action} 未完成：{exc}") from None
+                raise NotConnected("OneBot 实现未连接，且未配置 api_url")
+        except ActionNotSent as exc:
+            if conn is None:  # the HTTP API refused the connection: retried with backoff
+                raise TransientSendError(f"OneBot 动作 {action} 未发出：{exc}") from None
+            raise NotConnected(f"OneBot 动作 {action} 未发出：连接已断开") from None
+        except (ActionTimeout, ActionLost) as exc:
+            raise OutcomeUnknown(f"OneBot 动作 {action} 已发出但未收到结果：{exc}") from None
         retcode = int(response.get("retcode", 0) or 0)
         if response.get("status") in ("ok", "async") or retcode == 0:
             data = response.get("data")

@@ -1,29 +1,40 @@
 """OneBot reverse WebSocket: the implementation connects to the bot; events in, actions out.
 
-Each connection correlates action responses with their requests by `echo`; a call that gets
-no answer within its timeout fails (the outbox then retries). When the implementation drops,
-pending calls fail at once and a log line says so; it reconnects on its own and the new
-socket replaces the old one.
+Each connection correlates action responses with their requests by `echo`. A call fails in
+one of two ways the outbox treats differently: `ActionNotSent` (the socket was gone before
+the frame was written: safe to try again) or, once the frame is out, `ActionTimeout` /
+`ActionLost` (no answer in time, socket closed): the implementation may have acted. When
+the implementation drops, pending calls fail at once and a log line says so; it reconnects
+on its own and the new socket replaces the old one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.adapters.safe_json import MalformedJson, loads_object
 
 log = logging.getLogger("qunbot.adapters")
 
 API_ROLES = ("universal", "api")
 
 
+class ActionNotSent(ConnectionError):
+    """The action frame was never written (socket closed or closing)."""
+
+
+class ActionLost(ConnectionError):
+    """The action frame was written, then the socket closed before the answer came."""
+
+
 class ActionTimeout(TimeoutError):
-    """The implementation did not answer an action in time."""
+    """The implementation did not answer an action in time (it may still have done it)."""
 
 
 class Connection:
@@ -48,10 +59,15 @@ class Connection:
 
     async def call(self, action: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         echo = f"qunbot-{next(self._echo)}"
+        if self.ws.closed:
+            raise ActionNotSent(f"OneBot socket closed before {action} was sent")
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[echo] = future
         try:
-            await self.ws.send_json({"action": action, "params": params, "echo": echo})
+            try:
+                await self.ws.send_json({"action": action, "params": params, "echo": echo})
+            except (ConnectionError, RuntimeError) as exc:
+                raise ActionNotSent(f"OneBot socket closed before {action} was sent: {exc}") from None
             async with asyncio.timeout(timeout):
                 return await future
         except TimeoutError:
@@ -67,10 +83,20 @@ class Connection:
         future.set_result(payload)
         return True
 
+    async def go_away(self, timeout: float) -> None:
+        """Close with 1001 (the server is stopping); the implementation reconnects later.
+        An implementation that does not answer the close within `timeout` is cut off."""
+        try:
+            await asyncio.wait_for(
+                self.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down"), timeout,
+            )
+        except (TimeoutError, ConnectionError):
+            pass
+
     def fail_all(self) -> None:
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(ConnectionError("OneBot connection closed"))
+                future.set_exception(ActionLost("OneBot connection closed before the answer"))
         self._pending.clear()
 
     def stale(self, now: float) -> bool:
@@ -121,17 +147,17 @@ async def serve(
                     log.warning("OneBot socket error: %s", ws.exception())
                 continue
             try:
-                payload = json.loads(msg.data)
-            except ValueError:
-                log.warning("OneBot sent malformed JSON, ignored", extra={"self_id": self_id, "size": len(msg.data)})
-                continue
-            if not isinstance(payload, dict):
-                log.warning("OneBot sent a non-object payload, ignored", extra={"self_id": self_id})
+                payload = loads_object(msg.data)
+            except MalformedJson as exc:  # the socket stays up: pending actions still get answers
+                log.warning("OneBot frame ignored: %s", exc, extra={"self_id": self_id, "size": len(msg.data)})
                 continue
             if "echo" in payload and ("status" in payload or "retcode" in payload):
                 conn.resolve(payload)
                 continue
-            await on_payload(conn, payload)
+            try:
+                await on_payload(conn, payload)
+            except Exception:  # a bug, not the implementation's fault: keep its socket up
+                log.exception("OneBot event could not be handled, ignored", extra={"self_id": self_id})
     finally:
         conn.fail_all()
         unregister(conn)

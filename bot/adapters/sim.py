@@ -7,6 +7,7 @@ a no-op (idempotent) and the chat page shows exactly what a real group would hav
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bot.adapters.base import (
     Adapter,
     Delivery,
     PermanentSendError,
+    TransientSendError,
 )
 from bot.events import ChatKind, Event, EventType
 
@@ -71,7 +73,11 @@ class SimAdapter(Adapter):
         if chat_id in self._known_chats:
             return True
         store = self.bot.store
-        if await store.run(store.chats.get_chat, PLATFORM, chat_id) is None:
+        try:
+            found = await store.run(store.chats.get_chat, PLATFORM, chat_id)
+        except sqlite3.Error as exc:  # the simulator's "platform" is the database: busy, not a bug
+            raise TransientSendError(f"模拟平台暂不可用：{exc}") from None
+        if found is None:
             return False
         self._known_chats.add(chat_id)
         return True
@@ -95,11 +101,15 @@ class SimAdapter(Adapter):
             # through the recorder, so the status lands after the message's own (batched) status
             self.bot.recorder.defer(store.messages.set_status, [(action["message_uid"], "recalled")])
         if kind == "kick" and action.get("member_id"):
-            await store.run(store.chats.upsert_member, PLATFORM, action["chat_id"], action["member_id"], left=True)
+            try:
+                await store.run(store.chats.upsert_member, PLATFORM, action["chat_id"], action["member_id"], left=True)
+            except sqlite3.Error as exc:
+                raise TransientSendError(f"模拟平台暂不可用：{exc}") from None
         # the notice rides the recorder's next batch, like a reply: a moderation action must
         # not make the worker wait for the writer thread (a transaction per recall did)
         self.bot.recorder.defer_row(store.messages.record_outgoing_many, {
-            "uid": f"{PLATFORM}:act:{uuid.uuid4().hex[:12]}", "platform": PLATFORM,
+            # keyed by the outbox row when there is one: a repeat after a crash is a no-op
+            "uid": f"{PLATFORM}:act:{action.get('delivery_id') or uuid.uuid4().hex[:12]}", "platform": PLATFORM,
             "chat_id": action["chat_id"], "chat_kind": "group", "sender_id": "system", "sender_name": "系统",
             "text": notices[kind], "time": self.bot.clock.now(), "raw": {"action": action},
         })

@@ -18,6 +18,7 @@ from bot.adapters.base import (
     SEND,
     Adapter,
     Delivery,
+    OutcomeUnknown,
     PermanentSendError,
     RateLimit,
     TransientSendError,
@@ -62,7 +63,11 @@ class WebhookAdapter(Adapter):
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT))
+            # a fresh connection per request: a refused connect then means "not sent", while a
+            # stale pooled one could fail mid-request and make a send look uncertain
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT), connector=aiohttp.TCPConnector(force_close=True),
+            )
         return self._session
 
     async def send(self, delivery: Delivery) -> str | None:
@@ -101,10 +106,13 @@ class WebhookAdapter(Adapter):
                 if resp.status >= 400:
                     raise PermanentSendError(f"{where} 返回 HTTP {resp.status}")
                 data = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # the request never left this machine
             raise TransientSendError(f"{where} 无法连接：{type(exc).__name__}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise OutcomeUnknown(f"{where} 已发出请求但未收到结果：{type(exc).__name__}") from None
         except ValueError:
-            raise TransientSendError(f"{where} 返回的不是 JSON") from None
+            raise OutcomeUnknown(f"{where} 返回的不是 JSON") from None
         code = int(data.get("errcode", 0) or 0) if isinstance(data, dict) else -1
         if code == 0:
             return

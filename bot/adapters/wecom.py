@@ -65,9 +65,9 @@ class WecomAdapter(WechatCallbackAdapter):
     @platform_callback
     async def verify_url(self, request: web.Request) -> web.Response:
         q = require_params(self.name, request, "msg_signature", "timestamp", "nonce", "echostr")
-        self.guard.check_timestamp(self.name, request, q["timestamp"])
         echo = open_envelope(self.name, request, self.crypto, q["echostr"], q["msg_signature"],
                              q["timestamp"], q["nonce"])
+        self.guard.check_timestamp(self.name, request, q["timestamp"])  # signed: now it means something
         log.info("企业微信 callback URL verified", extra={"adapter": self.name})
         return web.Response(text=echo)
 
@@ -92,13 +92,14 @@ class WecomAdapter(WechatCallbackAdapter):
     async def _open(self, request: web.Request) -> tuple[list[Event], dict[str, str]]:
         body = await read_body(self.name, request, MAX_XML_BODY)
         q = require_params(self.name, request, "msg_signature", "timestamp", "nonce")
-        self.guard.check_timestamp(self.name, request, q["timestamp"])
         outer = parse_or_refuse(self.name, request, body)
         encrypt = outer.get("Encrypt")
         if not isinstance(encrypt, str) or not encrypt:
             raise refuse(self.name, request, 400, ERR_MALFORMED, detail="no Encrypt element")
         plaintext = open_envelope(self.name, request, self.crypto, encrypt, q["msg_signature"],
                                   q["timestamp"], q["nonce"])
+        # the signature covers timestamp and nonce: only now may they be trusted
+        self.guard.check_timestamp(self.name, request, q["timestamp"])
         self.guard.check_nonce(self.name, request, q["timestamp"], q["nonce"])
         msg = parse_or_refuse(self.name, request, plaintext)
         agent = msg.get("AgentID")

@@ -4,7 +4,9 @@ The token is fetched on first use, shared by every sender, refreshed `REFRESH_MA
 seconds before it expires and again whenever the platform says it is invalid or expired
 (40001 / 40014 / 42001). Errors map onto the outbox's retry policy: busy and frequency
 limits are transient (with `retry_after`), everything else is permanent with the platform's
-code and message. URLs carry secrets in their query string, so only paths are logged.
+code and message. A send whose request went out and whose answer was lost (timeout,
+connection reset, garbled response) raises OutcomeUnknown: the message may have been posted.
+URLs carry secrets in their query string, so only paths are logged.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.adapters.base import PermanentSendError, TransientSendError
+from bot.adapters.base import OutcomeUnknown, PermanentSendError, TransientSendError
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -77,7 +79,11 @@ class WxApi:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT))
+            # a fresh connection per request: a refused connect then means "not sent", while a
+            # stale pooled one could fail mid-request and make a send look uncertain
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT), connector=aiohttp.TCPConnector(force_close=True),
+            )
         return self._session
 
     async def close(self) -> None:
@@ -88,6 +94,9 @@ class WxApi:
         raise NotImplementedError
 
     async def _request(self, method: str, path: str, params: dict[str, str], payload: Any = None) -> dict[str, Any]:
+        """One API request. A lost answer to a POST (which may have posted a message) is
+        OutcomeUnknown; to a GET (token) it is transient, since asking again is harmless."""
+        lost = OutcomeUnknown if method == "POST" else TransientSendError
         try:
             async with self.session.request(method, self.api_base + path, params=params, json=payload) as resp:
                 if resp.status >= 500 or resp.status == 429:
@@ -95,12 +104,15 @@ class WxApi:
                 if resp.status >= 400:
                     raise PermanentSendError(f"{self.product}接口 {path} 返回 HTTP {resp.status}")
                 data = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # the request never left this machine
             raise TransientSendError(f"{self.product}接口 {path} 无法连接：{type(exc).__name__}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise lost(f"{self.product}接口 {path} 已发出请求但未收到结果：{type(exc).__name__}") from None
         except ValueError:
-            raise TransientSendError(f"{self.product}接口 {path} 返回的不是 JSON") from None
+            raise lost(f"{self.product}接口 {path} 返回的不是 JSON") from None
         if not isinstance(data, dict):
-            raise TransientSendError(f"{self.product}接口 {path} 返回格式异常")
+            raise lost(f"{self.product}接口 {path} 返回格式异常")
         return data
 
     async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:

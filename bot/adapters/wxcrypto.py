@@ -9,7 +9,6 @@ encryption is reproducible in tests against the published vectors.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 import string
 from typing import Literal
@@ -22,7 +21,13 @@ from wechatpy.enterprise.crypto import WeChatCrypto as WecomCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 
-from bot.adapters.callback_guard import ERR_MALFORMED, ERR_RECEIVE_ID, ERR_SIGNATURE, refuse
+from bot.adapters.callback_guard import (
+    ERR_MALFORMED,
+    ERR_RECEIVE_ID,
+    ERR_SIGNATURE,
+    refuse,
+    same_secret,
+)
 
 __all__ = [
     "BadCiphertext", "InvalidReceiveId", "InvalidSignatureException", "WxCrypto", "open_envelope",
@@ -50,7 +55,7 @@ def plain_signature(*parts: str) -> str:
 
 def signature_ok(expected: str, *parts: str) -> bool:
     """Constant-time check of a plaintext-mode signature (公众号 `signature` parameter)."""
-    return hmac.compare_digest(plain_signature(*parts), expected.lower())
+    return same_secret(expected.lower(), plain_signature(*parts))
 
 
 class WxCrypto:

@@ -43,7 +43,7 @@ __all__ = ["OutboundItem", "Store", "StoreError"]
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
-SCHEMAS: list[type[Repo]] = [CoreSchema, KeywordRepo, FaqRepo, ModerationRepo, ScheduleRepo]
+SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationRepo, ScheduleRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 

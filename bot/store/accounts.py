@@ -1,16 +1,38 @@
-"""Console users, the audit log and small key/value state."""
+"""Console users, their login sessions, the audit log and small key/value state."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, reads, utcnow
+from bot.store.base import Repo, dumps, iso, loads, parse_iso, reads, utcnow
 
 ROLES = ("admin", "manager", "moderator")
 
+# The users table itself is in schema "core". A session lives as long as its row: logging out
+# or changing the password deletes rows, so a copied cookie dies with them. Only a hash of the
+# session id is stored, so a leaked database does not hand out live sessions.
+ACCOUNTS_V1 = """
+CREATE TABLE console_sessions (
+    id_hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX console_sessions_user ON console_sessions(user);
+ALTER TABLE users ADD COLUMN last_failed_at TEXT
+"""
+
+
+def session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
 
 class AccountRepo(Repo):
+    COMPONENT = "accounts"
+    MIGRATIONS = (ACCOUNTS_V1,)
+
     def add_user(self, name: str, password_hash: str, role: str) -> bool:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
@@ -21,12 +43,16 @@ class AccountRepo(Repo):
             )
             return cur.rowcount == 1
 
-    def set_password(self, name: str, password_hash: str) -> bool:
+    def set_password(self, name: str, password_hash: str, keep_session: str | None = None) -> bool:
+        """New password; every session of the user ends except `keep_session` (the one that
+        changed its own password)."""
         with self.tx() as conn:
             cur = conn.execute(
                 "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE name = ?",
                 (password_hash, name),
             )
+            conn.execute("DELETE FROM console_sessions WHERE user = ? AND id_hash != ?",
+                         (name, session_hash(keep_session) if keep_session else ""))
             return cur.rowcount == 1
 
     def set_role(self, name: str, role: str) -> bool:
@@ -37,9 +63,37 @@ class AccountRepo(Repo):
 
     def set_disabled(self, name: str, disabled: bool) -> bool:
         with self.tx() as conn:
+            if disabled:
+                conn.execute("DELETE FROM console_sessions WHERE user = ?", (name,))
             return conn.execute(
                 "UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name)
             ).rowcount == 1
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def add_session(self, session_id: str, name: str, now: datetime, expires: datetime) -> None:
+        """Store a new session (and drop everyone's expired ones, so the table stays small)."""
+        with self.tx() as conn:
+            conn.execute("DELETE FROM console_sessions WHERE expires_at < ?", (iso(now),))
+            conn.execute(
+                "INSERT INTO console_sessions(id_hash, user, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (session_hash(session_id), name, iso(now), iso(expires)),
+            )
+
+    def session_user(self, session_id: str, now: datetime) -> dict[str, Any] | None:
+        """The enabled user of a live session, or None (logged out, revoked, expired, disabled)."""
+        return self.query_one(
+            "SELECT u.* FROM console_sessions s JOIN users u ON u.name = s.user"
+            " WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0",
+            (session_hash(session_id), iso(now)),
+        )
+
+    def end_session(self, session_id: str) -> None:
+        with self.tx() as conn:
+            conn.execute("DELETE FROM console_sessions WHERE id_hash = ?", (session_hash(session_id),))
+
+    def count_sessions(self, name: str) -> int:
+        return self.scalar("SELECT count(*) FROM console_sessions WHERE user = ?", (name,))
 
     def get_user(self, name: str) -> dict[str, Any] | None:
         return self.query_one("SELECT * FROM users WHERE name = ?", (name,))
@@ -51,17 +105,28 @@ class AccountRepo(Repo):
     def count_users(self) -> int:
         return self.scalar("SELECT count(*) FROM users")
 
-    def login_failed(self, name: str, locked_until: datetime | None) -> None:
+    def login_failed(self, name: str, now: datetime, limit: int, quiet: timedelta, lock: timedelta) -> bool:
+        """Count a failed login; failures older than `quiet` are forgotten first. The account
+        is locked for `lock` when the count reaches `limit` (and again at each failure until
+        a quiet period has passed); returns whether it now is."""
         with self.tx() as conn:
+            row = conn.execute("SELECT failed_logins, last_failed_at FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return False
+            last = parse_iso(row[1])
+            count = (row[0] if last is not None and now - last < quiet else 0) + 1
+            locked = count >= limit
             conn.execute(
-                "UPDATE users SET failed_logins = failed_logins + 1, locked_until = ? WHERE name = ?",
-                (iso(locked_until), name),
+                "UPDATE users SET failed_logins = ?, last_failed_at = ?, locked_until = ? WHERE name = ?",
+                (count, iso(now), iso(now + lock) if locked else None, name),
             )
+            return locked
 
     def login_succeeded(self, name: str) -> None:
         with self.tx() as conn:
             conn.execute(
-                "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE name = ?",
+                "UPDATE users SET failed_logins = 0, last_failed_at = NULL, locked_until = NULL, last_login_at = ?"
+                " WHERE name = ?",
                 (iso(utcnow()), name),
             )
 

@@ -29,7 +29,8 @@ def message_row(e: Event, status: str, truncated: bool) -> tuple[Any, ...]:
     """One messages row of an inbound event."""
     return (e.uid, e.platform, e.message_id, e.chat_id, str(e.chat_kind), str(e.type), e.sender_id,
             e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions) if e.mentions else "[]",
-            dumps(e.attachments) if e.attachments else "[]", status, dumps(e.raw) if e.raw else "{}")
+            dumps(e.attachments) if e.attachments else "[]", status, dumps(e.raw) if e.raw else "{}",
+            int(e.to_me))
 
 
 def trace_row(uid: str, decisions: list[Decision], status: str, now: str) -> tuple[Any, ...]:
@@ -63,7 +64,7 @@ class MessageRepo(Repo):
             execute_rows(
                 conn,
                 "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, type,"
-                " sender_id, sender_name, time, text, truncated, mentions, attachments, status, raw) VALUES ",
+                " sender_id, sender_name, time, text, truncated, mentions, attachments, status, raw, to_me) VALUES ",
                 msg_rows,
             )
             execute_rows(
@@ -112,12 +113,20 @@ class MessageRepo(Repo):
         row = self.get(uid)
         if row is None or row["direction"] != "in":
             return None
-        return Event(
-            platform=row["platform"], chat_id=row["chat_id"], chat_kind=ChatKind(row["chat_kind"]),
-            sender_id=row["sender_id"], sender_name=row["sender_name"], message_id=row["message_id"],
-            time=parse_iso(row["time"]), text=row["text"], mentions=row["mentions"],
-            attachments=row["attachments"], type=EventType(row["type"]),
+        return _event(row)
+
+    def unhandled(self, since: datetime, limit: int) -> list[Event]:
+        """Inbound messages recorded since `since` that the pipeline never finished, oldest first.
+
+        A handled message's status is written with its decisions in one transaction, so
+        "received" means recorded (and acknowledged) but not handled: a crash came between.
+        """
+        # "+rowid": walk the time index over the window, not the whole table in rowid order
+        rows = self.query(
+            "SELECT * FROM messages WHERE time >= ? AND status = 'received' AND direction = 'in'"
+            " ORDER BY +rowid LIMIT ?", (iso(since), limit),
         )
+        return [_event(_message(r)) for r in rows]
 
     @reads
     def find(self, message_id: str) -> list[dict[str, Any]]:
@@ -179,6 +188,16 @@ def _message(row: dict[str, Any]) -> dict[str, Any]:
         row[key] = loads(row.get(key), [])
     row["raw"] = loads(row.get("raw"), {})
     return row
+
+
+def _event(row: dict[str, Any]) -> Event:
+    return Event(
+        platform=row["platform"], chat_id=row["chat_id"], chat_kind=ChatKind(row["chat_kind"]),
+        sender_id=row["sender_id"], sender_name=row["sender_name"], message_id=row["message_id"],
+        time=parse_iso(row["time"]), text=row["text"], mentions=row["mentions"],
+        attachments=row["attachments"], type=EventType(row["type"]), to_me=bool(row.get("to_me")),
+        raw=row["raw"],
+    )
 
 
 def _overview_sql() -> str:

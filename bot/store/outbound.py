@@ -95,6 +95,12 @@ class OutboundRepo(Repo):
             "SELECT 1 FROM outbound WHERE source = ? AND occurrence = ? LIMIT 1", (source, occurrence),
         ) is not None
 
+    def status_of(self, source: str, occurrence: str, platform: str, chat_id: str) -> str | None:
+        return self.scalar(
+            "SELECT status FROM outbound WHERE source = ? AND occurrence = ? AND platform = ? AND chat_id = ?",
+            (source, occurrence, platform, chat_id),
+        )
+
     def skip(self, ids: list[int], error: str) -> None:
         """Mark many deliveries skipped at once (expired before their turn)."""
         now = iso(utcnow())

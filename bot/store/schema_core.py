@@ -121,6 +121,13 @@ CREATE INDEX messages_chat_time_sender ON messages(platform, chat_id, time, send
 """
 
 
+# Whether a message was addressed to the bot: a message recorded but not handled before a
+# crash is handled at the next start from its row, and "@bot" decides some answers.
+CORE_V3 = """
+ALTER TABLE messages ADD COLUMN to_me INTEGER NOT NULL DEFAULT 0
+"""
+
+
 class CoreSchema(Repo):
     COMPONENT = "core"
-    MIGRATIONS = (CORE_V1, CORE_V2)
+    MIGRATIONS = (CORE_V1, CORE_V2, CORE_V3)

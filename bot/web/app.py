@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.runtime import Bot
 from bot.store import Store
+from bot.urls import is_safe_url
 from bot.web import core_views, dashboard, simulator
 from bot.web.auth import (
     FLASH_IN,
@@ -29,8 +31,19 @@ from bot.web.auth import (
     is_platform_callback,
     session_middleware,
 )
-from bot.web.keys import ADAPTERS, BOT, CLOCK, LOGIN_GUARD, NAV_ITEMS, SECRET_KEY, SETTINGS, STORE
+from bot.web.keys import (
+    ADAPTERS,
+    BOT,
+    CLOCK,
+    LOGIN_GUARD,
+    NAV_ITEMS,
+    SECRET_KEY,
+    SETTINGS,
+    STORE,
+    TRUSTED_PROXIES,
+)
 from bot.web.middleware import error_middleware, flash_middleware, security_headers
+from bot.web.proxies import TrustedProxies
 
 log = logging.getLogger("qunbot.web")
 
@@ -39,6 +52,8 @@ HERE = Path(__file__).parent
 DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules")
 
 MAX_BODY = 1024 * 1024
+# how long a platform's socket may take to answer our close frame at shutdown
+SOCKET_CLOSE_TIMEOUT = 2.0
 
 
 def _domain_views() -> list:
@@ -61,6 +76,7 @@ def create_app(
     app[CLOCK] = clock
     app[ADAPTERS] = adapters if adapters is not None else build_adapters(settings)
     app[LOGIN_GUARD] = LoginGuard(clock.monotonic)
+    app[TRUSTED_PROXIES] = TrustedProxies(settings.console.trusted_proxies)
 
     loaders = [jinja2.FileSystemLoader(str(HERE / "templates"))]
     views = _domain_views()
@@ -74,6 +90,7 @@ def create_app(
     # aiohttp_jinja2's context processors would run for platform callbacks too
     app.middlewares.append(template_context)
     env.globals["role_labels"] = ROLE_LABELS
+    env.globals["is_safe_url"] = is_safe_url
     env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M:%S": _localtime(settings, v, fmt)
 
     nav: list[tuple[str, str, str]] = [("概览", "/", "moderator"), ("群聊模拟器", "/sim", "moderator")]
@@ -88,8 +105,22 @@ def create_app(
     for adapter in app[ADAPTERS].values():
         app.router.add_routes(adapter.routes())
     app.router.add_static("/static", HERE / "static", name="static")
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_lifecycle(store))
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """At the start of a stop, close the platforms' open WebSockets (1001 going away).
+
+    aiohttp waits up to `shutdown_timeout` for every running handler, and a WebSocket
+    handler runs until its socket closes: left open, each stop took the whole timeout (twice)
+    before the bot's own drain (cleanup) even began.
+    """
+    connections = [conn for adapter in app[ADAPTERS].values() for conn in getattr(adapter, "connections", ())]
+    if connections:
+        log.info("closing %d platform sockets before stopping", len(connections))
+        await asyncio.gather(*(conn.go_away(SOCKET_CLOSE_TIMEOUT) for conn in connections))
 
 
 def _lifecycle(given_store: Store | None):

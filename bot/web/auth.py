@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
 import logging
@@ -13,7 +14,8 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from bot.ratelimit import SlidingWindow
-from bot.web.keys import CLOCK, SECRET_KEY, SETTINGS, STORE
+from bot.store.base import parse_iso
+from bot.web.keys import CLOCK, SECRET_KEY, SETTINGS, STORE, TRUSTED_PROXIES
 from bot.web.sessions import COOKIE, Session, new_session, sign, unsign
 
 log = logging.getLogger("qunbot.console")
@@ -25,6 +27,10 @@ ERR_FORBIDDEN = "您没有权限访问此页面"
 ERR_CSRF = "表单已过期或来源无效，请刷新页面后重试"
 ERR_LOGIN = "用户名或密码错误"
 ERR_LOCKED = "登录失败次数过多，请稍后再试"
+# an account locks for LOCK_TIME at `max_login_failures` failures; failures older than
+# FAILURE_QUIET are forgotten, so a few typos spread over weeks never lock anyone out
+LOCK_TIME = timedelta(minutes=5)
+FAILURE_QUIET = timedelta(minutes=15)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,21 +78,22 @@ def _wants_json(request: web.Request) -> bool:
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Load the signed session, reject unsafe requests without a valid CSRF token."""
+    """Load the signed session (alive only while its row is in the database), reject unsafe
+    requests without a valid CSRF token."""
     if is_platform_callback(request):
         request[SESSION_KEY] = request[USER_KEY] = None
         return await handler(request)
     app = request.app
-    now = app[CLOCK].now().timestamp()
+    now = app[CLOCK].now()
     session = None
     cookie = request.cookies.get(COOKIE)
     if cookie:
-        session = unsign(cookie, app[SECRET_KEY], now)
+        session = unsign(cookie, app[SECRET_KEY], now.timestamp())
     user = None
     if session is not None:
         store = app[STORE]
-        user = await store.run(store.accounts.get_user, session.user)
-        if user is None or user["disabled"]:
+        user = await store.run(store.accounts.session_user, session.sid, now)
+        if user is None or user["name"] != session.user:
             user, session = None, None
     request[SESSION_KEY] = session
     request[USER_KEY] = user
@@ -132,49 +139,90 @@ def flash(request: web.Request, text: str, kind: str = "ok") -> None:
     request.setdefault(FLASH_OUT, []).append((kind, text))
 
 
-def start_session(request: web.Request, response: web.StreamResponse, username: str) -> None:
+def current_session_id(request: web.Request) -> str | None:
+    session: Session | None = request.get(SESSION_KEY)
+    return session.sid if session else None
+
+
+def client_address(request: web.Request) -> str:
+    return request.app[TRUSTED_PROXIES].client_address(request)
+
+
+async def start_session(request: web.Request, response: web.StreamResponse, username: str) -> None:
+    """Store a new session and set its cookie (Secure when the browser came over HTTPS)."""
     app = request.app
     hours = app[SETTINGS].console.session_hours
-    session = new_session(username, app[CLOCK].now().timestamp(), hours * 3600)
+    now = app[CLOCK].now()
+    session = new_session(username, now.timestamp(), hours * 3600)
+    store = app[STORE]
+    await store.run(store.accounts.add_session, session.sid, username, now, now + timedelta(hours=hours))
     response.set_cookie(
         COOKIE, sign(session, app[SECRET_KEY]), httponly=True, samesite="Lax",
-        max_age=int(hours * 3600), secure=request.secure, path="/",
+        max_age=int(hours * 3600), secure=app[TRUSTED_PROXIES].is_https(request), path="/",
     )
 
 
-def end_session(response: web.StreamResponse) -> None:
+async def end_session(request: web.Request, response: web.StreamResponse) -> None:
+    """Delete the session's row (the cookie stops working everywhere) and the cookie."""
+    sid = current_session_id(request)
+    if sid:
+        store = request.app[STORE]
+        await store.run(store.accounts.end_session, sid)
     response.del_cookie(COOKIE, path="/")
 
 
 class LoginGuard:
-    """Slows down password guessing: per-address window plus per-account lockout."""
+    """Slows down password guessing per client address (the per-account lockout is in the store)."""
 
     def __init__(self, clock: Callable[[], float], per_minute: int = 10) -> None:
         self.window = SlidingWindow(per_minute, 60.0, clock)
+        self._failures = 0
 
     def allowed(self, remote: str) -> bool:
         return self.window.wait_time(remote) == 0
 
     def failed(self, remote: str) -> None:
         self.window.hit(remote)
+        self._failures += 1
+        if self._failures % 1000 == 0:  # addresses that stopped trying are forgotten
+            self.window.forget_idle()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    from bot.web.passwords import hash_password, random_password
+
+    return hash_password(random_password())
+
+
+def _verify(password: str, stored: str | None) -> bool:
+    """One scrypt per attempt: against the user's hash, or a dummy one for an unknown name."""
+    from bot.web.passwords import verify_password
+
+    if stored is None:
+        verify_password(password, _dummy_hash())
+        return False
+    return verify_password(password, stored)
 
 
 async def authenticate(request: web.Request, username: str, password: str) -> tuple[dict | None, str]:
-    """Check a login; returns (user, error message)."""
-    from bot.web.passwords import verify_password
-
+    """Check a login; returns (user, error message). Every attempt hashes the password once,
+    also for unknown, disabled or locked users, so the answer's timing tells nothing."""
     app = request.app
     store = app[STORE]
     now = app[CLOCK].now()
     user = await store.run(store.accounts.get_user, username)
-    if user and user["locked_until"] and user["locked_until"] > now.isoformat():
+    # scrypt takes ~50 ms: off the loop, and off the store's thread
+    ok = await asyncio.get_running_loop().run_in_executor(
+        None, _verify, password, user["password_hash"] if user else None)
+    if user is None:
+        return None, ERR_LOGIN
+    locked_until = parse_iso(user["locked_until"])
+    if locked_until is not None and locked_until > now:
         return None, ERR_LOCKED
-    ok = bool(user) and not user["disabled"] and await store.run(verify_password, password, user["password_hash"])
-    if not ok:
-        if user:
-            limit = app[SETTINGS].console.max_login_failures
-            locked = now + timedelta(minutes=5) if user["failed_logins"] + 1 >= limit else None
-            await store.run(store.accounts.login_failed, username, locked)
+    if not ok or user["disabled"]:
+        limit = app[SETTINGS].console.max_login_failures
+        await store.run(store.accounts.login_failed, username, now, limit, FAILURE_QUIET, LOCK_TIME)
         return None, ERR_LOGIN
     await store.run(store.accounts.login_succeeded, username)
     return user, ""

@@ -13,6 +13,8 @@ from bot.web.auth import (
     ROLE_RANK,
     audit,
     authenticate,
+    client_address,
+    current_session_id,
     current_user,
     end_session,
     flash,
@@ -61,7 +63,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     password = str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "/")))
     guard = request.app[LOGIN_GUARD]
-    remote = request.remote or "?"
+    remote = client_address(request)
     if not guard.allowed(remote):
         return _login_error(request, ERR_LOCKED, next_url, status=429)
     user, error = await authenticate(request, username, password)
@@ -69,7 +71,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         guard.failed(remote)
         return _login_error(request, error, next_url, status=401)
     response = web.HTTPFound(next_url)
-    start_session(request, response, user["name"])
+    await start_session(request, response, user["name"])
     store = request.app[STORE]
     await store.run(store.accounts.audit, user["name"], "login", user["name"], {"remote": remote})
     raise response
@@ -91,7 +93,7 @@ def _safe_next(url: str) -> str:
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     response = web.HTTPFound("/login")
-    end_session(response)
+    await end_session(request, response)
     raise response
 
 
@@ -176,7 +178,9 @@ async def users_change(request: web.Request) -> web.StreamResponse:
         password = str(form.get("password", ""))
         if len(password) < 8:
             flash(request, "密码至少 8 位", "error")
-        elif await store.run(store.accounts.set_password, name, hash_password(password)):
+        elif await store.run(store.accounts.set_password, name, hash_password(password),
+                             current_session_id(request) if name == me["name"] else None):
+            # the user's other sessions (a stolen cookie among them) end with the old password
             await audit(request, "users.password", name)
             flash(request, f"已重置 {name} 的密码")
     else:

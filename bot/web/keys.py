@@ -9,6 +9,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.runtime import Bot
 from bot.store import Store
+from bot.web.proxies import TrustedProxies
 
 SETTINGS = web.AppKey("settings", Settings)
 STORE = web.AppKey("store", Store)
@@ -18,3 +19,4 @@ ADAPTERS = web.AppKey("adapters", dict[str, Adapter])
 SECRET_KEY = web.AppKey("secret_key", bytes)
 NAV_ITEMS = web.AppKey("nav_items", list)
 LOGIN_GUARD = web.AppKey("login_guard", object)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)

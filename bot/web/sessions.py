@@ -1,4 +1,5 @@
-"""Signed session cookies: who is logged in, until when, and their CSRF token."""
+"""Signed session cookies: who is logged in, until when, their CSRF token, and the session id
+whose row in the database (accounts.console_sessions) must still exist for the cookie to work."""
 
 from __future__ import annotations
 
@@ -17,13 +18,16 @@ class Session:
     user: str
     expires: float
     csrf: str
+    # server-side handle: logout and password changes delete its row
+    sid: str = ""
 
     def to_dict(self) -> dict:
-        return {"u": self.user, "e": self.expires, "c": self.csrf}
+        return {"u": self.user, "e": self.expires, "c": self.csrf, "s": self.sid}
 
 
 def new_session(user: str, now: float, lifetime_s: float) -> Session:
-    return Session(user=user, expires=now + lifetime_s, csrf=secrets.token_urlsafe(24))
+    return Session(user=user, expires=now + lifetime_s, csrf=secrets.token_urlsafe(24),
+                   sid=secrets.token_urlsafe(32))
 
 
 def sign(session: Session, key: bytes) -> str:
@@ -39,9 +43,9 @@ def unsign(value: str, key: bytes, now: float) -> Session | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(body.encode()))
-        session = Session(user=str(data["u"]), expires=float(data["e"]), csrf=str(data["c"]))
+        session = Session(user=str(data["u"]), expires=float(data["e"]), csrf=str(data["c"]), sid=str(data["s"]))
     except (ValueError, KeyError, TypeError):
         return None
-    if session.expires < now:
+    if session.expires < now or not session.sid:
         return None
     return session

@@ -7,6 +7,7 @@ import uuid
 import aiohttp_jinja2
 from aiohttp import web
 
+from bot.adapters import safe_json
 from bot.adapters.sim import PLATFORM, SimAdapter
 from bot.events import ChatKind, EventType
 from bot.runtime import RecordingUnavailable
@@ -70,12 +71,9 @@ async def sim_messages(request: web.Request) -> web.Response:
 async def _read(request: web.Request) -> dict:
     if request.content_type == "application/json":
         try:
-            data = await request.json()
-        except ValueError:
-            raise web.HTTPBadRequest(text="请求体不是有效的 JSON") from None
-        if not isinstance(data, dict):
-            raise web.HTTPBadRequest(text="请求体必须是 JSON 对象")
-        return data
+            return safe_json.loads_object(await request.read())
+        except safe_json.MalformedJson:
+            raise web.HTTPBadRequest(text="请求体不是有效的 JSON 对象") from None
     return dict(await request.post())
 
 
