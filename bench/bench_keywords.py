@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import SHARED  # noqa: E402
+
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import settings_from_dict  # noqa: E402
 from bot.events import ChatKind, Event  # noqa: E402
@@ -32,7 +34,7 @@ from bot.store import Store  # noqa: E402
 from keywords.engine import KeywordEngine  # noqa: E402
 from keywords.rules import clean_rule  # noqa: E402
 
-UTTERANCES = ROOT.parent / "shared" / "data" / "chat" / "oppo-utterances.txt"
+UTTERANCES = SHARED / "chat" / "oppo-utterances.txt"
 
 _VOCAB_TEXT = """
 价格 优惠 优惠券 退款 退货 发货 快递 物流 会员 积分 秒杀 拼团 团购 报名 课程 奶粉 纸尿裤 红包

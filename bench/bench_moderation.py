@@ -21,11 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import SHARED  # noqa: E402
+
 from bot.events import ChatKind, Event  # noqa: E402
 from moderation.config import ModerationSettings  # noqa: E402
 from moderation.engine import Moderator  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED
 UTTERANCES = DATA / "chat" / "oppo-utterances.txt"
 LEXICON = DATA / "lexicon" / "houbb-dict_v20240407.txt"
 

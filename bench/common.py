@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout (or beside a parent folder, for a git worktree)
+SHARED = next((d / "shared" / "data" for d in ROOT.parents if (d / "shared" / "data").is_dir()),
+              ROOT.parent / "shared" / "data")
 sys.path.insert(0, str(ROOT))
 
 

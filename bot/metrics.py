@@ -96,6 +96,9 @@ def render(bot: Bot, outbox_gauges: dict[str, Any], now: datetime) -> str:
            [({"status": s}, n) for s, n in sorted(m.by_status.items())])
     family("qunbot_messages_recorded_total", "counter", "Messages written to the database by this process.",
            [({}, bot.recorder.flushed_messages)])
+    family("qunbot_deferred_writes_dropped_total", "counter",
+           "Deferred writes (hit counters, FAQ log, flags) set aside after failing repeatedly.",
+           [({}, getattr(bot.recorder, "deferred_dropped", 0))])
     family("qunbot_decisions_total", "counter", "Messages stopped by a stage, by stage and outcome.",
            [({"stage": s, "outcome": o}, n) for (s, o), n in sorted(m.by_decision.items())])
     blocks = sum(n for (s, o), n in m.by_decision.items() if s == "moderation" and o in ("blocked", "held"))

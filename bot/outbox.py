@@ -113,7 +113,7 @@ class Outbox:
         With `watch`, `outcome(item.id)` can wait for how each new one ended."""
         if not items:
             return []
-        created = await self.store.runner(len(items))(self.store.outbound.insert, items, self.clock.now())
+        created = await self.store.run(self.store.outbound.insert, items, self.clock.now())
         for item in created:
             if watch:
                 self.outcomes.watch(item.id)

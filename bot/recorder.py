@@ -1,18 +1,53 @@
-"""Batched recording: the hot path appends, one background flush writes many rows at once."""
+"""Batched recording: the hot path appends, one background flush writes many rows at once.
+
+Messages, their decisions and the domains' deferred writes (`defer`, `defer_row`) of a few
+milliseconds go to the store's writer thread as one transaction (group commit). A deferred
+write that fails on its own is isolated by a savepoint and set aside after DEFERRED_ATTEMPTS
+batches; a database failure (full, locked) fails the batch, which is kept and retried.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.events import Decision, Event
+from bot.store.base import iso, utcnow
+from bot.store.messages import STATUS, message_row, trace_row
 
 if TYPE_CHECKING:
     from bot.store import Store
 
 log = logging.getLogger("qunbot.recorder")
+
+# a deferred write that failed this many times (each in its own batch) is set aside
+DEFERRED_ATTEMPTS = 3
+# SQLite primary result codes that mean the database failed, not one write: the whole batch
+# fails and is kept for retry (a full disk must never make the recorder drop writes)
+DATABASE_FAILURES = frozenset({
+    sqlite3.SQLITE_PERM, sqlite3.SQLITE_ABORT, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+    sqlite3.SQLITE_NOTADB,
+})
+
+
+class _Deferred:
+    """One deferred write: `fn(*args)`; `rows` when args is `(list of rows,)` from defer_row."""
+
+    __slots__ = ("args", "failures", "fn", "rows")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], rows: bool = False, failures: int = 0) -> None:
+        self.fn = fn
+        self.args = args
+        self.rows = rows
+        self.failures = failures
+
+    def name(self) -> str:
+        return getattr(self.fn, "__qualname__", repr(self.fn))
 
 
 class Recorder:
@@ -25,12 +60,14 @@ class Recorder:
         self.commit_delay = commit_delay
         self.interval = interval
         self.max_batch = max_batch
-        self._messages: list[tuple[Event, str, bool]] = []
-        self._decisions: list[tuple[str, list[Decision], str]] = []
+        # rows encoded as they arrive (message_row, trace_row): the writer thread then spends
+        # its time in SQLite, not in Python competing with the event loop for the GIL
+        self._messages: list[tuple[Any, ...]] = []
+        self._decisions: list[tuple[Any, ...]] = []
         self._statuses: list[tuple[str, str]] = []
         self._chats: list[tuple[str, str, str, str]] = []
         # other hot-path writes (FAQ answers, flags, hit counters) ride in the same transaction
-        self._deferred: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._deferred: list[_Deferred] = []
         # rows for a writer that takes many (`defer_row`): fn -> the rows of this batch
         self._rows: dict[Callable[[list[Any]], Any], list[Any]] = {}
         self._row_count = 0
@@ -42,6 +79,8 @@ class Recorder:
         self._task: asyncio.Task | None = None
         self.flushed_messages = 0
         self.last_error: str | None = None
+        # deferred writes that failed DEFERRED_ATTEMPTS times and were set aside (/metrics)
+        self.deferred_dropped = 0
 
     def add_message(self, event: Event, *, truncated: bool = False) -> None:
         """Queue a message for the next batch (not yet durable)."""
@@ -49,7 +88,7 @@ class Recorder:
         if key not in self._known_chats:
             self._known_chats.add(key)
             self._chats.append((event.platform, event.chat_id, str(event.chat_kind), event.chat_name))
-        self._messages.append((event, "received", truncated))
+        self._messages.append(message_row(event, "received", truncated))
         if len(self._messages) >= self.max_batch:
             self._wake.set()
 
@@ -63,28 +102,24 @@ class Recorder:
         return future
 
     def add_decisions(self, uid: str, decisions: list[Decision], status: str) -> None:
-        self._decisions.append((uid, decisions, status))
+        self._decisions.append(trace_row(uid, decisions, status, iso(utcnow())))
         if status != "received":
             self._statuses.append((uid, status))
 
     def defer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run a store write in the next batch's transaction instead of awaiting it now."""
-        self._deferred.append((fn, args))
+        self._deferred.append(_Deferred(fn, args))
         if len(self._deferred) >= self.max_batch:
             self._wake.set()
 
     def defer_row(self, fn: Callable[[list[Any]], Any], row: Any) -> None:
         """Queue `row` for `fn(rows)`: the rows queued for one `fn` until the next batch go in
-        one call, in their order, where the first was queued.
-
-        For the writes that come one per message (unanswered questions, FAQ answers, outbox
-        marks, simulator replies): one statement each made the writer thread give up and take
-        back the GIL once per message, which cost the event loop more than the writing.
-        """
+        one call, in their order, where the first was queued. For writes that come one per
+        message (FAQ log, outbox marks, flags): one statement per batch, not per message."""
         rows = self._rows.get(fn)
         if rows is None:
             rows = self._rows[fn] = []
-            self._deferred.append((fn, (rows,)))
+            self._deferred.append(_Deferred(fn, (rows,), rows=True))
         rows.append(row)
         self._row_count += 1
         if self._row_count >= self.max_batch:
@@ -94,6 +129,17 @@ class Recorder:
         return len(self._messages) + len(self._decisions)
 
     async def flush(self) -> int:
+        """Write everything queued so far in one transaction; returns the messages written.
+
+        Once a batch has left the buffers it is written or put back whatever happens to the
+        caller: the write runs in its own task, shielded from the caller's cancellation (a
+        shutdown, a timeout), and any failure, CancelledError included, puts the batch back.
+        """
+        task = asyncio.ensure_future(self._flush())
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _flush(self) -> int:
         async with self._flush_lock:
             waiters, self._waiters = self._waiters, []
             if self._commit_soon is not None:
@@ -107,16 +153,14 @@ class Recorder:
             statuses, self._statuses = self._statuses, []
             chats, self._chats = self._chats, []
             deferred, self._deferred = self._deferred, []
-            rows = len(messages) + len(decisions) + len(statuses) + self._row_count
             self._rows, self._row_count = {}, 0
+            rows, later = _fold_statuses(messages, statuses) if statuses and messages else (messages, statuses)
             try:
-                # on the loop's thread when the store is idle, unless the batch grew big
-                run = self.store.runner(rows)
-                await run(self._write, chats, messages, decisions, statuses, deferred)
-            except Exception as exc:
+                failed = await self.store.run(self._write, chats, rows, decisions, later, deferred)
+            except BaseException as exc:
                 # keep the rows and the waiters: retried on the next flush, nothing is lost silently
-                self.last_error = str(exc)
-                log.error("recording %d messages failed, will retry: %s", len(messages), exc)
+                self.last_error = str(exc) or type(exc).__name__
+                log.error("recording %d messages failed, will retry: %s", len(messages), self.last_error)
                 self._messages[:0] = messages
                 self._decisions[:0] = decisions
                 self._statuses[:0] = statuses
@@ -127,31 +171,53 @@ class Recorder:
             self.last_error = None
             self.flushed_messages += len(messages)
             _resolve(waiters)
+            if failed:
+                self._set_aside(failed)
             return len(messages)
 
-    def _write(self, chats, messages, decisions, statuses, deferred) -> None:
+    def _set_aside(self, failed: list[tuple[_Deferred, Exception]]) -> None:
+        """Deferred writes that failed on their own: retried with the next batch, dropped
+        (logged once, with the traceback, and counted) after DEFERRED_ATTEMPTS failures."""
+        retry: list[_Deferred] = []
+        for item, exc in failed:
+            item.failures += 1
+            if item.failures < DEFERRED_ATTEMPTS:
+                retry.append(item)
+                continue
+            self.deferred_dropped += 1
+            log.error("deferred write %s failed %d times, set aside (the batch was recorded): %.300r",
+                      item.name(), item.failures, item.args, exc_info=exc)
+        if retry:
+            self._deferred[:0] = retry
+            self._wake.set()
+
+    def _write(self, chats, messages, decisions, statuses, deferred) -> list[tuple[_Deferred, Exception]]:
+        """One transaction on the writer thread; returns the deferred writes that failed."""
         store = self.store
-        if statuses and messages:
-            messages, statuses = _fold_statuses(messages, statuses)
-        with store.messages.tx():
+        failed: list[tuple[_Deferred, Exception]] = []
+        with store.messages.tx() as conn:
             if chats:
                 store.chats.ensure_chats(chats)
-            store.messages.record_batch(messages, decisions)
+            store.messages.insert_batch(messages, decisions)
             if statuses:
                 store.messages.set_status(statuses)
-            for fn, args in deferred:
-                fn(*args)
+            if deferred:
+                _run_deferred(conn, deferred, failed)
+        return failed
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="recorder")
 
     async def stop(self) -> None:
+        """Stop the background flushes and drain: a flush in progress finishes (its task is
+        shielded), then one final flush writes what is still queued."""
         if self._task:
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
+            self._task = None
         await self.flush()
 
     async def _loop(self) -> None:
@@ -167,10 +233,10 @@ class Recorder:
                 await asyncio.sleep(1.0)
 
 
-def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple[str, str]]):
+def _fold_statuses(messages: list[tuple[Any, ...]], statuses: list[tuple[str, str]]):
     """A message decided before its batch was written is inserted with its final status
     (one row instead of an INSERT and an UPDATE); the other statuses are left to update."""
-    index = {event.uid: i for i, (event, _, _) in enumerate(messages)}
+    index = {row[0]: i for i, row in enumerate(messages)}
     messages = list(messages)
     later: list[tuple[str, str]] = []
     for uid, status in statuses:
@@ -178,9 +244,69 @@ def _fold_statuses(messages: list[tuple[Event, str, bool]], statuses: list[tuple
         if i is None:
             later.append((uid, status))
         else:
-            event, _, truncated = messages[i]
-            messages[i] = (event, status, truncated)
+            row = messages[i]
+            messages[i] = (*row[:STATUS], status, *row[STATUS + 1:])
     return messages, later
+
+
+def _run_deferred(conn: sqlite3.Connection, deferred: list[_Deferred],
+                  failed: list[tuple[_Deferred, Exception]]) -> None:
+    """All deferred writes under one savepoint (two statements, not two per write); if one
+    fails on its own, they are undone and run again each in its own savepoint."""
+    exc = _attempt(conn, _run_all, (deferred,))
+    if exc is not None:
+        for item in deferred:
+            _isolated(conn, item, failed)
+
+
+def _run_all(deferred: list[_Deferred]) -> None:
+    for item in deferred:
+        item.fn(*item.args)
+
+
+def _isolated(conn: sqlite3.Connection, item: _Deferred, failed: list[tuple[_Deferred, Exception]]) -> None:
+    """Run a deferred write inside its own savepoint: if it raises, only it is undone and
+    noted in `failed`; rows from defer_row are then tried one by one, so one bad row does
+    not hold back the others. A database failure (full, locked, I/O) fails the whole batch."""
+    exc = _attempt(conn, item.fn, item.args)
+    if exc is None:
+        return
+    rows = item.args[0] if item.rows else None
+    if not rows or len(rows) == 1:
+        failed.append((item, exc))
+        return
+    for row in rows:
+        one = _Deferred(item.fn, ([row],), rows=True, failures=item.failures)
+        exc = _attempt(conn, one.fn, one.args)
+        if exc is not None:
+            failed.append((one, exc))
+
+
+def _attempt(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> Exception | None:
+    conn.execute("SAVEPOINT deferred_write")
+    try:
+        fn(*args)
+    except Exception as exc:
+        if _environment_failure(exc) or not conn.in_transaction:
+            raise
+        conn.execute("ROLLBACK TO deferred_write")
+        conn.execute("RELEASE deferred_write")
+        return exc
+    conn.execute("RELEASE deferred_write")
+    return None
+
+
+def _environment_failure(exc: Exception) -> bool:
+    """The database or the machine failed (full, locked, I/O, out of memory), not this write."""
+    if isinstance(exc, (OSError, MemoryError)):
+        return True
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in DATABASE_FAILURES
+
+
+def _retrieve(task: asyncio.Future) -> None:
+    """Its caller may be gone (cancelled): the failure is logged by the flush, not by asyncio."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _resolve(waiters: list[asyncio.Future]) -> None:

@@ -243,7 +243,7 @@ async def rule_export(request: web.Request) -> web.Response:
     fmt = ".json" if request.query.get("format") == "json" else ".csv"
     store = request.app[STORE]
     await engine_of(request).aflush_hits()
-    body = await store.run(rules_io.export_bytes, store, fmt)
+    body = await store.read(rules_io.export_bytes, store, fmt)  # a read-only connection
     await audit(request, "keywords.export", fmt.lstrip("."), {})
     ctype = "text/csv" if fmt == ".csv" else "application/json"
     return web.Response(

@@ -111,12 +111,14 @@ class Moderator:
         if self.store is None:
             return {"words": self.compiled.lexicon.size}
         repo = self.store.moderation
-        self.version = repo.version()
-        words = repo.list_words(enabled_only=True)
-        allow = repo.list_allow()
-        spam = None
+        spam, samples = None, []
+        with self.store.reading():  # a read-only connection: never holds up the writer
+            self.version = repo.version()
+            words = repo.list_words(enabled_only=True)
+            allow = repo.list_allow()
+            if self.settings.rules.spam_score:
+                samples = repo.spam_samples()
         if self.settings.rules.spam_score:
-            samples = repo.spam_samples()
             spam = train(((self.normalizer(t).compact, y) for t, y in samples),
                          self.settings.rules.spam_threshold)
         compiled = self.compile(

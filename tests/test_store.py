@@ -70,41 +70,67 @@ def test_online_backup_copies_a_live_database(tmp_path):
         assert copy.chats.find_chat("宝妈群")["tags"] == ["宝妈"]
 
 
-# -- run_short: hot-path writes on the loop's thread when the store is idle ------------------
+# -- the write funnel: one writer thread, read-only connections for reads -------------------
 
 
-async def test_short_work_runs_on_the_loops_thread_when_the_store_is_idle(tmp_path):
+async def test_writes_run_on_the_writer_thread_and_reads_on_a_reader_thread(tmp_path):
     import threading
 
     with Store(tmp_path / "q.db") as store:
-        where = await store.run_short(lambda: threading.get_ident())
-        assert where == threading.get_ident()
-        elsewhere = await store.run(lambda: threading.get_ident())
-        assert elsewhere != threading.get_ident()
+        here = threading.get_ident()
+        writer = await store.run(threading.current_thread)
+        reader = await store.read(threading.current_thread)
+        assert writer.name.startswith("store-writer") and reader.name.startswith("store-reader")
+        assert here not in (writer.ident, reader.ident)
+        # a method marked @reads goes to a reader thread through run() too
+        assert await store.run(store.reports.outbox_gauges) == {"by_status": {}, "oldest_pending_due": None}
+
+        def sneaky_write() -> None:
+            store.chats.upsert_chat("sim", "g1", name="群")
+
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await store.read(sneaky_write)
+        assert store.chats.get_chat("sim", "g1") is None
 
 
-async def test_short_work_waits_for_work_already_on_the_writer_thread_and_keeps_the_order(tmp_path):
+async def test_a_long_report_on_a_read_connection_does_not_delay_a_recorder_commit(tmp_path):
+    """A report holding a read transaction (here: until the test lets it go) and a group
+    commit at the same time: the commit completes while the report is still reading, and the
+    report keeps its snapshot."""
     import asyncio
-    import time
+    import threading
+
+    from bot.recorder import Recorder
 
     with Store(tmp_path / "q.db") as store:
-        order: list[str] = []
+        recorder = Recorder(store)
+        recorder.add_message(event("m0"))
+        await recorder.flush()
+        gate, reading = threading.Event(), threading.Event()
 
-        def slow() -> None:
-            time.sleep(0.2)
-            order.append("queued first")
+        def long_report() -> tuple[int, int]:
+            with store.reports.reader() as conn:
+                before = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+                reading.set()
+                gate.wait(10)
+                after = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+            return before, after
 
-        queued = asyncio.ensure_future(store.run(slow))
-        await asyncio.sleep(0.01)
-        await store.run_short(lambda: order.append("short, after it"))
-        await queued
-        assert order == ["queued first", "short, after it"]
+        report = asyncio.ensure_future(store.read(long_report))
+        while not reading.is_set():
+            await asyncio.sleep(0.005)
+        for i in range(1, 50):
+            recorder.add_message(event(f"m{i}"))
+        await asyncio.wait_for(recorder.flush(), timeout=10)
+        assert not report.done()  # committed while the report was still reading
+        assert store.messages.count("in") == 50
+        gate.set()
+        assert await report == (1, 1)  # the report read one consistent snapshot
 
 
 async def test_another_process_holding_the_write_lock_does_not_stall_the_loop(tmp_path):
-    """With another connection in a write transaction, the short write goes to the writer
-    thread (which waits for the lock): the event loop keeps running meanwhile, and the row
-    lands once the lock is released."""
+    """With another connection in a write transaction, the writer thread waits for the lock:
+    the event loop keeps running meanwhile, and the row lands once the lock is released."""
     import asyncio
 
     path = tmp_path / "q.db"
@@ -120,7 +146,7 @@ async def test_another_process_holding_the_write_lock_does_not_stall_the_loop(tm
                 await asyncio.sleep(0.01)
 
         ticking = asyncio.ensure_future(ticker())
-        writing = asyncio.ensure_future(store.run_short(store.messages.record_batch, [(event("m9"), "received", False)], []))
+        writing = asyncio.ensure_future(store.run(store.messages.record_batch, [(event("m9"), "received", False)], []))
         await asyncio.sleep(0.3)
         assert not writing.done() and ticks >= 10  # the loop was never stuck behind the lock
         other.execute("COMMIT")
@@ -128,19 +154,17 @@ async def test_another_process_holding_the_write_lock_does_not_stall_the_loop(tm
         await asyncio.wait_for(writing, timeout=10)
         ticking.cancel()
         assert store.messages.get("sim:m9")["text"] == "你好"
-        # the zero busy timeout of the attempt on the loop's thread was put back
-        assert store.db.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
 
 
-async def test_short_work_that_fails_for_another_reason_raises_and_frees_the_store(tmp_path):
+async def test_work_that_fails_raises_and_frees_the_writer(tmp_path):
     with Store(tmp_path / "q.db") as store:
         def broken() -> None:
             with store.messages.tx() as conn:
                 conn.execute("INSERT INTO no_such_table VALUES (1)")
 
         with pytest.raises(sqlite3.OperationalError, match="no such table"):
-            await store.run_short(broken)
-        assert await store.run_short(lambda: store.scalar_ping()) == 1
+            await store.run(broken)
+        assert await store.run(store.scalar_ping) == 1
         assert not store.db.conn.in_transaction
 
 
@@ -179,48 +203,45 @@ def test_a_version_1_database_gets_the_chat_index_that_carries_the_sender(tmp_pa
         assert "messages_chat_time_sender" in plan
 
 
-async def test_short_work_waits_only_for_earlier_work_not_for_a_stream_of_later_work(tmp_path):
-    import asyncio
-    import time
-
-    with Store(tmp_path / "q.db") as store:
-        stop = False
-
-        async def stream() -> int:
-            count = 0
-            while not stop:
-                await store.run(time.sleep, 0.02)
-                count += 1
-            return count
-
-        streams = [asyncio.ensure_future(stream()) for _ in range(2)]
-        await asyncio.sleep(0.05)
-        started = time.perf_counter()
-        await asyncio.wait_for(store.run_short(lambda: None), timeout=5)
-        waited = time.perf_counter() - started
-        stop = True
-        await asyncio.gather(*streams)
-        assert waited < 0.5  # the jobs queued before it, a few times 20 ms, not the whole stream
-
-
-async def test_a_cancelled_job_still_counts_until_the_writer_thread_is_done_with_it(tmp_path):
-    import asyncio
+async def test_the_event_loop_never_touches_a_connection_while_the_bot_handles_messages(aiohttp_client, tmp_path,
+                                                                                      monkeypatch):
+    """Every statement of a running bot (recording, outbox rows and marks, FAQ logs, flags,
+    console pages) executes on the writer thread or a reader thread: a stalled disk can slow
+    recording but never freeze the loop that answers webhooks."""
     import threading
-    import time
 
-    with Store(tmp_path / "q.db") as store:
-        order: list[str] = []
+    import bot.store.base as base
+    from bot.web.app import create_app
+    from bot.web.keys import BOT, STORE
+    from tests.conftest import login, make_settings, wait_until
 
-        def slow() -> None:
-            order.append("job start")
-            time.sleep(0.2)
-            order.append("job end")
+    used: dict[str, set[int]] = {"write": set(), "read": set()}
+    handling = False  # start-up (the Bot loading its engines) happens before serving
+    opened = getattr(base, "open_reader", None)
 
-        job = asyncio.ensure_future(store.run(slow))
-        await asyncio.sleep(0.05)
-        job.cancel()
-        await store.run_short(lambda: order.append("short"))
-        assert order == ["job start", "job end", "short"]
-        assert await store.runner(10)(threading.get_ident) == threading.get_ident()
-        # big work goes to the writer thread even when the store is idle
-        assert await store.runner(1_000_000)(threading.get_ident) != threading.get_ident()
+    def traced_reader(path):
+        conn = opened(path)
+        conn.set_trace_callback(lambda _sql: handling and used["read"].add(threading.get_ident()))
+        return conn
+
+    monkeypatch.setattr(base, "open_reader", traced_reader, raising=False)
+    client = await aiohttp_client(create_app(make_settings(tmp_path)))
+    store, bot = client.app[STORE], client.app[BOT]
+    csrf = await login(client)  # the test's own set-up writes synchronously: before the trace
+    await store.run(store.db.conn.set_trace_callback, lambda _sql: used["write"].add(threading.get_ident()))
+    handling = True
+    texts = ["你好", "怎么退款", "优惠券在哪里领", "加我微信 wx123456 带你赚钱 http://spam.example", "今天发货吗", "谢谢"]
+    for i in range(12):  # more spam from one member would get them removed (strike ladder)
+        resp = await client.post("/sim/api/send", json={"chat_id": "g_mom", "member_id": ("u_mama_wang", "u_tiantian")[i % 2],
+                                                        "text": texts[i % len(texts)]}, headers={"X-CSRF-Token": csrf})
+        assert resp.status == 202, (i, await resp.text())
+    await wait_until(lambda: bot.outbox.sent_count > 0)
+    for page in ("/", "/keywords", "/faq", "/schedules", "/audit", "/sim"):
+        assert (await client.get(page)).status == 200
+    await bot.recorder.flush()
+    await store.run(store.db.conn.set_trace_callback, None)
+    loop_thread = threading.get_ident()
+    assert loop_thread not in used["write"] | used["read"]
+    assert used["write"] and used["read"]
+    names = {t.ident: t.name for t in threading.enumerate()}
+    assert {names.get(i, "") for i in used["write"]} == {"store-writer_0"}

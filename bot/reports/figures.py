@@ -124,12 +124,14 @@ def day_bounds(days: list[date], tz: ZoneInfo) -> list[tuple[str, str, str]]:
 
 
 def compute(store: Store, flt: ReportFilter, tz: ZoneInfo) -> Report:
-    """Blocking: run on a thread (`asyncio.to_thread`) from the event loop."""
+    """Blocking: run on a thread (`asyncio.to_thread`) from the event loop; reads on that
+    thread's read-only connection, never holding up the writer."""
     flt.validate()
-    chat_rows = store.chats.list_chats()
-    chats, scope = select_chats(chat_rows, flt)
-    bounds = day_bounds(flt.days, tz)
-    raw = store.reports.collect(bounds, chats)
+    with store.reading():
+        chat_rows = store.chats.list_chats()
+        chats, scope = select_chats(chat_rows, flt)
+        bounds = day_bounds(flt.days, tz)
+        raw = store.reports.collect(bounds, chats)
     return build(raw, flt, tz, scope, [b[0] for b in bounds])
 
 

@@ -1,10 +1,18 @@
 """The one storage module: every SQL statement of qunbot lives in this package.
 
 `Store` opens the SQLite file (WAL, foreign keys, busy timeout), applies migrations and
-exposes one repository per domain. Code on the event loop calls `await store.run(fn)`,
-which executes on the store's single writer thread, so SQLite never blocks the loop; the
-hot path's short writes (a recorder batch, the outbox's new rows) use `run_short`, which
-does them on the loop's own thread while the store is otherwise idle.
+exposes one repository per domain.
+
+The write funnel: one writer thread owns the write connection, and the running bot writes
+only there, in the order the work was handed over. `await store.run(fn)` runs `fn` on it;
+the hot path's rows (messages, decisions, and the domains' small writes queued with
+`Services.write_later` / `write_row_later`, i.e. `Recorder.defer` / `defer_row`) wait in
+the recorder and reach the writer as one transaction per batch (group commit, each deferred
+write in its own savepoint). Reads for pages, reports and exports go to reader threads with
+read-only connections (`await store.read(fn)`, or `store.run` of a method marked `@reads`):
+WAL gives them a snapshot while the writer commits, so a long report never delays a commit.
+The event loop never touches a connection. Synchronous code off the loop (CLI, tests,
+start-up) may call repositories directly: it uses the write connection under `store.lock`.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.store.accounts import AccountRepo
-from bot.store.base import BUSY_TIMEOUT_MS, Repo, StoreError, apply_migrations, open_database
+from bot.store.base import Connections, Repo, StoreError, apply_migrations, open_database
 from bot.store.chats import ChatRepo
 from bot.store.faq import FaqRepo
 from bot.store.keywords import KeywordRepo
@@ -30,31 +38,14 @@ from bot.store.reports import ReportRepo
 from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
 
-__all__ = ["SHORT_ROWS", "OutboundItem", "Store", "StoreError"]
+__all__ = ["OutboundItem", "Store", "StoreError"]
 
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
 SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationRepo, ScheduleRepo]
-
-
-# rows a hot-path write may carry and still go through `run_short`: a recorder batch of
-# ~2,000 messages (their rows and decisions), ~50 ms on the loop at most
-SHORT_ROWS = 5_000
-# rounds of waiting for the writer thread's current jobs before queueing behind them
-SHORT_ATTEMPTS = 3
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
-    try:
-        loop.call_soon_threadsafe(callback)
-    except RuntimeError:  # the loop is closed: nobody is left to wait
-        pass
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+# reader threads: a report and a page or two at once
+READERS = 2
 
 
 class Store:
@@ -71,7 +62,8 @@ class Store:
             self.applied_migrations = apply_migrations(self.db, SCHEMAS)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot migrate database {path}: {exc}") from exc
-        args = (self.db, self.lock)
+        self.connections = Connections(self.db, self.lock, path)
+        args = (self.db, self.lock, self.connections)
         self.chats = ChatRepo(*args)
         self.messages = MessageRepo(*args)
         self.outbound = OutboundRepo(*args)
@@ -81,13 +73,8 @@ class Store:
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
         self.reports = ReportRepo(*args)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        # jobs handed to the writer thread, and how many of them it has finished (in its FIFO
-        # order): run_short waits for the jobs handed over before it, not for later ones
-        self._submitted = 0
-        self._finished = 0
-        self._finish_lock = threading.Lock()
-        self._finish_waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")
         self._closed = False
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
@@ -115,78 +102,30 @@ class Store:
         self._checkpointer.start()
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking store work on the writer thread."""
-        loop = asyncio.get_running_loop()
-        job = self._executor.submit(functools.partial(fn, *args, **kwargs))
-        self._submitted += 1
-        # counted when the writer is done with it, even if the awaiting task is cancelled first
-        job.add_done_callback(self._job_finished)
-        return await asyncio.wrap_future(job, loop=loop)
+        """Run blocking store work on the writer thread, after the work handed over before it.
+        A repository method marked `@reads` goes to a reader thread instead (see `read`)."""
+        if getattr(fn, "reads_only", False):
+            return await self.read(fn, *args, **kwargs)
+        job = functools.partial(fn, *args, **kwargs)
+        return await asyncio.wrap_future(self._writer.submit(job))
 
-    async def _jobs_done(self, count: int) -> None:
-        """Until the writer thread has finished the first `count` jobs handed to it."""
-        with self._finish_lock:
-            if self._finished >= count:
-                return
-            loop = asyncio.get_running_loop()
-            waiter = loop.create_future()
-            self._finish_waiters.append((count, loop, waiter))
-        await waiter
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn`, which only reads, on a reader thread: repository calls inside it use that
+        thread's read-only connection (a write there fails). In-memory databases, which have
+        no second connection, read on the writer thread."""
+        if self.connections.path is None:
+            return await asyncio.wrap_future(self._writer.submit(functools.partial(fn, *args, **kwargs)))
+        job = functools.partial(self._read, fn, args, kwargs)
+        return await asyncio.wrap_future(self._readers.submit(job))
 
-    def _job_finished(self, _job: object) -> None:
-        """On the writer thread (or wherever the job was cancelled before it started)."""
-        with self._finish_lock:
-            self._finished += 1
-            ready = [w for w in self._finish_waiters if w[0] <= self._finished]
-            if ready:
-                self._finish_waiters = [w for w in self._finish_waiters if w[0] > self._finished]
-        for _, loop, waiter in ready:
-            _call_soon(loop, functools.partial(_resolve, waiter))
+    def _read(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        with self.connections.reading():
+            return fn(*args, **kwargs)
 
-    def runner(self, rows: int) -> Callable[..., Any]:
-        """`run_short` for hot-path work of at most SHORT_ROWS rows, `run` for bigger work (a
-        campaign's fan-out to thousands of groups, a batch retried after an outage)."""
-        return self.run_short if rows <= SHORT_ROWS else self.run
-
-    async def run_short(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Short, bounded store work of the hot path (a recorder batch, the outbox's new rows):
-        done here, on the event loop's thread, when the store is idle, else as `run` does.
-
-        Handed to the writer thread, such work costs the loop more than doing it: while the
-        loop is busy the writer gets the GIL only when the loop lets it go (jieba-rs does, for
-        every segmentation), and each such handover cost the loop ~20 µs of waiting; the
-        writer's SQLite work did not overlap the loop's anyway. In bench_whole the pipeline
-        ran 10–11% faster with it (11–13% per CPU-second).
-
-        The loop never blocks here. Work handed to the writer thread before this call goes
-        first (the order of writes is kept): this awaits it, then takes the lock if it is free;
-        if later work holds it, it waits for that too, a few rounds at most, not for a stream
-        of later work (then the work queues on the writer thread). The attempt runs with a
-        zero busy timeout, so another process's write lock sends the work to the writer
-        thread (which waits as usual). `fn` must not have side effects outside the database
-        before its transaction commits: after SQLITE_BUSY it is called again on the writer
-        thread. Big work (more than SHORT_ROWS rows) belongs to `run` (see `runner`): the loop
-        would stall on it.
-        """
-        for _ in range(SHORT_ATTEMPTS):
-            await self._jobs_done(self._submitted)
-            if self.lock.acquire(blocking=False):
-                break
-        else:  # the writer thread is never idle for long: queue behind it
-            return await self.run(fn, *args, **kwargs)
-        conn = self.db.conn
-        try:
-            conn.execute("PRAGMA busy_timeout = 0")
-            try:
-                return fn(*args, **kwargs)
-            except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
-                    raise
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        finally:
-            self.lock.release()
-        return await self.run(fn, *args, **kwargs)
+    def reading(self) -> Any:
+        """`with store.reading():` repository calls on this thread read on a read-only connection
+        (for blocking code already on a thread of its own, such as a report)."""
+        return self.connections.reading()
 
     def scalar_ping(self) -> int:
         """A trivial read, for health checks."""
@@ -213,7 +152,9 @@ class Store:
         self._stop_checkpoints.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)
-        self._executor.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.connections.close()
         with self.lock:
             try:
                 self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, parse_iso, utcnow
+from bot.store.base import Repo, dumps, iso, loads, parse_iso, reads, utcnow
 
 ROLES = ("admin", "manager", "moderator")
 
@@ -98,6 +98,7 @@ class AccountRepo(Repo):
     def get_user(self, name: str) -> dict[str, Any] | None:
         return self.query_one("SELECT * FROM users WHERE name = ?", (name,))
 
+    @reads
     def list_users(self) -> list[dict[str, Any]]:
         return self.query("SELECT name, role, disabled, created_at, last_login_at FROM users ORDER BY name")
 
@@ -136,6 +137,7 @@ class AccountRepo(Repo):
                 (iso(utcnow()), actor, action, target, dumps(detail or {})),
             )
 
+    @reads
     def audit_entries(self, limit: int = 200, actor: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM audit_log WHERE 1=1", []
         if actor:

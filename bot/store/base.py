@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,9 @@ def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-# The recorder encodes several values per message on the writer thread, and that time is
-# taken from the event loop (one GIL). orjson does it in a fraction of the time; the options
-# keep its output what the json module gives (datetimes and dataclasses through str, integer
-# keys as strings), and what orjson refuses (integers beyond 64 bits) goes to the json module.
+# orjson: the recorder encodes several values per message, and that CPU is the event loop's too
+# (one GIL). The options keep the json module's output (datetimes and dataclasses through str,
+# integer keys as strings); what orjson refuses (integers beyond 64 bits) goes to json.
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_NON_STR_KEYS
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -63,14 +63,12 @@ def execute_rows(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[An
                  tail: str = "") -> list[tuple[Any, ...]]:
     """`head` ("INSERT … VALUES "), then many rows of values, then `tail` (" RETURNING …",
     ") AS v WHERE …"), instead of executemany; returns what the statements return (RETURNING
-    rows, in no particular order).
+    rows, in no particular order). Same rows, same order, same conflict handling.
 
-    executemany lets go of the GIL for every row and must take it back each time; while the
-    event loop's thread is busy that costs up to a switch interval (5 ms) per row, so a batch
-    of a few hundred rows could take a second. Same rows, same order, same conflict handling.
-    Chunks are powers of two rows long: each distinct statement text stays in the
-    connection's statement cache, and a few hundred row counts, each a prepared statement
-    with thousands of parameters, held 50 MB there.
+    Why: executemany lets go of the GIL for every row, and the writer thread waits for it
+    each time (docs/performance.md). Chunks are powers of two rows long, so each distinct
+    statement text stays in the connection's statement cache (arbitrary row counts held
+    50 MB there).
     """
     returned: list[tuple[Any, ...]] = []
     if not rows:
@@ -96,14 +94,89 @@ BUSY_TIMEOUT_MS = 10_000
 
 def next_id(conn: sqlite3.Connection, table: str) -> int:
     """The lowest id above every row of `table` (INTEGER PRIMARY KEY `id`), for a batch that
-    numbers its own rows inside a write transaction instead of reading them back.
-
-    Each row a statement returns (RETURNING, SELECT) is one more sqlite3_step, and the thread
-    lets go of the GIL around every step. While the event loop is busy, taking it back can
-    wait until the loop next blocks: a few hundred returned ids kept the writer thread
-    waiting for most of a second.
-    """
+    numbers its own rows inside a write transaction instead of reading them back (each
+    returned row costs the writer a GIL handover: docs/performance.md)."""
     return conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0]
+
+
+def reads(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a repository method as a pure query: `Store.run` gives it a read connection on a
+    reader thread instead of the writer thread (pages, reports, exports, version polls)."""
+    fn.reads_only = True  # type: ignore[attr-defined]
+    return fn
+
+
+def open_reader(path: Path | str) -> sqlite3.Connection:
+    """A read-only connection to the same file: WAL gives it a consistent snapshot while the
+    writer commits, and it never takes the write lock."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                           isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    for pragma in (f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON", "temp_store=MEMORY",
+                   "mmap_size=268435456", "cache_size=-32768"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+class _NoLock:
+    """Stands in for the write lock on a thread's own read connection."""
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+    def __enter__(self) -> bool:
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+NO_LOCK = _NoLock()
+
+
+class Connections:
+    """Which connection a repository call uses: the thread's read-only one inside `reading()`,
+    else the write connection under the write lock."""
+
+    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock, path: Path | str | None) -> None:
+        self.db = db
+        self.lock = lock
+        self.path = None if path is None or str(path) == ":memory:" else Path(path).resolve()
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()
+
+    def current(self) -> sqlite3.Connection | None:
+        """The read connection this thread is reading on, if any."""
+        return getattr(self._local, "conn", None)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Repository calls on this thread use its read-only connection until the block ends
+        (the write connection for an in-memory database, which has no second connection)."""
+        if self.path is None or self.current() is not None:
+            yield
+            return
+        conn = getattr(self._local, "idle", None)
+        if conn is None:
+            conn = self._local.idle = open_reader(self.path)
+            with self._opened_lock:
+                self._opened.append(conn)
+        self._local.conn = conn
+        try:
+            yield
+        finally:
+            self._local.conn = None
+            if conn.in_transaction:  # a read transaction left open by an error
+                conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
 
 
 def open_database(path: Path | str) -> sqlite_utils.Database:
@@ -125,13 +198,20 @@ class Repo:
     COMPONENT: str = ""
     MIGRATIONS: Sequence[Migration] = ()
 
-    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock) -> None:
+    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock,
+                 connections: Connections | None = None) -> None:
         self.db = db
-        self.lock = lock
+        self._connections = connections or Connections(db, lock, None)
 
     @property
     def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+        """The thread's read connection inside `Connections.reading()`, else the write one."""
+        return self._connections.current() or self.db.conn
+
+    @property
+    def lock(self) -> threading.RLock | _NoLock:
+        """The write lock, for the write connection; a thread's read connection needs none."""
+        return NO_LOCK if self._connections.current() is not None else self._connections.lock
 
     def tx(self) -> _Transaction:
         return _Transaction(self.conn, self.lock)

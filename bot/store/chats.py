@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, utcnow
+from bot.store.base import Repo, dumps, iso, loads, reads, utcnow
 
 
 class ChatRepo(Repo):
@@ -60,6 +60,7 @@ class ChatRepo(Repo):
         row = self.query_one(sql + " ORDER BY chat_id = ? DESC LIMIT 1", [*params, name_or_id])
         return _chat(row) if row else None
 
+    @reads
     def list_chats(self, platform: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM chats WHERE 1=1", []
         if platform:

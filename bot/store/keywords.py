@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, utcnow
+from bot.store.base import Repo, dumps, iso, loads, reads, utcnow
 
 KEYWORDS_V1 = """
 CREATE TABLE keyword_rules (
@@ -94,6 +94,7 @@ class KeywordRepo(Repo):
             sql += " WHERE enabled = 1"
         return [_rule(r) for r in self.query(sql + " ORDER BY id")]
 
+    @reads
     def search_rules(
         self, *, text: str = "", match: str = "", tag: str = "", enabled: bool | None = None,
         source: str = "", order: str = "id", limit: int = 200, offset: int = 0,
@@ -133,6 +134,7 @@ class KeywordRepo(Repo):
         row = self.query_one("SELECT * FROM keyword_rules WHERE name = ?", (name,))
         return _rule(row) if row else None
 
+    @reads
     def all_tags(self) -> list[str]:
         rows = self.query("SELECT DISTINCT value FROM keyword_rules, json_each(keyword_rules.tags) ORDER BY value")
         return [r["value"] for r in rows]
@@ -216,6 +218,7 @@ class KeywordRepo(Repo):
                 [(n, last, last, rowid) for rowid, (n, last) in hits.items()],
             )
 
+    @reads
     def stats(self) -> dict[str, Any]:
         row = self.query_one(
             "SELECT count(*) AS rules, sum(enabled) AS enabled, coalesce(sum(hits), 0) AS hits,"
@@ -227,6 +230,7 @@ class KeywordRepo(Repo):
 
     # -- welcome messages ---------------------------------------------------------------------
 
+    @reads
     def list_welcome(self, *, enabled_only: bool = False) -> list[dict[str, Any]]:
         sql = "SELECT * FROM keyword_welcome" + (" WHERE enabled = 1" if enabled_only else "")
         rows = self.query(sql + " ORDER BY id")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.events import ChatKind, Decision, Event, EventType
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, reads, utcnow
 
 _OUTGOING = (
     "INSERT OR IGNORE INTO messages(uid, platform, message_id, chat_id, chat_kind, direction,"
@@ -19,6 +19,27 @@ def _outgoing_row(uid: str, platform: str, chat_id: str, chat_kind: str, sender_
                   text: str, time: datetime, raw: dict[str, Any] | None = None) -> tuple[Any, ...]:
     return (uid, platform, uid, chat_id, chat_kind, "out", sender_id, sender_name, iso(time), text, "sent",
             dumps(raw or {}))
+
+
+# the status column of a message_row
+STATUS = 13
+
+
+def message_row(e: Event, status: str, truncated: bool) -> tuple[Any, ...]:
+    """One messages row of an inbound event."""
+    return (e.uid, e.platform, e.message_id, e.chat_id, str(e.chat_kind), str(e.type), e.sender_id,
+            e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions) if e.mentions else "[]",
+            dumps(e.attachments) if e.attachments else "[]", status, dumps(e.raw) if e.raw else "{}",
+            int(e.to_me))
+
+
+def trace_row(uid: str, decisions: list[Decision], status: str, now: str) -> tuple[Any, ...]:
+    """One decisions row: the whole trace as JSON, the deciding (last) stage in columns."""
+    last = decisions[-1] if decisions else None
+    return (
+        uid, now, status, last.stage if last else "", last.outcome if last else "", last.reason if last else "",
+        dumps([[d.stage, d.outcome, d.reason, d.detail, round(d.elapsed_ms, 3)] for d in decisions]),
+    )
 
 
 class MessageRepo(Repo):
@@ -33,21 +54,12 @@ class MessageRepo(Repo):
         `stage`/`outcome` columns name the deciding (last) stage, for reports.
         """
         now = iso(utcnow())
-        msg_rows = [
-            (e.uid, e.platform, e.message_id, e.chat_id, str(e.chat_kind), str(e.type), e.sender_id,
-             e.sender_name, iso(e.time), e.text, int(truncated), dumps(e.mentions) if e.mentions else "[]",
-             dumps(e.attachments) if e.attachments else "[]", status, dumps(e.raw) if e.raw else "{}",
-             int(e.to_me))
-            for e, status, truncated in messages
-        ]
-        trace_rows = []
-        for uid, decisions, status in traces:
-            last = decisions[-1] if decisions else None
-            trace_rows.append((
-                uid, now, status, last.stage if last else "", last.outcome if last else "",
-                last.reason if last else "",
-                dumps([[d.stage, d.outcome, d.reason, d.detail, round(d.elapsed_ms, 3)] for d in decisions]),
-            ))
+        self.insert_batch([message_row(e, status, truncated) for e, status, truncated in messages],
+                          [trace_row(uid, decisions, status, now) for uid, decisions, status in traces])
+
+    def insert_batch(self, msg_rows: list[tuple[Any, ...]], trace_rows: list[tuple[Any, ...]]) -> None:
+        """`record_batch` with the rows already encoded (`message_row`, `trace_row`: by the
+        recorder as messages and decisions arrive, so the writer thread spends its time in SQLite)."""
         with self.tx() as conn:
             execute_rows(
                 conn,
@@ -116,6 +128,7 @@ class MessageRepo(Repo):
         )
         return [_event(_message(r)) for r in rows]
 
+    @reads
     def find(self, message_id: str) -> list[dict[str, Any]]:
         """By full uid ("sim:123") or by the platform's message id alone."""
         rows = self.query(
@@ -124,6 +137,7 @@ class MessageRepo(Repo):
         )
         return [_message(r) for r in rows]
 
+    @reads
     def decisions(self, uid: str) -> list[dict[str, Any]]:
         """Every stage decision recorded for a message, in order (a retried copy adds more)."""
         out: list[dict[str, Any]] = []
@@ -133,6 +147,7 @@ class MessageRepo(Repo):
                             "elapsed_ms": elapsed, "time": row["time"]})
         return out
 
+    @reads
     def chat_messages(
         self, platform: str, chat_id: str, *, after_rowid: int = 0, limit: int = 100,
     ) -> list[dict[str, Any]]:
@@ -148,6 +163,7 @@ class MessageRepo(Repo):
             return self.scalar("SELECT count(*) FROM messages WHERE direction = ?", (direction,))
         return self.scalar("SELECT count(*) FROM messages")
 
+    @reads
     def overview(self, since: str | None = None) -> dict[str, Any]:
         """Headline counts for the console's overview page."""
         since = since or iso(utcnow().replace(hour=0, minute=0, second=0, microsecond=0))
@@ -161,6 +177,7 @@ class MessageRepo(Repo):
         }
         return row
 
+    @reads
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return [_message(r) for r in self.query("SELECT * FROM messages ORDER BY time DESC LIMIT ?", (limit,))]
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, reads, utcnow
 
 MODERATION_V1 = """
 CREATE TABLE moderation_words (
@@ -125,6 +125,7 @@ class ModerationRepo(Repo):
                     updated += 1
         return added, updated
 
+    @reads
     def list_words(self, *, enabled_only: bool = False, category: str | None = None, q: str | None = None,
                    limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM moderation_words WHERE 1=1", []
@@ -157,6 +158,7 @@ class ModerationRepo(Repo):
         with self.tx() as conn:
             return sum(conn.execute("DELETE FROM moderation_words WHERE id = ?", (i,)).rowcount for i in ids)
 
+    @reads
     def word_counts(self) -> dict[str, int]:
         rows = self.query("SELECT category, count(*) AS n FROM moderation_words GROUP BY category ORDER BY n DESC")
         return {r["category"]: r["n"] for r in rows}
@@ -175,6 +177,7 @@ class ModerationRepo(Repo):
         with self.tx() as conn:
             return conn.execute("DELETE FROM moderation_allow WHERE id = ?", (allow_id,)).rowcount == 1
 
+    @reads
     def list_allow(self, kind: str | None = None) -> list[dict[str, Any]]:
         if kind:
             return self.query("SELECT * FROM moderation_allow WHERE kind = ? ORDER BY value", (kind,))
@@ -200,6 +203,7 @@ class ModerationRepo(Repo):
         row = self.query_one("SELECT * FROM moderation_flags WHERE id = ?", (flag_id,))
         return _flag(row) if row else None
 
+    @reads
     def list_flags(self, *, status: str | None = "pending", chat_id: str | None = None,
                    category: str | None = None, since: datetime | None = None,
                    before: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -216,11 +220,13 @@ class ModerationRepo(Repo):
             params.append(iso(before))
         return [_flag(r) for r in self.query(sql + " ORDER BY time DESC, id DESC LIMIT ?", [*params, limit])]
 
+    @reads
     def flag_facets(self) -> dict[str, list[str]]:
         chats = self.query("SELECT DISTINCT chat_id, chat_name FROM moderation_flags ORDER BY chat_name")
         cats = self.query("SELECT DISTINCT category FROM moderation_flags ORDER BY category")
         return {"chats": chats, "categories": [r["category"] for r in cats]}
 
+    @reads
     def count_flags(self, status: str = "pending") -> int:
         return self.scalar("SELECT count(*) FROM moderation_flags WHERE status = ?", (status,))
 
@@ -310,6 +316,7 @@ class ModerationRepo(Repo):
         with self.lock:
             return [(t, bool(y)) for t, y in self.conn.execute("SELECT text, label FROM moderation_samples")]
 
+    @reads
     def sample_counts(self) -> dict[str, int]:
         rows = self.query("SELECT label, count(*) AS n FROM moderation_samples GROUP BY label")
         return {("spam" if r["label"] else "ham"): r["n"] for r in rows}
@@ -336,12 +343,14 @@ class ModerationRepo(Repo):
 
     # -- context for the review page ------------------------------------------------------------
 
+    @reads
     def member_messages(self, platform: str, chat_id: str, member_id: str, limit: int = 10) -> list[dict[str, Any]]:
         return self.query(
             "SELECT uid, time, text, status FROM messages WHERE platform = ? AND chat_id = ? AND sender_id = ?"
             " AND direction = 'in' ORDER BY time DESC LIMIT ?", (platform, chat_id, member_id, limit),
         )
 
+    @reads
     def chat_context(self, platform: str, chat_id: str, time: str, around: int = 5) -> list[dict[str, Any]]:
         before = self.query(
             "SELECT uid, time, sender_name, sender_id, text, direction FROM messages"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, parse_iso, utcnow
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, parse_iso, reads, utcnow
 
 # pending → sending → sent | failed | skipped | uncertain (crashed mid-send on a non-idempotent adapter)
 ACTIVE_STATUSES = ("pending", "sending")
@@ -159,6 +159,7 @@ class OutboundRepo(Repo):
             item.status, item.attempts, item.not_before = "pending", 0, None
         return items
 
+    @reads
     def progress(self, source: str | None = None) -> list[dict[str, Any]]:
         """Per (source, occurrence): how many targets are sent / pending / failed / skipped."""
         sql = (
@@ -174,6 +175,7 @@ class OutboundRepo(Repo):
             params.append(source)
         return self.query(sql + " GROUP BY source, occurrence ORDER BY created_at DESC LIMIT 500", params)
 
+    @reads
     def list(self, *, status: str | None = None, source: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM outbound WHERE 1=1", []
         if status:
@@ -187,6 +189,7 @@ class OutboundRepo(Repo):
             r["payload"] = loads(r["payload"], {})
         return rows
 
+    @reads
     def count_by_status(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in self.query("SELECT status, count(*) AS n FROM outbound GROUP BY status")}
 

@@ -1,8 +1,7 @@
 """Read-only queries behind the dashboard, `qunbot report` and /metrics; retention deletes.
 
-Report queries run on their own short-lived read connection (WAL lets it read a consistent
-snapshot while the bot writes), so a long report never holds the store lock or delays
-recording. Periods are lists of local days given as (day, utc_from, utc_to) ISO bounds,
+Report queries run on a read-only connection (WAL lets it read a consistent snapshot while
+the bot writes), so a long report never holds the write lock or delays recording. Periods are lists of local days given as (day, utc_from, utc_to) ISO bounds,
 because a "day" is a day in the configured time zone.
 """
 
@@ -11,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
-from bot.store.base import Repo, dumps
+from bot.store.base import Repo, dumps, reads
 
 Days = Sequence[tuple[str, str, str]]
 Chats = Sequence[tuple[str, str]] | None
@@ -86,30 +84,20 @@ class ReportRepo(Repo):
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        """A read transaction on a separate connection (the shared one for :memory:)."""
-        path = self._path()
-        if not path:
-            with self.lock:
-                yield self.conn
-            return
-        conn = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, timeout=10, isolation_level=None)
-        try:
-            for pragma in ("busy_timeout=10000", "temp_store=MEMORY", "mmap_size=268435456",
-                           "cache_size=-32768"):
-                conn.execute(f"PRAGMA {pragma}")
+        """A read transaction on this thread's read-only connection (the write one, under the
+        lock, for an in-memory database)."""
+        with self._connections.reading(), self.lock:
+            conn = self.conn
+            if self._connections.current() is None or conn.in_transaction:
+                yield conn
+                return
             conn.execute("BEGIN")
-            yield conn
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
 
-    def _path(self) -> str:
-        if not hasattr(self, "_db_path"):
-            with self.lock:
-                row = self.conn.execute("PRAGMA database_list").fetchone()
-            self._db_path = row[2] if row and row[2] else ""
-        return self._db_path
-
+    @reads
     def collect(self, days: Days, chats: Chats, *, unanswered_limit: int = 500) -> dict[str, Any]:
         """Every raw figure of a period in one consistent snapshot; `chats=None` means all."""
         params = {"days": dumps([list(d) for d in days]), "chats": dumps([list(c) for c in chats or []]),
@@ -129,6 +117,7 @@ class ReportRepo(Repo):
 
     # -- gauges for /metrics ----------------------------------------------------------
 
+    @reads
     def outbox_gauges(self) -> dict[str, Any]:
         """Ledger rows by status and the oldest due time of a pending row."""
         by_status = {r["status"]: r["n"] for r in
@@ -161,6 +150,7 @@ class ReportRepo(Repo):
             )
             return cur.rowcount
 
+    @reads
     def count_older(self, cutoff: str) -> dict[str, int]:
         return {
             "messages": self.scalar("SELECT count(*) FROM messages WHERE time < ?", (cutoff,)),

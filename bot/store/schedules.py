@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, iso, loads, parse_iso, utcnow
+from bot.store.base import Repo, dumps, iso, loads, parse_iso, reads, utcnow
 
 MIGRATIONS_V1 = """
 CREATE TABLE schedule_jobs (
@@ -46,6 +46,7 @@ class ScheduleRepo(Repo):
 
     # -- jobs -----------------------------------------------------------------------
 
+    @reads
     def list_jobs(self, kind: str | None = None, statuses: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM schedule_jobs WHERE 1=1", []
         if kind:
@@ -132,6 +133,7 @@ class ScheduleRepo(Repo):
             )
             return True
 
+    @reads
     def runs(self, job_id: int | None = None, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM schedule_runs WHERE 1=1", []
         if job_id is not None:
@@ -147,6 +149,7 @@ class ScheduleRepo(Repo):
         return int(self.scalar(
             "SELECT count(*) FROM outbound WHERE source = ? AND occurrence = ?", (source, occurrence)) or 0)
 
+    @reads
     def delivery_progress(self, source_prefix: str, limit: int = 200) -> list[dict[str, Any]]:
         """sent / pending / failed / skipped per (source, occurrence) for sources starting with a prefix."""
         pattern = source_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
