@@ -80,6 +80,7 @@ class AccountRepo(Repo):
                 (session_hash(session_id), name, iso(now), iso(expires)),
             )
 
+    @reads
     def session_user(self, session_id: str, now: datetime) -> dict[str, Any] | None:
         """The enabled user of a live session, or None (logged out, revoked, expired, disabled)."""
         return self.query_one(
@@ -95,6 +96,7 @@ class AccountRepo(Repo):
     def count_sessions(self, name: str) -> int:
         return self.scalar("SELECT count(*) FROM console_sessions WHERE user = ?", (name,))
 
+    @reads
     def get_user(self, name: str) -> dict[str, Any] | None:
         return self.query_one("SELECT * FROM users WHERE name = ?", (name,))
 
