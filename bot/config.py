@@ -21,10 +21,17 @@ DEFAULT_CONFIG = "config.toml"
 
 @dataclass(frozen=True)
 class BotSettings:
+    """The bot itself: its name, clock, data folder and database."""
+
+    # the bot's display name in chats, /help and the simulator; members @ it by this name
     name: str = "小Q"
+    # IANA time zone for schedules, time windows, reports and the console
     timezone: str = "Asia/Shanghai"
+    # seed the simulator's demo groups, members and rules once, when the database is new
     demo: bool = False
+    # folder for the database and generated files; relative to the config file's folder
     data_dir: str = "./data"
+    # SQLite file name inside data_dir, or an absolute path
     database: str = "qunbot.db"
     # longer messages are recorded truncated and flagged, never dropped
     max_text_length: int = 4000
@@ -46,12 +53,19 @@ MAX_SESSION_HOURS = 8760
 
 @dataclass(frozen=True)
 class ConsoleSettings:
+    """The admin console and the HTTP server that also takes the platforms' callbacks."""
+
+    # the console pages; only checked today to refuse a config with nothing to run
     enabled: bool = True
+    # address the one HTTP server (console and platform callbacks) listens on; `run --host` overrides
     host: str = "127.0.0.1"
+    # TCP port of that server; `run --port` overrides
     port: int = 8080
     # signs session cookies; empty means a random key kept in the data directory
     secret: str = secret("")
+    # a login lasts this many hours (0 < hours <= 8760); logout and password changes end it sooner
     session_hours: float = 12.0
+    # wrong passwords in a row that lock the account for 5 minutes (failures 15 minutes apart are forgotten)
     max_login_failures: int = 5
     # serve /metrics (Prometheus, no login): keep the console on 127.0.0.1 or filter it in the proxy
     metrics: bool = True
@@ -82,10 +96,17 @@ class ConsoleSettings:
 
 @dataclass(frozen=True)
 class OutboxSettings:
+    """Rate limits and retries of everything sent (replies, posts, platform actions)."""
+
+    # sends to one chat in any sliding 60 s window, on top of each adapter's own limits
     per_target_per_minute: int = 20
+    # sends through one adapter in any sliding 60 s window
     per_adapter_per_minute: int = 600
+    # tries of a transient failure before the delivery is marked failed
     max_attempts: int = 5
+    # first retry delay; it doubles per attempt up to retry_max, with jitter of x0.5-1.5
     retry_base: Duration = Duration(2)
+    # the longest delay between two tries
     retry_max: Duration = Duration(300)
     # a reply the rate limits held back this long is dropped, not sent late ("0": never)
     reply_ttl: Duration = Duration(600)
@@ -101,7 +122,9 @@ class OutboxSettings:
 class ReportsSettings:
     """Optional daily summary posted to a managers' chat (name, chat id or platform:chat_id)."""
 
+    # the chat that gets the summary (name, chat id or platform:chat_id); empty: no summary
     daily_summary_chat: str = ""
+    # local time of day (HH:MM, in bot.timezone) the summary is posted
     daily_summary_time: str = "21:00"
 
     def validate(self) -> None:
@@ -112,7 +135,11 @@ class ReportsSettings:
 
 @dataclass(frozen=True)
 class LoggingSettings:
+    """What the process logs, and how."""
+
+    # the lowest level written to standard error
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "text" for people, "json" for one JSON object per line (with the message id where there is one)
     format: Literal["text", "json"] = "text"
 
 
@@ -120,10 +147,15 @@ class LoggingSettings:
 class GroupConfig:
     """A chat declared in config: its tags and managers' name for it."""
 
+    # the platform's chat id (OneBot group number, WeCom chat id, simulator id)
     id: str
+    # managers' name for the chat, shown in the console and usable in rules and schedules
     name: str = ""
+    # adapter the chat belongs to: sim, wecom, mp, onebot or webhook
     platform: str = "sim"
+    # tags that scope keyword rules, FAQ entries and posts (e.g. 宝妈, VIP)
     tags: list[str] = field(default_factory=list)
+    # member ids of this chat's moderators: their messages skip moderation, they may use /mute etc.
     moderators: list[str] = field(default_factory=list)
 
 

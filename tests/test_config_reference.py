@@ -37,3 +37,9 @@ def test_uncommented_example_is_a_valid_config_equal_to_the_defaults():
     defaults = settings_from_dict({})
     loaded = settings_from_dict(data)
     assert loaded == defaults
+
+
+def test_every_key_says_what_it_means():
+    # a new settings field needs a comment above it: that comment is its line in docs/config.md
+    missing = [f"{t.path}.{k.name}" for t in tables() for k in t.keys if not k.meaning]
+    assert missing == []
