@@ -202,8 +202,16 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def console_labels() -> dict[str, dict[str, str]]:
+    """Per table, the zh-CN field names the console's forms show, where a form edits that table."""
+    from schedules.forms import CAMPAIGN_LABELS, POST_LABELS
+
+    return {"campaigns": CAMPAIGN_LABELS, "posts": POST_LABELS}
+
+
 def reference_markdown(found: list[Table] | None = None) -> str:
     found = tables() if found is None else found
+    labels = console_labels()
     count = sum(len(t.keys) for t in found)
     out = [
         "# Configuration reference",
@@ -225,10 +233,15 @@ def reference_markdown(found: list[Table] | None = None) -> str:
             out += [table.meaning, ""]
         if not table.keys:
             continue
-        out += ["| key | type | default | meaning |", "|---|---|---|---|"]
+        shown = labels.get(table.path)
+        if shown:
+            out += ["| key | console | type | default | meaning |", "|---|---|---|---|---|"]
+        else:
+            out += ["| key | type | default | meaning |", "|---|---|---|---|"]
         for key in table.keys:
             meaning = key.meaning + (" (secret: may be `env:NAME`)" if key.secret else "")
-            out.append(f"| `{key.name}` | {_cell(key.type)} | `{_cell(key.default)}` | {_cell(meaning)} |")
+            label = f" {shown.get(key.name, '')} |" if shown else ""
+            out.append(f"| `{key.name}` |{label} {_cell(key.type)} | `{_cell(key.default)}` | {_cell(meaning)} |")
         out.append("")
     return "\n".join(out)
 
