@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import orjson
 import sqlite_utils
@@ -26,6 +26,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def iso(dt: datetime) -> str: ...
+@overload
+def iso(dt: datetime | None) -> str | None: ...
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
@@ -34,6 +38,10 @@ def iso(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="milliseconds")
 
 
+@overload
+def parse_iso(text: str) -> datetime | None: ...
+@overload
+def parse_iso(text: None) -> None: ...
 def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -235,7 +243,7 @@ class Repo:
 class _Transaction:
     """BEGIN IMMEDIATE … COMMIT under the store lock; rolls back on any exception."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock | _NoLock) -> None:
         self.conn = conn
         self.lock = lock
         self.depth_owner = False
