@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import orjson
 import sqlite_utils
@@ -107,9 +107,13 @@ def next_id(conn: sqlite3.Connection, table: str) -> int:
     return conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0]
 
 
-def reads(fn: Callable[..., Any]) -> Callable[..., Any]:
+ReadFn = TypeVar("ReadFn", bound=Callable[..., Any])
+
+
+def reads(fn: ReadFn) -> ReadFn:
     """Mark a repository method as a pure query: `Store.run` gives it a read connection on a
     reader thread instead of the writer thread (pages, reports, exports, version polls)."""
+    # a marker on the function object (read by Store.run), which typing cannot declare
     fn.reads_only = True  # type: ignore[attr-defined]
     return fn
 

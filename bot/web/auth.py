@@ -70,6 +70,7 @@ def require_role(role: str) -> Callable[[Handler], Handler]:
                 raise web.HTTPForbidden(text=ERR_FORBIDDEN)
             return await handler(request)
 
+        # a marker on the function object, which typing cannot declare
         wrapper.required_role = role  # type: ignore[attr-defined]
         return wrapper
 
@@ -121,6 +122,7 @@ def platform_callback(handler: AnyHandler) -> AnyHandler:
     """Mark a platform callback: signed by the platform itself, so it needs no CSRF token,
     and it never carries a console session, so the console's middlewares leave it alone
     (they were a fifth of a callback's cost)."""
+    # a marker on the function object (read by is_platform_callback), which typing cannot declare
     handler.platform_callback = True  # type: ignore[attr-defined]
     return handler
 
