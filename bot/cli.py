@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: a subparser's default must not overwrite a --config given before the command name
     sub_common = argparse.ArgumentParser(add_help=False)
     sub_common.add_argument("--config", default=argparse.SUPPRESS, help="config file (default ./config.toml)")
-    sub.common_parent = sub_common  # type: ignore[attr-defined]
+    set_common_parent(sub, sub_common)
     cli_commands.register(sub)
     reports_cli.register(sub)
     for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli):
@@ -83,10 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def set_common_parent(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    """Keep on `sub` the parser whose options (--config) each of its subcommands also takes."""
+    vars(sub)["common_parent"] = parent
+
+
+def common_parent(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """The parser given to `set_common_parent` for `sub` (or for the group it was nested in)."""
+    return vars(sub)["common_parent"]
+
+
 def add_command(sub: argparse._SubParsersAction, name: str, handler: Handler, help: str, *,
                 json_flag: bool = False) -> argparse.ArgumentParser:
     """Register a subcommand with the shared --config option (and --json if it prints results)."""
-    parser = sub.add_parser(name, help=help, description=help, parents=[sub.common_parent])  # type: ignore[attr-defined]
+    parser = sub.add_parser(name, help=help, description=help, parents=[common_parent(sub)])
     if json_flag:
         parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=handler)

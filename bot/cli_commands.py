@@ -10,7 +10,14 @@ import sys
 import uuid
 from typing import Any
 
-from bot.cli import CliContext, add_command, config_error_json, print_config_errors
+from bot.cli import (
+    CliContext,
+    add_command,
+    common_parent,
+    config_error_json,
+    print_config_errors,
+    set_common_parent,
+)
 from bot.events import ChatKind, Event
 from bot.settings_loader import ConfigError
 from bot.store.accounts import ROLES
@@ -36,10 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "why", cmd_why, "print what each stage decided about a message", json_flag=True)
     p.add_argument("message_id", help="message id (platform id, or platform:id)")
 
-    p = sub.add_parser("user", help="manage console users", parents=[sub.common_parent])
+    p = sub.add_parser("user", help="manage console users", parents=[common_parent(sub)])
     usub = p.add_subparsers(dest="user_command", metavar="ACTION")
     usub.required = True
-    usub.common_parent = sub.common_parent
+    set_common_parent(usub, common_parent(sub))
     p = add_command(usub, "add", cmd_user_add, "create a console user")
     p.add_argument("name")
     p.add_argument("--role", choices=ROLES, required=True)
@@ -51,10 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--random", action="store_true")
     add_command(usub, "list", cmd_user_list, "list console users", json_flag=True)
 
-    p = sub.add_parser("demo", help="demo data", parents=[sub.common_parent])
+    p = sub.add_parser("demo", help="demo data", parents=[common_parent(sub)])
     dsub = p.add_subparsers(dest="demo_command", metavar="ACTION")
     dsub.required = True
-    dsub.common_parent = sub.common_parent
+    set_common_parent(dsub, common_parent(sub))
     p = add_command(dsub, "reset", cmd_demo_reset, "forget simulated chats and seed the demo again")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
@@ -108,7 +115,7 @@ def cmd_check_config(ctx: CliContext) -> int:
         else:
             print_config_errors(exc)
         return 2
-    data = {
+    data: dict[str, Any] = {
         "ok": True, "config": settings.source, "database": str(settings.database_path),
         "adapters": settings.adapters.enabled_names(), "timezone": settings.bot.timezone,
         "keywords": len(settings.keywords), "groups": len(settings.groups),

@@ -79,11 +79,11 @@ def _walk(cls: type, path: str, array: bool, meaning: str, found: list[Table]) -
 
 
 def _dataclass_of(tp: Any) -> type | None:
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return tp
     if get_origin(tp) is list:
         (item,) = get_args(tp)
-        if dataclasses.is_dataclass(item):
+        if isinstance(item, type) and dataclasses.is_dataclass(item):
             return item
     return None
 

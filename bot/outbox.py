@@ -23,7 +23,7 @@ import heapq
 import itertools
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -115,6 +115,7 @@ class Outbox:
             return []
         created = await self.store.run(self.store.outbound.insert, items, self.clock.now())
         for item in created:
+            assert item.id is not None, "insert returns stored items"
             if watch:
                 self.outcomes.watch(item.id)
             self._schedule(item)
@@ -169,8 +170,8 @@ class Outbox:
         active = await self.store.run(self.store.outbound.active)
         resumed = uncertain = 0
         for item in active:
-            adapter = self.adapters.get(item.platform)
-            if item.status == "sending" and not (adapter and adapter.idempotent_send):
+            owner = self.adapters.get(item.platform)
+            if item.status == "sending" and not (owner and owner.idempotent_send):
                 await self.store.run(self.store.outbound.mark, item.id, "uncertain", error=ERR_CRASHED)
                 uncertain += 1
                 continue
@@ -317,7 +318,8 @@ class Outbox:
 
     # -- sending --------------------------------------------------------------------
 
-    async def _send(self, item: OutboundItem, slots: list[tuple[SlidingWindow, object]] = ()) -> None:
+    async def _send(self, item: OutboundItem, slots: Sequence[tuple[SlidingWindow, object]] = ()) -> None:
+        assert item.id is not None, "only stored deliveries are sent"
         store = self.store
         # the limit counts what the platform may have seen: sent or uncertain, not refused tries
         counted = False

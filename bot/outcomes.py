@@ -44,7 +44,7 @@ class Outcomes:
     def settle(self, item: OutboundItem, status: str, error: str = "") -> None:
         if status in self.counts:
             self.counts[status] += 1
-        future = self._waiters.get(item.id)
+        future = self._waiters.get(item.id) if item.id is not None else None
         if future is not None and not future.done():
             future.set_result(status)
         if self.hook is not None:

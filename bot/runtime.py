@@ -88,7 +88,9 @@ class Bot:
         # dedupe and record run when an adapter hands the event over; the rest in a worker
         self._intake_end = self.pipeline.names.index("record") + 1
         self._chat_info: dict[tuple[str, str], tuple[str, list[str]]] = {}
-        self._queues = [asyncio.Queue(maxsize=queue_size) for _ in range(workers)]
+        self._queues: list[asyncio.Queue[tuple[Event, Context]]] = [
+            asyncio.Queue(maxsize=queue_size) for _ in range(workers)
+        ]
         self._workers: list[asyncio.Task] = []
         self._started = False
         self.handled = 0
@@ -239,7 +241,8 @@ class Bot:
             return "duplicate"
         saved = self.recorder.durable()
         self._unsaved[event.uid] = saved
-        saved.add_done_callback(lambda _, uid=event.uid: self._unsaved.pop(uid, None))
+        uid = event.uid
+        saved.add_done_callback(lambda _: self._unsaved.pop(uid, None))
         index = zlib.crc32(event.session_key.encode()) % len(self._queues)
         try:
             await self._until_durable(saved)
@@ -391,6 +394,7 @@ class Bot:
             return status == "sent"
         if not wait:
             return adapter.connected
+        assert created[0].id is not None, "submit returns stored items"
         status = await self.outbox.outcome(created[0].id, ACTION_WAIT_SECONDS)
         if status != "sent":
             log.warning("action %s on %s not confirmed: %s", kind, platform, status or "still pending")

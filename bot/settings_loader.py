@@ -222,8 +222,8 @@ def _convert(tp: Any, value: Any, key: str, path: str | Path | None, errors: lis
         if any(v is _BAD for v in table.values()):
             return _BAD
         return table
-    if dataclasses.is_dataclass(tp):
-        return _load_section(tp, value, key, path, errors)  # type: ignore[arg-type]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _load_section(tp, value, key, path, errors)
     checked = _convert_scalar(tp, value)
     if isinstance(checked, _Reason):
         errors.append(ConfigError(path, key, checked.text))

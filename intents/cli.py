@@ -7,7 +7,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from bot.cli import CliContext, add_command
+from bot.cli import CliContext, add_command, common_parent, set_common_parent
 from intents.config import FaqSettings
 from intents.faqfile import FaqFileError, dump_csv, dump_jsonl, read_file, write_file
 
@@ -16,10 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add this capability's subcommands to the `qunbot` parser."""
     p = sub.add_parser("faq", help="FAQ entries: import, export, evaluate, ask",
                        description="FAQ entries: import, export, evaluate, ask",
-                       parents=[sub.common_parent])
+                       parents=[common_parent(sub)])
     fsub = p.add_subparsers(dest="faq_command", metavar="ACTION")
     fsub.required = True
-    fsub.common_parent = sub.common_parent  # type: ignore[attr-defined]
+    set_common_parent(fsub, common_parent(sub))
 
     p = add_command(fsub, "import", cmd_import, "import FAQ entries from .jsonl or .csv", json_flag=True)
     p.add_argument("file", type=Path)

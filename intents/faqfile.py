@@ -42,7 +42,7 @@ def entry_from_dict(data: Any, where: str) -> FaqEntry:
     questions = list(dict.fromkeys(q.strip() for q in questions if q.strip()))
     if not questions:
         raise FaqFileError(f"{where}：条目 {entry_id} 至少需要一个问法")
-    lists = {}
+    lists: dict[str, list[str]] = {}
     for key in ("tags", "groups"):
         value = data.get(key) or []
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -51,7 +51,8 @@ def entry_from_dict(data: Any, where: str) -> FaqEntry:
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise FaqFileError(f"{where}：条目 {entry_id} 的 enabled 应为 true/false")
-    return FaqEntry(id=entry_id, answer=answer.strip(), questions=questions, enabled=enabled, **lists)
+    return FaqEntry(id=entry_id, answer=answer.strip(), questions=questions, enabled=enabled,
+                    tags=lists["tags"], groups=lists["groups"])
 
 
 def parse_jsonl(text: str, name: str = "文件") -> list[FaqEntry]:
@@ -113,7 +114,7 @@ def read_file(path: Path | str) -> list[FaqEntry]:
 def dump_jsonl(entries: list[FaqEntry]) -> str:
     lines = []
     for e in entries:
-        data = {"id": e.id, "answer": e.answer, "questions": e.questions, "tags": e.tags}
+        data: dict[str, Any] = {"id": e.id, "answer": e.answer, "questions": e.questions, "tags": e.tags}
         if e.groups:
             data["groups"] = e.groups
         if not e.enabled:

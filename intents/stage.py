@@ -75,13 +75,13 @@ class FaqStage:
         if match.outcome == "suggest":
             return await self._suggest(event, ctx, key, match)
         await self._log_unanswered(event, ctx, match)
-        best = match.best
-        if best is None:
+        top = match.best
+        if top is None:
             reason = "没有相近的常见问题"
-        elif best.score >= s.suggest_threshold:
-            reason = f"最高分 {best.score:.1f}（{best.entry_id}）未达回答阈值，群聊不发建议"
+        elif top.score >= s.suggest_threshold:
+            reason = f"最高分 {top.score:.1f}（{top.entry_id}）未达回答阈值，群聊不发建议"
         else:
-            reason = f"最高分 {best.score:.1f}（{best.entry_id}）低于建议阈值 {s.suggest_threshold:g}"
+            reason = f"最高分 {top.score:.1f}（{top.entry_id}）低于建议阈值 {s.suggest_threshold:g}"
         return Decision(stage=STAGE, outcome="pass", reason=reason, detail=match.to_dict())
 
     # -- outcomes ---------------------------------------------------------------------
@@ -109,7 +109,7 @@ class FaqStage:
         if via == "suggest":
             reason = f"成员选择了建议中的常见问题 {entry_id}"
         else:
-            reason = f"常见问题 {entry_id} 匹配度 {score:.1f}（问法：{match.best.question if match else ''}）"
+            reason = f"常见问题 {entry_id} 匹配度 {score:.1f}（问法：{match.best.question if match and match.best else ''}）"
         reply = Reply(text=entry.answer, mention_sender=event.is_group and self.settings.mention_sender)
         return Decision(stage=STAGE, outcome="answered", reason=reason, detail=detail, stop=True,
                         replies=[reply])

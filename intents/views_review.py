@@ -43,7 +43,7 @@ async def unanswered(request: web.Request) -> dict:
 async def resolve(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     ids = _ids([str(v) for v in form.getall("ids", [])])
-    action = form.get("action")
+    action = str(form.get("action", ""))
     faq = _faq(request)
     if not ids:
         flash(request, "没有选中任何问题", "error")

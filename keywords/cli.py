@@ -8,16 +8,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bot.cli import CliContext, add_command
+from bot.cli import CliContext, add_command, common_parent, set_common_parent
 from keywords.rules import MATCH_LABELS, MATCH_MODES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add this capability's subcommands to the `qunbot` parser."""
-    p = sub.add_parser("keywords", help="keyword auto-reply rules", parents=[sub.common_parent])
+    p = sub.add_parser("keywords", help="keyword auto-reply rules", parents=[common_parent(sub)])
     ksub = p.add_subparsers(dest="keywords_command", metavar="ACTION")
     ksub.required = True
-    ksub.common_parent = sub.common_parent
+    set_common_parent(ksub, common_parent(sub))
 
     p = add_command(ksub, "list", cmd_list, "list rules with hit counts", json_flag=True)
     p.add_argument("--search", default="", help="text in id, keyword or replies")

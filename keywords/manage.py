@@ -30,6 +30,7 @@ def validate_rules(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any] | Rule
             results.append(exc)
     regex_at = [i for i, r in enumerate(results) if isinstance(r, dict) and r["match"] == "regex"]
     if regex_at:
+        # regex_at holds only the indexes of dicts, which mypy cannot follow through the list
         slow = check_patterns([(results[i]["keyword"], results[i]["normalize"]) for i in regex_at])  # type: ignore[index]
         for j, reason in slow.items():
             results[regex_at[j]] = RuleError({"keyword": reason})

@@ -111,6 +111,7 @@ class _Side:
                 if rule.rowid in out:
                     continue
                 try:
+                    # a rule gets here only with match == "regex", which always has its compiled pattern
                     m = rule.regex.search(head, timeout=self.budget)  # type: ignore[union-attr]
                 except TimeoutError:
                     self.on_timeout(rule)

@@ -22,8 +22,8 @@ import select
 import subprocess
 import sys
 import time
-from re import _constants as C  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
+from re import _constants as C  # type: ignore[attr-defined]  # re's private parser: not in the stubs
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # re's private parser: not in the stubs
 
 import regex
 

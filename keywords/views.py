@@ -123,6 +123,7 @@ async def _save(request: web.Request, rowid: int | None) -> web.Response:
         return _form_page(request, {**rule_to_form(DEFAULTS), **_raw_values(form)}, exc.errors, row, status=422)
     await engine_of(request).areload()
     saved_row = await store.run(store.keywords.get_rule, saved)
+    assert saved_row is not None, "the rule was saved just now"
     action = "keywords.update" if rowid is not None else "keywords.create"
     detail = {"keyword": spec["keyword"], "match": spec["match"]}
     if row is not None:
@@ -133,7 +134,7 @@ async def _save(request: web.Request, rowid: int | None) -> web.Response:
 
 
 def _raw_values(form) -> dict[str, Any]:
-    values = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    values: dict[str, Any] = {k: str(v) for k, v in form.items() if k != "csrf_token"}
     for key in ("private", "normalize", "enabled"):
         values[key] = key in form
     return values
@@ -212,7 +213,7 @@ async def rule_try(request: web.Request) -> dict[str, Any]:
     bot = request.app[BOT]
     chats = await store.run(store.chats.list_chats, None, "group")
     form = await request.post() if request.method == "POST" else request.query
-    values = {
+    values: dict[str, Any] = {
         "text": str(form.get("text", "")), "chat": str(form.get("chat", "")),
         "nickname": str(form.get("nickname", "")) or "测试成员", "private": "private" in form,
         "mention": "mention" in form,
@@ -222,13 +223,14 @@ async def rule_try(request: web.Request) -> dict[str, Any]:
         chat = next((c for c in chats if f"{c['platform']}:{c['chat_id']}" == values["chat"]), None)
         chat = chat or (chats[0] if chats else None)
         private = values["private"] or chat is None
+        group: dict[str, Any] = {} if private or chat is None else chat  # the chat, unless tried as private
         event = Event(
-            platform=chat["platform"] if chat else "sim", chat_id="tester" if private else chat["chat_id"],
+            platform=chat["platform"] if chat else "sim", chat_id="tester" if private else group["chat_id"],
             chat_kind=ChatKind.PRIVATE if private else ChatKind.GROUP, sender_id="tester",
             sender_name=values["nickname"], message_id="try-" + uuid.uuid4().hex[:8], time=bot.clock.now(),
-            text=values["text"], to_me=values["mention"] or private, chat_name="" if private else chat["name"],
+            text=values["text"], to_me=values["mention"] or private, chat_name="" if private else group["name"],
         )
-        ctx = Context(now=bot.clock.now(), chat_tags=[] if private else chat["tags"],
+        ctx = Context(now=bot.clock.now(), chat_tags=[] if private else group["tags"],
                       chat_name=event.chat_name, dry_run=True)
         decision = engine_of(request).decide(event, ctx)
     return {"v": values, "chats": chats, "decision": decision, "labels": LABELS}

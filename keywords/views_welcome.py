@@ -60,7 +60,7 @@ async def welcome_save(request: web.Request) -> web.Response:
     store = request.app[STORE]
     form = await request.post()
     data = form_to_welcome(form)
-    rowid = int(form["rowid"]) if str(form.get("rowid", "")).isdigit() else None
+    rowid = int(str(form["rowid"])) if str(form.get("rowid", "")).isdigit() else None
     try:
         saved = await store.run(lambda: save_welcome(store, data, rowid=rowid))
     except RuleError as exc:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bot.cli import CliContext, add_command, existing_file
+from bot.cli import CliContext, add_command, common_parent, existing_file, set_common_parent
 from moderation.config import ACTIONS
 
 EXIT_LINES_REJECTED = 1
@@ -15,10 +15,10 @@ EXIT_BAD_FILE = 2
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `qunbot moderation` and its subcommands."""
-    parser = sub.add_parser("moderation", help="lexicon, spam rules, review and evaluation", parents=[sub.common_parent])
+    parser = sub.add_parser("moderation", help="lexicon, spam rules, review and evaluation", parents=[common_parent(sub)])
     nested = parser.add_subparsers(dest="moderation_command", metavar="SUBCOMMAND")
     nested.required = True
-    nested.common_parent = sub.common_parent  # type: ignore[attr-defined]
+    set_common_parent(nested, common_parent(sub))
 
     p = add_command(nested, "import", cmd_import, "导入词表（每行一个词，可选 词<TAB>分类）", json_flag=True)
     p.add_argument("file", type=existing_file, metavar="WORDS.txt")

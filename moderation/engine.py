@@ -8,7 +8,7 @@ it in one assignment, so edits take effect without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -102,7 +102,7 @@ class Moderator:
         pinyin = PinyinMatcher(lexicon) if s.normalize.pinyin else None
         return Compiled(self.normalizer, lexicon, rules, pinyin, spam)
 
-    def load(self, words: list[dict[str, Any]], allow_words: list[str] = (), allow_domains: list[str] = (),
+    def load(self, words: list[dict[str, Any]], allow_words: Sequence[str] = (), allow_domains: Sequence[str] = (),
              spam: SpamModel | None = None) -> None:
         self.compiled = self.compile(list(words), list(allow_words), list(allow_domains), spam)
 

@@ -81,7 +81,7 @@ def evaluate(moderator: Moderator, cases: list[dict[str, Any]], *, min_seconds: 
             totals[k] += v
         totals["seconds"] += seconds
         totals["messages"] += runs * len(items)
-    report.update(_rates(totals, totals["seconds"], totals["messages"]))
+    report.update(_rates(totals, totals["seconds"], int(totals["messages"])))
     return report
 
 

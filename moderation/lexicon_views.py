@@ -91,7 +91,7 @@ async def lexicon_add(request: web.Request) -> web.Response:
 async def lexicon_import(request: web.Request) -> web.Response:
     form = await request.post()
     upload = form.get("file")
-    data = upload.file.read(MAX_IMPORT + 1) if hasattr(upload, "file") else str(form.get("text", "")).encode()
+    data = upload.file.read(MAX_IMPORT + 1) if isinstance(upload, web.FileField) else str(form.get("text", "")).encode()
     if len(data) > MAX_IMPORT:
         flash(request, "文件过大（上限 5 MB）", "error")
         raise web.HTTPFound("/moderation/lexicon")
@@ -127,7 +127,7 @@ async def lexicon_import(request: web.Request) -> web.Response:
 @require_role("moderator")
 async def lexicon_delete(request: web.Request) -> web.Response:
     form = await request.post()
-    ids = [int(v) for v in form.getall("id", []) if str(v).isdigit()]
+    ids = [int(str(v)) for v in form.getall("id", []) if str(v).isdigit()]
     if not ids:
         flash(request, "请先勾选要删除的词", "error")
         raise web.HTTPFound("/moderation/lexicon")
@@ -177,7 +177,7 @@ async def allowlist_delete(request: web.Request) -> web.Response:
     store = request.app[STORE]
     allow_id = int(request.match_info["id"])
     rows = [r for r in await store.run(store.moderation.list_allow) if r["id"] == allow_id]
-    if rows and await store.run(store.moderation.remove_allow, allow_id):
+    if bool(rows) and await store.run(store.moderation.remove_allow, allow_id):
         await reload_engine(request)
         await audit(request, f"moderation.allow.{rows[0]['kind']}.delete", rows[0]["value"], {})
         flash(request, f"已从白名单移除：{rows[0]['value']}", "ok")

@@ -59,7 +59,8 @@ def split(rows: list[tuple[str, bool]]) -> tuple[list[tuple[str, bool]], list[tu
     seen: dict[str, bool] = {}
     for text, label in rows:
         seen.setdefault(text.strip(), label)
-    train, held = [], []
+    train: list[tuple[str, bool]] = []
+    held: list[tuple[str, bool]] = []
     for text, label in seen.items():
         (held if zlib.crc32(text.encode()) % 5 == 0 else train).append((text, label))
     return train, held

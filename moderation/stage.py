@@ -51,7 +51,7 @@ class ModerationStage:
         except Exception:
             log.exception("moderation lexicon could not be loaded; matching with an empty lexicon")
         self._next_check = 0.0
-        self._reloading: asyncio.Task | None = None
+        self._reloading: asyncio.Future[dict[str, int]] | None = None
         services.registry["moderation"] = self.engine
         services.registry["moderation.stage"] = self
         commands = services.registry.get("commands")
@@ -180,7 +180,7 @@ class ModerationStage:
             "hits": [h.as_dict() for h in verdict.hits],
             "detail": {"step": p.step, "seconds": p.seconds, "degraded": p.degraded, "reason": reason},
         }
-        strike = None
+        strike: dict[str, Any] | None = None
         if p.strike:
             strike = {"time": self.services.clock.now(), "expires_at": self.strikes.expires_at(),
                       "step": _step_name(p), "reason": reason}

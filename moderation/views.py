@@ -132,7 +132,7 @@ async def review_decide(request: web.Request) -> web.Response:
 async def review_bulk(request: web.Request) -> web.Response:
     form = await request.post()
     decision = str(form.get("decision", ""))
-    ids = [int(v) for v in form.getall("id", []) if str(v).isdigit()]
+    ids = [int(str(v)) for v in form.getall("id", []) if str(v).isdigit()]
     if decision not in ("approve", "confirm") or not ids:
         flash(request, "请勾选条目并选择“放行”或“确认违规”", "error")
         raise web.HTTPFound("/moderation/review")

@@ -6,7 +6,7 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.cli import CliContext, now_utc
+from bot.cli import CliContext, common_parent, now_utc
 from schedules.jobs import STATUS_LABELS, effective_jobs
 from schedules.planner import known_chats, preview_rows
 from schedules.timeline import KIND_LABELS, next_occurrence
@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `qunbot schedule ...` to the `qunbot` parser."""
     parser = sub.add_parser("schedule", help="campaigns and recurring posts: preview, list, status, retry",
-                            parents=[sub.common_parent])  # type: ignore[attr-defined]
+                            parents=[common_parent(sub)])
     nested = parser.add_subparsers(dest="schedule_command", metavar="ACTION")
     nested.required = True
-    common = sub.common_parent  # type: ignore[attr-defined]
+    common = common_parent(sub)
 
     p = nested.add_parser("preview", help="every occurrence in the next N days, without sending",
                           parents=[common])

@@ -174,6 +174,7 @@ class Scheduler:
         now = self.clock.now()
         if job.kind != CAMPAIGN:
             return []
+        # a campaign job's spec is a CampaignConfig (the kind says which; the type cannot)
         return [
             {"time": o.time.astimezone(self.tz), "kind": o.kind, "key": occurrence_key(o.time),
              "past": o.time <= (job.last_considered or now), "text": plan_one(job, o, self.tz, []).text}
@@ -210,6 +211,7 @@ class Scheduler:
                     continue
                 await self.store.run(self.store.schedules.advance, job.id, now)
             if job.kind == CAMPAIGN and job.status == "active":
+                # a campaign job's spec is a CampaignConfig (the kind says which; the type cannot)
                 plan = campaign_plan(job.spec, self.tz)  # type: ignore[arg-type]
                 end = campaign_bounds(job.spec, self.tz)[1]  # type: ignore[arg-type]
                 if now >= end and (not plan or plan[-1].time <= now):
@@ -336,7 +338,7 @@ class Scheduler:
             jobs = await self.jobs(kind=CAMPAIGN)
             result = await self.store.run(sync_campaign_rules, self.store, jobs, self.tz)
             engine = self.services.registry.get("keywords")
-            if (result["saved"] or result["removed"]) and hasattr(engine, "areload"):
+            if (result["saved"] or result["removed"]) and engine is not None and hasattr(engine, "areload"):
                 await engine.areload()
         except Exception:
             log.exception("campaign keyword rules could not be synchronised")

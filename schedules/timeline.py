@@ -111,10 +111,10 @@ def _day_times(post: PostConfig, day: date, tz: ZoneInfo) -> list[datetime]:
     day_start, day_end = local_dt(day, time(0), tz), local_dt(day + ONE_DAY, time(0), tz)
     k = max(0, math.ceil((day_start - anchor) / step))
     out = []
-    t = anchor + k * step
-    while t < day_end:
-        out.append(t)
-        t += step
+    moment = anchor + k * step
+    while moment < day_end:
+        out.append(moment)
+        moment += step
     return out
 
 

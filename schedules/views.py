@@ -69,7 +69,7 @@ async def index(request: web.Request) -> dict[str, Any]:
     store = sched.store
     now = sched.clock.now()
     show_archived = request.query.get("archived") == "1"
-    rows = []
+    rows: list[dict[str, Any]] = []
     for job in await sched.jobs():
         if job.status == "archived" and not show_archived:
             continue

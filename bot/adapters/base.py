@@ -95,6 +95,8 @@ class Adapter:
     # True when re-sending the same delivery id cannot post twice (used after a crash mid-send)
     idempotent_send: bool = False
     rate_limits: tuple[RateLimit, ...] = ()
+    # set by start(); None (or not set) before it
+    bot: Bot | None
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return []

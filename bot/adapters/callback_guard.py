@@ -12,7 +12,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 from xml.parsers import expat
 
 from aiohttp import web
@@ -150,7 +150,7 @@ class MalformedXml(ValueError):
     """Not well-formed XML, or not the flat <xml>…</xml> document WeChat sends."""
 
 
-def _forbid(*_: Any) -> None:
+def _forbid(*_: Any) -> NoReturn:
     raise UnsafeXml(ERR_UNSAFE_XML)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
 
@@ -200,7 +200,8 @@ class OnebotAdapter(Adapter):
     def _socket(self) -> Connection | None:
         usable = [c for c in self.connections if c.can_act]
         preferred = [c for c in usable if c.self_id == self.self_id]
-        return (preferred or usable or [None])[-1]
+        candidates = preferred or usable
+        return candidates[-1] if candidates else None
 
     async def call(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one action; returns `data`. Raises ActionNotSupported, NotConnected (nothing
@@ -306,5 +307,5 @@ class OnebotAdapter(Adapter):
         }
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)

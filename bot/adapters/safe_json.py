@@ -41,8 +41,11 @@ _DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_flo
 def too_deep(data: bytes | str, limit: int = MAX_DEPTH) -> bool:
     """True when brackets nest deeper than `limit` (or do not balance); brackets inside
     strings do not count. Every step runs at C speed: no per-character Python loop."""
-    curly, square = ("{", "[") if isinstance(data, str) else (b"{", b"[")
-    if data.count(curly) + data.count(square) <= limit:
+    if isinstance(data, str):
+        count = data.count("{") + data.count("[")
+    else:
+        count = data.count(b"{") + data.count(b"[")
+    if count <= limit:
         return False  # the common case: too few brackets to nest that deep
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if b"\\" in raw:  # drop escaped backslashes, then escaped quotes: each quote left is real

@@ -54,6 +54,7 @@ class SimAdapter(Adapter):
 
     async def send(self, delivery: Delivery) -> str | None:
         bot = self.bot
+        assert bot is not None, "sim adapter used before start()"
         store = bot.store
         uid = f"{PLATFORM}:out:{delivery.id}"
         if delivery.chat_kind != "private" and not await self._chat_exists(delivery.chat_id):
@@ -72,6 +73,7 @@ class SimAdapter(Adapter):
     async def _chat_exists(self, chat_id: str) -> bool:
         if chat_id in self._known_chats:
             return True
+        assert self.bot is not None, "sim adapter used before start()"
         store = self.bot.store
         try:
             found = await store.run(store.chats.get_chat, PLATFORM, chat_id)
@@ -84,7 +86,9 @@ class SimAdapter(Adapter):
 
     async def perform(self, action: dict[str, Any]) -> None:
         """Simulated platform actions are shown in the chat as system notices."""
-        store = self.bot.store
+        bot = self.bot
+        assert bot is not None, "sim adapter used before start()"
+        store = bot.store
         kind = action.get("action")
         who = action.get("member_name") or action.get("member_id", "")
         notices = {
@@ -99,7 +103,7 @@ class SimAdapter(Adapter):
             raise ActionNotSupported(kind or "?")
         if kind == "recall" and action.get("message_uid"):
             # through the recorder, so the status lands after the message's own (batched) status
-            self.bot.recorder.defer(store.messages.set_status, [(action["message_uid"], "recalled")])
+            bot.recorder.defer(store.messages.set_status, [(action["message_uid"], "recalled")])
         if kind == "kick" and action.get("member_id"):
             try:
                 await store.run(store.chats.upsert_member, PLATFORM, action["chat_id"], action["member_id"], left=True)
@@ -107,11 +111,11 @@ class SimAdapter(Adapter):
                 raise TransientSendError(f"模拟平台暂不可用：{exc}") from None
         # the notice rides the recorder's next batch, like a reply: a moderation action must
         # not make the worker wait for the writer thread (a transaction per recall did)
-        self.bot.recorder.defer_row(store.messages.record_outgoing_many, {
+        bot.recorder.defer_row(store.messages.record_outgoing_many, {
             # keyed by the outbox row when there is one: a repeat after a crash is a no-op
             "uid": f"{PLATFORM}:act:{action.get('delivery_id') or uuid.uuid4().hex[:12]}", "platform": PLATFORM,
             "chat_id": action["chat_id"], "chat_kind": "group", "sender_id": "system", "sender_name": "系统",
-            "text": notices[kind], "time": self.bot.clock.now(), "raw": {"action": action},
+            "text": notices[kind], "time": bot.clock.now(), "raw": {"action": action},
         })
 
 

@@ -256,7 +256,9 @@ def _pieces(text: str, limit: int) -> list[str]:
 
 
 def _hard_split(text: str, limit: int) -> list[str]:
-    out, current, size = [], [], 0
+    out: list[str] = []
+    current: list[str] = []
+    size = 0
     for ch in text:
         n = len(ch.encode())
         if size + n > limit:

@@ -17,7 +17,8 @@ class WechatCallbackAdapter(Adapter):
     api: Any
 
     def _now(self) -> float:
-        return self.bot.clock.now().timestamp() if getattr(self, "bot", None) else time.time()
+        bot = getattr(self, "bot", None)
+        return bot.clock.now().timestamp() if bot else time.time()
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get(self.settings.path, self.verify_url), web.post(self.settings.path, self.callback)]

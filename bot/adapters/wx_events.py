@@ -43,7 +43,7 @@ def to_events(platform: str, msg: dict[str, Any]) -> list[Event]:
     """Translate one decrypted callback; empty when there is nothing for the pipeline."""
     kind = _text(msg, "MsgType").lower()
     user = _text(msg, "FromUserName")
-    base = dict(
+    base: dict[str, Any] = dict(
         platform=platform, chat_id=user, chat_kind=ChatKind.PRIVATE, sender_id=user, sender_name=user,
         message_id=event_key(msg), time=_time(msg), to_me=True, raw=msg,
     )

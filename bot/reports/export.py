@@ -100,7 +100,9 @@ def to_xlsx(report: Report) -> bytes:
     from openpyxl.styles import Font
 
     wb = Workbook()
-    wb.remove(wb.active)
+    blank = wb.active
+    assert blank is not None, "a new workbook has one sheet"
+    wb.remove(blank)
     bold = Font(bold=True)
     for table in tables(report):
         ws = wb.create_sheet(table.title[:31])

@@ -198,10 +198,10 @@ def build(raw: dict[str, Any], flt: ReportFilter, tz: ZoneInfo, scope: str, days
         who = (platform, sender)
         key = chat_key(platform, chat_id)
         # members of private chats are counted per chat, then summed into one row
-        member = (chat_id, sender) if key == PRIVATE_KEY else sender
+        counted_as = (chat_id, sender) if key == PRIVATE_KEY else sender
         day_senders[r["day"]].add(who)
-        chat_senders[key].add(member)
-        day_chat_senders[(r["day"], key)].add(member)
+        chat_senders[key].add(counted_as)
+        day_chat_senders[(r["day"], key)].add(counted_as)
         all_senders.add(who)
         for tag in tags_of.get((platform, chat_id), ()):
             tag_senders[tag].add(who)
@@ -209,8 +209,8 @@ def build(raw: dict[str, Any], flt: ReportFilter, tz: ZoneInfo, scope: str, days
         by_day[day]["active"] = len(senders)
     for key, senders in chat_senders.items():
         by_chat[key]["active"] = len(senders)
-    for key, senders in day_chat_senders.items():
-        by_day_chat[key]["active"] = len(senders)
+    for day_chat, senders in day_chat_senders.items():
+        by_day_chat[day_chat]["active"] = len(senders)
     totals["active"] = len(all_senders)
 
     def label(key: tuple[str, str]) -> str:

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import orjson
 import sqlite_utils
@@ -26,6 +26,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def iso(dt: datetime) -> str: ...
+@overload
+def iso(dt: datetime | None) -> str | None: ...
 def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
@@ -34,6 +38,10 @@ def iso(dt: datetime | None) -> str | None:
     return dt.isoformat(timespec="milliseconds")
 
 
+@overload
+def parse_iso(text: str) -> datetime | None: ...
+@overload
+def parse_iso(text: None) -> None: ...
 def parse_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
@@ -99,9 +107,13 @@ def next_id(conn: sqlite3.Connection, table: str) -> int:
     return conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0]
 
 
-def reads(fn: Callable[..., Any]) -> Callable[..., Any]:
+ReadFn = TypeVar("ReadFn", bound=Callable[..., Any])
+
+
+def reads(fn: ReadFn) -> ReadFn:
     """Mark a repository method as a pure query: `Store.run` gives it a read connection on a
     reader thread instead of the writer thread (pages, reports, exports, version polls)."""
+    # a marker on the function object (read by Store.run), which typing cannot declare
     fn.reads_only = True  # type: ignore[attr-defined]
     return fn
 
@@ -235,7 +247,7 @@ class Repo:
 class _Transaction:
     """BEGIN IMMEDIATE … COMMIT under the store lock; rolls back on any exception."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock) -> None:
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock | _NoLock) -> None:
         self.conn = conn
         self.lock = lock
         self.depth_owner = False

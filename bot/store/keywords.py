@@ -100,7 +100,8 @@ class KeywordRepo(Repo):
         source: str = "", order: str = "id", limit: int = 200, offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
         """Filtered page of rules and the total count; `text` looks in id, keyword and replies."""
-        where, params = ["1=1"], []
+        where = ["1=1"]
+        params: list[Any] = []
         if text:
             like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append("(name LIKE ? ESCAPE '\\' OR keyword LIKE ? ESCAPE '\\' OR spec LIKE ? ESCAPE '\\')")
@@ -163,6 +164,7 @@ class KeywordRepo(Repo):
                         " created_at, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (spec["id"], source, *values, dumps(spec), now, now, actor),
                     )
+                    assert cur.lastrowid is not None, "an INSERT sets lastrowid"
                     ids.append(cur.lastrowid)
         return ids
 
@@ -260,6 +262,7 @@ class KeywordRepo(Repo):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (name, source, int(spec.get("enabled", True)), dumps(spec), now, now),
             )
+            assert cur.lastrowid is not None, "an INSERT sets lastrowid"
             return cur.lastrowid
 
     def _next_welcome_name(self, conn) -> str:

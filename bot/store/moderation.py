@@ -128,7 +128,8 @@ class ModerationRepo(Repo):
     @reads
     def list_words(self, *, enabled_only: bool = False, category: str | None = None, q: str | None = None,
                    limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM moderation_words WHERE 1=1", []
+        sql = "SELECT * FROM moderation_words WHERE 1=1"
+        params: list[Any] = []
         if enabled_only:
             sql += " AND enabled = 1"
         if category:
@@ -207,7 +208,8 @@ class ModerationRepo(Repo):
     def list_flags(self, *, status: str | None = "pending", chat_id: str | None = None,
                    category: str | None = None, since: datetime | None = None,
                    before: datetime | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM moderation_flags WHERE 1=1", []
+        sql = "SELECT * FROM moderation_flags WHERE 1=1"
+        params: list[Any] = []
         for column, value in (("status", status), ("chat_id", chat_id), ("category", category)):
             if value:
                 sql += f" AND {column} = ?"

@@ -54,6 +54,7 @@ class OutboundRepo(Repo):
                 " VALUES ",
                 rows,
             )
+            kept: range | list[int]
             if conn.total_changes - before == len(items):
                 kept = range(first, first + len(items))
             else:  # some keys existed already: their numbers went unused
@@ -147,12 +148,12 @@ class OutboundRepo(Repo):
             sql += " AND occurrence = ?"
             params.append(occurrence)
         rows = self.query(sql, params)
-        now = iso(now or utcnow())
+        stamp = iso(now or utcnow())
         with self.tx() as conn:
             conn.executemany(
                 "UPDATE outbound SET status = 'pending', attempts = 0, error = '', next_attempt_at = ?,"
                 " updated_at = ? WHERE id = ?",
-                [(now, now, r["id"]) for r in rows],
+                [(stamp, stamp, r["id"]) for r in rows],
             )
         items = [_item(r) for r in rows]
         for item in items:

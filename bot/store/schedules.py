@@ -80,6 +80,7 @@ class ScheduleRepo(Repo):
                 " last_considered, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (kind, name, origin, dumps(spec), status, config_status, iso(last_considered), now, now),
             )
+            assert cur.lastrowid is not None, "an INSERT sets lastrowid"
             return int(cur.lastrowid)
 
     def update_job(self, job_id: int, *, name: str | None = None, spec: dict[str, Any] | None = None,
@@ -135,7 +136,8 @@ class ScheduleRepo(Repo):
 
     @reads
     def runs(self, job_id: int | None = None, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM schedule_runs WHERE 1=1", []
+        sql = "SELECT * FROM schedule_runs WHERE 1=1"
+        params: list[Any] = []
         if job_id is not None:
             sql += " AND job_id = ?"
             params.append(job_id)

@@ -152,6 +152,7 @@ async def users_change(request: web.Request) -> web.StreamResponse:
     name = str(form.get("name", "")).strip()
     store = request.app[STORE]
     me = current_user(request)
+    assert me is not None, "require_role let only a signed-in admin through"
     if op == "create":
         role, password = str(form.get("role", "")), str(form.get("password", ""))
         if not name or role not in ROLE_RANK or len(password) < 8:
