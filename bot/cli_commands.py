@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from bot.cli import CliContext, add_command, config_error_json, print_config_errors
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.settings_loader import ConfigError
 from bot.store.accounts import ROLES
 
@@ -152,7 +152,7 @@ def cmd_try(ctx: CliContext) -> int:
 
 
 def _try_event(store, args) -> tuple[Event | None, str]:
-    from bot.clock import Clock
+    from bot.kernel.clock import Clock
 
     platform = args.platform
     if args.private:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot import __version__
 
 if TYPE_CHECKING:
-    from bot.pipeline import Outcome
+    from bot.kernel.pipeline import Outcome
     from bot.runtime import Bot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

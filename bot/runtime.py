@@ -13,13 +13,14 @@ from typing import Any
 
 from bot.actions import action_item, audit_outcomes
 from bot.adapters.base import Adapter
-from bot.clock import Clock
-from bot.commands import CommandStage
 from bot.config import Settings
-from bot.events import Decision, Event, EventType
+from bot.kernel.clock import Clock
+from bot.kernel.commands import CommandStage
+from bot.kernel.events import Decision, Event, EventType
+from bot.kernel.pipeline import Context, Outcome, Pipeline
+from bot.kernel.priorities import REPLY_PRIORITY
 from bot.metrics import Metrics
-from bot.outbox import REPLY_PRIORITY, Outbox
-from bot.pipeline import Context, Outcome, Pipeline
+from bot.outbox import Outbox
 from bot.recorder import Recorder
 from bot.reports.daily import DailySummary
 from bot.services import Services

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import Clock
+from bot.kernel.clock import Clock
 
 if TYPE_CHECKING:
     from bot.config import Settings

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bot.clock import Clock
+from bot.kernel.clock import Clock
 from bot.store import Store
 from bot.store.faq import decode_entry
 from intents.config import FaqSettings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.events import Decision, Event, EventType, Reply, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, Reply, pass_
+from bot.kernel.pipeline import Context
 from intents.model import Match
 from intents.normalize import compact, looks_like_question
 from intents.service import FaqService

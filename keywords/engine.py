@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bot.events import Decision, Event, Reply, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, Reply, pass_
+from bot.kernel.pipeline import Context
 from bot.services import Services
 from keywords.cooldown import Cooldowns
 from keywords.matcher import Match, Matcher

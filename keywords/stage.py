@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.events import Decision, Event, EventType, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, pass_
+from bot.kernel.pipeline import Context
 from bot.services import Services
 from keywords.engine import KeywordEngine
 from keywords.manage import sync_config

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.events import ChatKind, Event
-from bot.pipeline import Context
+from bot.kernel.events import ChatKind, Event
+from bot.kernel.pipeline import Context
 from bot.web.auth import audit, current_user, flash, require_role
 from bot.web.keys import BOT, STORE
 from keywords import io as rules_io

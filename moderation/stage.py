@@ -12,8 +12,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.events import Decision, Event, EventType, Reply, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, Reply, pass_
+from bot.kernel.pipeline import Context
 from bot.store.outbound import OutboundItem
 from moderation.actions import ACTION_LABELS, Plan, plan
 from moderation.config import ACTION_RANK

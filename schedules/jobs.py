@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.durations import Duration, format_duration
+from bot.kernel.durations import Duration, format_duration
 from bot.settings_loader import ConfigError, load_section
 from schedules.config import CampaignConfig, PostConfig
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.outbox import BROADCAST_PRIORITY
+from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.store.outbound import OutboundItem
 from schedules.config import CampaignConfig
 from schedules.jobs import Job

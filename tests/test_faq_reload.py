@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import FormData
 
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.runtime import RecordingUnavailable
 from bot.web.app import create_app
 from bot.web.keys import BOT

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.events import ChatKind, Event
-from bot.pipeline import Context
+from bot.kernel.clock import FakeClock
+from bot.kernel.events import ChatKind, Event
+from bot.kernel.pipeline import Context
 from bot.services import Services
 from bot.store import Store
 from intents.faqfile import read_file

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.outbox import BROADCAST_PRIORITY
+from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.store import Store
 from bot.store.outbound import OutboundItem
 from bot.web.app import create_app

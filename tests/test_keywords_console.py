@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp import FormData
 
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
 from keywords.manage import save_rule

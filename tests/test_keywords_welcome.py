@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.adapters.sim import SimAdapter
-from bot.clock import FakeClock
-from bot.events import ChatKind, Event, EventType
+from bot.kernel.clock import FakeClock
+from bot.kernel.events import ChatKind, Event, EventType
 from bot.runtime import Bot
 from bot.store import Store
 from keywords.manage import save_welcome

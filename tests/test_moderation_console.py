@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
 from tests.conftest import login, make_settings

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.commands import CommandStage
 from bot.config import GroupConfig, Settings
-from bot.events import ChatKind, Event, EventType
-from bot.pipeline import Context, Pipeline
+from bot.kernel.clock import FakeClock
+from bot.kernel.commands import CommandStage
+from bot.kernel.events import ChatKind, Event, EventType
+from bot.kernel.pipeline import Context, Pipeline
 from bot.services import Services
 from bot.store import Store
 from moderation.actions import plan

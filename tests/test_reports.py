@@ -187,7 +187,7 @@ def summary_store(tmp_path):
 
 
 async def test_daily_summary_is_handed_to_the_outbox_once_per_day(summary_store):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.runtime import Bot
 
     settings, store = summary_store
@@ -214,7 +214,7 @@ async def test_daily_summary_is_handed_to_the_outbox_once_per_day(summary_store)
 
 @pytest.fixture
 async def console(aiohttp_client, tmp_path):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.web.app import create_app
     from bot.web.keys import STORE
 
@@ -280,7 +280,7 @@ async def test_anonymous_users_cannot_see_reports(console):
 
 
 async def test_a_quiet_missed_day_is_not_posted_late(summary_store):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.runtime import Bot
 
     settings, store = summary_store
@@ -291,7 +291,7 @@ async def test_a_quiet_missed_day_is_not_posted_late(summary_store):
 
 
 async def test_daily_summary_waits_for_an_unknown_chat(tmp_path):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.runtime import Bot
     from bot.store import Store
 

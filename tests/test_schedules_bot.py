@@ -10,9 +10,9 @@ import pytest
 
 from bot.adapters.base import PermanentSendError
 from bot.adapters.registry import build_adapters
-from bot.clock import FakeClock
 from bot.demo import seed_if_empty
-from bot.events import ChatKind
+from bot.kernel.clock import FakeClock
+from bot.kernel.events import ChatKind
 from bot.runtime import Bot
 from bot.store import Store
 from tests.conftest import make_settings, wait_until
@@ -147,7 +147,7 @@ async def test_members_asking_for_the_link_get_it_only_during_the_sale(running):
 
 
 async def test_apscheduler_timer_fires_the_occurrence_on_the_real_clock(running):
-    from bot.clock import Clock
+    from bot.kernel.clock import Clock
 
     bot = await running(Clock())
     start = (datetime.now(TZ) + timedelta(seconds=1)).replace(tzinfo=None, microsecond=0) + timedelta(seconds=1)

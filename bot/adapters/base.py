@@ -7,19 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.kernel.actions import SEND
+
 if TYPE_CHECKING:
     from aiohttp import web
 
     from bot.runtime import Bot
-
-# Capability names used by moderation to degrade actions it cannot perform.
-SEND = "send"
-RECALL = "recall"
-MUTE = "mute"
-KICK = "kick"
-PRIVATE = "private"
-LINK_CARD = "link"
-IMAGE = "image"
 
 
 log = logging.getLogger("qunbot.adapters")

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.events import Event
+from bot.kernel.events import Event
 from bot.runtime import RecordingUnavailable
 
 log = logging.getLogger("qunbot.adapters")

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.base import PRIVATE, SEND, Delivery
+from bot.adapters.base import Delivery
 from bot.adapters.callback_guard import (
     ERR_MALFORMED,
     ERR_SIGNATURE,
@@ -32,7 +32,8 @@ from bot.adapters.wecom_api import TEXT_LIMIT, MpApi, split_text
 from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope, signature_ok
-from bot.events import EventType
+from bot.kernel.actions import PRIVATE, SEND
+from bot.kernel.events import EventType
 from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")

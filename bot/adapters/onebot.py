@@ -16,12 +16,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.adapters.base import (
-    IMAGE,
-    KICK,
-    MUTE,
-    PRIVATE,
-    RECALL,
-    SEND,
     ActionNotSupported,
     Adapter,
     Delivery,
@@ -51,7 +45,8 @@ from bot.adapters.onebot_ws import (
     bearer,
     serve,
 )
-from bot.events import Event
+from bot.kernel.actions import IMAGE, KICK, MUTE, PRIVATE, RECALL, SEND
+from bot.kernel.events import Event
 from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")

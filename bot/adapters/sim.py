@@ -13,19 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.adapters.base import (
-    IMAGE,
-    KICK,
-    LINK_CARD,
-    MUTE,
-    PRIVATE,
-    RECALL,
-    SEND,
     Adapter,
     Delivery,
     PermanentSendError,
     TransientSendError,
 )
-from bot.events import ChatKind, Event, EventType
+from bot.kernel.actions import IMAGE, KICK, LINK_CARD, MUTE, PRIVATE, RECALL, SEND
+from bot.kernel.events import ChatKind, Event, EventType
 
 PLATFORM = "sim"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.adapters.base import Adapter
-from bot.clock import Clock
 from bot.config import Settings
+from bot.kernel.clock import Clock
 from bot.runtime import Bot
 from bot.store import Store
 from bot.web.proxies import TrustedProxies
