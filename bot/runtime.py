@@ -69,10 +69,6 @@ class Bot:
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
         self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
-        self.schedules = Scheduler(
-            self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
-        )
-        self.services.registry["schedules"] = self.schedules
         self.deduper = Deduper()
         # uid -> its recorder commit, while an accepted message is not yet durable
         self._unsaved: dict[str, asyncio.Future] = {}
@@ -80,10 +76,17 @@ class Bot:
         self._submitting = 0
         self._no_submits = asyncio.Event()
         self._no_submits.set()
-        self.commands = CommandStage(settings.bot.name)
         # stages register their chat commands through this (moderation: /mute, /warn …)
-        self.services.registry["commands"] = self.commands
+        self.commands = CommandStage(settings.bot.name)
+        # the domain stages, which console views, the CLI and metrics reach through the bot
+        self.moderation_stage = ModerationStage(self.services, commands=self.commands)
+        self.keyword_stage = KeywordStage(self.services)
+        self.faq_stage = FaqStage(self.services)
         self.pipeline = self._build_pipeline()
+        self.schedules = Scheduler(
+            self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
+            reload_keywords=self.keyword_stage.engine.areload,
+        )
         self.metrics = Metrics()
         self.daily_summary = DailySummary(self)
         # dedupe and record run when an adapter hands the event over; the rest in a worker
@@ -96,14 +99,13 @@ class Bot:
         self.durable_timeout = 5.0
 
     def _build_pipeline(self) -> Pipeline:
-        services = self.services
         pipeline = Pipeline()
         pipeline.register("dedupe", self.deduper)
         pipeline.register("record", RecordStage(self.recorder, self.settings.bot.max_text_length))
-        pipeline.register("moderation", ModerationStage(services))
+        pipeline.register("moderation", self.moderation_stage)
         pipeline.register("commands", self.commands)
-        pipeline.register("keywords", KeywordStage(services))
-        pipeline.register("intents", FaqStage(services))
+        pipeline.register("keywords", self.keyword_stage)
+        pipeline.register("intents", self.faq_stage)
         return pipeline
 
     def stage(self, name: str) -> Any:
@@ -363,6 +365,11 @@ class Bot:
         """Decide without recording, sending or acting: the manager's test bench."""
         ctx = self.make_context(event, dry_run=True)
         return await self.pipeline.run(event, ctx)
+
+    def offline(self, platform: str) -> bool:
+        """The platform's adapter exists and has no connection now (its actions wait in the outbox)."""
+        adapter = self.adapters.get(platform)
+        return adapter is not None and not adapter.connected
 
     async def perform(
         self, platform: str, action: dict[str, Any], *, source: str | None = None, occurrence: str | None = None,

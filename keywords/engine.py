@@ -1,6 +1,6 @@
 """The keyword engine: compiled rules, scope/time/cooldown checks, replies, hit counters.
 
-`services.registry["keywords"]` holds the one engine of a bot; console views and the CLI call
+The bot's `keyword_stage.engine` is the one engine of a bot; console views and the CLI call
 `reload()` / `areload()` after changing rules so the next message sees the change.
 """
 

@@ -39,7 +39,7 @@ SOURCE_LABELS = {"config": "配置文件", "console": "控制台", "import": "�
 
 
 def engine_of(request: web.Request) -> KeywordEngine:
-    return request.app[BOT].services.registry["keywords"]
+    return request.app[BOT].keyword_stage.engine
 
 
 def actor(request: web.Request) -> str:

@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 
 
 def _engine(request: web.Request):
-    return request.app[BOT].services.registry["keywords"]
+    return request.app[BOT].keyword_stage.engine
 
 
 async def _page(request: web.Request, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,

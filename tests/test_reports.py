@@ -319,7 +319,7 @@ async def test_figures_match_what_the_real_pipeline_decided(aiohttp_client, tmp_
     rules = [{"id": "demo-rules", "keyword": "群规", "match": "exact", "reply": "群规：不发广告"}]
     client = await aiohttp_client(create_app(make_settings(tmp_path, keywords=rules)))
     bot, store = client.app[BOT], client.app[STORE]
-    await store.run(bot.services.registry["faq"].seed_demo)
+    await store.run(bot.faq_stage.faq.seed_demo)
     day = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, far from seeded data
     texts = ["群规", "什么时候发货", "约炮吗", "大家早上好", "火星上可以开分店吗？", "能发顺丰吗"]
     outcomes = []
