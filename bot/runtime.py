@@ -8,11 +8,12 @@ import logging
 import sqlite3
 import uuid
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.actions import action_item, audit_outcomes
-from bot.adapters.base import Adapter
+from bot.adapters.base import Adapter, RecordingUnavailable
 from bot.config import Settings
 from bot.kernel.clock import Clock
 from bot.kernel.commands import CommandStage
@@ -42,10 +43,6 @@ RECOVERY_WINDOW = timedelta(hours=24)
 RECOVERY_LIMIT = 20_000
 # ctx.notes key: a recovered message past reply_ttl, whose replies are dropped
 LATE = "recovered_late"
-
-
-class RecordingUnavailable(RuntimeError):
-    """The database did not commit an accepted message in time (disk full, locked)."""
 
 
 class Bot:
@@ -114,6 +111,17 @@ class Bot:
     def capabilities(self, platform: str) -> frozenset[str]:
         adapter = self.adapters.get(platform)
         return adapter.capabilities if adapter else frozenset()
+
+    @property
+    def bot_name(self) -> str:
+        return self.settings.bot.name
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Adapters' write-behind (Host port): the recorder's next batch."""
+        self.recorder.defer(fn, *args)
+
+    def defer_row(self, fn: Callable[[list[Any]], Any], row: Any) -> None:
+        self.recorder.defer_row(fn, row)
 
     def refresh_chats(self) -> None:
         self._chat_info = {

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from aiohttp import FormData
 
+from bot.adapters.base import RecordingUnavailable
 from bot.kernel.events import ChatKind, Event
-from bot.runtime import RecordingUnavailable
 from bot.web.app import create_app
 from bot.web.keys import BOT
 from intents.engine import FaqEngine

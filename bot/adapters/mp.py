@@ -22,6 +22,7 @@ from bot.adapters.callback_guard import (
     MAX_XML_BODY,
     ReplayGuard,
     parse_or_refuse,
+    platform_callback,
     read_body,
     refuse,
     require_params,
@@ -34,7 +35,6 @@ from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope, signature_ok
 from bot.kernel.actions import PRIVATE, SEND
 from bot.kernel.events import EventType
-from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")
 

@@ -29,6 +29,7 @@ from bot.adapters.callback_guard import (
     ERR_TOKEN,
     MAX_JSON_BODY,
     ReplayGuard,
+    platform_callback,
     read_body,
     refuse,
     same_secret,
@@ -47,7 +48,6 @@ from bot.adapters.onebot_ws import (
 )
 from bot.kernel.actions import IMAGE, KICK, MUTE, PRIVATE, RECALL, SEND
 from bot.kernel.events import Event
-from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")
 

@@ -21,6 +21,7 @@ from bot.adapters.callback_guard import (
     MAX_XML_BODY,
     ReplayGuard,
     parse_or_refuse,
+    platform_callback,
     read_body,
     refuse,
     require_params,
@@ -33,7 +34,6 @@ from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope
 from bot.kernel.actions import LINK_CARD, PRIVATE, SEND
 from bot.kernel.events import Event
-from bot.web.auth import platform_callback
 
 log = logging.getLogger("qunbot.adapters")
 

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from bot.adapters.callback_guard import PLATFORM_CALLBACK
 from bot.ratelimit import SlidingWindow
 from bot.store.base import parse_iso
 from bot.web.keys import CLOCK, SECRET_KEY, SETTINGS, STORE, TRUSTED_PROXIES
@@ -113,16 +114,9 @@ async def _check_csrf(request: web.Request, session: Session | None) -> None:
         raise web.HTTPForbidden(text=ERR_CSRF)
 
 
-def platform_callback(handler: Handler) -> Handler:
-    """Mark a platform callback: signed by the platform itself, so it needs no CSRF token,
-    and it never carries a console session, so the console's middlewares leave it alone
-    (they were a fifth of a callback's cost)."""
-    handler.platform_callback = True  # type: ignore[attr-defined]
-    return handler
-
-
 def is_platform_callback(request: web.Request) -> bool:
-    return getattr(request.match_info.handler, "platform_callback", False)
+    """A handler marked by bot.adapters.callback_guard.platform_callback."""
+    return getattr(request.match_info.handler, PLATFORM_CALLBACK, False)
 
 
 def csrf_token(request: web.Request) -> str:
