@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from common import SHARED  # noqa: E402
 
-from bot.clock import FakeClock  # noqa: E402
 from bot.config import settings_from_dict  # noqa: E402
-from bot.events import ChatKind, Event  # noqa: E402
-from bot.pipeline import Context  # noqa: E402
+from bot.kernel.clock import FakeClock  # noqa: E402
+from bot.kernel.events import ChatKind, Event  # noqa: E402
+from bot.kernel.pipeline import Context  # noqa: E402
 from bot.services import Services  # noqa: E402
 from bot.store import Store  # noqa: E402
 from keywords.engine import KeywordEngine  # noqa: E402

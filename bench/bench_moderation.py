@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import SHARED  # noqa: E402
 
-from bot.events import ChatKind, Event  # noqa: E402
+from bot.kernel.events import ChatKind, Event  # noqa: E402
 from moderation.config import ModerationSettings  # noqa: E402
 from moderation.engine import Moderator  # noqa: E402
 
@@ -79,9 +79,9 @@ def stage_throughput(words: list[dict], events: list[Event]) -> float:
     import asyncio
     import tempfile
 
-    from bot.clock import FakeClock
     from bot.config import Settings
-    from bot.pipeline import Context
+    from bot.kernel.clock import FakeClock
+    from bot.kernel.pipeline import Context
     from bot.services import Services
     from bot.store import Store
     from moderation.stage import ModerationStage

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from common import chat_lines, figure, machine
 
-from bot.events import ChatKind, Decision, Event
+from bot.kernel.events import ChatKind, Decision, Event
 from bot.store import Store
 
 CHATS = 50

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 from common import figure, machine
 
 from bot.adapters.registry import build_adapters
-from bot.clock import FakeClock
 from bot.config import settings_from_dict
-from bot.durations import Duration
+from bot.kernel.clock import FakeClock
+from bot.kernel.durations import Duration
 from bot.runtime import Bot
 from bot.services import Services
 from bot.store import Store

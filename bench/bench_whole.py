@@ -28,7 +28,7 @@ from common import (
 
 from bot.adapters.sim import SimAdapter
 from bot.config import settings_from_dict
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.runtime import Bot
 from bot.store import Store
 

@@ -12,16 +12,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.kernel.actions import ACTION_KIND, LABELS
+from bot.kernel.priorities import ACTION_PRIORITY
 from bot.store.outbound import OutboundItem
 
 if TYPE_CHECKING:
     from bot.recorder import Recorder
     from bot.store import Store
 
-ACTION_KIND = "action"
-# ahead of replies and posts: a recall is worth most in its first seconds
-ACTION_PRIORITY = -1
-LABELS = {"recall": "撤回消息", "mute": "禁言", "unmute": "解除禁言", "kick": "移出群聊"}
 
 
 def action_item(

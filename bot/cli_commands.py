@@ -18,7 +18,7 @@ from bot.cli import (
     print_config_errors,
     set_common_parent,
 )
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.settings_loader import ConfigError
 from bot.store.accounts import ROLES
 
@@ -159,7 +159,7 @@ def cmd_try(ctx: CliContext) -> int:
 
 
 def _try_event(store, args) -> tuple[Event | None, str]:
-    from bot.clock import Clock
+    from bot.kernel.clock import Clock
 
     platform = args.platform
     if args.private:

@@ -9,7 +9,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.adapters.config import AdaptersSettings
-from bot.durations import Duration
+from bot.kernel.durations import Duration
 from bot.settings_loader import ConfigError, load_section, raise_all, secret
 from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig

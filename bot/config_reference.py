@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from bot.config import Settings
-from bot.durations import Duration, format_duration
+from bot.kernel.durations import Duration, format_duration
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REFERENCE = DOCS / "config.md"

@@ -7,7 +7,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from bot.config import Settings
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.store import Store
 from bot.store.base import utcnow
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot import __version__
 
 if TYPE_CHECKING:
-    from bot.pipeline import Outcome
+    from bot.kernel.pipeline import Outcome
     from bot.runtime import Bot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -107,8 +107,7 @@ def render(bot: Bot, outbox_gauges: dict[str, Any], now: datetime) -> str:
            [({}, bot.outbox.sent_count)])
     family("qunbot_outbox_failed_total", "counter", "Outbound messages that failed permanently.",
            [({}, bot.outbox.failed_count)])
-    services = getattr(bot, "services", None)
-    keywords = services.registry.get("keywords") if services is not None else None
+    keywords = getattr(getattr(bot, "keyword_stage", None), "engine", None)
     family("qunbot_keyword_regex_timeouts_total", "counter",
            "Keyword regex runs stopped at their time budget (treated as not matching).",
            [({}, getattr(keywords, "regex_timeouts", 0))])

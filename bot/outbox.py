@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.actions import ACTION_KIND
 from bot.adapters.base import (
     ActionNotSupported,
     Adapter,
@@ -38,7 +37,8 @@ from bot.adapters.base import (
     RateLimit,
     TransientSendError,
 )
-from bot.clock import Clock
+from bot.kernel.actions import ACTION_KIND
+from bot.kernel.clock import Clock
 from bot.outcomes import Outcomes
 from bot.ratelimit import SlidingWindow
 from bot.store.outbound import OutboundItem
@@ -51,12 +51,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qunbot.outbox")
 
-REPLY_PRIORITY = 0
 # a send waits this long for its "sending" mark to be committed, then tries again later
 RECORD_TIMEOUT = 5.0
 RECORD_RETRY_SECONDS = 5.0
 EXPIRED = "已过期，未发送"
-BROADCAST_PRIORITY = 10
 # an adapter that says it is connected but whose send found no connection is asked again after this
 RECONNECT_RECHECK_SECONDS = 1.0
 ERR_UNCERTAIN = "已发出但未收到平台确认，无法确认是否已送达；请在控制台确认后重试"

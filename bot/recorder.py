@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.events import Decision, Event
+from bot.kernel.events import Decision, Event
 from bot.store.base import iso, utcnow
 from bot.store.messages import STATUS, message_row, trace_row
 

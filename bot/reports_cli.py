@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bot.cli import CliContext, add_command, now_utc
-from bot.durations import format_duration, parse_duration
+from bot.kernel.durations import format_duration, parse_duration
 from bot.store.base import iso
 
 

@@ -8,18 +8,20 @@ import logging
 import sqlite3
 import uuid
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.actions import action_item, audit_outcomes
-from bot.adapters.base import Adapter
-from bot.clock import Clock
-from bot.commands import CommandStage
+from bot.adapters.base import Adapter, RecordingUnavailable
 from bot.config import Settings
-from bot.events import Decision, Event, EventType
+from bot.kernel.clock import Clock
+from bot.kernel.commands import CommandStage
+from bot.kernel.events import Decision, Event, EventType
+from bot.kernel.pipeline import Context, Outcome, Pipeline
+from bot.kernel.priorities import REPLY_PRIORITY
 from bot.metrics import Metrics
-from bot.outbox import REPLY_PRIORITY, Outbox
-from bot.pipeline import Context, Outcome, Pipeline
+from bot.outbox import Outbox
 from bot.recorder import Recorder
 from bot.reports.daily import DailySummary
 from bot.services import Services
@@ -43,10 +45,6 @@ RECOVERY_LIMIT = 20_000
 LATE = "recovered_late"
 
 
-class RecordingUnavailable(RuntimeError):
-    """The database did not commit an accepted message in time (disk full, locked)."""
-
-
 class Bot:
     """One bot process: takes Events from adapters, runs the pipeline, sends through the outbox."""
 
@@ -68,10 +66,6 @@ class Bot:
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
         self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
-        self.schedules = Scheduler(
-            self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
-        )
-        self.services.registry["schedules"] = self.schedules
         self.deduper = Deduper()
         # uid -> its recorder commit, while an accepted message is not yet durable
         self._unsaved: dict[str, asyncio.Future] = {}
@@ -79,10 +73,17 @@ class Bot:
         self._submitting = 0
         self._no_submits = asyncio.Event()
         self._no_submits.set()
-        self.commands = CommandStage(settings.bot.name)
         # stages register their chat commands through this (moderation: /mute, /warn …)
-        self.services.registry["commands"] = self.commands
+        self.commands = CommandStage(settings.bot.name)
+        # the domain stages, which console views, the CLI and metrics reach through the bot
+        self.moderation_stage = ModerationStage(self.services, commands=self.commands)
+        self.keyword_stage = KeywordStage(self.services)
+        self.faq_stage = FaqStage(self.services)
         self.pipeline = self._build_pipeline()
+        self.schedules = Scheduler(
+            self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
+            reload_keywords=self.keyword_stage.engine.areload,
+        )
         self.metrics = Metrics()
         self.daily_summary = DailySummary(self)
         # dedupe and record run when an adapter hands the event over; the rest in a worker
@@ -97,14 +98,13 @@ class Bot:
         self.durable_timeout = 5.0
 
     def _build_pipeline(self) -> Pipeline:
-        services = self.services
         pipeline = Pipeline()
         pipeline.register("dedupe", self.deduper)
         pipeline.register("record", RecordStage(self.recorder, self.settings.bot.max_text_length))
-        pipeline.register("moderation", ModerationStage(services))
+        pipeline.register("moderation", self.moderation_stage)
         pipeline.register("commands", self.commands)
-        pipeline.register("keywords", KeywordStage(services))
-        pipeline.register("intents", FaqStage(services))
+        pipeline.register("keywords", self.keyword_stage)
+        pipeline.register("intents", self.faq_stage)
         return pipeline
 
     def stage(self, name: str) -> Any:
@@ -113,6 +113,17 @@ class Bot:
     def capabilities(self, platform: str) -> frozenset[str]:
         adapter = self.adapters.get(platform)
         return adapter.capabilities if adapter else frozenset()
+
+    @property
+    def bot_name(self) -> str:
+        return self.settings.bot.name
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Adapters' write-behind (Host port): the recorder's next batch."""
+        self.recorder.defer(fn, *args)
+
+    def defer_row(self, fn: Callable[[list[Any]], Any], row: Any) -> None:
+        self.recorder.defer_row(fn, row)
 
     def refresh_chats(self) -> None:
         self._chat_info = {
@@ -365,6 +376,11 @@ class Bot:
         """Decide without recording, sending or acting: the manager's test bench."""
         ctx = self.make_context(event, dry_run=True)
         return await self.pipeline.run(event, ctx)
+
+    def offline(self, platform: str) -> bool:
+        """The platform's adapter exists and has no connection now (its actions wait in the outbox)."""
+        adapter = self.adapters.get(platform)
+        return adapter is not None and not adapter.connected
 
     async def perform(
         self, platform: str, action: dict[str, Any], *, source: str | None = None, occurrence: str | None = None,

@@ -1,25 +1,74 @@
-"""What domain stages are given: settings, store, clock, randomness and a few bot hooks."""
+"""What domain stages are given: settings, store, clock, randomness and a few bot hooks.
+
+The port between the application and the domains: the runtime fills it in, domains read it.
+It names the settings domains read as a Protocol (`DomainSettings`, which `bot.config.Settings`
+satisfies), so no domain depends on config assembly, which imports every domain.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
 
-from bot.clock import Clock
+from bot.kernel.clock import Clock
 
 if TYPE_CHECKING:
-    from bot.config import Settings
     from bot.store import Store
     from bot.store.outbound import OutboundItem
+    from intents.config import FaqSettings
+    from keywords.config import KeywordRuleConfig, WelcomeConfig
+    from moderation.config import ModerationSettings
+    from schedules.config import CampaignConfig, PostConfig, ScheduleSettings
+
+
+class GroupSettings(Protocol):
+    """A chat declared in config (bot.config.GroupConfig)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def tags(self) -> list[str]: ...
+    @property
+    def moderators(self) -> list[str]: ...
+
+
+class DomainSettings(Protocol):
+    """The sections of the settings that domains read (bot.config.Settings has them all)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def tz(self) -> ZoneInfo: ...
+    @property
+    def groups(self) -> Sequence[GroupSettings]: ...
+    @property
+    def keywords(self) -> Sequence[KeywordRuleConfig]: ...
+    @property
+    def welcome(self) -> Sequence[WelcomeConfig]: ...
+    @property
+    def faq(self) -> FaqSettings: ...
+    @property
+    def moderation(self) -> ModerationSettings: ...
+    @property
+    def schedule(self) -> ScheduleSettings: ...
+    @property
+    def campaigns(self) -> Sequence[CampaignConfig]: ...
+    @property
+    def posts(self) -> Sequence[PostConfig]: ...
 
 
 @dataclass
 class Services:
     """Injected dependencies of keywords / intents / moderation / schedules."""
 
-    settings: Settings
+    settings: DomainSettings
     store: Store
     clock: Clock = field(default_factory=Clock)
     rng: random.Random = field(default_factory=random.Random)
@@ -32,8 +81,6 @@ class Services:
     defer_write: Callable[..., None] | None = None
     # the same for one row of a writer that takes many: `fn(rows)` once per batch
     defer_row: Callable[[Callable[[list[Any]], Any], Any], None] | None = None
-    # registry for domain objects that other parts (console views, CLI) need to reach
-    registry: dict[str, Any] = field(default_factory=dict)
 
     def write_later(self, fn: Callable[..., Any], *args: Any) -> None:
         """Hot-path stages use this for writes nobody waits for (logs, counters, flags)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from bot.events import Decision, Event, EventType, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, pass_
+from bot.kernel.pipeline import Context
 from bot.recorder import Recorder
 
 

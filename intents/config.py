@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.durations import Duration
+from bot.kernel.durations import Duration
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ change made by another process) is CPU work of up to a second for 20k phrasings:
 use `areload` / `arefresh_if_changed` / `aadd_dictionary` / `aremove_dictionary`, which read
 the rows in a short store job, build on a worker thread (never the store's writer thread, so
 commits are not held up) and swap the new tokenizer and engine in on the loop.
-`services.registry["faq"]` holds the instance.
+The bot's `faq_stage.faq` is the instance.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bot.clock import Clock
+from bot.kernel.clock import Clock
 from bot.store import Store
 from bot.store.faq import decode_entry
 from intents.config import FaqSettings

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.clock import Clock
+from bot.kernel.clock import Clock
 
 _CHOICE = re.compile(r"^(?:选|第)?([1-9一二三四五六七八九])(?:个|条|号)?[.。、!！)）]?$")
 _CN_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九", 1)}

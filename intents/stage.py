@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.events import Decision, Event, EventType, Reply, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, Reply, pass_
+from bot.kernel.pipeline import Context
 from intents.model import Match
 from intents.normalize import compact, looks_like_question
 from intents.service import FaqService
@@ -32,8 +32,8 @@ class FaqStage:
         self.settings = services.settings.faq
         self.store = services.store
         self.clock = services.clock
+        # console views and the CLI reach it through the bot's `faq_stage.faq`
         self.faq = FaqService(self.settings, self.store, self.clock)
-        services.registry["faq"] = self.faq
         self.conversations = Conversations(
             self.clock, self.settings.suggest_ttl, self.settings.feedback_window)
         self._feedback_words = {compact(w) for w in self.settings.feedback_words if compact(w)}

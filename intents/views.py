@@ -22,7 +22,7 @@ PAGE_SIZE = 200
 
 
 def faq_of(request: web.Request) -> FaqService:
-    return request.app[BOT].services.registry["faq"]
+    return request.app[BOT].faq_stage.faq
 
 
 async def run(request: web.Request, fn, *args: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ routes = web.RouteTableDef()
 
 
 def _faq(request: web.Request) -> FaqService:
-    return request.app[BOT].services.registry["faq"]
+    return request.app[BOT].faq_stage.faq
 
 
 async def _run(request: web.Request, fn, *args: Any, **kwargs: Any) -> Any:

@@ -132,9 +132,9 @@ def cmd_export(ctx: CliContext) -> int:
 def cmd_test(ctx: CliContext) -> int:
     import asyncio
 
-    from bot.clock import Clock
-    from bot.events import ChatKind, Event
-    from bot.pipeline import Context
+    from bot.kernel.clock import Clock
+    from bot.kernel.events import ChatKind, Event
+    from bot.kernel.pipeline import Context
     from bot.services import Services
     from keywords.stage import KeywordStage
 

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.durations import Duration
+from bot.kernel.durations import Duration
 
 MatchMode = Literal["exact", "contains", "prefix", "regex", "fuzzy"]
 

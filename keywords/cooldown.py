@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from bot.clock import Clock
+from bot.kernel.clock import Clock
 
 PRUNE_EVERY = 10_000
 

@@ -1,6 +1,6 @@
 """The keyword engine: compiled rules, scope/time/cooldown checks, replies, hit counters.
 
-`services.registry["keywords"]` holds the one engine of a bot; console views and the CLI call
+The bot's `keyword_stage.engine` is the one engine of a bot; console views and the CLI call
 `reload()` / `areload()` after changing rules so the next message sees the change.
 """
 
@@ -11,8 +11,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from bot.events import Decision, Event, Reply, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, Reply, pass_
+from bot.kernel.pipeline import Context
 from bot.services import Services
 from keywords.cooldown import Cooldowns
 from keywords.matcher import Match, Matcher

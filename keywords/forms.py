@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bot.durations import format_duration
+from bot.kernel.durations import format_duration
 
 VARIANT_SEPARATOR = "---"
 TEXT_FIELDS = (

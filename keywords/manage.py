@@ -8,16 +8,29 @@ from a worker thread on the event loop (`asyncio.to_thread`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.config import Settings
 from bot.settings_loader import ConfigError
 from bot.store import Store
 from keywords.regexcheck import check_patterns
 from keywords.rules import RuleError, clean_rule
 from keywords.welcome import clean_welcome
 
+if TYPE_CHECKING:
+    from keywords.config import KeywordRuleConfig, WelcomeConfig
+
 ERR_CONFIG_RULE = "该规则来自 config.toml，只能在配置文件中修改"
+
+
+class ConfigRules(Protocol):
+    """What `sync_config` reads of the settings (bot.config.Settings provides it)."""
+
+    @property
+    def keywords(self) -> Sequence[KeywordRuleConfig]: ...
+    @property
+    def welcome(self) -> Sequence[WelcomeConfig]: ...
+    @property
+    def source(self) -> str: ...
 
 
 def validate_rules(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any] | RuleError]:
@@ -68,7 +81,7 @@ def store_rule(store: Store, spec: dict[str, Any], *, source: str, actor: str = 
     return store.keywords.save_rules([spec], source=existing["source"] if existing else source, actor=actor)[0]
 
 
-def sync_config(store: Store, settings: Settings) -> dict[str, int]:
+def sync_config(store: Store, settings: ConfigRules) -> dict[str, int]:
     """Replace the 'config' rules and welcomes with config.toml's; other rules are untouched."""
     specs = [rule.spec() for rule in settings.keywords]
     seen: dict[str, int] = {}

@@ -11,7 +11,7 @@ from typing import Any
 
 from regex import Pattern as RegexPattern
 
-from bot.durations import format_duration, parse_duration
+from bot.kernel.durations import format_duration, parse_duration
 from bot.urls import url_error
 from keywords.normalize import normalize as normalize_text
 from keywords.regexcheck import compile_pattern, flags_for, required_literals, runtime_pattern

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from bot.events import Decision, Event, EventType, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, pass_
+from bot.kernel.pipeline import Context
 from bot.services import Services
 from keywords.engine import KeywordEngine
 from keywords.manage import sync_config
 
 
 class KeywordStage:
-    """Loads config rules into the store, builds the engine and registers it as `registry["keywords"]`."""
+    """Loads config rules into the store and builds the engine (`.engine`, which console views
+    and the CLI reach through the bot's `keyword_stage`)."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         sync_config(services.store, services.settings)
         self.engine = KeywordEngine(services)
         self.engine.reload()
-        services.registry["keywords"] = self.engine
 
     async def __call__(self, event: Event, ctx: Context) -> Decision:
         if event.type is EventType.MEMBER_JOIN:

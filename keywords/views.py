@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.events import ChatKind, Event
-from bot.pipeline import Context
+from bot.kernel.events import ChatKind, Event
+from bot.kernel.pipeline import Context
 from bot.web.auth import audit, current_user, flash, require_role
 from bot.web.keys import BOT, STORE
 from keywords import io as rules_io
@@ -39,7 +39,7 @@ SOURCE_LABELS = {"config": "配置文件", "console": "控制台", "import": "�
 
 
 def engine_of(request: web.Request) -> KeywordEngine:
-    return request.app[BOT].services.registry["keywords"]
+    return request.app[BOT].keyword_stage.engine
 
 
 def actor(request: web.Request) -> str:

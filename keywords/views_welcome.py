@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.durations import format_duration
+from bot.kernel.durations import format_duration
 from bot.web.auth import audit, flash, require_role
 from bot.web.keys import BOT, STORE
 from keywords.forms import form_to_welcome
@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 
 
 def _engine(request: web.Request):
-    return request.app[BOT].services.registry["keywords"]
+    return request.app[BOT].keyword_stage.engine
 
 
 async def _page(request: web.Request, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.events import Decision, Event, pass_
-from bot.outbox import REPLY_PRIORITY
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, pass_
+from bot.kernel.pipeline import Context
+from bot.kernel.priorities import REPLY_PRIORITY
 from bot.services import Services
 from bot.store.outbound import OutboundItem
 from keywords.rules import RuleError, split_list, to_bool, to_seconds

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.adapters.base import KICK, MUTE, RECALL, SEND
-from bot.durations import format_duration
+from bot.kernel.actions import KICK, MUTE, RECALL, SEND
+from bot.kernel.durations import format_duration
 from moderation.config import ModerationSettings, parse_step
 
 ACTION_LABELS = {

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.adapters.base import KICK, MUTE
-from bot.durations import parse_duration
-from bot.events import Decision, Event, Reply
-from bot.pipeline import Context
+from bot.kernel.actions import KICK, MUTE
+from bot.kernel.durations import parse_duration
+from bot.kernel.events import Decision, Event, Reply
+from bot.kernel.pipeline import Context
 from moderation.actions import human_duration
 
 if TYPE_CHECKING:
-    from bot.commands import CommandStage
+    from bot.kernel.commands import CommandStage
     from moderation.stage import ModerationStage
 
 ERR_NOT_GROUP = "该命令只能在群聊中使用"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.durations import Duration, parse_duration
+from bot.kernel.durations import Duration, parse_duration
 
 # Actions a word or rule may ask for, weakest first (the strongest hit of a message wins).
 ACTIONS = ("allow", "review", "recall", "warn", "strike", "mute", "kick")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from moderation.config import ACTION_RANK, ModerationSettings
 from moderation.lexicon import Lexicon
 from moderation.normalize import Normalized, Normalizer

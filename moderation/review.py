@@ -11,17 +11,33 @@ Both close the flag once, so two moderators clicking at the same time cannot act
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.store.base import parse_iso
 from bot.store.outbound import OutboundItem
 from moderation.actions import plan
 
 if TYPE_CHECKING:
-    from bot.runtime import Bot
+    from bot.kernel.pipeline import Outcome
     from moderation.stage import ModerationStage
 
 ERR_GONE = "该条目已被处理或不存在"
+
+
+class ReviewPort(Protocol):
+    """What a moderator's decision needs of the running bot (bot.runtime.Bot provides it)."""
+
+    async def perform(self, platform: str, action: dict[str, Any]) -> bool:
+        """Do a platform action (recall, mute, kick); True once the platform confirmed it."""
+        ...
+
+    async def resume(self, uid: str, after: str) -> Outcome | None:
+        """Run a recorded message through the stages after `after`; None when it is unknown."""
+        ...
+
+    def offline(self, platform: str) -> bool:
+        """True when the platform's adapter exists and has no connection now."""
+        ...
 
 
 @dataclass
@@ -40,7 +56,7 @@ class ReviewQueue:
         self.stage = stage
         self.store = stage.services.store
 
-    async def approve(self, flag_id: int, actor: str, note: str = "", bot: Bot | None = None) -> ReviewResult:
+    async def approve(self, flag_id: int, actor: str, note: str = "", bot: ReviewPort | None = None) -> ReviewResult:
         flag = await self.store.run(self.store.moderation.get_flag, flag_id)
         now = self.stage.services.clock.now()
         if flag is None or not await self.store.run(self.store.moderation.decide_flag, flag_id, "approved",
@@ -58,7 +74,7 @@ class ReviewQueue:
             return ReviewResult(True, f"已放行，并已补发回答（{len(outcome.replies)} 条）")
         return ReviewResult(True, "已放行")
 
-    async def confirm(self, flag_id: int, actor: str, bot: Bot | None, note: str = "") -> ReviewResult:
+    async def confirm(self, flag_id: int, actor: str, bot: ReviewPort | None, note: str = "") -> ReviewResult:
         store = self.store
         flag = await store.run(store.moderation.get_flag, flag_id)
         now = self.stage.services.clock.now()
@@ -95,8 +111,7 @@ class ReviewQueue:
         if p.degraded:
             msg += "（" + "；".join(d["reason"] for d in p.degraded) + "）"
         if performed and not all(performed):
-            adapter = bot.adapters.get(flag["platform"]) if bot is not None else None
-            if adapter is not None and not adapter.connected:
+            if bot is not None and bot.offline(flag["platform"]):
                 # the actions wait in the outbox for the connection; their outcome goes to the audit log
                 msg += "；平台当前未连接，平台操作将在连接恢复后执行，结果见审计日志"
             else:

@@ -12,8 +12,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.events import Decision, Event, EventType, Reply, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, Reply, pass_
+from bot.kernel.pipeline import Context
 from bot.store.outbound import OutboundItem
 from moderation.actions import ACTION_LABELS, Plan, plan
 from moderation.config import ACTION_RANK
@@ -22,6 +22,7 @@ from moderation.rules import RULE_LABELS
 from moderation.strikes import StrikeBook
 
 if TYPE_CHECKING:
+    from bot.kernel.commands import CommandStage
     from bot.services import Services
 
 log = logging.getLogger("qunbot.moderation")
@@ -29,9 +30,10 @@ RELOAD_CHECK_SECONDS = 5.0
 
 
 class ModerationStage:
-    """Pipeline stage; its engine is `services.registry["moderation"]` (reload() after edits)."""
+    """Pipeline stage; its engine is `.engine` (reload() after edits). Registers the moderators'
+    chat commands (/mute, /warn …) with `commands` when given."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, commands: CommandStage | None = None) -> None:
         self.services = services
         self.settings = services.settings.moderation
         self.engine = Moderator(self.settings, services.store)
@@ -52,9 +54,6 @@ class ModerationStage:
             log.exception("moderation lexicon could not be loaded; matching with an empty lexicon")
         self._next_check = 0.0
         self._reloading: asyncio.Future[dict[str, int]] | None = None
-        services.registry["moderation"] = self.engine
-        services.registry["moderation.stage"] = self
-        commands = services.registry.get("commands")
         if commands is not None:
             from moderation.commands import register_commands
 

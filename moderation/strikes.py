@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import Clock
+from bot.kernel.clock import Clock
 from bot.store.base import iso
 from moderation.actions import ladder_step
 from moderation.config import ModerationSettings

@@ -14,10 +14,10 @@ from markupsafe import Markup, escape
 
 from bot.web.auth import audit, current_user, flash, require_role
 from bot.web.keys import BOT, CLOCK, STORE
-
-# one route table for all moderation pages; the lexicon/allowlist handlers live in lexicon_views
-from moderation.lexicon_views import categories, routes
 from moderation.review import ReviewQueue
+
+# one route table for all moderation pages; the lexicon/allowlist handlers live in views_lexicon
+from moderation.views_lexicon import categories, routes
 
 # (label shown in the navigation, path, minimum role)
 NAV: list[tuple[str, str, str]] = [
@@ -46,7 +46,7 @@ def highlight(text: str, hits: list[dict[str, Any]]) -> Markup:
 
 
 def _queue(request: web.Request) -> ReviewQueue:
-    stage = request.app[BOT].services.registry["moderation.stage"]
+    stage = request.app[BOT].moderation_stage
     return ReviewQueue(stage)
 
 
@@ -88,7 +88,7 @@ async def review_detail(request: web.Request) -> dict[str, Any]:
     flag = await store.run(store.moderation.get_flag, int(request.match_info["id"]))
     if flag is None:
         raise web.HTTPNotFound(text="该条目不存在")
-    stage = request.app[BOT].services.registry["moderation.stage"]
+    stage = request.app[BOT].moderation_stage
     key = (flag["platform"], flag["chat_id"], flag["member_id"])
 
     def gather() -> dict[str, Any]:

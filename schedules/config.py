@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Literal
 
-from bot.durations import Duration
+from bot.kernel.durations import Duration
 
 DEFAULT_ANNOUNCE = "【秒杀预告】{item} 将于 {start} 开抢，距开抢还有 {countdown}！秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），先收藏链接：{link}"
 DEFAULT_START = "【秒杀开始】{item} 现已开抢！秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），数量有限，抢完即止：{link}"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.durations import Duration, format_duration, parse_duration
+from bot.kernel.durations import Duration, format_duration, parse_duration
 from bot.settings_loader import ConfigError
 from schedules.config import CampaignConfig, PostConfig
 

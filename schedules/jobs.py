@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.durations import Duration, format_duration
+from bot.kernel.durations import Duration, format_duration
 from bot.settings_loader import ConfigError, load_section
 from schedules.config import CampaignConfig, PostConfig
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.services import DomainSettings
     from bot.store import Store
 
 log = logging.getLogger("qunbot.schedules")
@@ -64,7 +64,7 @@ class Job:
     def source_prefix(self) -> str:
         return f"post:{self.id}" if self.kind == POST else f"campaign:{self.id}:"
 
-    def grace(self, settings: Settings) -> float:
+    def grace(self, settings: DomainSettings) -> float:
         if self.spec.misfire_grace is not None:
             return float(self.spec.misfire_grace)
         sched = settings.schedule
@@ -109,11 +109,11 @@ def config_status(spec: PostConfig | CampaignConfig) -> str:
     return spec.status
 
 
-def config_specs(settings: Settings) -> list[tuple[str, PostConfig | CampaignConfig]]:
+def config_specs(settings: DomainSettings) -> list[tuple[str, PostConfig | CampaignConfig]]:
     return [(POST, p) for p in settings.posts] + [(CAMPAIGN, c) for c in settings.campaigns]
 
 
-def sync_config(store: Store, settings: Settings, now: datetime) -> list[str]:
+def sync_config(store: Store, settings: DomainSettings, now: datetime) -> list[str]:
     """Make the stored config-origin jobs match config.toml; returns warnings.
 
     A definition always follows the file. A status set in the console (pause, cancel) is kept
@@ -151,7 +151,7 @@ def sync_config(store: Store, settings: Settings, now: datetime) -> list[str]:
     return warnings
 
 
-def effective_jobs(store: Store, settings: Settings, now: datetime) -> list[Job]:
+def effective_jobs(store: Store, settings: DomainSettings, now: datetime) -> list[Job]:
     """Stored jobs with config.toml applied in memory, for read-only tools (preview)."""
     jobs: dict[tuple[str, str], Job] = {}
     for row in store.schedules.list_jobs():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.durations import format_duration
+from bot.kernel.durations import format_duration
 from schedules.config import CampaignConfig
 from schedules.jobs import Job
 from schedules.timeline import SALE_KINDS, Occurrence, campaign_bounds

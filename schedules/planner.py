@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.outbox import BROADCAST_PRIORITY
+from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.store.outbound import OutboundItem
 from schedules.config import CampaignConfig
 from schedules.jobs import Job
@@ -16,7 +16,7 @@ from schedules.templates import campaign_values, render
 from schedules.timeline import SALE_KINDS, Occurrence, campaign_bounds, occurrence_key, occurrences
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.services import DomainSettings
 
 TEMPLATE_KEYS = {
     "announce": "announce_text", "start": "start_text", "remind": "remind_text",
@@ -66,7 +66,7 @@ class Planned:
         ]
 
 
-def known_chats(chats: Iterable[dict[str, Any]], settings: Settings | None = None) -> list[dict[str, Any]]:
+def known_chats(chats: Iterable[dict[str, Any]], settings: DomainSettings | None = None) -> list[dict[str, Any]]:
     """Chats of the store plus groups declared in config.toml that the store has not seen yet."""
     out = [dict(c) for c in chats]
     seen = {(c["platform"], c["chat_id"]) for c in out}

@@ -48,7 +48,8 @@ class Scheduler:
     """Fires posts and campaign messages of the stored jobs through the outbox, exactly once."""
 
     def __init__(self, services: Services, *, retry_failed: RetryFn | None = None,
-                 cancel_pending: RetryFn | None = None) -> None:
+                 cancel_pending: RetryFn | None = None,
+                 reload_keywords: Callable[[], Awaitable[object]] | None = None) -> None:
         self.services = services
         self.settings = services.settings
         self.store = services.store
@@ -56,6 +57,8 @@ class Scheduler:
         self.tz = services.settings.tz
         self.retry_failed_fn = retry_failed
         self.cancel_pending_fn = cancel_pending
+        # the keyword engine's reload, after campaign keywords changed (None offline)
+        self.reload_keywords_fn = reload_keywords
         self._lock = asyncio.Lock()
         self._aps: Any = None
         self._keywords_dirty = False
@@ -337,8 +340,7 @@ class Scheduler:
         try:
             jobs = await self.jobs(kind=CAMPAIGN)
             result = await self.store.run(sync_campaign_rules, self.store, jobs, self.tz)
-            engine = self.services.registry.get("keywords")
-            if (result["saved"] or result["removed"]) and engine is not None and hasattr(engine, "areload"):
-                await engine.areload()
+            if (result["saved"] or result["removed"]) and self.reload_keywords_fn is not None:
+                await self.reload_keywords_fn()
         except Exception:
             log.exception("campaign keyword rules could not be synchronised")

@@ -39,7 +39,7 @@ COMMON = {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "action_la
 
 
 def _scheduler(request: web.Request) -> Scheduler:
-    return request.app[BOT].services.registry["schedules"]
+    return request.app[BOT].schedules
 
 
 def _job_id(request: web.Request) -> int:

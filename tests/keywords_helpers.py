@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.clock import FakeClock
-from bot.events import ChatKind, Event, EventType
-from bot.pipeline import Context
+from bot.kernel.clock import FakeClock
+from bot.kernel.events import ChatKind, Event, EventType
+from bot.kernel.pipeline import Context
 from bot.services import Services
 from bot.store import Store
 from keywords.manage import save_rule

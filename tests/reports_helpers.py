@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.events import ChatKind, Decision, Event, EventType
+from bot.kernel.events import ChatKind, Decision, Event, EventType
 from bot.store import Store
 
 XSS_GROUP = "<script>alert('x')</script>学生群"

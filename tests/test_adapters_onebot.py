@@ -13,8 +13,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.adapters.base import KICK, MUTE, RECALL, OutcomeUnknown
+from bot.adapters.base import OutcomeUnknown
 from bot.adapters.onebot_http import body_signature
+from bot.kernel.actions import KICK, MUTE, RECALL
 from bot.store import Store
 from bot.web.app import create_app
 from bot.web.keys import ADAPTERS, BOT, STORE

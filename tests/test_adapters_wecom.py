@@ -330,7 +330,7 @@ async def test_token_is_refreshed_before_it_expires_and_fetched_once_under_concu
 
 
 async def test_database_unavailable_answers_503_and_the_same_retry_is_taken_later(client, monkeypatch):
-    from bot.runtime import RecordingUnavailable
+    from bot.adapters.base import RecordingUnavailable
 
     bot = client.app[BOT]
 

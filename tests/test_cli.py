@@ -57,7 +57,7 @@ def test_why_prints_each_stage_decision_of_a_recorded_message(tmp_path, capsys):
 
     from bot.adapters.sim import SimAdapter
     from bot.config import load_settings
-    from bot.events import ChatKind, Event
+    from bot.kernel.events import ChatKind, Event
     from bot.runtime import Bot
     from bot.store import Store
 

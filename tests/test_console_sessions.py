@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import main
-from bot.clock import FakeClock
 from bot.config import settings_from_dict
+from bot.kernel.clock import FakeClock
 from bot.settings_loader import ConfigError
 from bot.web.app import create_app
 from bot.web.keys import STORE

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from bot.adapters.base import RateLimit
 from bot.adapters.sim import SimAdapter
-from bot.events import ChatKind, Event
-from bot.outbox import BROADCAST_PRIORITY
+from bot.kernel.events import ChatKind, Event
+from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.runtime import Bot
 from bot.store import Store
 from bot.store.outbound import OutboundItem

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from aiohttp import FormData
 
-from bot.events import ChatKind, Event
-from bot.runtime import RecordingUnavailable
+from bot.adapters.base import RecordingUnavailable
+from bot.kernel.events import ChatKind, Event
 from bot.web.app import create_app
 from bot.web.keys import BOT
 from intents.engine import FaqEngine
@@ -48,7 +48,7 @@ def _form(action: str, csrf: str) -> FormData:
 @pytest.mark.parametrize("action", ["dictionary", "import"])
 async def test_a_message_is_recorded_while_the_faq_index_is_rebuilt(client, monkeypatch, action):
     bot = client.app[BOT]
-    faq = bot.services.registry["faq"]
+    faq = bot.faq_stage.faq
     entries = [FaqEntry(id=f"e{i}", answer=f"答案{i}", questions=[f"第{i}号商品什么时候发货{j}" for j in range(4)])
                for i in range(PHRASINGS // 4)]
     await bot.store.run(faq.import_entries, entries, True)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.events import ChatKind, Event
-from bot.pipeline import Context
+from bot.kernel.clock import FakeClock
+from bot.kernel.events import ChatKind, Event
+from bot.kernel.pipeline import Context
 from bot.services import Services
 from bot.store import Store
 from intents.faqfile import read_file
@@ -106,7 +106,7 @@ async def test_other_member_or_late_reply_cannot_pick_a_suggestion(stage, clock)
 
 async def test_edited_faq_answers_the_next_message(stage):
     assert (await ask(stage, msg("能开专票吗？"))).outcome == "pass"
-    faq = stage.services.registry["faq"]
+    faq = stage.faq
     entry = faq.get("invoice").to_dict()
     entry["questions"].append("能开专票吗")
     entry["answer"] = "专票请联系客服。"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
+from bot.kernel.clock import FakeClock
 from bot.store import Store
 from intents.config import FaqSettings
 from intents.faqfile import FaqFileError, read_file

@@ -21,7 +21,7 @@ async def client(aiohttp_client, tmp_path):
 
 
 def faq(client):
-    return client.app[BOT].services.registry["faq"]
+    return client.app[BOT].faq_stage.faq
 
 
 async def import_fixture(client, csrf: str, mode: str = "merge"):

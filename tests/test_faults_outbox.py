@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.outbox import BROADCAST_PRIORITY
+from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.store import Store
 from bot.store.outbound import OutboundItem
 from bot.web.app import create_app
@@ -359,7 +359,7 @@ async def test_review_confirmed_while_the_bridge_is_offline_recalls_once_after_i
     bot, store = client.app[BOT], client.app[STORE]
     await flagged_message(client)  # held for review; the bridge's socket is not up
     [flag] = await wait_until(lambda: store.moderation.list_flags())
-    queue = ReviewQueue(bot.services.registry["moderation.stage"])
+    queue = ReviewQueue(bot.moderation_stage)
     result = await queue.confirm(flag["id"], "mod", bot)
     assert result.ok and "连接恢复后执行" in result.message
     bridge = StandInOnebot(client)

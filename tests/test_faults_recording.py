@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.events import ChatKind, Decision, Event
+from bot.kernel.events import ChatKind, Decision, Event
 from bot.recorder import Recorder
 from bot.store import Store
 

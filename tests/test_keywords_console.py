@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp import FormData
 
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
 from keywords.manage import save_rule
@@ -104,7 +104,7 @@ async def test_try_box_shows_winner_and_other_matches_without_counting(client):
                                                     "csrf_token": csrf})
     text = await resp.text()
     assert "团购价 99 元" in text and "同时匹配、但未胜出的规则" in text
-    client.app[BOT].services.registry["keywords"].flush_hits()
+    client.app[BOT].keyword_stage.engine.flush_hits()
     assert all(r["hits"] == 0 for r in client.app[STORE].keywords.list_rules())
 
 
@@ -138,7 +138,7 @@ async def test_welcome_page_saves_a_group_welcome(client):
     assert resp.status == 200
     page = await resp.text()
     assert "欢迎语已保存" in page and re.search(r"欢迎 \{nickname\} 来到\{group\}", page)
-    engine = client.app[BOT].services.registry["keywords"]
+    engine = client.app[BOT].keyword_stage.engine
     assert engine.welcome.select("g_mom", "宝妈群", []) is not None
     bad = await client.post("/welcome", data={"text": "欢迎 {who}", "csrf_token": csrf})
     assert bad.status == 422 and "未知的占位符" in await bad.text()

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.adapters.sim import SimAdapter
-from bot.clock import FakeClock
-from bot.events import ChatKind, Event, EventType
+from bot.kernel.clock import FakeClock
+from bot.kernel.events import ChatKind, Event, EventType
 from bot.runtime import Bot
 from bot.store import Store
 from keywords.manage import save_welcome
@@ -121,7 +121,7 @@ async def test_merged_welcome_is_delivered_once_through_the_outbox(tmp_path):
             await bot.handle(Event(platform="sim", chat_id="g_mom", chat_kind=ChatKind.GROUP, sender_id=f"n{i}",
                                    sender_name=name, message_id=f"j{i}", time=clock.now(), type=JOIN))
             clock.advance(1)
-        engine = bot.services.registry["keywords"]
+        engine = bot.keyword_stage.engine
         clock.advance(5)
         assert await engine.welcome.flush_due() == 1
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.events import ChatKind, Decision, Event
+from bot.kernel.events import ChatKind, Decision, Event
+from bot.kernel.pipeline import Outcome
 from bot.metrics import BUCKETS, Histogram, Metrics, render
-from bot.pipeline import Outcome
 from bot.web.app import create_app
 from tests.conftest import make_settings, wait_until
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
 from tests.conftest import login, make_settings
@@ -22,7 +22,7 @@ async def held_message(client, text: str, member: str = "u_spam", n: int = 1, mi
     store = client.app[STORE]
     if not store.moderation.list_words(q="竞品牌"):
         store.moderation.add_words([{"word": "竞品牌", "category": "竞品", "action": "review"}])
-        bot.services.registry["moderation"].reload()
+        bot.moderation_stage.engine.reload()
     at = bot.clock.now() - timedelta(minutes=minutes_ago)
     event = Event("sim", "g_mom", ChatKind.GROUP, member, "广告哥", f"spam{n}", at, text)
     outcome = await bot.handle(event)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from moderation.config import ModerationSettings, NormalizeSettings, RuleSettings
 from moderation.engine import Moderator
 

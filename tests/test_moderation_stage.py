@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.commands import CommandStage
 from bot.config import GroupConfig, Settings
-from bot.events import ChatKind, Event, EventType
-from bot.pipeline import Context, Pipeline
+from bot.kernel.clock import FakeClock
+from bot.kernel.commands import CommandStage
+from bot.kernel.events import ChatKind, Event, EventType
+from bot.kernel.pipeline import Context, Pipeline
 from bot.services import Services
 from bot.store import Store
 from moderation.actions import plan
@@ -33,8 +33,8 @@ class Harness:
         ])
         self.commands = CommandStage("小Q")
         self.services = Services(settings=settings, store=self.store, clock=self.clock,
-                                 capabilities=lambda platform: caps, registry={"commands": self.commands})
-        self.stage = ModerationStage(self.services)
+                                 capabilities=lambda platform: caps)
+        self.stage = ModerationStage(self.services, commands=self.commands)
         self.pipeline = Pipeline()
         self.pipeline.register("moderation", self.stage)
         self.pipeline.register("commands", self.commands)
@@ -176,7 +176,7 @@ async def test_mute_command_on_platform_without_mute_explains(tmp_path):
 async def test_hot_reload_picks_up_new_word_without_restart(h):
     assert (await h.send("新违禁词出现")).status == "passed"
     h.store.moderation.add_words([{"word": "新违禁词", "category": "其他", "action": "review"}])
-    h.services.registry["moderation"].reload()
+    h.stage.engine.reload()
     assert (await h.send("新违禁词出现")).status == "held"
 
 

@@ -16,8 +16,9 @@ from bot.adapters.base import (
     TransientSendError,
 )
 from bot.config import OutboxSettings
-from bot.durations import Duration
-from bot.outbox import BROADCAST_PRIORITY, Outbox
+from bot.kernel.durations import Duration
+from bot.kernel.priorities import BROADCAST_PRIORITY
+from bot.outbox import Outbox
 from bot.store import Store
 from bot.store.outbound import OutboundItem
 from tests.conftest import wait_until
@@ -201,7 +202,7 @@ async def test_delivery_caught_mid_send_is_resent_only_when_idempotent(tmp_path,
 async def test_expired_posts_are_skipped_not_sent(db):
     from datetime import timedelta
 
-    from bot.clock import Clock
+    from bot.kernel.clock import Clock
 
     adapter = RecordingAdapter()
     outbox = Outbox(db, {"fake": adapter}, settings())
@@ -265,7 +266,7 @@ async def test_deliveries_past_their_time_leave_the_queue_without_waiting_for_th
     (a late answer confuses the group) and the queue does not keep growing."""
     from datetime import timedelta
 
-    from bot.clock import Clock
+    from bot.kernel.clock import Clock
 
     adapter = RecordingAdapter()
     outbox = Outbox(db, {"fake": adapter}, settings(per_adapter_per_minute=1))

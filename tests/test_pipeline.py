@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.adapters.sim import SimAdapter
-from bot.events import ChatKind, Event
+from bot.kernel.events import ChatKind, Event
 from bot.runtime import Bot
 from bot.store import Store
 from tests.conftest import make_settings, wait_until
@@ -169,7 +169,7 @@ async def test_a_burst_is_held_by_a_bounded_queue_and_every_message_is_recorded(
 
     async def slow_stage(event, ctx):
         await release.wait()
-        from bot.events import pass_
+        from bot.kernel.events import pass_
 
         return pass_("keywords")
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.adapters.sim import SimAdapter
 from bot.demo import seed_if_empty
-from bot.events import ChatKind, Decision, Event
+from bot.kernel.events import ChatKind, Decision, Event
 from bot.runtime import Bot
 from bot.store import Store
 from bot.store.outbound import OutboundItem

@@ -187,7 +187,7 @@ def summary_store(tmp_path):
 
 
 async def test_daily_summary_is_handed_to_the_outbox_once_per_day(summary_store):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.runtime import Bot
 
     settings, store = summary_store
@@ -214,7 +214,7 @@ async def test_daily_summary_is_handed_to_the_outbox_once_per_day(summary_store)
 
 @pytest.fixture
 async def console(aiohttp_client, tmp_path):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.web.app import create_app
     from bot.web.keys import STORE
 
@@ -280,7 +280,7 @@ async def test_anonymous_users_cannot_see_reports(console):
 
 
 async def test_a_quiet_missed_day_is_not_posted_late(summary_store):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.runtime import Bot
 
     settings, store = summary_store
@@ -291,7 +291,7 @@ async def test_a_quiet_missed_day_is_not_posted_late(summary_store):
 
 
 async def test_daily_summary_waits_for_an_unknown_chat(tmp_path):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
     from bot.runtime import Bot
     from bot.store import Store
 
@@ -319,7 +319,7 @@ async def test_figures_match_what_the_real_pipeline_decided(aiohttp_client, tmp_
     rules = [{"id": "demo-rules", "keyword": "群规", "match": "exact", "reply": "群规：不发广告"}]
     client = await aiohttp_client(create_app(make_settings(tmp_path, keywords=rules)))
     bot, store = client.app[BOT], client.app[STORE]
-    await store.run(bot.services.registry["faq"].seed_demo)
+    await store.run(bot.faq_stage.faq.seed_demo)
     day = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, far from seeded data
     texts = ["群规", "什么时候发货", "约炮吗", "大家早上好", "火星上可以开分店吗？", "能发顺丰吗"]
     outcomes = []

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.events import Decision
+from bot.kernel.events import Decision
 from bot.store import Store
 from bot.store.base import iso
 from bot.store.outbound import OutboundItem

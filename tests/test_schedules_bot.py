@@ -10,9 +10,9 @@ import pytest
 
 from bot.adapters.base import PermanentSendError
 from bot.adapters.registry import build_adapters
-from bot.clock import FakeClock
 from bot.demo import seed_if_empty
-from bot.events import ChatKind
+from bot.kernel.clock import FakeClock
+from bot.kernel.events import ChatKind
 from bot.runtime import Bot
 from bot.store import Store
 from tests.conftest import make_settings, wait_until
@@ -55,7 +55,7 @@ async def test_scheduler_starts_with_the_bot_and_posts_to_tagged_simulated_group
     clock = FakeClock(sh(2026, 11, 23, 8, 59))
     posts = [{"name": "早安", "text": "早上好，今天也要加油", "at": ["09:00"], "tags": ["学生", "宝妈"]}]
     bot = await running(clock, posts=posts)
-    assert bot.services.registry["schedules"] is bot.schedules
+    assert bot.schedules.services is bot.services
     clock.set(sh(2026, 11, 23, 9, 0))
     await bot.schedules.run_due()
     assert await bot.outbox.drain(5)
@@ -147,7 +147,7 @@ async def test_members_asking_for_the_link_get_it_only_during_the_sale(running):
 
 
 async def test_apscheduler_timer_fires_the_occurrence_on_the_real_clock(running):
-    from bot.clock import Clock
+    from bot.kernel.clock import Clock
 
     bot = await running(Clock())
     start = (datetime.now(TZ) + timedelta(seconds=1)).replace(tzinfo=None, microsecond=0) + timedelta(seconds=1)

@@ -39,7 +39,7 @@ async def test_create_preview_and_activate_a_campaign(server, page):
     assert "4.6折" in timeline and "宝妈群" in timeline
     await page.click("button >> text=启用")
     await page.wait_for_selector(".flash.ok >> text=已启用")
-    scheduler = server.app[BOT].services.registry["schedules"]
+    scheduler = server.app[BOT].schedules
     jobs = await scheduler.jobs()
     assert [(j.name, j.status) for j in jobs] == [("元旦纸尿裤秒杀", "active")]
     assert scheduler.next_run(jobs[0].id) is not None

@@ -99,9 +99,9 @@ def test_preview_text_shows_campaign_timeline(tmp_path, capsys):
 async def test_status_and_retry_commands_show_progress_and_requeue_failed_targets(tmp_path, capsys):
     from datetime import UTC, datetime, timedelta
 
-    from bot.clock import FakeClock
     from bot.config import load_settings
     from bot.demo import seed_if_empty
+    from bot.kernel.clock import FakeClock
     from bot.services import Services
     from bot.store import Store
     from schedules.scheduler import Scheduler

@@ -42,7 +42,7 @@ async def test_manager_creates_previews_and_activates_a_campaign(client):
     resp = await client.post(f"/schedules/{job_id}/action", data={"action": "activate", "csrf_token": token},
                              allow_redirects=False)
     assert resp.status == 302
-    scheduler = client.app[BOT].services.registry["schedules"]
+    scheduler = client.app[BOT].schedules
     assert (await scheduler.job(job_id)).status == "active"
     listing = await (await client.get("/schedules")).text()
     assert "元旦耳机秒杀" in listing and "进行中" in listing
@@ -73,7 +73,7 @@ async def test_manager_creates_and_pauses_a_recurring_post(client):
     page = await (await client.get(f"/schedules/{job_id}")).text()
     assert "福利一" in page and "福利二" in page and "宝妈群" in page
     await client.post(f"/schedules/{job_id}/action", data={"action": "pause", "csrf_token": token})
-    scheduler = client.app[BOT].services.registry["schedules"]
+    scheduler = client.app[BOT].schedules
     assert (await scheduler.job(job_id)).status == "paused"
     preview = await (await client.get("/schedules/preview?days=2")).text()
     assert "晚间福利" not in preview
@@ -91,7 +91,7 @@ async def test_progress_page_lets_a_manager_retry_failed_targets(client):
     from bot.store.outbound import OutboundItem
 
     token = await login(client, "ops", "manager")
-    scheduler = client.app[BOT].services.registry["schedules"]
+    scheduler = client.app[BOT].schedules
     job = await scheduler.create("post", {"name": "早安", "text": "早上好", "at": ["09:00"], "groups": ["g_student"]})
     store = client.app[STORE]
     key = "2030-01-01T01:00:00+00:00"

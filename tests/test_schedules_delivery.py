@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import FakeClock
 from bot.config import settings_from_dict
+from bot.kernel.clock import FakeClock
 from bot.services import Services
 from bot.store import Store
 from schedules.scheduler import ScheduleError, Scheduler

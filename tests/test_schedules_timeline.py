@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.durations import Duration
+from bot.kernel.durations import Duration
 from schedules.config import CampaignConfig, PostConfig
 from schedules.templates import format_countdown, format_discount
 from schedules.timeline import campaign_plan, next_occurrence, post_times

@@ -75,7 +75,7 @@ async def test_posts_without_csrf_token_are_refused_on_every_route(client):
 
 
 async def test_session_expires(aiohttp_client, tmp_path):
-    from bot.clock import FakeClock
+    from bot.kernel.clock import FakeClock
 
     clock = FakeClock()
     client = await aiohttp_client(create_app(make_settings(tmp_path, console={"session_hours": 1.0}), clock=clock))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.events import ChatKind, Decision, Event
+from bot.kernel.events import ChatKind, Decision, Event
 from bot.store import Store, StoreError
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.events import ChatKind
+from bot.kernel.events import ChatKind
 from bot.store.base import dumps
 
 REFERENCE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,28 +1,60 @@
-"""What every adapter provides: routes, send, platform actions, declared capabilities."""
+"""What every adapter provides: routes, send, platform actions, declared capabilities; and
+the narrow port an adapter is given instead of the runtime (`Host`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.kernel.actions import SEND
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from bot.runtime import Bot
-
-# Capability names used by moderation to degrade actions it cannot perform.
-SEND = "send"
-RECALL = "recall"
-MUTE = "mute"
-KICK = "kick"
-PRIVATE = "private"
-LINK_CARD = "link"
-IMAGE = "image"
+    from bot.kernel.clock import Clock
+    from bot.kernel.events import Event
+    from bot.store import Store
 
 
 log = logging.getLogger("qunbot.adapters")
+
+
+class RecordingUnavailable(RuntimeError):
+    """The database did not commit an accepted message in time (disk full, locked)."""
+
+
+class Host(Protocol):
+    """What an adapter may ask of the running bot (bot.runtime.Bot provides it): submit the
+    events it receives, the clock, the store, and writes in the recorder's next batch.
+    Connections are reported the other way, through `Adapter.connection_changed`."""
+
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def bot_name(self) -> str:
+        """The bot's display name (the sender of its messages)."""
+        ...
+
+    async def submit(self, event: Event) -> str:
+        """Accept an event; returns once it is durably recorded ("accepted") or known
+        ("duplicate"); RecordingUnavailable when the database cannot take it in time."""
+        ...
+
+    def refresh_chats(self) -> None:
+        """Re-read the chats' names and tags after an adapter added chats."""
+        ...
+
+    def defer(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run a store write in the recorder's next batch."""
+        ...
+
+    def defer_row(self, fn: Callable[[list[Any]], Any], row: Any) -> None:
+        """One row for `fn(rows)`, written with the recorder's next batch."""
+        ...
 
 
 class SendError(Exception):
@@ -96,7 +128,7 @@ class Adapter:
     idempotent_send: bool = False
     rate_limits: tuple[RateLimit, ...] = ()
     # set by start(); None (or not set) before it
-    bot: Bot | None
+    bot: Host | None
 
     def routes(self) -> list[web.AbstractRouteDef]:
         return []
@@ -122,7 +154,7 @@ class Adapter:
             except Exception:
                 log.exception("connection listener failed for adapter %s", self.name)
 
-    async def start(self, bot: Bot) -> None:
+    async def start(self, bot: Host) -> None:
         self.bot = bot
 
     async def stop(self) -> None:

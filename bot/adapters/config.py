@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.durations import Duration
+from bot.kernel.durations import Duration
 
 # requests whose timestamp is older than this are refused; "0" turns the check off
 REPLAY_WINDOW = Duration(300)

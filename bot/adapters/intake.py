@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.events import Event
-from bot.runtime import RecordingUnavailable
+from bot.adapters.base import Host, RecordingUnavailable
+from bot.kernel.events import Event
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -24,7 +24,7 @@ def render_text(payload: dict[str, Any]) -> str:
     return text
 
 
-async def submit_all(bot: Any, events: list[Event]) -> list[str]:
+async def submit_all(bot: Host, events: list[Event]) -> list[str]:
     """Hand events to the bot; returns once each is durably recorded ("accepted") or known
     ("duplicate"), so the caller may acknowledge the platform without risking a loss.
     When the database cannot commit in time: 503, so the platform retries later."""
@@ -42,13 +42,13 @@ class BackgroundSubmitter:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task] = set()
 
-    def submit_later(self, bot: Any, events: list[Event]) -> None:
+    def submit_later(self, bot: Host, events: list[Event]) -> None:
         task = asyncio.create_task(self._submit(bot, events))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     @staticmethod
-    async def _submit(bot: Any, events: list[Event]) -> None:
+    async def _submit(bot: Host, events: list[Event]) -> None:
         try:
             await submit_all(bot, events)
         except web.HTTPServiceUnavailable:

@@ -15,13 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.base import PRIVATE, SEND, Delivery
+from bot.adapters.base import Delivery
 from bot.adapters.callback_guard import (
     ERR_MALFORMED,
     ERR_SIGNATURE,
     MAX_XML_BODY,
     ReplayGuard,
     parse_or_refuse,
+    platform_callback,
     read_body,
     refuse,
     require_params,
@@ -32,8 +33,8 @@ from bot.adapters.wecom_api import TEXT_LIMIT, MpApi, split_text
 from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope, signature_ok
-from bot.events import EventType
-from bot.web.auth import platform_callback
+from bot.kernel.actions import PRIVATE, SEND
+from bot.kernel.events import EventType
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -122,6 +123,7 @@ class MpAdapter(WechatCallbackAdapter):
         future: asyncio.Future[str] = loop.create_future()
         self._waiters[uid] = future
         try:
+            assert self.bot is not None, "mp adapter used before start()"
             if (await submit_all(self.bot, events))[0] == "duplicate":
                 return None  # a platform retry: the first request got (or gets) the reply
             remaining = float(self.settings.reply_wait) - (loop.time() - started)

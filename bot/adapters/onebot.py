@@ -16,12 +16,6 @@ from typing import Any, TypeGuard
 from aiohttp import web
 
 from bot.adapters.base import (
-    IMAGE,
-    KICK,
-    MUTE,
-    PRIVATE,
-    RECALL,
-    SEND,
     ActionNotSupported,
     Adapter,
     Delivery,
@@ -35,6 +29,7 @@ from bot.adapters.callback_guard import (
     ERR_TOKEN,
     MAX_JSON_BODY,
     ReplayGuard,
+    platform_callback,
     read_body,
     refuse,
     same_secret,
@@ -51,8 +46,8 @@ from bot.adapters.onebot_ws import (
     bearer,
     serve,
 )
-from bot.events import Event
-from bot.web.auth import platform_callback
+from bot.kernel.actions import IMAGE, KICK, MUTE, PRIVATE, RECALL, SEND
+from bot.kernel.events import Event
 
 log = logging.getLogger("qunbot.adapters")
 

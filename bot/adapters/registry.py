@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.adapters.base import Adapter
+from bot.adapters.config import AdaptersSettings
 from bot.adapters.sim import SimAdapter
-from bot.config import Settings
 
 
-def build_adapters(settings: Settings) -> dict[str, Adapter]:
+class HasAdapters(Protocol):
+    """The part of the settings this reads (bot.config.Settings; not imported, since config
+    assembly imports every domain and adapters import none)."""
+
+    @property
+    def adapters(self) -> AdaptersSettings: ...
+
+
+def build_adapters(settings: HasAdapters) -> dict[str, Adapter]:
     """One adapter per enabled platform, keyed by its platform name (as in Event.platform)."""
     conf = settings.adapters
     adapters: dict[str, Adapter] = {}

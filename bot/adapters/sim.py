@@ -13,19 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from bot.adapters.base import (
-    IMAGE,
-    KICK,
-    LINK_CARD,
-    MUTE,
-    PRIVATE,
-    RECALL,
-    SEND,
     Adapter,
     Delivery,
     PermanentSendError,
     TransientSendError,
 )
-from bot.events import ChatKind, Event, EventType
+from bot.kernel.actions import IMAGE, KICK, LINK_CARD, MUTE, PRIVATE, RECALL, SEND
+from bot.kernel.events import ChatKind, Event, EventType
 
 PLATFORM = "sim"
 
@@ -63,9 +57,9 @@ class SimAdapter(Adapter):
         # Written in the recorder's next batch, the same transaction as the outbox's "sent"
         # mark: both land or neither does, and a resend after a crash is a no-op (same uid).
         # One transaction per reply made the simulator the writer thread's biggest job.
-        bot.recorder.defer_row(store.messages.record_outgoing_many, {
+        bot.defer_row(store.messages.record_outgoing_many, {
             "uid": uid, "platform": PLATFORM, "chat_id": delivery.chat_id, "chat_kind": delivery.chat_kind,
-            "sender_id": "bot", "sender_name": bot.settings.bot.name, "text": _render(delivery.payload),
+            "sender_id": "bot", "sender_name": bot.bot_name, "text": _render(delivery.payload),
             "time": bot.clock.now(), "raw": raw,
         })
         return uid
@@ -103,7 +97,7 @@ class SimAdapter(Adapter):
             raise ActionNotSupported(kind or "?")
         if kind == "recall" and action.get("message_uid"):
             # through the recorder, so the status lands after the message's own (batched) status
-            bot.recorder.defer(store.messages.set_status, [(action["message_uid"], "recalled")])
+            bot.defer(store.messages.set_status, [(action["message_uid"], "recalled")])
         if kind == "kick" and action.get("member_id"):
             try:
                 await store.run(store.chats.upsert_member, PLATFORM, action["chat_id"], action["member_id"], left=True)
@@ -111,7 +105,7 @@ class SimAdapter(Adapter):
                 raise TransientSendError(f"模拟平台暂不可用：{exc}") from None
         # the notice rides the recorder's next batch, like a reply: a moderation action must
         # not make the worker wait for the writer thread (a transaction per recall did)
-        bot.recorder.defer_row(store.messages.record_outgoing_many, {
+        bot.defer_row(store.messages.record_outgoing_many, {
             # keyed by the outbox row when there is one: a repeat after a crash is a no-op
             "uid": f"{PLATFORM}:act:{action.get('delivery_id') or uuid.uuid4().hex[:12]}", "platform": PLATFORM,
             "chat_id": action["chat_id"], "chat_kind": "group", "sender_id": "system", "sender_name": "系统",

@@ -14,8 +14,6 @@ from typing import Any
 import aiohttp
 
 from bot.adapters.base import (
-    LINK_CARD,
-    SEND,
     Adapter,
     Delivery,
     OutcomeUnknown,
@@ -25,6 +23,7 @@ from bot.adapters.base import (
 )
 from bot.adapters.config import WebhookSettings
 from bot.adapters.wecom_api import HTTP_TIMEOUT, TEXT_LIMIT, TRANSIENT_ERRORS, split_text
+from bot.kernel.actions import LINK_CARD, SEND
 
 log = logging.getLogger("qunbot.adapters")
 

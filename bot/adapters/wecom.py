@@ -15,12 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.base import LINK_CARD, PRIVATE, SEND, Delivery, RateLimit
+from bot.adapters.base import Delivery, RateLimit
 from bot.adapters.callback_guard import (
     ERR_MALFORMED,
     MAX_XML_BODY,
     ReplayGuard,
     parse_or_refuse,
+    platform_callback,
     read_body,
     refuse,
     require_params,
@@ -31,8 +32,8 @@ from bot.adapters.wecom_api import TEXT_LIMIT, WecomApi, split_text
 from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope
-from bot.events import Event
-from bot.web.auth import platform_callback
+from bot.kernel.actions import LINK_CARD, PRIVATE, SEND
+from bot.kernel.events import Event
 
 log = logging.getLogger("qunbot.adapters")
 

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.events import ChatKind, Event, EventType
+from bot.kernel.events import ChatKind, Event, EventType
 
 log = logging.getLogger("qunbot.adapters")
 

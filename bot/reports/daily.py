@@ -13,7 +13,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.outbox import BROADCAST_PRIORITY
+from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.reports.figures import Report, ReportFilter, compute
 from bot.store.outbound import OutboundItem
 

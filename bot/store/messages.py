@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.events import ChatKind, Decision, Event, EventType
+from bot.kernel.events import ChatKind, Decision, Event, EventType
 from bot.store.base import Repo, dumps, execute_rows, iso, loads, parse_iso, reads, utcnow
 
 _OUTGOING = (

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from bot.adapters.base import Adapter
 from bot.adapters.registry import build_adapters
-from bot.clock import Clock
 from bot.config import Settings
+from bot.kernel.clock import Clock
 from bot.runtime import Bot
 from bot.store import Store
 from bot.urls import is_safe_url

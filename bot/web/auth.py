@@ -8,11 +8,12 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from markupsafe import Markup, escape
 
+from bot.adapters.callback_guard import PLATFORM_CALLBACK
 from bot.ratelimit import SlidingWindow
 from bot.store.base import parse_iso
 from bot.web.keys import CLOCK, SECRET_KEY, SETTINGS, STORE, TRUSTED_PROXIES
@@ -33,8 +34,6 @@ LOCK_TIME = timedelta(minutes=5)
 FAILURE_QUIET = timedelta(minutes=15)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# a handler function or method (adapters mark bound-method callbacks): the marker keeps its type
-AnyHandler = TypeVar("AnyHandler", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 SESSION_KEY = web.RequestKey("session", object)
 USER_KEY = web.RequestKey("user", object)
@@ -118,17 +117,9 @@ async def _check_csrf(request: web.Request, session: Session | None) -> None:
         raise web.HTTPForbidden(text=ERR_CSRF)
 
 
-def platform_callback(handler: AnyHandler) -> AnyHandler:
-    """Mark a platform callback: signed by the platform itself, so it needs no CSRF token,
-    and it never carries a console session, so the console's middlewares leave it alone
-    (they were a fifth of a callback's cost)."""
-    # a marker on the function object (read by is_platform_callback), which typing cannot declare
-    handler.platform_callback = True  # type: ignore[attr-defined]
-    return handler
-
-
 def is_platform_callback(request: web.Request) -> bool:
-    return getattr(request.match_info.handler, "platform_callback", False)
+    """A handler marked by bot.adapters.callback_guard.platform_callback."""
+    return getattr(request.match_info.handler, PLATFORM_CALLBACK, False)
 
 
 def csrf_token(request: web.Request) -> str:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.adapters.base import Adapter
-from bot.clock import Clock
 from bot.config import Settings
+from bot.kernel.clock import Clock
 from bot.runtime import Bot
 from bot.store import Store
 from bot.web.proxies import TrustedProxies

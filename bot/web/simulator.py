@@ -8,9 +8,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.adapters import safe_json
+from bot.adapters.base import RecordingUnavailable
 from bot.adapters.sim import PLATFORM, SimAdapter
-from bot.events import ChatKind, EventType
-from bot.runtime import RecordingUnavailable
+from bot.kernel.events import ChatKind, EventType
 from bot.web.auth import audit, require_role
 from bot.web.keys import ADAPTERS, BOT, CLOCK, STORE
 

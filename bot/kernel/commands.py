@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot.events import Decision, Event, EventType, Reply, pass_
-from bot.pipeline import Context
+from bot.kernel.events import Decision, Event, EventType, Reply, pass_
+from bot.kernel.pipeline import Context
 
 CommandHandler = Callable[[Event, Context, list[str]], Awaitable[Decision]]
 

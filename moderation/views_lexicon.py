@@ -24,7 +24,7 @@ async def reload_engine(request: web.Request) -> dict[str, int]:
     """Bump the change counter (other processes) and rebuild this bot's automaton now."""
     store = request.app[STORE]
     await store.run(store.moderation.bump_version)
-    engine = request.app[BOT].services.registry.get("moderation")
+    engine = request.app[BOT].moderation_stage.engine
     if engine is None:
         return {}
     return await asyncio.get_running_loop().run_in_executor(None, engine.reload)
@@ -45,7 +45,7 @@ async def lexicon_page(request: web.Request) -> dict[str, Any]:
     rows = await store.run(store.moderation.list_words, category=q.get("category") or None, q=q.get("q") or None,
                            limit=PAGE + 1, offset=(page - 1) * PAGE)
     counts = await store.run(store.moderation.word_counts)
-    engine = request.app[BOT].services.registry.get("moderation")
+    engine = request.app[BOT].moderation_stage.engine
     samples = await store.run(store.moderation.sample_counts)
     spam = engine.compiled.spam if engine else None
     return {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "q": q, "counts": counts,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.events import Decision, Event, Reply
+from bot.kernel.events import Decision, Event, Reply
 
 Stage = Callable[[Event, "Context"], Awaitable[Decision]]
 
