@@ -146,14 +146,6 @@ class ModerationRepo(Repo):
     def get_word(self, word_id: int) -> dict[str, Any] | None:
         return self.query_one("SELECT * FROM moderation_words WHERE id = ?", (word_id,))
 
-    def update_word(self, word_id: int, *, category: str, severity: int, action: str | None, enabled: bool) -> bool:
-        with self.tx() as conn:
-            cur = conn.execute(
-                "UPDATE moderation_words SET category = ?, severity = ?, action = ?, enabled = ? WHERE id = ?",
-                (category, severity, action, int(enabled), word_id),
-            )
-            return cur.rowcount == 1
-
     def delete_words(self, ids: Iterable[int]) -> int:
         with self.tx() as conn:
             return sum(conn.execute("DELETE FROM moderation_words WHERE id = ?", (i,)).rowcount for i in ids)
