@@ -30,6 +30,7 @@ from intents.stage import FaqStage
 from keywords.stage import KeywordStage
 from moderation.stage import ModerationStage
 from schedules.scheduler import Scheduler
+from schedules.service import ScheduleService
 
 log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
@@ -68,8 +69,10 @@ class Bot:
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
         self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
-        self.schedules = Scheduler(
-            self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
+        # the timers that fire jobs, and the service the console and the CLI change jobs through
+        self.scheduler = Scheduler(self.services)
+        self.schedules = ScheduleService(
+            self.scheduler, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
         )
         self.services.registry["schedules"] = self.schedules
         self.deduper = Deduper()
@@ -134,7 +137,7 @@ class Bot:
         # queued before the web server listens (it starts once start-up is over), so a chat's
         # recovered messages are handled before its new ones; after the adapters, which act
         await self._recover()
-        await self.schedules.start()
+        await self.scheduler.start()
         self.daily_summary.start()
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
@@ -173,7 +176,7 @@ class Bot:
 
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
-        await self.schedules.stop()
+        await self.scheduler.stop()
         await self.daily_summary.stop()
         # events still being taken in (a socket's reader hands them over in the background)
         # are queued before the queues are drained, not recorded and left for the next start

@@ -57,7 +57,7 @@ async def test_scheduler_starts_with_the_bot_and_posts_to_tagged_simulated_group
     bot = await running(clock, posts=posts)
     assert bot.services.registry["schedules"] is bot.schedules
     clock.set(sh(2026, 11, 23, 9, 0))
-    await bot.schedules.run_due()
+    await bot.scheduler.run_due()
     assert await bot.outbox.drain(5)
     assert bot_messages(bot, "g_student")[-1] == "早上好，今天也要加油"
     assert bot_messages(bot, "g_mom")[-1] == "早上好，今天也要加油"
@@ -85,7 +85,7 @@ async def test_failed_targets_can_be_retried_for_one_occurrence(running):
     flaky_send.failed = False
     sim.send = flaky_send
     clock.set(sh(day.year, day.month, day.day, 9, 0))
-    await bot.schedules.run_due()
+    await bot.scheduler.run_due()
     await wait_until(lambda: bot.store.schedules.delivery_progress("post:")[0]["failed"] == 1)
     job = (await bot.schedules.jobs())[0]
     occurrence = bot.store.schedules.delivery_progress("post:")[0]["occurrence"]
@@ -100,7 +100,7 @@ async def test_fan_out_to_2000_groups_does_not_block_member_messages(running):
     bot = await running(clock, groups=2000, posts=posts)
     clock.set(sh(2026, 11, 23, 20, 0))
     began = time.perf_counter()
-    await bot.schedules.run_due()
+    await bot.scheduler.run_due()
     handed_over = time.perf_counter() - began
     assert bot.outbox.depth() > 0
     # a member message is handled while the broadcast is still going out
