@@ -195,7 +195,7 @@ def test_a_version_1_database_gets_the_chat_index_that_carries_the_sender(tmp_pa
             e.time = e.time.replace(minute=i)
             events.append((e, "received", False))
         store.messages.record_batch(events, [])
-        recent = store.moderation.member_messages("sim", "g1", "u1", limit=4)
+        recent = store.messages.member_messages("sim", "g1", "u1", limit=4)
         assert [r["text"] for r in recent] == ["第27条", "第24条", "第21条", "第18条"]
         plan = " ".join(r[-1] for r in store.db.conn.execute(
             "EXPLAIN QUERY PLAN SELECT uid FROM messages WHERE platform = 'sim' AND chat_id = 'g1'"

@@ -31,19 +31,21 @@ from bot.store.base import Connections, Repo, StoreError, apply_migrations, open
 from bot.store.chats import ChatRepo
 from bot.store.faq import FaqRepo
 from bot.store.keywords import KeywordRepo
+from bot.store.lexicon import LexiconRepo
 from bot.store.messages import MessageRepo
 from bot.store.moderation import ModerationRepo
 from bot.store.outbound import OutboundItem, OutboundRepo
 from bot.store.reports import ReportRepo
 from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
+from bot.store.schema_moderation import ModerationSchema
 
 __all__ = ["OutboundItem", "Store", "StoreError"]
 
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
-SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationRepo, ScheduleRepo]
+SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -70,6 +72,7 @@ class Store:
         self.accounts = AccountRepo(*args)
         self.keywords = KeywordRepo(*args)
         self.faq = FaqRepo(*args)
+        self.lexicon = LexiconRepo(*args)
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
         self.reports = ReportRepo(*args)
