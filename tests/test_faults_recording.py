@@ -132,7 +132,7 @@ async def test_a_full_disk_fails_the_whole_batch_and_sets_nothing_aside(tmp_path
         recorder = Recorder(store)
         recorder.add_message(event(0))
         await recorder.flush()
-        conn = store.db.conn
+        conn = store.conn
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         with store.lock:
             conn.execute(f"PRAGMA max_page_count = {pages}")

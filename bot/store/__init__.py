@@ -56,16 +56,17 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            self.db = open_database(path)
+            # the write connection (the writer thread's, or the caller's under `lock` off the loop)
+            self.conn = open_database(path)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.lock = threading.RLock()
         try:
-            self.applied_migrations = apply_migrations(self.db, SCHEMAS)
+            self.applied_migrations = apply_migrations(self.conn, SCHEMAS)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot migrate database {path}: {exc}") from exc
-        self.connections = Connections(self.db, self.lock, path)
-        args = (self.db, self.lock, self.connections)
+        self.connections = Connections(self.conn, self.lock, path)
+        args = (self.conn, self.lock, self.connections)
         self.chats = ChatRepo(*args)
         self.messages = MessageRepo(*args)
         self.outbound = OutboundRepo(*args)
@@ -88,7 +89,7 @@ class Store:
         if self._checkpointer is not None or str(self.path) == ":memory:":
             return
         with self.lock:
-            self.db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self.conn.execute("PRAGMA wal_autocheckpoint = 0")
 
         def loop() -> None:
             conn = sqlite3.connect(str(self.path), timeout=1)
@@ -133,10 +134,10 @@ class Store:
     def scalar_ping(self) -> int:
         """A trivial read, for health checks."""
         with self.lock:
-            return self.db.conn.execute("SELECT 1").fetchone()[0]
+            return self.conn.execute("SELECT 1").fetchone()[0]
 
     def schema_versions(self) -> dict[str, int]:
-        rows = self.db.conn.execute("SELECT component, version FROM schema_version").fetchall()
+        rows = self.conn.execute("SELECT component, version FROM schema_version").fetchall()
         return dict(rows)
 
     def backup(self, target: Path | str) -> None:
@@ -144,7 +145,7 @@ class Store:
         dest = sqlite3.connect(str(target))
         try:
             with self.lock:
-                self.db.conn.backup(dest)
+                self.conn.backup(dest)
         finally:
             dest.close()
 
@@ -160,10 +161,10 @@ class Store:
         self.connections.close()
         with self.lock:
             try:
-                self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:
                 pass
-            self.db.conn.close()
+            self.conn.close()
 
     def __enter__(self) -> Store:
         return self
