@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import re
 import shutil
@@ -90,8 +91,10 @@ async def login(client, name: str = "admin", role: str = "admin", password: str 
     return match.group(1)
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-    """Poll until predicate() is truthy (for background work such as the outbox)."""
+async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02,
+                     what: str = "") -> Any:
+    """Poll until predicate() is truthy (for background work such as the outbox). The timeout
+    is generous (a loaded 2-core machine); a test never relies on it to pass."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = predicate()
@@ -100,8 +103,16 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interva
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"not reached within {timeout:g} s: {what or predicate_source(predicate)}")
         await asyncio.sleep(interval)
+
+
+def predicate_source(predicate: Callable[[], Any]) -> str:
+    """The awaited condition as written in the test, for the failure message."""
+    try:
+        return " ".join(inspect.getsource(predicate).split())
+    except (OSError, TypeError):
+        return repr(predicate)
 
 
 @pytest.fixture
