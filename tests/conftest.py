@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import os
 import re
@@ -10,12 +11,13 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from bot.config import Settings, settings_from_dict
 from bot.store import Store
-from bot.web.passwords import hash_password
+from bot.web import passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -63,7 +65,15 @@ def store(settings: Settings):
 
 
 def add_user(store: Store, name: str, role: str, password: str = TEST_PASSWORD) -> None:
-    store.accounts.add_user(name, hash_password(password), role)
+    store.accounts.add_user(name, cheap_hash(password), role)
+
+
+@functools.cache
+def cheap_hash(password: str) -> str:
+    """A real scrypt hash of the stored format with a small cost (the string names its n, so a
+    login verifies it like any other): a test login costs ~2 ms of scrypt instead of ~0.1 s."""
+    with mock.patch.object(passwords, "N", 2**10):
+        return passwords.hash_password(password)
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
