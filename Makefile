@@ -27,7 +27,7 @@ test: $(VENV)/.installed-dev
 
 # the inner loop: no browser, no subprocesses, no fault suite
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -q -m "not browser and not slow and not faults"
+	$(BIN)/python -m pytest -q -n 2 -m "not browser and not slow and not faults"
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run_all.py

@@ -88,7 +88,7 @@ def stage_throughput(words: list[dict], events: list[Event]) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "bench.db")
-        store.moderation.add_words(words)
+        store.lexicon.add_words(words)
         clock = FakeClock()
         services = Services(settings=Settings(), store=store, clock=clock,
                             capabilities=lambda platform: frozenset({"send", "recall", "mute", "kick"}))

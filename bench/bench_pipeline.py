@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 from common import (
     chat_lines,
@@ -21,7 +22,9 @@ from common import (
 
 from bot.adapters.sim import SimAdapter
 from bot.config import settings_from_dict
-from bot.kernel.events import ChatKind, Event, pass_
+from bot.kernel.events import ChatKind, Decision, Event, pass_
+from bot.kernel.pipeline import Outcome
+from bot.metrics import Metrics
 from bot.runtime import Bot
 from bot.store import Store
 
@@ -69,6 +72,18 @@ async def run(n: int) -> None:
     assert recorded == len(lines), f"recorded {recorded} of {len(lines)}"
     latency_figures("pipeline_empty_stages", len(lines), elapsed, latencies)
     figure("pipeline_empty_stages_peak_rss_mb", peak_rss_mb(), "MB")
+    metrics_observe_cost()
+
+
+def metrics_observe_cost(n: int = 20_000) -> None:
+    """What /metrics adds to each message (a timing, so measured here, not asserted by a test)."""
+    decisions = [Decision(f"s{i}", "pass", elapsed_ms=0.01) for i in range(6)]
+    outcome = Outcome(event=SimpleNamespace(uid="x"), decisions=decisions, replies=[], actions=[], status="passed")
+    metrics = Metrics()
+    started = time.perf_counter()
+    for _ in range(n):
+        metrics.observe(outcome)
+    figure("metrics_observe_us_per_message", (time.perf_counter() - started) / n * 1e6, "us")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def main() -> None:
         figure(f"record_us_per_msg_{history // 1000}k_history", 1e6 * timed / (rounds * BATCH), "us")
         started = time.perf_counter()
         for m in range(50):
-            store.moderation.member_messages("sim", f"g{m % CHATS}", f"u{(m * 7919) % MEMBERS}", 10)
+            store.messages.member_messages("sim", f"g{m % CHATS}", f"u{(m * 7919) % MEMBERS}", 10)
         figure(f"member_messages_ms_{history // 1000}k_history", 1000 * (time.perf_counter() - started) / 50, "ms")
         store.close()
 

@@ -90,7 +90,7 @@ async def bench_fanout(tmp: Path, groups: int) -> None:
     await bot.start()
     clock.set(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
     began = time.perf_counter()
-    await bot.schedules.run_due()
+    await bot.scheduler.run_due()
     await bot.outbox.drain(600)
     elapsed = time.perf_counter() - began
     sent = store.schedules.delivery_progress("post:")[0]["sent"]

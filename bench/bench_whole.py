@@ -59,7 +59,7 @@ def seed(store: Store) -> dict[str, int]:
     for g in range(GROUPS):
         store.chats.upsert_chat("sim", f"g{g}", name=f"群{g}", tags=[TAGS[g % len(TAGS)]])
     words = load_words(10_000)
-    store.moderation.add_words({"word": w["word"], "category": "其他", "action": "review"} for w in words)
+    store.lexicon.add_words({"word": w["word"], "category": "其他", "action": "review"} for w in words)
     specs = make_rules(500, chat_lines(20_000), False, random.Random(5))
     store.keywords.save_rules(specs, source="bench")
     pairs, _ = phrasings_pool()

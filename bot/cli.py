@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -138,10 +137,6 @@ def print_config_errors(exc: ConfigError, file: Any = None) -> None:
     print("配置错误 / config error:", file=out)
     for line in config_error_lines(exc):
         print(line, file=out)
-
-
-def run_async(coro) -> Any:
-    return asyncio.run(coro)
 
 
 def now_utc() -> datetime:

@@ -162,6 +162,10 @@ class Outbox:
     def waiting_for_connection(self, platform: str) -> int:
         return self._offline.count(platform)
 
+    def wake(self) -> None:
+        """Look at the queues now, not at the next planned wake-up (a test moved its FakeClock)."""
+        self._wake.set()
+
     async def start(self) -> None:
         for adapter in self.adapters.values():
             adapter.on_connection(self._connection_changed)
@@ -196,9 +200,11 @@ class Outbox:
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued or in flight (tests and `qunbot try`)."""
-        deadline = self.clock.monotonic() + timeout
+        # real time, not self.clock: a test's FakeClock must not make the wait endless
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         while self.depth() or (self._insert_task is not None and not self._insert_task.done()):
-            if self.clock.monotonic() > deadline:
+            if loop.time() > deadline:
                 return False
             await asyncio.sleep(0.01)
         if self.recorder is not None:

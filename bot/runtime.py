@@ -32,6 +32,7 @@ from intents.stage import FaqStage
 from keywords.stage import KeywordStage
 from moderation.stage import ModerationStage
 from schedules.scheduler import Scheduler
+from schedules.service import ScheduleService
 
 log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
@@ -80,9 +81,10 @@ class Bot:
         self.keyword_stage = KeywordStage(self.services)
         self.faq_stage = FaqStage(self.services)
         self.pipeline = self._build_pipeline()
-        self.schedules = Scheduler(
-            self.services, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
-            reload_keywords=self.keyword_stage.engine.areload,
+        # the timers that fire jobs, and the service the console and the CLI change jobs through
+        self.scheduler = Scheduler(self.services, reload_keywords=self.keyword_stage.engine.areload)
+        self.schedules = ScheduleService(
+            self.scheduler, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
         )
         self.metrics = Metrics()
         self.daily_summary = DailySummary(self)
@@ -147,7 +149,7 @@ class Bot:
         # queued before the web server listens (it starts once start-up is over), so a chat's
         # recovered messages are handled before its new ones; after the adapters, which act
         await self._recover()
-        await self.schedules.start()
+        await self.scheduler.start()
         self.daily_summary.start()
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
@@ -186,7 +188,7 @@ class Bot:
 
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
-        await self.schedules.stop()
+        await self.scheduler.stop()
         await self.daily_summary.stop()
         # events still being taken in (a socket's reader hands them over in the background)
         # are queued before the queues are drained, not recorded and left for the next start

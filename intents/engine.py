@@ -87,11 +87,6 @@ class FaqEngine:
             self._scoped.discard(entry_id)
             self.version += 1
 
-    def reindex_all(self) -> None:
-        """After a dictionary change every phrasing is segmented again."""
-        with self._lock:
-            self.load(list(self.entries.values()))
-
     def _unindex(self, entry_id: str) -> None:
         for doc in self._entry_docs.pop(entry_id, ()):
             self.index.remove(doc)

@@ -68,10 +68,10 @@ def cmd_import(ctx: CliContext) -> int:
         return EXIT_BAD_FILE
     words, allow, domains = split_words(parsed.words)
     store = ctx.store()
-    added, updated = store.moderation.add_words(words, replace=args.replace)
-    allowed = sum(store.moderation.add_allow("word", w) for w in allow)
-    allowed += sum(store.moderation.add_allow("domain", d) for d in domains)
-    store.moderation.bump_version()
+    added, updated = store.lexicon.add_words(words, replace=args.replace)
+    allowed = sum(store.lexicon.add_allow("word", w) for w in allow)
+    allowed += sum(store.lexicon.add_allow("domain", d) for d in domains)
+    store.lexicon.bump_version()
     for err in parsed.errors:
         print(err, file=sys.stderr)
     data = {"file": str(args.file), "encoding": parsed.encoding, "added": added, "updated": updated,
@@ -144,8 +144,8 @@ def cmd_allow(ctx: CliContext) -> int:
     if not value:
         print("白名单内容不能为空", file=sys.stderr)
         return EXIT_BAD_FILE
-    added = store.moderation.add_allow(kind, value)
-    store.moderation.bump_version()
+    added = store.lexicon.add_allow(kind, value)
+    store.lexicon.bump_version()
     ctx.emit({"kind": kind, "value": value, "added": added}, "已加入白名单" if added else "白名单中已有该项")
     return 0
 
@@ -159,9 +159,9 @@ def cmd_train(ctx: CliContext) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_FILE
     store = ctx.store()
-    n = store.moderation.add_samples(rows, Path(ctx.args.file).name)
-    store.moderation.bump_version()
-    counts = store.moderation.sample_counts()
+    n = store.lexicon.add_samples(rows, Path(ctx.args.file).name)
+    store.lexicon.bump_version()
+    counts = store.lexicon.sample_counts()
     ctx.emit({"added": n, **counts}, f"导入 {n} 条样本；现有垃圾 {counts.get('spam', 0)} 条，正常 {counts.get('ham', 0)} 条")
     return 0
 
@@ -188,7 +188,7 @@ def cmd_moderator(ctx: CliContext) -> int:
         print(f"找不到群“{args.group}”（先让机器人收到该群的消息，或在配置中声明）", file=sys.stderr)
         return EXIT_BAD_FILE
     store.chats.upsert_member(chat["platform"], chat["chat_id"], args.member, moderator=not args.remove)
-    store.moderation.bump_version()
+    store.lexicon.bump_version()
     verb = "取消" if args.remove else "登记"
     ctx.emit({"platform": chat["platform"], "chat_id": chat["chat_id"], "member": args.member,
               "moderator": not args.remove}, f"已{verb} {args.member} 为群“{chat['name'] or chat['chat_id']}”的管理员")

@@ -110,7 +110,7 @@ class Moderator:
         """Rebuild from the store (lexicon, allowlists, spam samples); safe to call any time."""
         if self.store is None:
             return {"words": self.compiled.lexicon.size}
-        repo = self.store.moderation
+        repo = self.store.lexicon
         spam, samples = None, []
         with self.store.reading():  # a read-only connection: never holds up the writer
             self.version = repo.version()

@@ -120,4 +120,4 @@ class ReviewQueue:
 
     async def _sample(self, flag: dict[str, Any], spam: bool) -> None:
         if flag["text"]:
-            await self.store.run(self.store.moderation.add_samples, [(flag["text"], spam)], "review")
+            await self.store.run(self.store.lexicon.add_samples, [(flag["text"], spam)], "review")

@@ -16,12 +16,12 @@ DEMO_WORDS = Path(__file__).parent / "demo_words.txt"
 
 def seed_demo_words(store: Store) -> int:
     """Import the demo word list once, into an empty lexicon; returns the number of words added."""
-    if store.moderation.list_words(limit=1):
+    if store.lexicon.list_words(limit=1):
         return 0
     words, allow, domains = split_words(parse(DEMO_WORDS.read_bytes(), source="demo").words)
-    added, _ = store.moderation.add_words(words)
+    added, _ = store.lexicon.add_words(words)
     for value in allow:
-        store.moderation.add_allow("word", value)
+        store.lexicon.add_allow("word", value)
     for value in domains:
-        store.moderation.add_allow("domain", value)
+        store.lexicon.add_allow("domain", value)
     return added

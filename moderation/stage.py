@@ -96,7 +96,7 @@ class ModerationStage:
         store = self.services.store
         if self._reloading is not None and not self._reloading.done():
             return
-        if await store.run(store.moderation.version) != self.engine.version:
+        if await store.run(store.lexicon.version) != self.engine.version:
             loop = asyncio.get_running_loop()
             self._reloading = asyncio.ensure_future(loop.run_in_executor(None, self.engine.reload))
 

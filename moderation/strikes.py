@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from bot.kernel.clock import Clock
 from bot.store.base import iso
-from moderation.actions import ladder_step
 from moderation.config import ModerationSettings
 
 if TYPE_CHECKING:
@@ -62,9 +61,6 @@ class StrikeBook:
 
     def active(self, platform: str, chat_id: str, member_id: str) -> int:
         return self.store.moderation.active_strikes(platform, chat_id, member_id, self.clock.now())
-
-    def next_step(self, platform: str, chat_id: str, member_id: str) -> tuple[str, float]:
-        return ladder_step(self.settings, self.active(platform, chat_id, member_id))
 
     def record(self, platform: str, chat_id: str, member_id: str, step: str, reason: str, *,
                flag_id: int | None = None, source: str = "auto", actor: str = "") -> int:

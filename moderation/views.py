@@ -93,10 +93,10 @@ async def review_detail(request: web.Request) -> dict[str, Any]:
 
     def gather() -> dict[str, Any]:
         return {
-            "recent": store.moderation.member_messages(*key, limit=10),
+            "recent": store.messages.member_messages(*key, limit=10),
             "strikes": stage.strikes.history(*key),
             "flags": [f for f in store.moderation.member_flags(*key) if f["id"] != flag["id"]],
-            "context": store.moderation.chat_context(flag["platform"], flag["chat_id"], flag["time"]),
+            "context": store.messages.chat_context(flag["platform"], flag["chat_id"], flag["time"]),
         }
 
     data = await store.run(gather)

@@ -23,7 +23,7 @@ MAX_IMPORT = 5 * 1024 * 1024
 async def reload_engine(request: web.Request) -> dict[str, int]:
     """Bump the change counter (other processes) and rebuild this bot's automaton now."""
     store = request.app[STORE]
-    await store.run(store.moderation.bump_version)
+    await store.run(store.lexicon.bump_version)
     engine = request.app[BOT].moderation_stage.engine
     if engine is None:
         return {}
@@ -42,11 +42,11 @@ async def lexicon_page(request: web.Request) -> dict[str, Any]:
     store = request.app[STORE]
     q = request.query
     page = max(1, int(q["page"])) if q.get("page", "").isdigit() else 1
-    rows = await store.run(store.moderation.list_words, category=q.get("category") or None, q=q.get("q") or None,
+    rows = await store.run(store.lexicon.list_words, category=q.get("category") or None, q=q.get("q") or None,
                            limit=PAGE + 1, offset=(page - 1) * PAGE)
-    counts = await store.run(store.moderation.word_counts)
+    counts = await store.run(store.lexicon.word_counts)
     engine = request.app[BOT].moderation_stage.engine
-    samples = await store.run(store.moderation.sample_counts)
+    samples = await store.run(store.lexicon.sample_counts)
     spam = engine.compiled.spam if engine else None
     return {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "q": q, "counts": counts,
             "samples": samples, "spam": spam,
@@ -78,7 +78,7 @@ async def lexicon_add(request: web.Request) -> web.Response:
         flash(request, f"未知动作 {action}", "error")
         raise web.HTTPFound(_safe(back))
     store = request.app[STORE]
-    added, _ = await store.run(store.moderation.add_words, [{"word": word, "category": category, "action": action,
+    added, _ = await store.run(store.lexicon.add_words, [{"word": word, "category": category, "action": action,
                                                              "source": "console"}], replace=True)
     await reload_engine(request)
     await audit(request, "moderation.word.add", word, {"category": category, "action": action})
@@ -104,11 +104,11 @@ async def lexicon_import(request: web.Request) -> web.Response:
         raise web.HTTPFound("/moderation/lexicon") from None
     words, allow, domains = split_words(parsed.words)
     store = request.app[STORE]
-    added, _ = await store.run(store.moderation.add_words, words)
+    added, _ = await store.run(store.lexicon.add_words, words)
 
     def add_allow() -> int:
-        return sum(store.moderation.add_allow("word", w) for w in allow) + sum(
-            store.moderation.add_allow("domain", d) for d in domains)
+        return sum(store.lexicon.add_allow("word", w) for w in allow) + sum(
+            store.lexicon.add_allow("domain", d) for d in domains)
 
     allowed = await store.run(add_allow)
     await reload_engine(request)
@@ -132,8 +132,8 @@ async def lexicon_delete(request: web.Request) -> web.Response:
         flash(request, "请先勾选要删除的词", "error")
         raise web.HTTPFound("/moderation/lexicon")
     store = request.app[STORE]
-    words = [w for i in ids if (w := await store.run(store.moderation.get_word, i))]
-    n = await store.run(store.moderation.delete_words, ids)
+    words = [w for i in ids if (w := await store.run(store.lexicon.get_word, i))]
+    n = await store.run(store.lexicon.delete_words, ids)
     await reload_engine(request)
     await audit(request, "moderation.word.delete", ",".join(w["word"] for w in words)[:200], {"ids": ids})
     flash(request, f"已删除 {n} 个词", "ok")
@@ -145,7 +145,7 @@ async def lexicon_delete(request: web.Request) -> web.Response:
 @aiohttp_jinja2.template("moderation/allowlist.html")
 async def allowlist_page(request: web.Request) -> dict[str, Any]:
     store = request.app[STORE]
-    rows = await store.run(store.moderation.list_allow)
+    rows = await store.run(store.lexicon.list_allow)
     settings = request.app[BOT].settings.moderation
     return {"words": [r for r in rows if r["kind"] == "word"], "domains": [r for r in rows if r["kind"] == "domain"],
             "config_domains": settings.rules.allowed_domains}
@@ -164,7 +164,7 @@ async def allowlist_add(request: web.Request) -> web.Response:
         flash(request, "请输入白名单词，或形如 example.com 的域名", "error")
         raise web.HTTPFound(_safe(back))
     store = request.app[STORE]
-    added = await store.run(store.moderation.add_allow, kind, value, str(form.get("note", "")).strip())
+    added = await store.run(store.lexicon.add_allow, kind, value, str(form.get("note", "")).strip())
     await reload_engine(request)
     await audit(request, f"moderation.allow.{kind}.add", value, {})
     flash(request, f"已加入白名单：{value}" if added else f"白名单中已有：{value}", "ok")
@@ -176,8 +176,8 @@ async def allowlist_add(request: web.Request) -> web.Response:
 async def allowlist_delete(request: web.Request) -> web.Response:
     store = request.app[STORE]
     allow_id = int(request.match_info["id"])
-    rows = [r for r in await store.run(store.moderation.list_allow) if r["id"] == allow_id]
-    if bool(rows) and await store.run(store.moderation.remove_allow, allow_id):
+    rows = [r for r in await store.run(store.lexicon.list_allow) if r["id"] == allow_id]
+    if bool(rows) and await store.run(store.lexicon.remove_allow, allow_id):
         await reload_engine(request)
         await audit(request, f"moderation.allow.{rows[0]['kind']}.delete", rows[0]["value"], {})
         flash(request, f"已从白名单移除：{rows[0]['value']}", "ok")

@@ -1,5 +1,7 @@
 """The running scheduler: APScheduler timers rebuilt from the store, occurrences handed to the outbox.
 
+Changes from the console and the CLI (create, edit, pause, preview…) go through service.py.
+
 Each stored job has a `last_considered` marker. `run_due(now)` takes every occurrence in
 (marker, now], decides (send / send late / skip, see misfire.py), hands it to the outbox with
 source and occurrence as the ledger key, and records the outcome while moving the marker, in
@@ -15,17 +17,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from schedules.jobs import CAMPAIGN, LIVE_STATUSES, POST, Job, parse_spec, sync_config, to_raw
+from schedules.jobs import CAMPAIGN, LIVE_STATUSES, POST, Job, sync_config
 from schedules.keyword_rules import sync_campaign_rules
 from schedules.misfire import decide
-from schedules.planner import known_chats, plan_one, preview_rows
+from schedules.planner import known_chats, plan_one
 from schedules.timeline import (
     campaign_bounds,
     campaign_plan,
     next_occurrence,
-    occurrence_key,
     occurrences,
 )
 
@@ -37,29 +38,20 @@ log = logging.getLogger("qunbot.schedules")
 # occurrences looked at per job and run after a long downtime (the rest are left behind unrecorded)
 MAX_CATCHUP = 500
 
-RetryFn = Callable[[str, str | None], Awaitable[int]]
-
-
-class ScheduleError(ValueError):
-    """A lifecycle change that is not allowed (zh-CN message for the manager)."""
-
-
 class Scheduler:
     """Fires posts and campaign messages of the stored jobs through the outbox, exactly once."""
 
-    def __init__(self, services: Services, *, retry_failed: RetryFn | None = None,
-                 cancel_pending: RetryFn | None = None,
+    def __init__(self, services: Services, *,
                  reload_keywords: Callable[[], Awaitable[object]] | None = None) -> None:
         self.services = services
         self.settings = services.settings
         self.store = services.store
         self.clock = services.clock
         self.tz = services.settings.tz
-        self.retry_failed_fn = retry_failed
-        self.cancel_pending_fn = cancel_pending
         # the keyword engine's reload, after campaign keywords changed (None offline)
         self.reload_keywords_fn = reload_keywords
-        self._lock = asyncio.Lock()
+        # held while occurrences are handed over; the service takes it for its store writes too
+        self.lock = asyncio.Lock()
         self._aps: Any = None
         self._keywords_dirty = False
         self.fired = 0
@@ -91,7 +83,7 @@ class Scheduler:
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
-        async with self._lock:
+        async with self.lock:
             pass
 
     async def _tick(self) -> None:
@@ -155,40 +147,14 @@ class Scheduler:
                 log.warning("stored %s %r is invalid and is ignored: %s", row["kind"], row["name"], exc)
         return out
 
-    async def job(self, job_id: int) -> Job:
-        row = await self.store.run(self.store.schedules.get_job, job_id)
-        if row is None:
-            raise ScheduleError(f"任务 {job_id} 不存在")
-        return Job.from_row(row)
-
     async def chats(self) -> list[dict[str, Any]]:
         return known_chats(await self.store.run(self.store.chats.list_chats), self.settings)
-
-    async def preview(self, days: float = 7, job_ids: set[int] | None = None, *,
-                      include_drafts: bool = False) -> list[dict[str, Any]]:
-        """Every occurrence in the next `days`, per target chat, rendered; nothing is sent."""
-        now = self.clock.now()
-        statuses = ("active", "draft") if include_drafts else ("active",)
-        jobs = [j for j in await self.jobs(statuses) if job_ids is None or j.id in job_ids]
-        return preview_rows(jobs, now, now + timedelta(days=days), self.tz, await self.chats())
-
-    def timeline(self, job: Job) -> list[dict[str, Any]]:
-        """A campaign's whole sequence (past and future), rendered, for the console."""
-        now = self.clock.now()
-        if job.kind != CAMPAIGN:
-            return []
-        # a campaign job's spec is a CampaignConfig (the kind says which; the type cannot)
-        return [
-            {"time": o.time.astimezone(self.tz), "kind": o.kind, "key": occurrence_key(o.time),
-             "past": o.time <= (job.last_considered or now), "text": plan_one(job, o, self.tz, []).text}
-            for o in campaign_plan(job.spec, self.tz)  # type: ignore[arg-type]
-        ]
 
     # -- firing ---------------------------------------------------------------------------
 
     async def run_due(self, now: datetime | None = None, job_ids: set[int] | None = None) -> list[dict[str, Any]]:
         """Handle every occurrence due up to `now`; safe to call any number of times."""
-        async with self._lock:
+        async with self.lock:
             return await self._run_due(now or self.clock.now(), job_ids)
 
     async def _run_due(self, now: datetime, job_ids: set[int] | None) -> list[dict[str, Any]]:
@@ -258,79 +224,8 @@ class Scheduler:
         result.update(status="submitted", reason=reason, targets=len(items))
         return result
 
-    # -- changes from the console / CLI ----------------------------------------------------
-
-    async def create(self, kind: str, raw: dict[str, Any], *, status: str | None = None) -> Job:
-        """Validate and store a new post (active) or campaign (draft); raises ConfigError."""
-        spec = parse_spec(kind, raw)
-        status = status or ("draft" if kind == CAMPAIGN else "active")
-        async with self._lock:
-            existing = await self.store.run(self.store.schedules.find_job, spec.name, kind)
-            if existing is not None and existing["name"] == spec.name:
-                raise ScheduleError(f"名称“{spec.name}”已被使用")
-            job_id = await self.store.run(self.store.schedules.create_job, kind, spec.name, to_raw(spec),
-                                          status, last_considered=self.clock.now())
-        await self._changed({job_id})
-        return await self.job(job_id)
-
-    async def update(self, job_id: int, raw: dict[str, Any]) -> Job:
-        """Replace a definition. Occurrences already due keep their old text; none repeats."""
-        job = await self.job(job_id)
-        if job.origin == "config":
-            raise ScheduleError("此任务来自 config.toml，请在配置文件中修改")
-        spec = parse_spec(job.kind, raw)
-        await self.run_due(job_ids={job_id})
-        async with self._lock:
-            other = await self.store.run(self.store.schedules.find_job, spec.name, job.kind)
-            if other is not None and other["id"] != job_id and other["name"] == spec.name:
-                raise ScheduleError(f"名称“{spec.name}”已被使用")
-            status = "active" if job.status == "ended" and job.kind == CAMPAIGN else None
-            await self.store.run(self.store.schedules.update_job, job_id, name=spec.name, spec=to_raw(spec),
-                                 status=status)
-        await self._changed({job_id})
-        return await self.job(job_id)
-
-    _TRANSITIONS: ClassVar[dict[str, tuple[set[str], str]]] = {
-        "activate": ({"draft"}, "active"),
-        "pause": ({"active"}, "paused"),
-        "resume": ({"paused"}, "active"),
-        "cancel": ({"draft", "active", "paused"}, "cancelled"),
-        "archive": ({"draft", "active", "paused", "cancelled", "ended"}, "archived"),
-    }
-
-    async def transition(self, job_id: int, action: str) -> Job:
-        """activate / pause / resume / cancel / archive, with the occurrences due so far settled first."""
-        allowed, target = self._TRANSITIONS[action]
-        job = await self.job(job_id)
-        if job.status not in allowed:
-            raise ScheduleError(f"当前状态（{job.status}）不能执行此操作")
-        await self.run_due(job_ids={job_id})
-        async with self._lock:
-            await self.store.run(self.store.schedules.update_job, job_id, status=target)
-            if target == "active":
-                # nothing from before activation (or from a pause already settled) is sent
-                await self.store.run(self.store.schedules.advance, job_id, self.clock.now())
-        if target == "cancelled" and self.cancel_pending_fn is not None:
-            # posts already handed to the outbox but not yet sent are withdrawn too
-            for source in self._sources(job):
-                await self.cancel_pending_fn(source, None)
-        await self._changed({job_id})
-        return await self.job(job_id)
-
-    async def retry(self, job_id: int, occurrence: str | None = None) -> int:
-        """Put the failed targets of a job (one occurrence or all) back into the outbox."""
-        job = await self.job(job_id)
-        if self.retry_failed_fn is None:
-            raise ScheduleError("机器人未运行，无法重试")
-        return sum([await self.retry_failed_fn(s, occurrence) for s in self._sources(job)])
-
-    @staticmethod
-    def _sources(job: Job) -> list[str]:
-        if job.kind == POST:
-            return [job.source()]
-        return [job.source(k) for k in ("announce", "start", "remind", "last_call", "end")]
-
-    async def _changed(self, job_ids: set[int]) -> None:
+    async def changed(self, job_ids: set[int]) -> None:
+        """A job was created, edited or changed status: re-time it and resync campaign keywords."""
         await self.rearm(job_ids)
         await self.sync_keywords()
 

@@ -24,7 +24,7 @@ from schedules.forms import (
 )
 from schedules.jobs import CAMPAIGN, POST, STATUS_LABELS, Job
 from schedules.planner import plan, resolve_targets
-from schedules.scheduler import ScheduleError, Scheduler
+from schedules.service import ScheduleError, ScheduleService
 from schedules.templates import PLACEHOLDERS
 from schedules.timeline import KIND_LABELS, next_occurrence
 
@@ -38,7 +38,7 @@ ACTION_LABELS = {"activate": "启用", "pause": "暂停", "resume": "恢复", "c
 COMMON = {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "action_labels": ACTION_LABELS}
 
 
-def _scheduler(request: web.Request) -> Scheduler:
+def _scheduler(request: web.Request) -> ScheduleService:
     return request.app[BOT].schedules
 
 

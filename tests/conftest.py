@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from bot.config import Settings, settings_from_dict
 from bot.store import Store
-from bot.web.passwords import hash_password
+from bot.web import passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -62,7 +65,15 @@ def store(settings: Settings):
 
 
 def add_user(store: Store, name: str, role: str, password: str = TEST_PASSWORD) -> None:
-    store.accounts.add_user(name, hash_password(password), role)
+    store.accounts.add_user(name, cheap_hash(password), role)
+
+
+@functools.cache
+def cheap_hash(password: str) -> str:
+    """A real scrypt hash of the stored format with a small cost (the string names its n, so a
+    login verifies it like any other): a test login costs ~2 ms of scrypt instead of ~0.1 s."""
+    with mock.patch.object(passwords, "N", 2**10):
+        return passwords.hash_password(password)
 
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -90,8 +101,10 @@ async def login(client, name: str = "admin", role: str = "admin", password: str 
     return match.group(1)
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
-    """Poll until predicate() is truthy (for background work such as the outbox)."""
+async def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02,
+                     what: str = "") -> Any:
+    """Poll until predicate() is truthy (for background work such as the outbox). The timeout
+    is generous (a loaded 2-core machine); a test never relies on it to pass."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = predicate()
@@ -100,8 +113,16 @@ async def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, interva
         if value:
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"not reached within {timeout:g} s: {what or predicate_source(predicate)}")
         await asyncio.sleep(interval)
+
+
+def predicate_source(predicate: Callable[[], Any]) -> str:
+    """The awaited condition as written in the test, for the failure message."""
+    try:
+        return " ".join(inspect.getsource(predicate).split())
+    except (OSError, TypeError):
+        return repr(predicate)
 
 
 @pytest.fixture

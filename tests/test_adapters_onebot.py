@@ -41,7 +41,7 @@ async def start(aiohttp_client, tmp_path, words: tuple[dict, ...] = (), **conf):
     """The real app; `words` go into the moderation lexicon before the bot starts."""
     settings = onebot_settings(tmp_path, **conf)
     store = Store(settings.database_path)
-    store.moderation.add_words(list(words))
+    store.lexicon.add_words(list(words))
     app = create_app(settings, store=store)
     app.on_cleanup.append(lambda app: _close(store))
     return await aiohttp_client(app)

@@ -26,7 +26,7 @@ async def test_full_database_answers_503_then_recovers_without_losing_messages(c
     bot = client.app[BOT]
     bot.durable_timeout = 0.5
     csrf = await login(client)
-    conn = store.db.conn
+    conn = store.conn
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     with store.lock:
         # SQLite's own "database or disk is full" error, as on a full disk
@@ -59,7 +59,7 @@ async def test_database_locked_by_another_process_answers_503_and_recovers(clien
     bot.durable_timeout = 0.5
     csrf = await login(client)
     with store.lock:
-        store.db.conn.execute("PRAGMA busy_timeout = 100")
+        store.conn.execute("PRAGMA busy_timeout = 100")
     other = sqlite3.connect(store.path, timeout=1, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # e.g. a careless backup script or sqlite3 shell
     try:

@@ -43,7 +43,7 @@ async def test_retries_get_503_until_the_database_recovers_then_one_row(aiohttp_
     client = await aiohttp_client(create_app(wecom_settings(tmp_path, fake)))
     bot, store = client.app[BOT], client.app[STORE]
     bot.durable_timeout = 0.3
-    conn = store.db.conn
+    conn = store.conn
     other = None
     if outage == "disk full":
         with store.lock:

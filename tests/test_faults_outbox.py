@@ -113,7 +113,7 @@ async def start_bot(aiohttp_client, tmp_path, words: tuple[dict, ...] = (), **ou
                              "action_timeout": f"{ACTION_TIMEOUT}s"}},
     )
     store = Store(settings.database_path)
-    store.moderation.add_words(list(words))
+    store.lexicon.add_words(list(words))
     app = create_app(settings, store=store)
 
     async def close(app) -> None:

@@ -16,6 +16,7 @@ import pytest
 from bot.kernel.events import ChatKind, Decision, Event
 from bot.recorder import Recorder
 from bot.store import Store
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -25,12 +26,8 @@ def event(i: int, chat: str = "g1") -> Event:
                  sender_name="小明", message_id=f"m{i}", time=datetime(2026, 11, 23, tzinfo=UTC), text=f"第{i}条消息")
 
 
-async def until(predicate, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await asyncio.sleep(0.005)
+async def until(predicate, timeout: float = 15.0) -> None:
+    await wait_until(predicate, timeout=timeout, interval=0.005)
 
 
 async def test_stop_while_the_writer_is_busy_records_every_queued_message(tmp_path):
@@ -88,7 +85,7 @@ async def test_a_poison_deferred_write_is_set_aside_and_messages_keep_being_reco
     from bot.recorder import DEFERRED_ATTEMPTS
     from bot.web.app import create_app
     from bot.web.keys import BOT, STORE
-    from tests.conftest import login, make_settings, wait_until
+    from tests.conftest import login, make_settings
 
     client = await aiohttp_client(create_app(make_settings(tmp_path)))
     store, bot = client.app[STORE], client.app[BOT]
@@ -132,7 +129,7 @@ async def test_a_full_disk_fails_the_whole_batch_and_sets_nothing_aside(tmp_path
         recorder = Recorder(store)
         recorder.add_message(event(0))
         await recorder.flush()
-        conn = store.db.conn
+        conn = store.conn
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         with store.lock:
             conn.execute(f"PRAGMA max_page_count = {pages}")

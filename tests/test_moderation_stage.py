@@ -26,7 +26,7 @@ class Harness:
         settings = Settings(moderation=moderation or ModerationSettings(
             rules=RuleSettings(rate=False, flood=False)), groups=list(groups))
         self.store = Store(tmp_path / "q.db")
-        self.store.moderation.add_words([
+        self.store.lexicon.add_words([
             {"word": "傻逼", "category": "辱骂", "action": "strike"},
             {"word": "代开发票", "category": "广告", "action": "kick"},
             {"word": "竞品牌", "category": "竞品", "action": "review"},
@@ -175,7 +175,7 @@ async def test_mute_command_on_platform_without_mute_explains(tmp_path):
 
 async def test_hot_reload_picks_up_new_word_without_restart(h):
     assert (await h.send("新违禁词出现")).status == "passed"
-    h.store.moderation.add_words([{"word": "新违禁词", "category": "其他", "action": "review"}])
+    h.store.lexicon.add_words([{"word": "新违禁词", "category": "其他", "action": "review"}])
     h.stage.engine.reload()
     assert (await h.send("新违禁词出现")).status == "held"
 
@@ -187,8 +187,8 @@ async def test_private_messages_are_not_moderated(h):
 
 async def test_words_imported_by_another_process_are_picked_up_within_seconds(h):
     assert (await h.send("外部导入词")).status == "passed"
-    h.store.moderation.add_words([{"word": "外部导入词", "category": "其他", "action": "review"}])
-    h.store.moderation.bump_version()
+    h.store.lexicon.add_words([{"word": "外部导入词", "category": "其他", "action": "review"}])
+    h.store.lexicon.bump_version()
     h.clock.advance(6)
     await h.send("你好")  # notices the change and reloads in the background
     await h.stage._reloading

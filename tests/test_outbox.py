@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -16,6 +17,7 @@ from bot.adapters.base import (
     TransientSendError,
 )
 from bot.config import OutboxSettings
+from bot.kernel.clock import FakeClock
 from bot.kernel.durations import Duration
 from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.outbox import Outbox
@@ -58,6 +60,33 @@ def settings(**kw) -> OutboxSettings:
     return OutboxSettings(**base)
 
 
+def on_fake_clock(db: Store, adapter: Adapter, **kw) -> tuple[Outbox, FakeClock]:
+    """An outbox whose backoffs (30 s doubling to 120 s, no jitter) pass only when the test
+    moves the clock: retries are checked without ever waiting one out."""
+    clock = FakeClock()
+    base = {"retry_base": Duration(30), "retry_max": Duration(120), **kw}
+    return Outbox(db, {"fake": adapter}, settings(**base), clock=clock, rng=lambda: 0.5), clock
+
+
+async def advance(outbox: Outbox, clock: FakeClock, seconds: float) -> None:
+    clock.advance(seconds)
+    outbox.wake()
+
+
+async def fail_then_advance(db: Store, outbox: Outbox, clock: FakeClock, item_id: int, attempts: int) -> float:
+    """Wait until try number `attempts` failed and was put back, then move the clock to the
+    retry time the ledger holds. Returns the backoff in seconds."""
+
+    def put_back() -> bool:
+        row = db.outbound.get(item_id)
+        return row["status"] == "pending" and row["attempts"] == attempts and bool(row["next_attempt_at"])
+
+    await wait_until(put_back, what=f"delivery {item_id}: attempt {attempts} failed and waits for its retry")
+    backoff = (datetime.fromisoformat(db.outbound.get(item_id)["next_attempt_at"]) - clock.now()).total_seconds()
+    await advance(outbox, clock, backoff)
+    return backoff
+
+
 @pytest.fixture
 def db(tmp_path):
     store = Store(tmp_path / "q.db")
@@ -95,25 +124,29 @@ def test_a_batch_with_keys_already_queued_gets_the_ids_of_its_new_rows(db):
 
 async def test_transient_errors_are_retried_with_backoff_until_sent(db):
     adapter = RecordingAdapter(fail_first=2)
-    outbox = Outbox(db, {"fake": adapter}, settings())
+    outbox, clock = on_fake_clock(db, adapter)
     await outbox.start()
     [created] = await outbox.submit([item("g1")])
-    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    backoffs = [await fail_then_advance(db, outbox, clock, created.id, n) for n in (1, 2)]
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent")
     await outbox.stop()
     row = db.outbound.get(created.id)
     assert row["attempts"] == 3 and adapter.sent == [("g1", "秒杀开始")]
+    assert backoffs == [30, 60]  # retry_base, then doubled
 
 
 async def test_delivery_is_marked_failed_after_max_attempts_and_can_be_retried(db):
     adapter = RecordingAdapter(fail_first=100)
-    outbox = Outbox(db, {"fake": adapter}, settings(max_attempts=3))
+    outbox, clock = on_fake_clock(db, adapter, max_attempts=3)
     await outbox.start()
     [created] = await outbox.submit([item("g1")])
-    await wait_until(lambda: db.outbound.get(created.id)["status"] == "failed", timeout=5)
-    assert db.outbound.get(created.id)["error"] == "HTTP 502"
+    for n in (1, 2):
+        await fail_then_advance(db, outbox, clock, created.id, n)
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "failed")
+    assert adapter.calls == 3 and db.outbound.get(created.id)["error"] == "HTTP 502"
     adapter.fail_first = 0
     assert await outbox.retry_failed("post:sale") == 1
-    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent")
     await outbox.stop()
     assert adapter.sent == [("g1", "秒杀开始")]
 
@@ -264,23 +297,20 @@ async def test_group_committed_marks_are_durable_before_each_send(tmp_path):
 async def test_deliveries_past_their_time_leave_the_queue_without_waiting_for_the_limit(db):
     """Under a long overload, replies the rate limit held back past reply_ttl are dropped
     (a late answer confuses the group) and the queue does not keep growing."""
-    from datetime import timedelta
-
-    from bot.kernel.clock import Clock
-
     adapter = RecordingAdapter()
-    outbox = Outbox(db, {"fake": adapter}, settings(per_adapter_per_minute=1))
+    outbox, clock = on_fake_clock(db, adapter, per_adapter_per_minute=1)
     await outbox.start()
-    soon = Clock().now() + timedelta(seconds=0.3)
     items = [item(f"g{i}") for i in range(5)]
     for it in items:
-        it.not_after = soon
+        it.not_after = clock.now() + timedelta(seconds=30)
     created = await outbox.submit(items)
 
     def statuses() -> list[str]:
         return sorted(db.outbound.get(c.id)["status"] for c in created)
 
-    await wait_until(lambda: "pending" not in statuses(), timeout=5)
+    await wait_until(lambda: statuses() == ["pending"] * 4 + ["sent"])
+    await advance(outbox, clock, 31)  # past not_after, half a minute before the limit frees a slot
+    await wait_until(lambda: "pending" not in statuses())
     assert outbox.depth() == 0
     await outbox.stop()
     assert len(adapter.sent) == 1  # the limit allowed one; the minute never had to pass
@@ -310,12 +340,15 @@ async def test_failed_attempts_do_not_use_up_the_rate_limit(db):
     """Only what the platform may have seen counts: three refused tries leave the minute's
     three slots free, so the fourth try goes out now, not a minute later."""
     adapter = RecordingAdapter(fail_first=3)
-    outbox = Outbox(db, {"fake": adapter}, settings(per_adapter_per_minute=3, max_attempts=5))
+    outbox, clock = on_fake_clock(db, adapter, per_adapter_per_minute=3, max_attempts=5,
+                                  retry_base=Duration(1), retry_max=Duration(4))
     await outbox.start()
     [created] = await outbox.submit([item("g1")])
-    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    waited = sum([await fail_then_advance(db, outbox, clock, created.id, n) for n in (1, 2, 3)])
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent")
     await outbox.stop()
     assert adapter.sent == [("g1", "秒杀开始")]
+    assert waited == 1 + 2 + 4  # the backoffs only: the minute of the limit never had to pass
 
 
 class BrokenAdapter(RecordingAdapter):
@@ -353,9 +386,11 @@ class LostAnswerAdapter(RecordingAdapter):
 async def test_an_attempt_with_unknown_outcome_is_uncertain_unless_the_send_is_idempotent(
         db, idempotent, calls, status):
     adapter = LostAnswerAdapter(idempotent=idempotent)
-    outbox = Outbox(db, {"fake": adapter}, settings())
+    outbox, clock = on_fake_clock(db, adapter)
     await outbox.start()
     [created] = await outbox.submit([item("g1")])
+    if idempotent:
+        await fail_then_advance(db, outbox, clock, created.id, 1)
     await wait_until(lambda: db.outbound.get(created.id)["status"] not in ("pending", "sending"))
     await asyncio.sleep(0.2)
     await outbox.stop()
@@ -386,10 +421,12 @@ class OfflineAdapter(RecordingAdapter):
 
 async def test_deliveries_wait_for_a_disconnected_adapter_without_using_attempts(db):
     adapter = OfflineAdapter()
-    outbox = Outbox(db, {"fake": adapter}, settings(max_attempts=2))
+    outbox, clock = on_fake_clock(db, adapter, max_attempts=2)
     await outbox.start()
     created = await outbox.submit([item(f"g{i}") for i in range(5)])
-    await asyncio.sleep(0.3)  # several retry schedules long
+    await wait_until(lambda: outbox.waiting_for_connection("fake") == 5)
+    for _ in range(3):  # several retry schedules long
+        await advance(outbox, clock, 120)
     assert adapter.refused == 0 and outbox.waiting_for_connection("fake") == 5
     assert db.outbound.count_by_status() == {"pending": 5}
     adapter.up = True
@@ -401,16 +438,18 @@ async def test_deliveries_wait_for_a_disconnected_adapter_without_using_attempts
 
 
 async def test_a_send_that_finds_the_connection_gone_gives_back_its_attempt(db):
+    from bot.outbox import RECONNECT_RECHECK_SECONDS
+
     adapter = OfflineAdapter(claims=True)
-    outbox = Outbox(db, {"fake": adapter}, settings(max_attempts=1))
+    outbox, clock = on_fake_clock(db, adapter, max_attempts=1)
     await outbox.start()
     [created] = await outbox.submit([item("g1")])
-    await wait_until(lambda: adapter.refused >= 1)
-    await asyncio.sleep(0.1)
+    await wait_until(lambda: adapter.refused >= 1 and db.outbound.get(created.id)["status"] == "pending")
     row = db.outbound.get(created.id)
     assert (row["status"], row["attempts"]) == ("pending", 0)
     adapter.up = True
-    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent", timeout=5)
+    await advance(outbox, clock, RECONNECT_RECHECK_SECONDS)
+    await wait_until(lambda: db.outbound.get(created.id)["status"] == "sent")
     await outbox.stop()
 
 
@@ -434,7 +473,7 @@ async def test_platform_actions_are_retried_like_messages_and_their_outcome_can_
     from bot.actions import action_item
 
     adapter = ActingAdapter(fail_first=1)
-    outbox = Outbox(db, {"fake": adapter}, settings())
+    outbox, clock = on_fake_clock(db, adapter)
     settled: list[tuple[str, str]] = []
     outbox.outcomes.hook = lambda item, status, error: settled.append((item.occurrence, status))
     await outbox.start()
@@ -443,6 +482,7 @@ async def test_platform_actions_are_retried_like_messages_and_their_outcome_can_
     kick = action_item("fake", {"action": "kick", "chat_id": "g1", "member_id": "u1"},
                        source="action:fake:m1", occurrence="1:kick")
     created = await outbox.submit([recall, kick], watch=True)
+    await fail_then_advance(db, outbox, clock, created[0].id, 1)  # the platform was busy
     assert [await outbox.outcome(c.id, timeout=5) for c in created] == ["sent", "failed"]
     # the same action asked again is not done again
     assert await outbox.submit([action_item("fake", {"action": "recall", "chat_id": "g1", "message_id": "m1"},

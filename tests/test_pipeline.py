@@ -176,7 +176,7 @@ async def test_a_burst_is_held_by_a_bounded_queue_and_every_message_is_recorded(
     bot.pipeline.replace("keywords", slow_stage)
     await bot.start()
     senders = [asyncio.create_task(bot.submit(event(f"burst{i}", f"消息{i}"))) for i in range(60)]
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: bot.queue_depth() == 5, what="the bounded queue to fill up")
     depth = bot.queue_depth()
     waiting = sum(not t.done() for t in senders)
     release.set()

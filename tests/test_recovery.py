@@ -29,7 +29,7 @@ def crashed_store(tmp_path):
     settings = make_settings(tmp_path, outbox={"reply_ttl": "10m"})
     store = Store(settings.database_path)
     seed_if_empty(store, settings)
-    store.moderation.add_words([{"word": "代开发票", "category": "广告", "action": "mute"}])
+    store.lexicon.add_words([{"word": "代开发票", "category": "广告", "action": "mute"}])
     yield settings, store
     store.close()
 

@@ -46,7 +46,7 @@ async def test_manager_creates_previews_and_activates_a_campaign(client):
     assert (await scheduler.job(job_id)).status == "active"
     listing = await (await client.get("/schedules")).text()
     assert "元旦耳机秒杀" in listing and "进行中" in listing
-    audit = client.app[STORE].accounts.db.conn.execute("SELECT action FROM audit_log").fetchall()
+    audit = client.app[STORE].conn.execute("SELECT action FROM audit_log").fetchall()
     assert ("schedules.create",) in audit and ("schedules.activate",) in audit
 
 

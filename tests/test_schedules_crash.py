@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.store import Store
+from tests.conftest import predicate_source
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +92,7 @@ def wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
         if proc.poll() is not None:
             raise AssertionError(f"bot exited with {proc.returncode}")
         time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+    raise AssertionError(f"not reached within {timeout:g} s: {predicate_source(predicate)}")
 
 
 def test_sigkill_mid_fan_out_then_restart_delivers_each_group_exactly_once(tmp_path):

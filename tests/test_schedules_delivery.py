@@ -11,7 +11,8 @@ from bot.config import settings_from_dict
 from bot.kernel.clock import FakeClock
 from bot.services import Services
 from bot.store import Store
-from schedules.scheduler import ScheduleError, Scheduler
+from schedules.scheduler import Scheduler
+from schedules.service import ScheduleError, ScheduleService
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -28,7 +29,7 @@ CAMPAIGN = {
 
 
 class World:
-    """A bot's store, clock and scheduler; `restart()` reopens everything on the same file."""
+    """A bot's store, clock, scheduler and schedule service; `restart()` reopens everything on the same file."""
 
     def __init__(self, tmp_path, config: dict, start: datetime) -> None:
         self.path = tmp_path / "qunbot.db"
@@ -37,16 +38,17 @@ class World:
         self.store = Store(self.path)
         for i, tags in enumerate((["学生"], ["学生", "VIP"], ["宝妈"])):
             self.store.chats.upsert_chat("sim", f"g{i}", name=f"测试群{i}", tags=tags)
-        self.scheduler = self._scheduler()
+        self._start()
 
-    def _scheduler(self) -> Scheduler:
+    def _start(self) -> None:
         settings = settings_from_dict(self.config)
-        return Scheduler(Services(settings=settings, store=self.store, clock=self.clock))
+        self.scheduler = Scheduler(Services(settings=settings, store=self.store, clock=self.clock))
+        self.schedules = ScheduleService(self.scheduler)
 
     def restart(self) -> None:
         self.store.close()
         self.store = Store(self.path)
-        self.scheduler = self._scheduler()
+        self._start()
 
     def at(self, when: datetime) -> None:
         self.clock.set(when.astimezone(UTC))
@@ -180,13 +182,13 @@ async def test_stale_sale_posts_are_never_sent_after_the_sale(world):
 async def test_console_campaign_starts_as_draft_and_posts_nothing_until_activated(world):
     w = world({}, sh(2026, 11, 25, 8, 0))
     await w.scheduler.load()
-    job = await w.scheduler.create("campaign", {**CAMPAIGN, "tags": ["VIP"]})
+    job = await w.schedules.create("campaign", {**CAMPAIGN, "tags": ["VIP"]})
     assert job.status == "draft"
     w.at(sh(2026, 11, 25, 9, 0))
     assert await w.scheduler.run_due() == []
-    preview = await w.scheduler.preview(days=1, include_drafts=True)
+    preview = await w.schedules.preview(days=1, include_drafts=True)
     assert preview[0]["chat"] == "g1" and preview[0]["kind"] == "announce"
-    await w.scheduler.transition(job.id, "activate")
+    await w.schedules.transition(job.id, "activate")
     w.at(sh(2026, 11, 25, 9, 55))
     await w.scheduler.run_due()
     assert [r["source"] for r in w.ledger()] == [f"campaign:{job.id}:announce"]
@@ -195,14 +197,14 @@ async def test_console_campaign_starts_as_draft_and_posts_nothing_until_activate
 async def test_pause_skips_occurrences_and_resume_continues_without_backfill(world):
     w = world({}, sh(2026, 11, 25, 8, 0))
     await w.scheduler.load()
-    job = await w.scheduler.create("campaign", CAMPAIGN)
-    await w.scheduler.transition(job.id, "activate")
+    job = await w.schedules.create("campaign", CAMPAIGN)
+    await w.schedules.transition(job.id, "activate")
     w.at(sh(2026, 11, 25, 10, 0))
     await w.scheduler.run_due()
-    await w.scheduler.transition(job.id, "pause")
+    await w.schedules.transition(job.id, "pause")
     w.at(sh(2026, 11, 25, 11, 5))
     await w.scheduler.run_due()
-    await w.scheduler.transition(job.id, "resume")
+    await w.schedules.transition(job.id, "resume")
     w.at(sh(2026, 11, 25, 11, 30))
     await w.scheduler.run_due()
     status = {(r["kind"], r["scheduled_at"][11:16]): r["status"] for r in w.runs()}
@@ -217,13 +219,13 @@ async def test_pause_skips_occurrences_and_resume_continues_without_backfill(wor
 async def test_edit_after_some_posts_went_out_changes_only_future_posts(world):
     w = world({}, sh(2026, 11, 25, 8, 0))
     await w.scheduler.load()
-    job = await w.scheduler.create("campaign", CAMPAIGN)
-    await w.scheduler.transition(job.id, "activate")
+    job = await w.schedules.create("campaign", CAMPAIGN)
+    await w.schedules.transition(job.id, "activate")
     w.at(sh(2026, 11, 25, 10, 1))
     await w.scheduler.run_due()
     before = len(w.ledger())
     # new price, and the start moved earlier: the already-sent start is not repeated
-    await w.scheduler.update(job.id, {**CAMPAIGN, "price": 8.8, "start": "2026-11-25T09:30:00"})
+    await w.schedules.update(job.id, {**CAMPAIGN, "price": 8.8, "start": "2026-11-25T09:30:00"})
     w.at(sh(2026, 11, 25, 10, 30))
     await w.scheduler.run_due()
     rows = w.ledger()
@@ -237,14 +239,14 @@ async def test_edit_after_some_posts_went_out_changes_only_future_posts(world):
 async def test_cancelled_campaign_posts_nothing_more(world):
     w = world({}, sh(2026, 11, 25, 8, 0))
     await w.scheduler.load()
-    job = await w.scheduler.create("campaign", CAMPAIGN)
-    await w.scheduler.transition(job.id, "activate")
-    await w.scheduler.transition(job.id, "cancel")
+    job = await w.schedules.create("campaign", CAMPAIGN)
+    await w.schedules.transition(job.id, "activate")
+    await w.schedules.transition(job.id, "cancel")
     w.at(sh(2026, 11, 25, 13, 0))
     await w.scheduler.run_due()
     assert w.ledger() == []
     with pytest.raises(ScheduleError):
-        await w.scheduler.transition(job.id, "resume")
+        await w.schedules.transition(job.id, "resume")
 
 
 async def test_config_jobs_keep_console_pause_across_restart(world):
@@ -252,7 +254,7 @@ async def test_config_jobs_keep_console_pause_across_restart(world):
               sh(2026, 11, 23, 8, 0))
     await w.scheduler.load()
     job = (await w.scheduler.jobs())[0]
-    await w.scheduler.transition(job.id, "pause")
+    await w.schedules.transition(job.id, "pause")
     w.restart()
     await w.scheduler.load()
     w.at(sh(2026, 11, 23, 9, 0))

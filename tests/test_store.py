@@ -18,7 +18,7 @@ def event(message_id: str = "m1", text: str = "你好") -> Event:
 
 def test_store_uses_wal_foreign_keys_and_busy_timeout(tmp_path):
     with Store(tmp_path / "q.db") as store:
-        conn = store.db.conn
+        conn = store.conn
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
@@ -29,7 +29,7 @@ def test_migrations_apply_once_and_record_their_version(tmp_path):
     with Store(path) as store:
         assert "core:1" in store.applied_migrations and "core:2" in store.applied_migrations
         assert store.schema_versions()["core"] == 3  # core:3 adds messages.to_me
-        tables = set(store.db.table_names())
+        tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         for table in ("chats", "members", "messages", "decisions", "outbound", "users", "audit_log"):
             assert table in tables
     with Store(path) as again:
@@ -165,14 +165,12 @@ async def test_work_that_fails_raises_and_frees_the_writer(tmp_path):
         with pytest.raises(sqlite3.OperationalError, match="no such table"):
             await store.run(broken)
         assert await store.run(store.scalar_ping) == 1
-        assert not store.db.conn.in_transaction
+        assert not store.conn.in_transaction
 
 
 def test_a_version_1_database_gets_the_chat_index_that_carries_the_sender(tmp_path):
     """core:2 replaces the (chat, sender) index, costly to insert into, by one in time order
     that carries the sender; a member's recent messages are still found through an index."""
-    import sqlite_utils
-
     from bot.store.base import apply_migrations
     from bot.store.schema_core import CORE_V1, CoreSchema
 
@@ -180,12 +178,12 @@ def test_a_version_1_database_gets_the_chat_index_that_carries_the_sender(tmp_pa
         MIGRATIONS = (CORE_V1,)
 
     path = tmp_path / "v1.db"
-    old = sqlite_utils.Database(sqlite3.connect(str(path), isolation_level=None))
+    old = sqlite3.connect(str(path), isolation_level=None)
     apply_migrations(old, [CoreV1])
-    old.conn.close()
+    old.close()
     with Store(path) as store:
         assert "core:2" in store.applied_migrations
-        indexes = {r[0] for r in store.db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        indexes = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "messages_chat_time_sender" in indexes
         assert not {"messages_sender", "messages_chat_time"} & indexes
         events = []
@@ -195,9 +193,9 @@ def test_a_version_1_database_gets_the_chat_index_that_carries_the_sender(tmp_pa
             e.time = e.time.replace(minute=i)
             events.append((e, "received", False))
         store.messages.record_batch(events, [])
-        recent = store.moderation.member_messages("sim", "g1", "u1", limit=4)
+        recent = store.messages.member_messages("sim", "g1", "u1", limit=4)
         assert [r["text"] for r in recent] == ["第27条", "第24条", "第21条", "第18条"]
-        plan = " ".join(r[-1] for r in store.db.conn.execute(
+        plan = " ".join(r[-1] for r in store.conn.execute(
             "EXPLAIN QUERY PLAN SELECT uid FROM messages WHERE platform = 'sim' AND chat_id = 'g1'"
             " AND sender_id = 'u1' AND direction = 'in' ORDER BY time DESC LIMIT 4"))
         assert "messages_chat_time_sender" in plan
@@ -228,7 +226,7 @@ async def test_the_event_loop_never_touches_a_connection_while_the_bot_handles_m
     client = await aiohttp_client(create_app(make_settings(tmp_path)))
     store, bot = client.app[STORE], client.app[BOT]
     csrf = await login(client)  # the test's own set-up writes synchronously: before the trace
-    await store.run(store.db.conn.set_trace_callback, lambda _sql: used["write"].add(threading.get_ident()))
+    await store.run(store.conn.set_trace_callback, lambda _sql: used["write"].add(threading.get_ident()))
     handling = True
     texts = ["你好", "怎么退款", "优惠券在哪里领", "加我微信 wx123456 带你赚钱 http://spam.example", "今天发货吗", "谢谢"]
     for i in range(12):  # more spam from one member would get them removed (strike ladder)
@@ -239,7 +237,7 @@ async def test_the_event_loop_never_touches_a_connection_while_the_bot_handles_m
     for page in ("/", "/keywords", "/faq", "/schedules", "/audit", "/sim"):
         assert (await client.get(page)).status == 200
     await bot.recorder.flush()
-    await store.run(store.db.conn.set_trace_callback, None)
+    await store.run(store.conn.set_trace_callback, None)
     loop_thread = threading.get_ident()
     assert loop_thread not in used["write"] | used["read"]
     assert used["write"] and used["read"]

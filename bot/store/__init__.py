@@ -31,19 +31,21 @@ from bot.store.base import Connections, Repo, StoreError, apply_migrations, open
 from bot.store.chats import ChatRepo
 from bot.store.faq import FaqRepo
 from bot.store.keywords import KeywordRepo
+from bot.store.lexicon import LexiconRepo
 from bot.store.messages import MessageRepo
 from bot.store.moderation import ModerationRepo
 from bot.store.outbound import OutboundItem, OutboundRepo
 from bot.store.reports import ReportRepo
 from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
+from bot.store.schema_moderation import ModerationSchema
 
 __all__ = ["OutboundItem", "Store", "StoreError"]
 
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
-SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationRepo, ScheduleRepo]
+SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -54,22 +56,24 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            self.db = open_database(path)
+            # the write connection (the writer thread's, or the caller's under `lock` off the loop)
+            self.conn = open_database(path)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from exc
         self.lock = threading.RLock()
         try:
-            self.applied_migrations = apply_migrations(self.db, SCHEMAS)
+            self.applied_migrations = apply_migrations(self.conn, SCHEMAS)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot migrate database {path}: {exc}") from exc
-        self.connections = Connections(self.db, self.lock, path)
-        args = (self.db, self.lock, self.connections)
+        self.connections = Connections(self.conn, self.lock, path)
+        args = (self.conn, self.lock, self.connections)
         self.chats = ChatRepo(*args)
         self.messages = MessageRepo(*args)
         self.outbound = OutboundRepo(*args)
         self.accounts = AccountRepo(*args)
         self.keywords = KeywordRepo(*args)
         self.faq = FaqRepo(*args)
+        self.lexicon = LexiconRepo(*args)
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
         self.reports = ReportRepo(*args)
@@ -85,7 +89,7 @@ class Store:
         if self._checkpointer is not None or str(self.path) == ":memory:":
             return
         with self.lock:
-            self.db.conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self.conn.execute("PRAGMA wal_autocheckpoint = 0")
 
         def loop() -> None:
             conn = sqlite3.connect(str(self.path), timeout=1)
@@ -130,10 +134,10 @@ class Store:
     def scalar_ping(self) -> int:
         """A trivial read, for health checks."""
         with self.lock:
-            return self.db.conn.execute("SELECT 1").fetchone()[0]
+            return self.conn.execute("SELECT 1").fetchone()[0]
 
     def schema_versions(self) -> dict[str, int]:
-        rows = self.db.conn.execute("SELECT component, version FROM schema_version").fetchall()
+        rows = self.conn.execute("SELECT component, version FROM schema_version").fetchall()
         return dict(rows)
 
     def backup(self, target: Path | str) -> None:
@@ -141,7 +145,7 @@ class Store:
         dest = sqlite3.connect(str(target))
         try:
             with self.lock:
-                self.db.conn.backup(dest)
+                self.conn.backup(dest)
         finally:
             dest.close()
 
@@ -157,10 +161,10 @@ class Store:
         self.connections.close()
         with self.lock:
             try:
-                self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:
                 pass
-            self.db.conn.close()
+            self.conn.close()
 
     def __enter__(self) -> Store:
         return self

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import orjson
-import sqlite_utils
 
-# A migration is SQL (run as a script) or a callable taking the sqlite_utils Database.
-Migration = str | Callable[[sqlite_utils.Database], None]
+# A migration is SQL (run as a script) or a callable taking the write connection.
+Migration = str | Callable[[sqlite3.Connection], None]
 
 
 class StoreError(RuntimeError):
@@ -152,8 +151,8 @@ class Connections:
     """Which connection a repository call uses: the thread's read-only one inside `reading()`,
     else the write connection under the write lock."""
 
-    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock, path: Path | str | None) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock, path: Path | str | None) -> None:
+        self.write_conn = conn
         self.lock = lock
         self.path = None if path is None or str(path) == ":memory:" else Path(path).resolve()
         self._local = threading.local()
@@ -191,7 +190,7 @@ class Connections:
             conn.close()
 
 
-def open_database(path: Path | str) -> sqlite_utils.Database:
+def open_database(path: Path | str) -> sqlite3.Connection:
     """One connection with the pragmas every part of qunbot relies on."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +200,7 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    return sqlite_utils.Database(conn)
+    return conn
 
 
 class Repo:
@@ -210,15 +209,14 @@ class Repo:
     COMPONENT: str = ""
     MIGRATIONS: Sequence[Migration] = ()
 
-    def __init__(self, db: sqlite_utils.Database, lock: threading.RLock,
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock,
                  connections: Connections | None = None) -> None:
-        self.db = db
-        self._connections = connections or Connections(db, lock, None)
+        self._connections = connections or Connections(conn, lock, None)
 
     @property
     def conn(self) -> sqlite3.Connection:
         """The thread's read connection inside `Connections.reading()`, else the write one."""
-        return self._connections.current() or self.db.conn
+        return self._connections.current() or self._connections.write_conn
 
     @property
     def lock(self) -> threading.RLock | _NoLock:
@@ -280,9 +278,8 @@ class _Transaction:
             self.lock.release()
 
 
-def apply_migrations(db: sqlite_utils.Database, repos: Sequence[type[Repo]]) -> list[str]:
+def apply_migrations(conn: sqlite3.Connection, repos: Sequence[type[Repo]]) -> list[str]:
     """Bring each component's schema to its newest version; returns what was applied."""
-    conn = db.conn
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " component TEXT PRIMARY KEY, version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
@@ -308,7 +305,7 @@ def apply_migrations(db: sqlite_utils.Database, repos: Sequence[type[Repo]]) -> 
                     for statement in _split_sql(step):
                         conn.execute(statement)
                 else:
-                    step(db)
+                    step(conn)
                 conn.execute(
                     "INSERT INTO schema_version(component, version, applied_at) VALUES (?, ?, ?)"
                     " ON CONFLICT(component) DO UPDATE SET version = excluded.version,"

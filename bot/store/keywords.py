@@ -8,6 +8,7 @@ a few are copied into columns for listing and filtering. `source` says where a r
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -59,12 +60,12 @@ KEYWORDS_V1_TRIGGERS = [
 ]
 
 
-def _v1(db) -> None:
+def _v1(conn: sqlite3.Connection) -> None:
     for statement in KEYWORDS_V1.split(";"):
         if statement.strip():
-            db.conn.execute(statement)
+            conn.execute(statement)
     for statement in KEYWORDS_V1_TRIGGERS:
-        db.conn.execute(statement)
+        conn.execute(statement)
 
 
 RULE_COLUMNS = ("keyword", "match", "priority", "enabled", "tags")

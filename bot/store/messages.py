@@ -181,6 +181,29 @@ class MessageRepo(Repo):
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return [_message(r) for r in self.query("SELECT * FROM messages ORDER BY time DESC LIMIT ?", (limit,))]
 
+    # -- context for the moderation review page --------------------------------------
+
+    @reads
+    def member_messages(self, platform: str, chat_id: str, member_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT uid, time, text, status FROM messages WHERE platform = ? AND chat_id = ? AND sender_id = ?"
+            " AND direction = 'in' ORDER BY time DESC LIMIT ?", (platform, chat_id, member_id, limit),
+        )
+
+    @reads
+    def chat_context(self, platform: str, chat_id: str, time: str, around: int = 5) -> list[dict[str, Any]]:
+        before = self.query(
+            "SELECT uid, time, sender_name, sender_id, text, direction FROM messages"
+            " WHERE platform = ? AND chat_id = ? AND time <= ? ORDER BY time DESC, rowid DESC LIMIT ?",
+            (platform, chat_id, time, around + 1),
+        )
+        after = self.query(
+            "SELECT uid, time, sender_name, sender_id, text, direction FROM messages"
+            " WHERE platform = ? AND chat_id = ? AND time > ? ORDER BY time, rowid LIMIT ?",
+            (platform, chat_id, time, around),
+        )
+        return [*reversed(before), *after]
+
 
 def _message(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)

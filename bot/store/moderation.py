@@ -1,79 +1,11 @@
-"""Tables of the moderation capability: lexicon, allowlists, flags (review queue), strikes, spam samples."""
+"""Moderation flags (the review queue) and strikes; the lexicon is in lexicon.py, the schema in schema_moderation.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, reads, utcnow
-
-MODERATION_V1 = """
-CREATE TABLE moderation_words (
-    id INTEGER PRIMARY KEY,
-    word TEXT NOT NULL UNIQUE,
-    category TEXT NOT NULL DEFAULT '其他',
-    severity INTEGER NOT NULL DEFAULT 2,
-    action TEXT,
-    enabled INTEGER NOT NULL DEFAULT 1,
-    source TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
-);
-CREATE INDEX moderation_words_category ON moderation_words(category);
-CREATE TABLE moderation_allow (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    value TEXT NOT NULL,
-    note TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    UNIQUE (kind, value)
-);
-CREATE TABLE moderation_flags (
-    id INTEGER PRIMARY KEY,
-    message_uid TEXT NOT NULL,
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    chat_name TEXT NOT NULL DEFAULT '',
-    member_id TEXT NOT NULL,
-    member_name TEXT NOT NULL DEFAULT '',
-    text TEXT NOT NULL DEFAULT '',
-    time TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    category TEXT NOT NULL DEFAULT '',
-    word TEXT NOT NULL DEFAULT '',
-    action TEXT NOT NULL,
-    status TEXT NOT NULL,
-    hits TEXT NOT NULL DEFAULT '[]',
-    detail TEXT NOT NULL DEFAULT '{}',
-    decided_by TEXT,
-    decided_at TEXT,
-    note TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX moderation_flags_status ON moderation_flags(status, time);
-CREATE INDEX moderation_flags_member ON moderation_flags(platform, chat_id, member_id, time);
-CREATE TABLE moderation_strikes (
-    id INTEGER PRIMARY KEY,
-    platform TEXT NOT NULL,
-    chat_id TEXT NOT NULL,
-    member_id TEXT NOT NULL,
-    time TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    step TEXT NOT NULL,
-    reason TEXT NOT NULL DEFAULT '',
-    flag_id INTEGER,
-    source TEXT NOT NULL DEFAULT 'auto',
-    actor TEXT NOT NULL DEFAULT '',
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX moderation_strikes_member ON moderation_strikes(platform, chat_id, member_id, expires_at);
-CREATE TABLE moderation_samples (
-    id INTEGER PRIMARY KEY,
-    text TEXT NOT NULL,
-    label INTEGER NOT NULL,
-    source TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
-)
-"""
+from bot.store.base import Repo, dumps, execute_rows, iso, loads, next_id, reads
 
 FLAG_COLUMNS = (
     "message_uid", "platform", "chat_id", "chat_name", "member_id", "member_name", "text", "time",
@@ -97,92 +29,7 @@ def _flag_row(flag: dict[str, Any]) -> tuple[Any, ...]:
 
 
 class ModerationRepo(Repo):
-    COMPONENT = "moderation"
-    MIGRATIONS = (MODERATION_V1,)
-
-    # -- lexicon ------------------------------------------------------------------------
-
-    def add_words(self, rows: Iterable[dict[str, Any]], *, replace: bool = False) -> tuple[int, int]:
-        """Insert words; existing ones are kept (or updated with replace). Returns (added, updated)."""
-        now = iso(utcnow())
-        added = updated = 0
-        with self.tx() as conn:
-            for r in rows:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO moderation_words(word, category, severity, action, source, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (r["word"], r.get("category") or "其他", int(r.get("severity") or 2), r.get("action"),
-                     r.get("source", ""), now),
-                )
-                if cur.rowcount:
-                    added += 1
-                elif replace:
-                    conn.execute(
-                        "UPDATE moderation_words SET category = ?, severity = ?, action = ?, enabled = 1"
-                        " WHERE word = ?",
-                        (r.get("category") or "其他", int(r.get("severity") or 2), r.get("action"), r["word"]),
-                    )
-                    updated += 1
-        return added, updated
-
-    @reads
-    def list_words(self, *, enabled_only: bool = False, category: str | None = None, q: str | None = None,
-                   limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM moderation_words WHERE 1=1"
-        params: list[Any] = []
-        if enabled_only:
-            sql += " AND enabled = 1"
-        if category:
-            sql += " AND category = ?"
-            params.append(category)
-        if q:
-            sql += " AND word LIKE ?"
-            params.append(f"%{q}%")
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ? OFFSET ?"
-            params += [limit, offset]
-        return self.query(sql, params)
-
-    def get_word(self, word_id: int) -> dict[str, Any] | None:
-        return self.query_one("SELECT * FROM moderation_words WHERE id = ?", (word_id,))
-
-    def update_word(self, word_id: int, *, category: str, severity: int, action: str | None, enabled: bool) -> bool:
-        with self.tx() as conn:
-            cur = conn.execute(
-                "UPDATE moderation_words SET category = ?, severity = ?, action = ?, enabled = ? WHERE id = ?",
-                (category, severity, action, int(enabled), word_id),
-            )
-            return cur.rowcount == 1
-
-    def delete_words(self, ids: Iterable[int]) -> int:
-        with self.tx() as conn:
-            return sum(conn.execute("DELETE FROM moderation_words WHERE id = ?", (i,)).rowcount for i in ids)
-
-    @reads
-    def word_counts(self) -> dict[str, int]:
-        rows = self.query("SELECT category, count(*) AS n FROM moderation_words GROUP BY category ORDER BY n DESC")
-        return {r["category"]: r["n"] for r in rows}
-
-    # -- allowlists -----------------------------------------------------------------------
-
-    def add_allow(self, kind: str, value: str, note: str = "") -> bool:
-        with self.tx() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO moderation_allow(kind, value, note, created_at) VALUES (?, ?, ?, ?)",
-                (kind, value, note, iso(utcnow())),
-            )
-            return cur.rowcount == 1
-
-    def remove_allow(self, allow_id: int) -> bool:
-        with self.tx() as conn:
-            return conn.execute("DELETE FROM moderation_allow WHERE id = ?", (allow_id,)).rowcount == 1
-
-    @reads
-    def list_allow(self, kind: str | None = None) -> list[dict[str, Any]]:
-        if kind:
-            return self.query("SELECT * FROM moderation_allow WHERE kind = ? ORDER BY value", (kind,))
-        return self.query("SELECT * FROM moderation_allow ORDER BY kind, value")
+    """Flags and strikes of members (tables created by schema_moderation.py)."""
 
     # -- flags (review queue and history) -------------------------------------------------
 
@@ -303,39 +150,6 @@ class ModerationRepo(Repo):
                 " AND revoked = 0", (platform, chat_id, member_id),
             ).rowcount
 
-    # -- spam samples -------------------------------------------------------------------------
-
-    def add_samples(self, rows: Iterable[tuple[str, bool]], source: str) -> int:
-        now = iso(utcnow())
-        with self.tx() as conn:
-            cur = conn.executemany(
-                "INSERT INTO moderation_samples(text, label, source, created_at) VALUES (?, ?, ?, ?)",
-                [(t, int(bool(y)), source, now) for t, y in rows],
-            )
-            return cur.rowcount
-
-    def spam_samples(self) -> list[tuple[str, bool]]:
-        with self.lock:
-            return [(t, bool(y)) for t, y in self.conn.execute("SELECT text, label FROM moderation_samples")]
-
-    @reads
-    def sample_counts(self) -> dict[str, int]:
-        rows = self.query("SELECT label, count(*) AS n FROM moderation_samples GROUP BY label")
-        return {("spam" if r["label"] else "ham"): r["n"] for r in rows}
-
-    # -- change counter: a running bot reloads when another process (CLI) changed the lists ----
-
-    def bump_version(self) -> None:
-        with self.tx() as conn:
-            conn.execute(
-                "INSERT INTO kv(key, value) VALUES ('moderation.version', '1') ON CONFLICT(key)"
-                " DO UPDATE SET value = CAST(CAST(kv.value AS INTEGER) + 1 AS TEXT)"
-            )
-
-    def version(self) -> int:
-        value = self.scalar("SELECT value FROM kv WHERE key = 'moderation.version'")
-        return int(value) if value else 0
-
     # -- moderators (members.is_moderator, written by the chats repository) --------------------
 
     def moderators(self) -> list[tuple[str, str, str]]:
@@ -343,28 +157,6 @@ class ModerationRepo(Repo):
             return [tuple(r) for r in self.conn.execute(
                 "SELECT platform, chat_id, member_id FROM members WHERE is_moderator = 1")]
 
-    # -- context for the review page ------------------------------------------------------------
-
-    @reads
-    def member_messages(self, platform: str, chat_id: str, member_id: str, limit: int = 10) -> list[dict[str, Any]]:
-        return self.query(
-            "SELECT uid, time, text, status FROM messages WHERE platform = ? AND chat_id = ? AND sender_id = ?"
-            " AND direction = 'in' ORDER BY time DESC LIMIT ?", (platform, chat_id, member_id, limit),
-        )
-
-    @reads
-    def chat_context(self, platform: str, chat_id: str, time: str, around: int = 5) -> list[dict[str, Any]]:
-        before = self.query(
-            "SELECT uid, time, sender_name, sender_id, text, direction FROM messages"
-            " WHERE platform = ? AND chat_id = ? AND time <= ? ORDER BY time DESC, rowid DESC LIMIT ?",
-            (platform, chat_id, time, around + 1),
-        )
-        after = self.query(
-            "SELECT uid, time, sender_name, sender_id, text, direction FROM messages"
-            " WHERE platform = ? AND chat_id = ? AND time > ? ORDER BY time, rowid LIMIT ?",
-            (platform, chat_id, time, around),
-        )
-        return [*reversed(before), *after]
 
 
 def _flag(row: dict[str, Any]) -> dict[str, Any]:

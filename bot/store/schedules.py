@@ -105,10 +105,6 @@ class ScheduleRepo(Repo):
                 (iso(to), job_id, iso(to)),
             )
 
-    def delete_job(self, job_id: int) -> None:
-        with self.tx() as conn:
-            conn.execute("DELETE FROM schedule_jobs WHERE id = ?", (job_id,))
-
     # -- occurrences ----------------------------------------------------------------
 
     def record_run(self, job_id: int, kind: str, scheduled_at: datetime, status: str, *,
