@@ -54,7 +54,7 @@ async def test_scheduler_starts_with_the_bot_and_posts_to_tagged_simulated_group
     clock = FakeClock(sh(2026, 11, 23, 8, 59))
     posts = [{"name": "早安", "text": "早上好，今天也要加油", "at": ["09:00"], "tags": ["学生", "宝妈"]}]
     bot = await running(clock, posts=posts)
-    assert bot.schedules.services is bot.services
+    assert bot.scheduler.services is bot.services
     clock.set(sh(2026, 11, 23, 9, 0))
     await bot.scheduler.run_due()
     assert await bot.outbox.drain(5)
