@@ -31,7 +31,11 @@ from bot.config import settings_from_dict
 from bot.web.app import create_app
 from bot.web.keys import STORE
 
-TOKEN, KEY, CORP = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo", "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt", "ww1436e0e65a779aee"
+TOKEN, KEY, CORP = (
+    "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo",
+    "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt",
+    "ww1436e0e65a779aee",
+)
 ONEBOT_TOKEN = "bench-token"
 
 

@@ -72,15 +72,23 @@ def make_rules(n: int, messages: list[str], fuzzy: bool, rng: random.Random) -> 
                 keyword = source[i : i + rng.randint(3, 4)]
         elif mode == "regex":
             a, b = rng.sample(VOCAB, 2)
-            keyword = rng.choice([f"{a}.{{0,6}}{b}", rf"{a}\d+", f"(?:{a}|{b})(?:吗|呢|啊)", rf"订单\s*\d{{{rng.randint(4, 8)}}}"])
+            keyword = rng.choice(
+                [f"{a}.{{0,6}}{b}", rf"{a}\d+", f"(?:{a}|{b})(?:吗|呢|啊)", rf"订单\s*\d{{{rng.randint(4, 8)}}}"]
+            )
         else:
             keyword = source if 4 <= len(source) <= 12 else rng.choice(messages)[:8]
         keyword = re.sub(r"[{}]", "", keyword).strip()
         if len(keyword) < 2 or (mode, keyword) in seen:
             continue
         seen.add((mode, keyword))
-        spec = {"id": f"r{len(specs)}", "keyword": keyword, "match": mode, "reply": f"关于{keyword[:8]}：请看群公告 {{nickname}}",
-                "priority": rng.choice([0, 0, 0, 1, 5]), "threshold": 85}
+        spec = {
+            "id": f"r{len(specs)}",
+            "keyword": keyword,
+            "match": mode,
+            "reply": f"关于{keyword[:8]}：请看群公告 {{nickname}}",
+            "priority": rng.choice([0, 0, 0, 1, 5]),
+            "threshold": 85,
+        }
         if rng.random() < 0.2:
             spec["tags"] = [rng.choice(TAGS)]
         if rng.random() < 0.1:

@@ -300,7 +300,13 @@ def cmd_user_passwd(ctx: CliContext) -> int:
 
 def cmd_user_list(ctx: CliContext) -> int:
     users = ctx.store().accounts.list_users()
-    ctx.emit(users, lambda: "\n".join(f"{u['name']}\t{u['role']}\t{'disabled' if u['disabled'] else ''}" for u in users) or "（无用户 no users）")
+    ctx.emit(
+        users,
+        lambda: (
+            "\n".join(f"{u['name']}\t{u['role']}\t{'disabled' if u['disabled'] else ''}" for u in users)
+            or "（无用户 no users）"
+        ),
+    )
     return 0
 
 

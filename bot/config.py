@@ -113,7 +113,9 @@ class OutboxSettings:
 
     def validate(self) -> None:
         if self.per_target_per_minute < 1 or self.per_adapter_per_minute < 1:
-            raise ValueError("per_target_per_minute: 限速至少为每分钟 1 条（per_target_per_minute 和 per_adapter_per_minute）")
+            raise ValueError(
+                "per_target_per_minute: 限速至少为每分钟 1 条（per_target_per_minute 和 per_adapter_per_minute）"
+            )
         if self.max_attempts < 1:
             raise ValueError("max_attempts: 至少为 1")
 

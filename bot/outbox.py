@@ -229,7 +229,9 @@ class Outbox:
                 RateLimit("adapter", self.settings.per_adapter_per_minute, 60.0),
                 *(adapter.rate_limits if adapter else ()),
             ]
-            self._limits[platform] = [(lim, SlidingWindow(lim.count, lim.period, self.clock.monotonic)) for lim in limits]
+            self._limits[platform] = [
+                (lim, SlidingWindow(lim.count, lim.period, self.clock.monotonic)) for lim in limits
+            ]
         return self._limits[platform]
 
     def _connection_changed(self, platform: str, connected: bool) -> None:

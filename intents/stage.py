@@ -109,7 +109,9 @@ class FaqStage:
         if via == "suggest":
             reason = f"成员选择了建议中的常见问题 {entry_id}"
         else:
-            reason = f"常见问题 {entry_id} 匹配度 {score:.1f}（问法：{match.best.question if match and match.best else ''}）"
+            reason = (
+                f"常见问题 {entry_id} 匹配度 {score:.1f}（问法：{match.best.question if match and match.best else ''}）"
+            )
         reply = Reply(text=entry.answer, mention_sender=event.is_group and self.settings.mention_sender)
         return Decision(stage=STAGE, outcome="answered", reason=reason, detail=detail, stop=True,
                         replies=[reply])

@@ -83,7 +83,10 @@ def cmd_list(ctx: CliContext) -> int:
         for d in data:
             flag = "" if d["enabled"] else " [停用]"
             src = " [配置]" if d["source"] == "config" else ""
-            lines.append(f"{d['id']:<16}{MATCH_LABELS[d['match']]:<6}{d['priority']:>6} {d['hits']:>7}  {d['keyword']}{flag}{src}")
+            lines.append(
+                f"{d['id']:<16}{MATCH_LABELS[d['match']]:<6}{d['priority']:>6} {d['hits']:>7}"
+                f"  {d['keyword']}{flag}{src}"
+            )
         lines.append(f"共 {total} 条")
         return "\n".join(lines)
 

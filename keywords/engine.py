@@ -112,8 +112,10 @@ class KeywordEngine:
                 eligible.append(m)
         if not eligible:
             return Decision(
-                stage="keywords", outcome="pass",
-                reason=f"匹配到 {len(matches)} 条规则，但都不适用：" + "；".join(f"{e['id']} {e['why']}" for e in excluded[:3]),
+                stage="keywords",
+                outcome="pass",
+                reason=f"匹配到 {len(matches)} 条规则，但都不适用："
+                + "；".join(f"{e['id']} {e['why']}" for e in excluded[:3]),
                 detail={"excluded": excluded[:MAX_TRACE]},
             )
         eligible.sort(key=lambda m: m.rule.sort_key(m.score))

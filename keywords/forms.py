@@ -41,7 +41,9 @@ def rule_to_form(spec: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("cooldown", "member_cooldown"):
         values[key] = format_duration(spec[key]) if spec.get(key) else ""
     values["threshold"] = f"{spec.get('threshold', 80):g}"
-    values["replies"] = f"\n{VARIANT_SEPARATOR}\n".join(spec.get("replies") or ([spec["reply"]] if spec.get("reply") else []))
+    values["replies"] = f"\n{VARIANT_SEPARATOR}\n".join(
+        spec.get("replies") or ([spec["reply"]] if spec.get("reply") else [])
+    )
     values["groups"] = ", ".join(spec.get("groups", []))
     values["tags"] = ", ".join(spec.get("tags", []))
     for key in BOOL_FIELDS:

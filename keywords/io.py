@@ -257,7 +257,9 @@ def import_rows(
     return report
 
 
-def import_file(store: Store, path: Path, *, partial: bool = False, source: str = "import", actor: str = "") -> ImportReport:
+def import_file(
+    store: Store, path: Path, *, partial: bool = False, source: str = "import", actor: str = ""
+) -> ImportReport:
     fmt = file_format(path)
     try:
         data = path.read_bytes()

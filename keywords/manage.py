@@ -87,7 +87,11 @@ def sync_config(store: Store, settings: ConfigRules) -> dict[str, int]:
     seen: dict[str, int] = {}
     for i, spec in enumerate(specs):
         if spec["id"] in seen:
-            raise ConfigError(settings.source, f"keywords[{i}].id", f"规则编号 {spec['id']!r} 重复（与 keywords[{seen[spec['id']]}] 相同，请给其中一条指定 id）")
+            raise ConfigError(
+                settings.source,
+                f"keywords[{i}].id",
+                f"规则编号 {spec['id']!r} 重复（与 keywords[{seen[spec['id']]}] 相同，请给其中一条指定 id）",
+            )
         seen[spec["id"]] = i
     regex_at = [i for i, s in enumerate(specs) if s["match"] == "regex"]
     slow = check_patterns([(specs[i]["keyword"], specs[i]["normalize"]) for i in regex_at])

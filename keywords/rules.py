@@ -220,7 +220,9 @@ def config_id(spec: Mapping[str, Any]) -> str:
     """Stable id of a config.toml rule without `id`: survives edits to its replies."""
     import hashlib
 
-    basis = "\x1f".join([spec["keyword"], spec["match"], spec["scope"], *sorted(spec["groups"]), "#", *sorted(spec["tags"])])
+    basis = "\x1f".join(
+        [spec["keyword"], spec["match"], spec["scope"], *sorted(spec["groups"]), "#", *sorted(spec["tags"])]
+    )
     return "cfg-" + hashlib.sha1(basis.encode()).hexdigest()[:8]
 
 

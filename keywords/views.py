@@ -289,7 +289,9 @@ async def rule_import(request: web.Request) -> web.Response:
     if report.written:
         await engine_of(request).areload()
         await audit(request, "keywords.import", upload.filename, report.as_dict())
-    return aiohttp_jinja2.render_template("keywords/import.html", request, context, status=200 if report.written else 422)
+    return aiohttp_jinja2.render_template(
+        "keywords/import.html", request, context, status=200 if report.written else 422
+    )
 
 
 routes = [*rule_routes, *welcome_routes]

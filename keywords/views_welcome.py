@@ -28,7 +28,14 @@ async def _page(request: web.Request, values: dict[str, Any] | None = None, erro
     chats = await store.run(store.chats.list_chats, None, "group")
     for r in rows:
         r["window_text"] = format_duration(r["spec"]["window"]) if r["spec"]["window"] else "0"
-    empty = {"id": "", "text": "欢迎 {nickname} 加入{group}！请先看群公告～", "groups": "", "tags": "", "window": "10s", "enabled": True}
+    empty = {
+        "id": "",
+        "text": "欢迎 {nickname} 加入{group}！请先看群公告～",
+        "groups": "",
+        "tags": "",
+        "window": "10s",
+        "enabled": True,
+    }
     return aiohttp_jinja2.render_template(
         "keywords/welcome.html", request,
         {"rows": rows, "v": values or empty, "errors": errors or {}, "editing": editing, "chats": chats},
@@ -67,7 +74,12 @@ async def welcome_save(request: web.Request) -> web.Response:
         values = {**data, "groups": ", ".join(data["groups"]), "tags": ", ".join(data["tags"])}
         return await _page(request, values, exc.errors, editing=rowid, status=422)
     await _engine(request).areload()
-    await audit(request, "keywords.welcome.save", str(saved), {"text": data["text"], "groups": data["groups"], "tags": data["tags"]})
+    await audit(
+        request,
+        "keywords.welcome.save",
+        str(saved),
+        {"text": data["text"], "groups": data["groups"], "tags": data["tags"]},
+    )
     flash(request, "欢迎语已保存，立即生效")
     raise web.HTTPFound("/welcome")
 

@@ -141,8 +141,11 @@ class WelcomeBatcher:
             await self._send(self.pending.pop(key))
         names = len(pending.names)
         return Decision(
-            stage="keywords", outcome="welcome-queued", stop=True,
-            reason=f"欢迎语「{row['name']}」已排队，{pending.end.astimezone(self.services.settings.tz):%H:%M:%S} 合并发送（当前 {names} 人）",
+            stage="keywords",
+            outcome="welcome-queued",
+            stop=True,
+            reason=f"欢迎语「{row['name']}」已排队，"
+            f"{pending.end.astimezone(self.services.settings.tz):%H:%M:%S} 合并发送（当前 {names} 人）",
             detail={**detail, "window_start": pending.start.isoformat(), "members": names},
         )
 

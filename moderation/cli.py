@@ -15,7 +15,9 @@ EXIT_BAD_FILE = 2
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `qunbot moderation` and its subcommands."""
-    parser = sub.add_parser("moderation", help="lexicon, spam rules, review and evaluation", parents=[common_parent(sub)])
+    parser = sub.add_parser(
+        "moderation", help="lexicon, spam rules, review and evaluation", parents=[common_parent(sub)]
+    )
     nested = parser.add_subparsers(dest="moderation_command", metavar="SUBCOMMAND")
     nested.required = True
     set_common_parent(nested, common_parent(sub))
@@ -40,7 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("value")
     p.add_argument("--domain", action="store_true", help="作为域名白名单")
 
-    p = add_command(nested, "train", cmd_train, "导入已标注的消息（CSV：label,text，1=垃圾）用于学习垃圾分", json_flag=True)
+    p = add_command(
+        nested, "train", cmd_train, "导入已标注的消息（CSV：label,text，1=垃圾）用于学习垃圾分", json_flag=True
+    )
     p.add_argument("file", type=existing_file, metavar="LABELLED.csv")
 
     p = add_command(nested, "spam-eval", cmd_spam_eval, "在留出的部分上评估词库+规则和学习的垃圾分", json_flag=True)
@@ -162,7 +166,9 @@ def cmd_train(ctx: CliContext) -> int:
     n = store.lexicon.add_samples(rows, Path(ctx.args.file).name)
     store.lexicon.bump_version()
     counts = store.lexicon.sample_counts()
-    ctx.emit({"added": n, **counts}, f"导入 {n} 条样本；现有垃圾 {counts.get('spam', 0)} 条，正常 {counts.get('ham', 0)} 条")
+    ctx.emit(
+        {"added": n, **counts}, f"导入 {n} 条样本；现有垃圾 {counts.get('spam', 0)} 条，正常 {counts.get('ham', 0)} 条"
+    )
     return 0
 
 

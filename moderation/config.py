@@ -135,7 +135,9 @@ class RuleSettings:
             check_action(getattr(self, key), key)
         for kind, action in self.attachments.items():
             if kind not in ("qrcode", "miniprogram", "card", "redpacket", "image", "link"):
-                raise ValueError(f"attachments: 未知的附件类型 {kind!r}（可用：qrcode、miniprogram、card、redpacket、image、link）")
+                raise ValueError(
+                    f"attachments: 未知的附件类型 {kind!r}（可用：qrcode、miniprogram、card、redpacket、image、link）"
+                )
             check_action(action, f"attachments.{kind}")
         if not 0 < self.spam_threshold < 1:
             raise ValueError("spam_threshold: 必须大于 0 且小于 1")

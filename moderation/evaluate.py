@@ -34,7 +34,11 @@ def load_cases(path: Path) -> list[dict[str, Any]]:
             case = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CaseError(f"{path}:{lineno}: 不是有效的 JSON：{exc.msg}") from None
-        if not isinstance(case, dict) or not isinstance(case.get("text"), str) or not isinstance(case.get("flag"), bool):
+        if (
+            not isinstance(case, dict)
+            or not isinstance(case.get("text"), str)
+            or not isinstance(case.get("flag"), bool)
+        ):
             raise CaseError(f"{path}:{lineno}: 每行需要 \"text\"（字符串）和 \"flag\"（true/false）")
         case.setdefault("technique", "other")
         cases.append(case)

@@ -2,9 +2,10 @@
 
 Three views of one message are produced:
 
-- `mapped` (computed only when needed): every character replaced one-to-one (full width → half width, variants such as ①/𝟙/𝐀,
-  traditional → simplified, case folding, configured confusables). Same length as the original,
-  so offsets are identical; links are looked for here because dots survive.
+- `mapped` (computed only when needed): every character replaced one-to-one (full width → half
+  width, variants such as ①/𝟙/𝐀, traditional → simplified, case folding, configured
+  confusables). Same length as the original, so offsets are identical; links are looked for
+  here because dots survive.
 - `compact`: `mapped` without noise characters (punctuation, symbols, emoji, spaces) so that
   words broken up by a member (傻*逼, 微 信, 加-V) are whole again; contacts are looked for here.
 - `folded`: `compact` with runs of repeated characters collapsed; the lexicon matches here.

@@ -3,7 +3,8 @@
 威信 and 微信 both read `wei xin`. Each Chinese character becomes its first (most common) reading,
 other characters stay themselves; syllables are separated by "|" so that matches cannot start or
 end inside a syllable. A sound-alike that cuts through a real word of the message (今晚啥|比赛 ≈
-傻逼) is dropped, using jieba's segmentation. Off by default: `qunbot moderation eval` reports what it costs in precision.
+傻逼) is dropped, using jieba's segmentation. Off by default: `qunbot moderation eval` reports
+what it costs in precision.
 """
 
 from __future__ import annotations

@@ -131,7 +131,9 @@ class ModerationStage:
             detail["seconds"] = int(p.seconds)
         if p.degraded:
             detail["degraded"] = p.degraded
-            reason += "（" + "；".join(f"{d['reason']}，{_label(d['from'])}改为{_label(d['to'])}" for d in p.degraded) + "）"
+            reason += (
+                "（" + "；".join(f"{d['reason']}，{_label(d['from'])}改为{_label(d['to'])}" for d in p.degraded) + "）"
+            )
         if p.strike:
             detail["strike"] = active + 1
         if p.step == "allow":

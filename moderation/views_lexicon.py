@@ -59,7 +59,9 @@ async def lexicon_page(request: web.Request) -> dict[str, Any]:
 async def reload_all(request: web.Request) -> web.Response:
     result = await reload_engine(request)
     await audit(request, "moderation.reload", "", result)
-    flash(request, f"已重新加载：{result.get('words', 0)} 个词，垃圾分训练样本 {result.get('spam_samples', 0)} 条", "ok")
+    flash(
+        request, f"已重新加载：{result.get('words', 0)} 个词，垃圾分训练样本 {result.get('spam_samples', 0)} 条", "ok"
+    )
     raise web.HTTPFound("/moderation/lexicon")
 
 

@@ -124,9 +124,15 @@ def cmd_status(ctx: CliContext) -> int:
         progress = [p for p in store.schedules.delivery_progress(prefix)
                     if row["kind"] != "post" or p["source"] == prefix]
         skipped = store.schedules.runs(row["id"], status="skipped", limit=50)
-        data.append({"id": row["id"], "name": row["name"], "status": row["status"],
-                     "occurrences": progress,
-                     "skipped": [{"time": r["scheduled_at"], "kind": r["kind"], "reason": r["reason"]} for r in skipped]})
+        data.append(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "status": row["status"],
+                "occurrences": progress,
+                "skipped": [{"time": r["scheduled_at"], "kind": r["kind"], "reason": r["reason"]} for r in skipped],
+            }
+        )
 
     def text() -> str:
         lines = []

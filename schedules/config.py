@@ -9,8 +9,13 @@ from typing import Literal
 
 from bot.kernel.durations import Duration
 
-DEFAULT_ANNOUNCE = "【秒杀预告】{item} 将于 {start} 开抢，距开抢还有 {countdown}！秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），先收藏链接：{link}"
-DEFAULT_START = "【秒杀开始】{item} 现已开抢！秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），数量有限，抢完即止：{link}"
+DEFAULT_ANNOUNCE = (
+    "【秒杀预告】{item} 将于 {start} 开抢，距开抢还有 {countdown}！"
+    "秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），先收藏链接：{link}"
+)
+DEFAULT_START = (
+    "【秒杀开始】{item} 现已开抢！秒杀价 ¥{price}（原价 ¥{original_price}，{discount}），数量有限，抢完即止：{link}"
+)
 DEFAULT_REMIND = "【秒杀进行中】{item} 秒杀价 ¥{price}，距结束还有 {countdown}，手慢无：{link}"
 DEFAULT_LAST_CALL = "【最后召唤】{item} 秒杀还有 {countdown} 就结束了！¥{price} 最后机会：{link}"
 DEFAULT_END = "【秒杀结束】{item} 本场秒杀已结束，感谢大家参与，下次活动再见～"
@@ -156,8 +161,11 @@ class PostConfig:
                 raise ValueError(f"texts: 第 {i + 1} 条内容为空")
         given = [k for k, v in (("every", self.every is not None), ("cron", self.cron), ("at", self.at)) if v]
         if len(given) != 1:
-            raise ValueError("every: 请在 every（间隔，如 \"30m\"）、cron（如 \"0 9 * * *\"）、at（每日时间，如 [\"09:00\"]）中选且只选一种"
-                             + (f"（当前填写了 {', '.join(given)}）" if given else ""))
+            raise ValueError(
+                'every: 请在 every（间隔，如 "30m"）、cron（如 "0 9 * * *"）、'
+                'at（每日时间，如 ["09:00"]）中选且只选一种'
+                + (f"（当前填写了 {', '.join(given)}）" if given else "")
+            )
         if self.every is not None and self.every < 60:
             raise ValueError("every: 间隔至少 1 分钟")
         if self.cron:

@@ -33,7 +33,9 @@ def decide(job: Job, occ: Occurrence, now: datetime, grace: float, tz: ZoneInfo)
         return Verdict(False, REASON_SALE_OVER)
     late = (now - occ.time).total_seconds()
     if late > grace:
-        return Verdict(False, f"错过发送时间 {format_duration(late)}（机器人未运行），超过补发宽限 {format_duration(grace)}")
+        return Verdict(
+            False, f"错过发送时间 {format_duration(late)}（机器人未运行），超过补发宽限 {format_duration(grace)}"
+        )
     if late > LATE_AFTER:
         return Verdict(True, f"补发，迟到 {format_duration(late)}")
     return Verdict(True)

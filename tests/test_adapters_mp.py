@@ -89,7 +89,10 @@ def safe_request(xml: str) -> tuple[dict, str]:
     crypto = WxCrypto("mp", TOKEN, KEY, APP_ID)
     env = parse_xml(crypto.encrypt_reply(xml, params["nonce"], params["timestamp"]))
     params |= {"encrypt_type": "aes", "msg_signature": env["MsgSignature"]}
-    body = f"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>"
+    body = (
+        "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
+        f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>"
+    )
     return params, body
 
 
@@ -118,7 +121,9 @@ async def test_safe_mode_reply_is_encrypted_for_the_app(aiohttp_client, tmp_path
     resp = await client.post(PATH, params=params, data=body)
     assert resp.status == 200
     env = parse_xml(await resp.read())
-    plain = WxCrypto("mp", TOKEN, KEY, APP_ID).decrypt(env["Encrypt"], env["MsgSignature"], env["TimeStamp"], env["Nonce"])
+    plain = WxCrypto("mp", TOKEN, KEY, APP_ID).decrypt(
+        env["Encrypt"], env["MsgSignature"], env["TimeStamp"], env["Nonce"]
+    )
     assert parse_xml(plain)["Content"].startswith("可用命令")
 
 

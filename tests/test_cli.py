@@ -32,7 +32,14 @@ def test_try_prints_the_trace_as_json(tmp_path, capsys):
     assert main(["try", "你好", "--group", "宝妈群", "--json", "--config", str(config)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["chat"]["name"] == "宝妈群"
-    assert [d["stage"] for d in data["decisions"]] == ["dedupe", "record", "moderation", "commands", "keywords", "intents"]
+    assert [d["stage"] for d in data["decisions"]] == [
+        "dedupe",
+        "record",
+        "moderation",
+        "commands",
+        "keywords",
+        "intents",
+    ]
     assert data["replies"] == []
 
 

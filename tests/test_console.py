@@ -28,7 +28,9 @@ async def test_anonymous_user_is_sent_to_login(client):
 
 
 async def test_wrong_password_is_refused_with_a_chinese_message(client):
-    client.app[STORE].accounts.add_user("admin", __import__("bot.web.passwords", fromlist=["x"]).hash_password(TEST_PASSWORD), "admin")
+    client.app[STORE].accounts.add_user(
+        "admin", __import__("bot.web.passwords", fromlist=["x"]).hash_password(TEST_PASSWORD), "admin"
+    )
     resp = await client.post("/login", data={"username": "admin", "password": "wrong", "next": "/"})
     assert resp.status == 401
     assert "用户名或密码错误" in await resp.text()
@@ -113,7 +115,9 @@ async def test_simulated_message_is_recorded_and_answered(client):
     async def answered():
         r = await client.get("/sim/api/chats/g_mom/messages")
         msgs = (await r.json())["messages"]
-        return any(m["direction"] == "out" and "可用命令" in m["text"] for m in msgs) and any(m["uid"] == uid for m in msgs)
+        return any(m["direction"] == "out" and "可用命令" in m["text"] for m in msgs) and any(
+            m["uid"] == uid for m in msgs
+        )
 
     await wait_until(answered)
 
@@ -125,7 +129,9 @@ async def test_simulator_rejects_unknown_chat_member_and_bad_input(client):
     assert (await simulate(client, csrf, chat_id="g_mom", member_id="u_mama_wang", text="  ")).status == 400
     big = "字" * 100_001
     assert (await simulate(client, csrf, chat_id="g_mom", member_id="u_mama_wang", text=big)).status == 413
-    resp = await client.post("/sim/api/send", data="{not json", headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    resp = await client.post(
+        "/sim/api/send", data="{not json", headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    )
     assert resp.status == 400
     resp = await client.post("/sim/api/send", json={"chat_id": "g_mom"})
     assert resp.status == 403, "an API call without the CSRF header is refused"

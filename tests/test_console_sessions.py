@@ -208,7 +208,9 @@ async def test_session_cookie_is_secure_when_a_trusted_proxy_says_https(aiohttp_
                             allow_redirects=False)
     assert resp.status == 302 and not resp.cookies[COOKIE]["secure"]
 
-    proxied = await aiohttp_client(create_app(make_settings(tmp_path / "b", console={"trusted_proxies": ["127.0.0.1"]})))
+    proxied = await aiohttp_client(
+        create_app(make_settings(tmp_path / "b", console={"trusted_proxies": ["127.0.0.1"]}))
+    )
     add_user(proxied.app[STORE], "admin", "admin")
     resp = await proxied.post("/login", data=store_user, headers=forwarded("203.0.113.5", "https"),
                               allow_redirects=False)

@@ -61,6 +61,8 @@ async def test_fan_out_to_2000_groups_stays_under_the_rate_limit_while_members_a
     assert (progress["total"], progress["sent"], progress["failed"]) == (2000, 2000, 0)
     # never (beyond send-time jitter of a few ms) more than PER_SECOND sends in a one-second window
     stamps = sorted(sim.sent_at)
-    worst = max(sum(1 for t in stamps[i:i + PER_SECOND + 10] if t - stamps[i] < 0.99) for i in range(0, len(stamps), 25))
+    worst = max(
+        sum(1 for t in stamps[i : i + PER_SECOND + 10] if t - stamps[i] < 0.99) for i in range(0, len(stamps), 25)
+    )
     assert worst <= PER_SECOND
     store.close()

@@ -453,8 +453,15 @@ async def test_with_only_a_secret_the_socket_is_closed_to_everyone(aiohttp_clien
     settings = make_settings(tmp_path, bot={"demo": False}, adapters={
         "onebot": {"enabled": True, "version": 11, "secret": ONEBOT_SECRET}})
     client = await aiohttp_client(create_app(settings))
-    resp = await client.get("/onebot/ws", headers={"Connection": "Upgrade", "Upgrade": "websocket",
-                                                   "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw=="})
+    resp = await client.get(
+        "/onebot/ws",
+        headers={
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "x3JJHMbDL1EzLkh9GBhXDw==",
+        },
+    )
     assert resp.status == 401
     headers, body = _onebot(onebot_event(message_id := next(_ids)))
     assert (await client.post("/onebot/http", data=body, headers=headers)).status == 204

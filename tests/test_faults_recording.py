@@ -102,8 +102,11 @@ async def test_a_poison_deferred_write_is_set_aside_and_messages_keep_being_reco
     before = store.messages.count("in")
     statuses = []
     for i in range(4):
-        resp = await client.post("/sim/api/send", json={"chat_id": "g_mom", "member_id": "u_lin", "text": f"毒药之后{i}"},
-                                 headers={"X-CSRF-Token": csrf})
+        resp = await client.post(
+            "/sim/api/send",
+            json={"chat_id": "g_mom", "member_id": "u_lin", "text": f"毒药之后{i}"},
+            headers={"X-CSRF-Token": csrf},
+        )
         statuses.append(resp.status)
     assert statuses == [202] * 4  # accepted: recorded durably
     assert store.messages.count("in") == before + 4

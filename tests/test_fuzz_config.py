@@ -17,9 +17,13 @@ KEYS = ["name", "timezone", "demo", "port", "host", "enabled", "id", "keyword", 
         "cron", "start", "end", "price", "threshold", "priority", "cooldown", "active", "bogus"]
 
 scalars = st.one_of(
-    st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=20), st.sampled_from(["30m", "19:00-23:00", "Asia/Shanghai", "env:NOPE_X", "regex", "*/5 * * * *"]),
-    st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)), st.times().map(lambda t: time(t.hour, t.minute)),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+    st.sampled_from(["30m", "19:00-23:00", "Asia/Shanghai", "env:NOPE_X", "regex", "*/5 * * * *"]),
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)),
+    st.times().map(lambda t: time(t.hour, t.minute)),
 )
 values = st.recursive(
     scalars,

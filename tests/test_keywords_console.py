@@ -72,7 +72,9 @@ async def test_rule_edit_takes_effect_on_the_next_message(client):
 
 async def test_bad_regex_is_rejected_with_a_chinese_message(client):
     csrf = await manager(client)
-    resp = await client.post("/keywords/new", data={**RULE, "keyword": r"(\w+\s?)+$", "match": "regex", "csrf_token": csrf})
+    resp = await client.post(
+        "/keywords/new", data={**RULE, "keyword": r"(\w+\s?)+$", "match": "regex", "csrf_token": csrf}
+    )
     assert resp.status == 422
     text = await resp.text()
     assert "正则表达式运行过慢" in text
@@ -82,7 +84,9 @@ async def test_bad_regex_is_rejected_with_a_chinese_message(client):
 async def test_slow_regex_behind_a_prefix_is_rejected_by_the_console(client):
     # issue 16 #9: 价格(a+)+$ used to pass the check (its inputs lacked the 价格 prefix)
     csrf = await manager(client)
-    resp = await client.post("/keywords/new", data={**RULE, "keyword": r"价格(a+)+$", "match": "regex", "csrf_token": csrf})
+    resp = await client.post(
+        "/keywords/new", data={**RULE, "keyword": r"价格(a+)+$", "match": "regex", "csrf_token": csrf}
+    )
     assert resp.status == 422
     assert "正则表达式运行过慢" in await resp.text()
     assert client.app[STORE].keywords.list_rules() == []
@@ -99,7 +103,9 @@ async def test_live_validation_reports_field_errors(client):
 async def test_try_box_shows_winner_and_other_matches_without_counting(client):
     csrf = await manager(client)
     await client.post("/keywords/new", data={**RULE, "csrf_token": csrf})
-    await client.post("/keywords/new", data={**RULE, "keyword": "团购价", "replies": "团购价 99 元", "csrf_token": csrf})
+    await client.post(
+        "/keywords/new", data={**RULE, "keyword": "团购价", "replies": "团购价 99 元", "csrf_token": csrf}
+    )
     resp = await client.post("/keywords/try", data={"text": "团购价多少", "chat": "sim:g_mom", "nickname": "甜甜妈",
                                                     "csrf_token": csrf})
     text = await resp.text()

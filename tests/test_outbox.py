@@ -48,7 +48,9 @@ class RecordingAdapter(Adapter):
         return f"pm{self.calls}"
 
 
-def item(chat: str, occurrence: str = "2026-11-23T20:00", source: str = "post:sale", text: str = "秒杀开始") -> OutboundItem:
+def item(
+    chat: str, occurrence: str = "2026-11-23T20:00", source: str = "post:sale", text: str = "秒杀开始"
+) -> OutboundItem:
     return OutboundItem(source=source, occurrence=occurrence, platform="fake", chat_id=chat,
                         payload={"text": text}, priority=BROADCAST_PRIORITY)
 

@@ -10,7 +10,9 @@ from tests.conftest import ROOT
 
 
 def pinned_pypinyin() -> str:
-    dev = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]["dev"]
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"][
+        "dev"
+    ]
     return next(d.split("==")[1] for d in dev if d.startswith("pypinyin=="))
 
 

@@ -95,8 +95,18 @@ def test_csv_export_has_every_section_with_the_figures(seeded):
     assert body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][0].startswith("群数据报表 2026-11-20 至 2026-11-21")
-    for section in ("【汇总】", "【每日】", "【各群】", "【各标签】", "【拦截分类】", "【各群拦截分类】", "【热门关键词】",
-                    "【热门问答】", "【未回答问题】", "【违规最多成员】"):
+    for section in (
+        "【汇总】",
+        "【每日】",
+        "【各群】",
+        "【各标签】",
+        "【拦截分类】",
+        "【各群拦截分类】",
+        "【热门关键词】",
+        "【热门问答】",
+        "【未回答问题】",
+        "【违规最多成员】",
+    ):
         assert [section] in rows
     daily = rows[rows.index(["【每日】"]) + 2]
     assert daily == ["2026-11-20", "4", "3", "1", "1", "0", "0", "1", "0", "1", "0"]

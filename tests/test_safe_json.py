@@ -25,14 +25,19 @@ def test_refused(text):
         loads(text.encode() if isinstance(text, str) else text)
 
 
-@pytest.mark.parametrize("text", [
-    '{"time": 1700000000.25, "n": -0.0, "big": 1e300}',
-    nested(MAX_DEPTH),
-    # brackets inside strings do not count, escaped quotes and backslashes do not confuse it
-    '{"text": "' + "[" * 500 + '"}',
-    '{"text": "\\"' + "{" * 200 + '\\\\", "b": ' + nested(10) + "}",
-    '{"raw": "[CQ:at,qq=1] [CQ:face,id=1]", "message": [' + ",".join(['{"type": "face", "data": {"id": "1"}}'] * 200) + "]}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"time": 1700000000.25, "n": -0.0, "big": 1e300}',
+        nested(MAX_DEPTH),
+        # brackets inside strings do not count, escaped quotes and backslashes do not confuse it
+        '{"text": "' + "[" * 500 + '"}',
+        '{"text": "\\"' + "{" * 200 + '\\\\", "b": ' + nested(10) + "}",
+        '{"raw": "[CQ:at,qq=1] [CQ:face,id=1]", "message": ['
+        + ",".join(['{"type": "face", "data": {"id": "1"}}'] * 200)
+        + "]}",
+    ],
+)
 def test_taken_in_exactly_as_json_would(text):
     assert loads(text) == json.loads(text)
     assert loads(text.encode("utf-8")) == json.loads(text)

@@ -60,7 +60,9 @@ def test_daily_at_times_with_start_end_and_skip_dates():
 
 def test_cron_weekdays_use_standard_crontab_numbers():
     p = post(cron="0 9 * * 1-5")  # Monday to Friday, as in crontab
-    times = [t.astimezone(TZ).strftime("%a %H:%M") for t in post_times(p, sh(2026, 11, 22, 12), sh(2026, 11, 29, 12), TZ)]
+    times = [
+        t.astimezone(TZ).strftime("%a %H:%M") for t in post_times(p, sh(2026, 11, 22, 12), sh(2026, 11, 29, 12), TZ)
+    ]
     assert times == ["Mon 09:00", "Tue 09:00", "Wed 09:00", "Thu 09:00", "Fri 09:00"]
 
 

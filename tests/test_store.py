@@ -50,7 +50,9 @@ def test_database_from_a_newer_qunbot_is_refused(tmp_path):
 def test_recording_the_same_message_twice_keeps_one_row(tmp_path):
     with Store(tmp_path / "q.db") as store:
         store.chats.ensure_chats([("sim", "g1", "group", "测试群")])
-        store.messages.record_batch([(event(), "received", False)], [("sim:m1", [Decision("record", "recorded")], "received")])
+        store.messages.record_batch(
+            [(event(), "received", False)], [("sim:m1", [Decision("record", "recorded")], "received")]
+        )
         store.messages.record_batch([(event(text="changed"), "received", False)], [])
         assert store.messages.count("in") == 1
         assert store.messages.get("sim:m1")["text"] == "你好"
@@ -228,10 +230,20 @@ async def test_the_event_loop_never_touches_a_connection_while_the_bot_handles_m
     csrf = await login(client)  # the test's own set-up writes synchronously: before the trace
     await store.run(store.conn.set_trace_callback, lambda _sql: used["write"].add(threading.get_ident()))
     handling = True
-    texts = ["你好", "怎么退款", "优惠券在哪里领", "加我微信 wx123456 带你赚钱 http://spam.example", "今天发货吗", "谢谢"]
+    texts = [
+        "你好",
+        "怎么退款",
+        "优惠券在哪里领",
+        "加我微信 wx123456 带你赚钱 http://spam.example",
+        "今天发货吗",
+        "谢谢",
+    ]
     for i in range(12):  # more spam from one member would get them removed (strike ladder)
-        resp = await client.post("/sim/api/send", json={"chat_id": "g_mom", "member_id": ("u_mama_wang", "u_tiantian")[i % 2],
-                                                        "text": texts[i % len(texts)]}, headers={"X-CSRF-Token": csrf})
+        resp = await client.post(
+            "/sim/api/send",
+            json={"chat_id": "g_mom", "member_id": ("u_mama_wang", "u_tiantian")[i % 2], "text": texts[i % len(texts)]},
+            headers={"X-CSRF-Token": csrf},
+        )
         assert resp.status == 202, (i, await resp.text())
     await wait_until(lambda: bot.outbox.sent_count > 0)
     for page in ("/", "/keywords", "/faq", "/schedules", "/audit", "/sim"):

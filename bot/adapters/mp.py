@@ -147,7 +147,9 @@ class MpAdapter(WechatCallbackAdapter):
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
         if self.crypto is not None and not encrypted:
             # with a key configured only encrypted callbacks count: no downgrade to plaintext
-            raise refuse(self.name, request, 400, ERR_MALFORMED, detail="plaintext callback but encoding_aes_key is set")
+            raise refuse(
+                self.name, request, 400, ERR_MALFORMED, detail="plaintext callback but encoding_aes_key is set"
+            )
         if encrypted:
             # safe mode (and compatible mode's Encrypt element): the content must come from the ciphertext
             signature = require_params(self.name, request, "msg_signature")["msg_signature"]

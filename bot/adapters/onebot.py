@@ -219,7 +219,8 @@ class OnebotAdapter(Adapter):
         if response.get("status") in ("ok", "async") or retcode == 0:
             data = response.get("data")
             return data if isinstance(data, dict) else {}
-        message = f"OneBot 动作 {action} 失败（retcode {retcode}）：{response.get('message') or response.get('wording') or ''}"
+        detail = response.get("message") or response.get("wording") or ""
+        message = f"OneBot 动作 {action} 失败（retcode {retcode}）：{detail}"
         if retcode in UNSUPPORTED:
             raise ActionNotSupported(action)
         if retcode in BUSY:
@@ -232,7 +233,9 @@ class OnebotAdapter(Adapter):
             text = f"{text}\n{payload.get('title') or ''} {payload['url']}".strip()
         segments: list[dict[str, Any]] = []
         if payload.get("mention"):
-            mention = {"qq": _num(str(payload["mention"]))} if self.version == 11 else {"user_id": str(payload["mention"])}
+            mention = (
+                {"qq": _num(str(payload["mention"]))} if self.version == 11 else {"user_id": str(payload["mention"])}
+            )
             segments += [{"type": "at" if self.version == 11 else "mention", "data": mention},
                          {"type": "text", "data": {"text": " "}}]
         segments.append({"type": "text", "data": {"text": text}})
@@ -248,8 +251,11 @@ class OnebotAdapter(Adapter):
         group = delivery.chat_kind != "private"
         try:
             if self.version == 11:
-                action, params = (("send_group_msg", {"group_id": _num(delivery.chat_id), "message": message})
-                                  if group else ("send_private_msg", {"user_id": _num(delivery.chat_id), "message": message}))
+                action, params = (
+                    ("send_group_msg", {"group_id": _num(delivery.chat_id), "message": message})
+                    if group
+                    else ("send_private_msg", {"user_id": _num(delivery.chat_id), "message": message})
+                )
             else:
                 key = "group_id" if group else "user_id"
                 action, params = "send_message", {"detail_type": "group" if group else "private",
@@ -265,7 +271,9 @@ class OnebotAdapter(Adapter):
         kind = action.get("action", "")
         chat, member = str(action.get("chat_id", "")), str(action.get("member_id", ""))
         if kind == "recall":
-            message_id = str(action.get("message_id") or "") or str(action.get("message_uid", "")).removeprefix(f"{PLATFORM}:")
+            message_id = str(action.get("message_id") or "") or str(action.get("message_uid", "")).removeprefix(
+                f"{PLATFORM}:"
+            )
             if not message_id:
                 raise PermanentSendError("撤回需要消息 ID")
             if self.version == 11:

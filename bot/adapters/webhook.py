@@ -91,7 +91,9 @@ class WebhookAdapter(Adapter):
             return [{"msgtype": "news", "news": {"articles": [article]}}]
         if payload.get("kind") == "image" and payload.get("image"):
             text = f"{text}\n{payload['image']}".strip()
-        bodies: list[dict[str, Any]] = [{"msgtype": "text", "text": {"content": part}} for part in split_text(text, TEXT_LIMIT)]
+        bodies: list[dict[str, Any]] = [
+            {"msgtype": "text", "text": {"content": part}} for part in split_text(text, TEXT_LIMIT)
+        ]
         if payload.get("mention_all") and bodies:
             bodies[0]["text"]["mentioned_list"] = ["@all"]
         return bodies

@@ -140,7 +140,9 @@ class AccountRepo(Repo):
             )
 
     @reads
-    def audit_entries(self, limit: int = 200, actor: str | None = None, action: str | None = None) -> list[dict[str, Any]]:
+    def audit_entries(
+        self, limit: int = 200, actor: str | None = None, action: str | None = None
+    ) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM audit_log WHERE 1=1", []
         if actor:
             sql += " AND actor = ?"

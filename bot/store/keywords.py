@@ -119,7 +119,12 @@ class KeywordRepo(Repo):
         if source:
             where.append("source = ?")
             params.append(source)
-        orders = {"id": "id", "hits": "hits DESC, id", "priority": "priority DESC, id", "last_hit": "last_hit_at DESC, id"}
+        orders = {
+            "id": "id",
+            "hits": "hits DESC, id",
+            "priority": "priority DESC, id",
+            "last_hit": "last_hit_at DESC, id",
+        }
         clause = " WHERE " + " AND ".join(where)
         total = self.scalar("SELECT count(*) FROM keyword_rules" + clause, params)
         rows = self.query(
@@ -185,7 +190,9 @@ class KeywordRepo(Repo):
             ]
             if clash:
                 raise ValueError(f"id {clash[0]!r} is already used by a rule made in the console or CLI")
-            stale = [r[0] for r in conn.execute("SELECT name FROM keyword_rules WHERE source = 'config'") if r[0] not in keep]
+            stale = [
+                r[0] for r in conn.execute("SELECT name FROM keyword_rules WHERE source = 'config'") if r[0] not in keep
+            ]
             conn.executemany("DELETE FROM keyword_rules WHERE name = ?", [(n,) for n in stale])
             self.save_rules(specs, source="config", actor="config.toml")
         return {"saved": len(specs), "removed": len(stale)}
@@ -227,8 +234,13 @@ class KeywordRepo(Repo):
             "SELECT count(*) AS rules, sum(enabled) AS enabled, coalesce(sum(hits), 0) AS hits,"
             " sum(hits = 0) AS never_hit, max(last_hit_at) AS last_hit_at FROM keyword_rules"
         )
-        by_match = self.query("SELECT match, count(*) AS n, coalesce(sum(hits), 0) AS hits FROM keyword_rules GROUP BY match")
-        top = self.query("SELECT id, name, keyword, match, hits, last_hit_at FROM keyword_rules WHERE hits > 0 ORDER BY hits DESC LIMIT 20")
+        by_match = self.query(
+            "SELECT match, count(*) AS n, coalesce(sum(hits), 0) AS hits FROM keyword_rules GROUP BY match"
+        )
+        top = self.query(
+            "SELECT id, name, keyword, match, hits, last_hit_at FROM keyword_rules"
+            " WHERE hits > 0 ORDER BY hits DESC LIMIT 20"
+        )
         return {**(row or {}), "by_match": by_match, "top": top}
 
     # -- welcome messages ---------------------------------------------------------------------
@@ -275,7 +287,11 @@ class KeywordRepo(Repo):
     def replace_config_welcome(self, specs: list[dict[str, Any]]) -> None:
         keep = {s["id"] for s in specs}
         with self.tx() as conn:
-            stale = [r[0] for r in conn.execute("SELECT name FROM keyword_welcome WHERE source = 'config'") if r[0] not in keep]
+            stale = [
+                r[0]
+                for r in conn.execute("SELECT name FROM keyword_welcome WHERE source = 'config'")
+                if r[0] not in keep
+            ]
             conn.executemany("DELETE FROM keyword_welcome WHERE name = ?", [(n,) for n in stale])
             for spec in specs:
                 self.save_welcome(spec, source="config")

@@ -135,12 +135,15 @@ class OutboundRepo(Repo):
         now = iso(utcnow())
         with self.tx() as conn:
             conn.executemany(
-                "UPDATE outbound SET status = 'cancelled', error = '已取消', updated_at = ? WHERE id = ? AND status = 'pending'",
+                "UPDATE outbound SET status = 'cancelled', error = '已取消', updated_at = ?"
+                " WHERE id = ? AND status = 'pending'",
                 [(now, i) for i in ids],
             )
         return ids
 
-    def retry_failed(self, source: str, occurrence: str | None = None, now: datetime | None = None) -> list[OutboundItem]:
+    def retry_failed(
+        self, source: str, occurrence: str | None = None, now: datetime | None = None
+    ) -> list[OutboundItem]:
         """Put failed/uncertain rows of a source back to pending; returns them."""
         sql = "SELECT * FROM outbound WHERE source = ? AND status IN ('failed', 'uncertain')"
         params: list[Any] = [source]

@@ -1,8 +1,9 @@
 """Read-only queries behind the dashboard, `qunbot report` and /metrics; retention deletes.
 
 Report queries run on a read-only connection (WAL lets it read a consistent snapshot while
-the bot writes), so a long report never holds the write lock or delays recording. Periods are lists of local days given as (day, utc_from, utc_to) ISO bounds,
-because a "day" is a day in the configured time zone.
+the bot writes), so a long report never holds the write lock or delays recording. Periods
+are lists of local days given as (day, utc_from, utc_to) ISO bounds, because a "day" is a
+day in the configured time zone.
 """
 
 from __future__ import annotations
