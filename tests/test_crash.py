@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -38,9 +39,13 @@ def start_bot(config: Path, port: int) -> subprocess.Popen:
     raise AssertionError("bot did not start")
 
 
-async def wait_healthy(base: str) -> None:
+async def wait_healthy(base: str, proc: subprocess.Popen | None = None,
+                       output: Callable[[], str] = lambda: "", tries: int = 200) -> None:
+    """Until the bot at `base` answers /healthz with 200; fails early when `proc` exits."""
     async with aiohttp.ClientSession() as s:
-        for _ in range(200):
+        for _ in range(tries):
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"bot exited: {output()[-3000:]}")
             try:
                 async with s.get(f"{base}/healthz") as r:
                     if r.status == 200:
@@ -48,7 +53,7 @@ async def wait_healthy(base: str) -> None:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.05)
-    raise AssertionError("not healthy")
+    raise AssertionError(f"bot at {base} did not become healthy")
 
 
 async def session_with_login(base: str, password: str) -> tuple[aiohttp.ClientSession, str]:

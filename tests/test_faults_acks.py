@@ -21,7 +21,7 @@ from bot.web.keys import BOT, STORE
 from tests.conftest import wait_until
 from tests.test_adapters_wecom import AGENT, CORP, PATH, FakeWecom, envelope, wecom_settings
 from tests.test_cli import free_port
-from tests.test_crash import session_with_login
+from tests.test_crash import session_with_login, wait_healthy
 
 pytestmark = pytest.mark.faults
 
@@ -148,18 +148,7 @@ class BotProcess:
             [sys.executable, "-m", "bot", "run", "--config", str(self.config), "--port", str(self.port)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        async with aiohttp.ClientSession() as s:
-            for _ in range(1200):
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"bot exited: {self.output()[-3000:]}")
-                try:
-                    async with s.get(f"{self.base}/healthz") as r:
-                        if r.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("bot did not become healthy")
+        await wait_healthy(self.base, self.proc, self.output, tries=1200)
 
     def output(self) -> str:
         if not self.log.closed:
