@@ -184,6 +184,7 @@ def main() -> int:
         )
         try:
             deadline = time.time() + 60
+            assert proc.stdout is not None
             while time.time() < deadline and "console:" not in (proc.stdout.readline() or ""):
                 if proc.poll() is not None:
                     print("# bot exited early", file=sys.stderr)

@@ -56,7 +56,8 @@ def load_messages(limit: int) -> list[str]:
 
 def make_rules(n: int, messages: list[str], fuzzy: bool, rng: random.Random) -> list[dict]:
     modes = MODES_FUZZY if fuzzy else MODES_NO_FUZZY
-    specs, seen = [], set()
+    specs: list[dict] = []
+    seen: set[tuple[str, str]] = set()
     while len(specs) < n:
         mode = rng.choice(modes)
         source = rng.choice(messages)
@@ -99,7 +100,7 @@ def make_rules(n: int, messages: list[str], fuzzy: bool, rng: random.Random) -> 
     return specs
 
 
-def build_engine(specs: list[dict], tmp: Path) -> tuple[KeywordEngine, FakeClock]:
+def build_engine(specs: list[dict], tmp: Path) -> tuple[KeywordEngine, FakeClock, float]:
     settings = settings_from_dict({"bot": {"data_dir": str(tmp), "demo": False}}, tmp / "config.toml")
     clock = FakeClock(datetime(2026, 11, 23, 4, 0, tzinfo=UTC))
     services = Services(settings=settings, store=Store(tmp / f"bench{len(specs)}.db"), clock=clock,

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 from common import (
     chat_lines,
@@ -78,7 +77,9 @@ async def run(n: int) -> None:
 def metrics_observe_cost(n: int = 20_000) -> None:
     """What /metrics adds to each message (a timing, so measured here, not asserted by a test)."""
     decisions = [Decision(f"s{i}", "pass", elapsed_ms=0.01) for i in range(6)]
-    outcome = Outcome(event=SimpleNamespace(uid="x"), decisions=decisions, replies=[], actions=[], status="passed")
+    event = Event(platform="sim", chat_id="g", chat_kind=ChatKind.GROUP, sender_id="u", sender_name="",
+                  message_id="x", time=datetime.now(UTC), text="")
+    outcome = Outcome(event=event, decisions=decisions, replies=[], actions=[], status="passed")
     metrics = Metrics()
     started = time.perf_counter()
     for _ in range(n):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 class Harness:
     """A keyword stage with its store, clock and a way to send it messages."""
 
-    def __init__(self, tmp_path: Path, rules: list[dict[str, Any]] = (), **sections: Any) -> None:
+    def __init__(self, tmp_path: Path, rules: Sequence[dict[str, Any]] = (), **sections: Any) -> None:
         sections.setdefault("bot", {"demo": False})
         self.settings = make_settings(tmp_path, **sections)
         self.store = Store(self.settings.database_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -21,7 +22,7 @@ VECTORS = json.loads((FIXTURES / "wechat" / "vectors.json").read_text(encoding="
 
 
 def _crypto(v: dict, receive_id: str | None = None) -> WxCrypto:
-    kind = "mp" if v["name"].startswith("mp-") else "wecom"
+    kind: Literal["wecom", "mp"] = "mp" if v["name"].startswith("mp-") else "wecom"
     return WxCrypto(kind, v["token"], v["encoding_aes_key"], receive_id or v["receive_id"])
 
 

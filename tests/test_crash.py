@@ -29,6 +29,7 @@ def start_bot(config: Path, port: int) -> subprocess.Popen:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.time() + 60
+    assert proc.stdout is not None
     while time.time() < deadline:
         line = proc.stdout.readline()
         if "console:" in line:

@@ -156,6 +156,7 @@ class BotProcess:
         return (self.dir / f"bot-{self.port}.log").read_text(encoding="utf-8")
 
     async def wait_exit(self, timeout: float) -> int | None:
+        assert self.proc is not None, "the bot was not started"
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             await asyncio.sleep(0.02)

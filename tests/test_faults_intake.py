@@ -16,6 +16,7 @@ import logging
 import random
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -71,7 +72,8 @@ def now() -> str:
 
 def onebot_event(message_id: int, size: int = 0) -> bytes:
     """A v11 group message, padded to `size` bytes with a card segment (as big cards are)."""
-    event = {"time": int(time.time()), "self_id": 10001, "post_type": "message", "message_type": "group",
+    event: dict[str, Any] = {
+             "time": int(time.time()), "self_id": 10001, "post_type": "message", "message_type": "group",
              "sub_type": "normal", "message_id": message_id, "group_id": 123456, "user_id": 20002,
              "message": [{"type": "text", "data": {"text": "团购什么时候开始"}},
                          {"type": "json", "data": {"data": ""}}],

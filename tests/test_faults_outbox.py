@@ -45,6 +45,7 @@ class StandInOnebot:
         self.mode = mode
         self.misbehave_on = misbehave_on
         self.actions: list[dict] = []
+        self.late: set[asyncio.Future] = set()  # answers sent after the timeout, kept until done
         self.connections = 0
         self._task: asyncio.Task | None = None
         self._dropped = False
@@ -90,8 +91,10 @@ class StandInOnebot:
                         await ws.close()
                         return
                     if self.mode == "late":
-                        asyncio.get_running_loop().call_later(
-                            ACTION_TIMEOUT + 0.2, lambda f=frame: asyncio.ensure_future(self._answer(ws, f)))
+                        def answer_late(f: dict = frame) -> None:
+                            self.late.add(asyncio.ensure_future(self._answer(ws, f)))
+
+                        asyncio.get_running_loop().call_later(ACTION_TIMEOUT + 0.2, answer_late)
                         continue
                 await self._answer(ws, frame)
 
@@ -260,6 +263,7 @@ class DroppingWecom:
     async def send(self, request: web.Request) -> web.Response:
         await request.read()
         self.sends += 1
+        assert request.transport is not None
         request.transport.close()
         return web.Response()
 
@@ -301,6 +305,7 @@ class OnebotHttpApi:
         self.sends += 1
         if self.status:
             return web.Response(status=self.status)
+        assert request.transport is not None
         request.transport.close()
         return web.Response()
 

@@ -40,7 +40,9 @@ def outcome(status: str, *stages: tuple[str, str, float], stop: bool = True) -> 
         d = Decision(stage, result, elapsed_ms=ms)
         decisions.append(d)
     decisions[-1].stop = stop
-    return Outcome(event=SimpleNamespace(uid="x"), decisions=decisions, replies=[], actions=[], status=status)
+    event = Event(platform="sim", chat_id="g", chat_kind=ChatKind.GROUP, sender_id="u", sender_name="",
+                  message_id="x", time=datetime.now(UTC), text="")
+    return Outcome(event=event, decisions=decisions, replies=[], actions=[], status=status)
 
 
 def fake_bot(metrics: Metrics):

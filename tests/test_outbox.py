@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -56,7 +57,7 @@ def item(
 
 
 def settings(**kw) -> OutboxSettings:
-    base = {"per_target_per_minute": 100, "per_adapter_per_minute": 1000, "max_attempts": 4,
+    base: dict[str, Any] = {"per_target_per_minute": 100, "per_adapter_per_minute": 1000, "max_attempts": 4,
             "retry_base": Duration(0.02), "retry_max": Duration(0.1)}
     base.update(kw)
     return OutboxSettings(**base)
@@ -81,10 +82,13 @@ async def fail_then_advance(db: Store, outbox: Outbox, clock: FakeClock, item_id
 
     def put_back() -> bool:
         row = db.outbound.get(item_id)
+        assert row is not None
         return row["status"] == "pending" and row["attempts"] == attempts and bool(row["next_attempt_at"])
 
     await wait_until(put_back, what=f"delivery {item_id}: attempt {attempts} failed and waits for its retry")
-    backoff = (datetime.fromisoformat(db.outbound.get(item_id)["next_attempt_at"]) - clock.now()).total_seconds()
+    row = db.outbound.get(item_id)
+    assert row is not None
+    backoff = (datetime.fromisoformat(row["next_attempt_at"]) - clock.now()).total_seconds()
     await advance(outbox, clock, backoff)
     return backoff
 

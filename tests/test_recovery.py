@@ -41,7 +41,9 @@ async def run_bot(settings, store) -> Bot:
 
 
 def status(store: Store, uid: str) -> str:
-    return store.messages.get(uid)["status"]
+    row = store.messages.get(uid)
+    assert row is not None, f"message {uid} not recorded"
+    return row["status"]
 
 
 def stages(store: Store, uid: str) -> list[str]:

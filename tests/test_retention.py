@@ -33,6 +33,7 @@ def db_path(tmp_path: Path) -> Path:
 def outbound(store: Store, source: str, status: str, created: datetime) -> None:
     [item] = store.outbound.insert([OutboundItem(source=source, occurrence="1", platform="sim",
                                                  chat_id="g1", payload={"text": source})])
+    assert item.id is not None
     if status != "pending":
         store.outbound.mark(item.id, status)
     with store.outbound.tx() as conn:

@@ -19,8 +19,8 @@ from tests.conftest import make_settings, wait_until
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TZ).astimezone(UTC)
+def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=TZ).astimezone(UTC)
 
 
 @pytest.fixture

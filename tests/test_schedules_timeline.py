@@ -15,8 +15,8 @@ from schedules.timeline import campaign_plan, next_occurrence, post_times
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def sh(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TZ)
+def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=TZ)
 
 
 def local_times(post: PostConfig, after: datetime, until: datetime) -> list[str]:
