@@ -14,7 +14,8 @@ from regex import Pattern as RegexPattern
 from bot.kernel.durations import format_duration, parse_duration
 from bot.urls import url_error
 from keywords.normalize import normalize as normalize_text
-from keywords.regexcheck import compile_pattern, flags_for, required_literals, runtime_pattern
+from keywords.regexcheck import compile_pattern, flags_for, runtime_pattern
+from keywords.regexshape import required_literals
 from keywords.templates import REPLY_FIELDS, check_template
 from keywords.windows import format_dates, format_windows, parse_dates, parse_windows
 

@@ -13,7 +13,8 @@ from bot.settings_loader import ConfigError
 from bot.store import Store
 from keywords.io import import_file
 from keywords.manage import validate_rule, validate_rules
-from keywords.regexcheck import check_patterns, nested_repeat, required_literal, required_literals
+from keywords.regexcheck import check_patterns
+from keywords.regexshape import nested_repeat, required_literal, required_literals
 from keywords.rules import RuleError, clean_rule
 from tests.conftest import make_settings
 from tests.keywords_helpers import Harness
