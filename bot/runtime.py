@@ -17,12 +17,13 @@ from bot.adapters.base import Adapter, RecordingUnavailable
 from bot.config import Settings
 from bot.kernel.clock import Clock
 from bot.kernel.commands import CommandStage
-from bot.kernel.events import Decision, Event, EventType
+from bot.kernel.events import Event, EventType
 from bot.kernel.pipeline import Context, Outcome, Pipeline
 from bot.kernel.priorities import REPLY_PRIORITY
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.recorder import Recorder
+from bot.recovery import RECOVERY_LIMIT, RECOVERY_WINDOW, requeue_unhandled, too_late
 from bot.reports.daily import DailySummary
 from bot.services import Services
 from bot.stages import Deduper, RecordStage
@@ -38,12 +39,6 @@ log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
 # how long Bot.perform waits for a platform action's outcome before saying "not confirmed"
 ACTION_WAIT_SECONDS = 15.0
-# At start-up, messages recorded but not handled (a crash came between) are handled if they
-# are this recent; older ones are history, not worth moderating or answering any more.
-RECOVERY_WINDOW = timedelta(hours=24)
-RECOVERY_LIMIT = 20_000
-# ctx.notes key: a recovered message past reply_ttl, whose replies are dropped
-LATE = "recovered_late"
 
 
 class Bot:
@@ -162,29 +157,14 @@ class Bot:
         gc.set_threshold(*GC_THRESHOLDS)
 
     async def _recover(self) -> None:
-        """Queue the messages acknowledged before a crash but never handled, to run the stages
-        after "record". Their replies keep their outbox keys (reply:<uid>, occurrence), so one
-        already queued is not sent twice; past `reply_ttl` a reply is too late and is dropped,
-        while moderation still applies."""
+        """Queue the messages acknowledged before a crash but never handled (bot/recovery.py)."""
         since = self.clock.now() - RECOVERY_WINDOW
         events = await self.store.run(self.store.messages.unhandled, since, RECOVERY_LIMIT)
-        if not events:
-            return
-        ttl = float(self.settings.outbox.reply_ttl)
-        late = 0
-        for event in events:
-            ctx = self.make_context(event)
-            ctx.recovered = True
-            reason = "进程重启后补处理：消息已记录但未处理完"
-            if ttl and (ctx.now - event.time).total_seconds() > ttl:
-                ctx.notes[LATE] = True
-                late += 1
-                reason += f"；已超过回复时限（{ttl:g} 秒），不再回复，审核照常"
-            ctx.decisions.append(Decision(stage="recover", outcome="resumed", reason=reason))
-            index = zlib.crc32(event.session_key.encode()) % len(self._queues)
-            await self._queues[index].put((event, ctx))
-        log.warning("handling %d messages recorded before a stop but not handled (%d too late to answer)",
-                    len(events), late)
+        await requeue_unhandled(events, self.make_context, float(self.settings.outbox.reply_ttl), self._enqueue)
+
+    async def _enqueue(self, event: Event, ctx: Context) -> None:
+        """To the worker of the event's chat, so a chat's events keep their order."""
+        await self._queues[zlib.crc32(event.session_key.encode()) % len(self._queues)].put((event, ctx))
 
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
@@ -256,16 +236,15 @@ class Bot:
         self._unsaved[event.uid] = saved
         uid = event.uid
         saved.add_done_callback(lambda _: self._unsaved.pop(uid, None))
-        index = zlib.crc32(event.session_key.encode()) % len(self._queues)
         try:
             await self._until_durable(saved)
         except RecordingUnavailable:
             # The message stays buffered and is written when the database recovers. It is still
             # handled now; the adapter answers 503 so the platform retries, and each retry
             # waits for this copy's commit before it is acknowledged.
-            await self._queues[index].put((event, ctx))
+            await self._enqueue(event, ctx)
             raise
-        await self._queues[index].put((event, ctx))
+        await self._enqueue(event, ctx)
         return "accepted"
 
     async def _membership_in_time(self, event: Event) -> None:
@@ -319,7 +298,7 @@ class Bot:
             outcome = await self.pipeline.run(event, ctx)
         else:
             outcome = await self.pipeline.run(event, ctx, start=self._intake_end)
-            if ctx.notes.get(LATE):
+            if too_late(ctx):
                 outcome.replies = []  # recovered after a crash, past reply_ttl: too late to answer
         # a duplicate's decision is added to the original message's trace
         status = outcome.status if outcome.status != "duplicate" else "received"
