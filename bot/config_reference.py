@@ -48,6 +48,11 @@ class Table:
     meaning: str
     keys: list[Key]
 
+    @property
+    def header(self) -> str:
+        """How the table is opened in TOML: `[path]`, or `[[path]]` for an array of tables."""
+        return f"[[{self.path}]]" if self.array else f"[{self.path}]"
+
 
 def tables(root: type = Settings) -> list[Table]:
     """Every table of the config, depth first, in field order."""
@@ -227,8 +232,7 @@ def reference_markdown(found: list[Table] | None = None) -> str:
         "",
     ]
     for table in found:
-        header = f"[[{table.path}]]" if table.array else f"[{table.path}]"
-        out += [f"## `{header}`", ""]
+        out += [f"## `{table.header}`", ""]
         if table.meaning:
             out += [table.meaning, ""]
         if not table.keys:
@@ -255,8 +259,7 @@ def example_toml(found: list[Table] | None = None) -> str:
         "",
     ]
     for table in found:
-        header = f"[[{table.path}]]" if table.array else f"[{table.path}]"
-        out.append(f"# {header}")
+        out.append(f"# {table.header}")
         if table.meaning:
             out.append(f"#   {table.meaning}")
         for key in table.keys:
