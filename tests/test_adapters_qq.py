@@ -347,7 +347,7 @@ async def test_proactive_posts_go_out_within_the_monthly_quota_then_stop(aiohttp
     assert all("msg_id" not in b for _, _, b in fake.sent)
     rows = {r["occurrence"]: r for r in client.app[STORE].outbound.list(source="schedule:1")}
     assert rows["day3"]["status"] == "failed" and "已达 2 条上限" in rows["day3"]["error"]
-    assert "每月 2 条" in client.app[ADAPTERS]["qq"].proactive_note()
+    assert "每月最多 2 条" in client.app[ADAPTERS]["qq"].proactive_note()
 
 
 async def test_recall_deletes_the_message_and_a_non_admin_bot_is_told_why(client, fake):
@@ -443,3 +443,56 @@ def test_sandbox_flag_selects_the_sandbox_api_and_the_token_stays_on_bots_qq_com
     assert QqSettings(sandbox=True).openapi == "https://sandbox.api.sgroup.qq.com"
     assert QqSettings(sandbox=True).token_url == "https://bots.qq.com/app/getAppAccessToken"
     assert QqSettings(api_base="http://127.0.0.1:1/").token_url == "http://127.0.0.1:1/app/getAppAccessToken"
+
+
+# -- previews -------------------------------------------------------------------------------
+
+def _preview_config(tmp_path, quota: int) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[bot]
+data_dir = "{tmp_path / 'data'}"
+demo = false
+[adapters.qq]
+enabled = true
+app_id = "{APP_ID}"
+app_secret = "{SECRET}"
+proactive_per_month = {quota}
+[[groups]]
+id = "{GROUP}"
+name = "QQ粉丝群"
+platform = "qq"
+[[posts]]
+name = "早安"
+text = "早安秒杀"
+at = ["08:00"]
+groups = ["QQ粉丝群"]
+""", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(("quota", "said"), [(0, "不能主动发消息"), (4, "每月最多 4 条")])
+def test_schedule_preview_states_the_qq_limit_next_to_each_qq_target(tmp_path, capsys, quota, said):
+    from bot.cli import main
+
+    config = _preview_config(tmp_path, quota)
+    assert main(["schedule", "preview", "--days", "2", "--json", "--config", config]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and all(r["platform"] == "qq" and said in r["note"] for r in rows)
+    assert main(["schedule", "preview", "--days", "2", "--config", config]) == 0
+    assert f"注意：{rows[0]['note']}" in capsys.readouterr().out
+
+
+async def test_console_preview_states_the_qq_limit(aiohttp_client, tmp_path, fake):
+    from tests.conftest import login
+
+    settings = make_settings(
+        tmp_path, bot={"demo": False},
+        adapters={"qq": {"enabled": True, "app_id": APP_ID, "app_secret": SECRET,
+                         "api_base": str(fake.server.make_url(""))}},
+        groups=[{"id": GROUP, "name": "QQ粉丝群", "platform": "qq"}],
+        posts=[{"name": "早安", "text": "早安秒杀", "at": ["08:00"], "groups": ["QQ粉丝群"]}])
+    client = await aiohttp_client(create_app(settings))
+    await login(client)
+    page = await (await client.get("/schedules/preview?days=2")).text()
+    assert "QQ粉丝群" in page and "QQ 机器人不能主动发消息" in page

@@ -212,6 +212,13 @@ class QqSettings:
         return (self.api_base or (QQ_SANDBOX_API if self.sandbox else QQ_API)).rstrip("/")
 
     @property
+    def proactive_note(self) -> str:
+        """What a preview says next to each QQ target of a post or broadcast (zh-CN)."""
+        if self.proactive_per_month <= 0:
+            return "QQ 机器人不能主动发消息（平台自 2025-04-21 起停止），发往 QQ 的这一条不会送达"
+        return f"QQ 主动消息每群/每用户每月最多 {self.proactive_per_month} 条，超出的不会送达"
+
+    @property
     def token_url(self) -> str:
         """getAppAccessToken: bots.qq.com for both the sandbox and the real API; under api_base in tests."""
         base = self.api_base.rstrip("/") if self.api_base else "https://bots.qq.com"
@@ -236,6 +243,11 @@ class AdaptersSettings:
                 raise ValueError("webhook: 每个机器人都要有名称（name）")
             if names.count(name) > 1:
                 raise ValueError(f"webhook: 机器人名称 {name!r} 重复")
+
+    def send_notes(self) -> dict[str, str]:
+        """Per platform, what a preview of a post or broadcast must say about sending there:
+        limits the platform puts on messages nobody asked for (read by schedules, by attribute)."""
+        return {"qq": self.qq.proactive_note} if self.qq.enabled else {}
 
     def enabled_names(self) -> list[str]:
         names = [n for n in ("sim", "wecom", "mp", "onebot", "qq") if getattr(self, n).enabled]

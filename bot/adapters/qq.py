@@ -262,10 +262,7 @@ class QqAdapter(Adapter):
 
     def proactive_note(self) -> str:
         """What a preview says about posts to QQ chats (shown next to each QQ target)."""
-        quota = self.settings.proactive_per_month
-        if quota <= 0:
-            return "QQ 机器人不能主动发消息（平台自 2025-04-21 起停止），此项不会送达"
-        return f"QQ 主动消息每群/每用户每月 {quota} 条，超出的不会送达"
+        return self.settings.proactive_note
 
     async def perform(self, action: dict[str, Any]) -> None:
         """recall only: the QQ bot OpenAPI has no mute or remove."""
