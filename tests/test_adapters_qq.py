@@ -319,6 +319,41 @@ async def test_bot_added_and_removed_from_a_group_update_its_membership(client):
     assert store.chats.get_member("qq", GROUP, "bot")["left_at"]
 
 
+async def test_post_right_after_the_bot_joins_rides_on_the_join_event_and_uses_no_quota(client, fake):
+    headers, body = dispatch("GROUP_ADD_ROBOT", {"group_openid": GROUP, "op_member_openid": MEMBER,
+                                                 "timestamp": int(time.time())})
+    assert (await client.post(PATH, data=body, headers=headers)).status == 200
+    event_id = json.loads(body)["id"]
+    bot = client.app[BOT]
+    await bot.outbox.submit([OutboundItem(source=f"welcome:{GROUP}", occurrence="1", platform="qq", chat_id=GROUP,
+                                          chat_kind="group", payload={"text": "大家好，我是客服机器人"})])
+    await wait_until(lambda: fake.sent)
+    _, target, sent = fake.sent[0]
+    assert target == GROUP and sent["event_id"] == event_id and sent["msg_seq"] == 1 and "msg_id" not in sent
+    # once the bot is removed the join event no longer carries anything
+    headers, body = dispatch("GROUP_DEL_ROBOT", {"group_openid": GROUP, "op_member_openid": MEMBER,
+                                                 "timestamp": int(time.time())})
+    assert (await client.post(PATH, data=body, headers=headers)).status == 200
+    await bot.outbox.submit([OutboundItem(source="schedule:9", occurrence="1", platform="qq", chat_id=GROUP,
+                                          chat_kind="group", payload={"text": "早安"})])
+    await wait_until(lambda: client.app[STORE].outbound.list(source="schedule:9")[0]["status"] == "failed")
+    assert len(fake.sent) == 1
+
+
+async def test_reply_after_a_restart_still_counts_its_window_from_the_recorded_message(client, fake):
+    headers, body = dispatch("C2C_MESSAGE_CREATE", c2c("你好", msg_id="ROBOT1.0_c2c_restart"))
+    assert (await client.post(PATH, data=body, headers=headers)).status == 200
+    adapter = client.app[ADAPTERS]["qq"]
+    adapter._origins.clear()  # what a restart forgets
+    # the recorded time is the platform's (2023 in the docs' example): far outside 60 minutes
+    await client.app[BOT].outbox.submit([OutboundItem(
+        source="reply:qq:ROBOT1.0_c2c_restart", occurrence="x", platform="qq", chat_id=USER,
+        chat_kind="private", payload={"text": "迟到"})])
+    rows = lambda: client.app[STORE].outbound.list(source="reply:qq:ROBOT1.0_c2c_restart")  # noqa: E731
+    await wait_until(lambda: rows()[0]["status"] == "failed")
+    assert "单聊 60 分钟" in rows()[0]["error"] and fake.sent == []
+
+
 async def test_malformed_message_event_is_400(client):
     headers, body = dispatch("GROUP_AT_MESSAGE_CREATE", {"content": "hi"})
     assert (await client.post(PATH, data=body, headers=headers)).status == 400

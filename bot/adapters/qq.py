@@ -42,7 +42,7 @@ from bot.adapters.callback_guard import (
 from bot.adapters.config import QqSettings
 from bot.adapters.intake import render_text, submit_all
 from bot.adapters.qq_api import QqApi
-from bot.adapters.qq_events import BOT_ADDED, PLATFORM, MalformedEvent, to_event
+from bot.adapters.qq_events import BOT_ADDED, BOT_REMOVED, PLATFORM, MalformedEvent, to_event
 from bot.adapters.qq_sign import QqSigner
 from bot.kernel.actions import PRIVATE, RECALL, SEND
 from bot.kernel.events import ChatKind, Event
@@ -94,6 +94,8 @@ class QqAdapter(Adapter):
         self.api = api or QqApi(settings.openapi, settings.token_url, settings.app_id, settings.app_secret)
         self._origins: dict[str, _Origin] = {}
         self._private: set[str] = set()
+        # group -> uid of its GROUP_ADD_ROBOT event: its event_id carries a few passive messages
+        self._added: dict[str, str] = {}
         self._seq: dict[str, int] = {}
         self._delivery_seq: dict[int, int] = {}
         self.accepted = 0
@@ -187,19 +189,29 @@ class QqAdapter(Adapter):
             self._private.add(event.chat_id)
         if len(self._origins) > 50_000:  # replies older than the window are proactive anyway
             self._origins.clear()
-        self._origins[event.uid] = _Origin(group, self._now_dt(), by_event=event.raw.get("t") == BOT_ADDED)
+        by_event = event.raw.get("t") == BOT_ADDED
+        self._origins[event.uid] = _Origin(group, self._now_dt(), by_event=by_event)
+        if by_event:
+            self._added[event.chat_id] = event.uid
+        elif event.raw.get("t") == BOT_REMOVED:
+            self._added.pop(event.chat_id, None)
 
     # -- outbound -------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> str | None:
-        """A passive reply when the delivery answers a message still within its window;
+        """A passive reply when the delivery answers a message still within its window; a
+        message to a group that just added the bot rides on that event's event_id (a welcome);
         otherwise a proactive message, within the monthly quota."""
         text = render_text(delivery.payload).strip() or " "
         group = delivery.chat_kind != "private"
         body: dict[str, Any] = {"content": text, "msg_type": 0}
         reply_to = delivery.source.removeprefix("reply:") if delivery.source.startswith("reply:") else ""
+        added = self._added.get(delivery.chat_id) if group and not reply_to else None
         if reply_to:
             body |= await self._passive(delivery, reply_to)
+        elif added and (fields := await self._passive(delivery, added, strict=False)):
+            body |= fields
+            reply_to = added
         else:
             await self._check_quota(delivery)
         data = await self.api.send(group, delivery.chat_id, body)
@@ -209,12 +221,19 @@ class QqAdapter(Adapter):
         message_id = data.get("id")
         return str(message_id) if message_id else None
 
-    async def _passive(self, delivery: Delivery, uid: str) -> dict[str, Any]:
+    async def _passive(self, delivery: Delivery, uid: str, strict: bool = True) -> dict[str, Any]:
+        """msg_id (or event_id) and msg_seq for a passive message answering `uid`; when it is
+        too late or used up: PermanentSendError, or {} when not `strict`."""
         origin = self._origins.get(uid) or await self._origin_from_store(uid)
         if origin is None:
+            if not strict:
+                return {}
             raise PermanentSendError("找不到被回复的 QQ 消息，无法被动回复")
         window = GROUP_REPLY_WINDOW if origin.group else C2C_REPLY_WINDOW
         age = (self._now_dt() - origin.at).total_seconds()
+        used_up = self._seq.get(uid, 0) >= MAX_REPLIES and delivery.id not in self._delivery_seq
+        if not strict and (age > window or used_up):
+            return {}
         if age > window:
             raise PermanentSendError(
                 f"已超出 QQ 被动回复时限（{'群聊 5 分钟' if origin.group else '单聊 60 分钟'}），"
