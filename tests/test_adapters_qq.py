@@ -402,6 +402,8 @@ def test_capabilities_let_moderation_degrade_mute_and_remove(tmp_path):
     adapter = QqAdapter(QqSettings(enabled=True, app_id=APP_ID, app_secret=SECRET))
     assert adapter.can("recall") and adapter.can("send") and adapter.can("private")
     assert not adapter.can("mute") and not adapter.can("kick")
+    # a member_openid means something only inside its group
+    assert adapter.member_ids_per_chat
 
 
 # -- access token ---------------------------------------------------------------------------
@@ -531,3 +533,13 @@ async def test_console_preview_states_the_qq_limit(aiohttp_client, tmp_path, fak
     await login(client)
     page = await (await client.get("/schedules/preview?days=2")).text()
     assert "QQ粉丝群" in page and "QQ 机器人不能主动发消息" in page
+
+
+def test_registry_builds_the_qq_adapter_on_its_configured_path(tmp_path):
+    from bot.adapters.registry import build_adapters
+
+    settings = make_settings(tmp_path, bot={"demo": False}, adapters={"qq": {
+        "enabled": True, "app_id": APP_ID, "app_secret": SECRET, "path": "/hooks/qq"}})
+    adapter = build_adapters(settings)["qq"]
+    assert [r.path for r in adapter.routes()] == ["/hooks/qq"]
+    assert "qq" in settings.adapters.enabled_names()

@@ -42,7 +42,7 @@ from bot.adapters.callback_guard import (
 from bot.adapters.config import QqSettings
 from bot.adapters.intake import render_text, submit_all
 from bot.adapters.qq_api import QqApi
-from bot.adapters.qq_events import BOT_ADDED, BOT_REMOVED, PLATFORM, MalformedEvent, to_event
+from bot.adapters.qq_events import BOT_ADDED, BOT_REMOVED, MEMBER_IDS_PER_GROUP, PLATFORM, MalformedEvent, to_event
 from bot.adapters.qq_sign import QqSigner
 from bot.kernel.actions import PRIVATE, RECALL, SEND
 from bot.kernel.events import ChatKind, Event
@@ -85,6 +85,7 @@ class QqAdapter(Adapter):
 
     name = PLATFORM
     capabilities = frozenset({SEND, PRIVATE, RECALL})
+    member_ids_per_chat = MEMBER_IDS_PER_GROUP
 
     def __init__(self, settings: QqSettings, api: QqApi | None = None) -> None:
         self.settings = settings
