@@ -97,6 +97,8 @@ class QqAdapter(Adapter):
         self._private: set[str] = set()
         # group -> uid of its GROUP_ADD_ROBOT event: its event_id carries a few passive messages
         self._added: dict[str, str] = {}
+        # proactive sends under way per chat: counted with the ledger's sent ones against the quota
+        self._in_flight: dict[str, int] = {}
         self._seq: dict[str, int] = {}
         self._delivery_seq: dict[int, int] = {}
         self.accepted = 0
@@ -215,7 +217,12 @@ class QqAdapter(Adapter):
             reply_to = added
         else:
             await self._check_quota(delivery)
-        data = await self.api.send(group, delivery.chat_id, body)
+            self._in_flight[delivery.chat_id] = self._in_flight.get(delivery.chat_id, 0) + 1
+        try:
+            data = await self.api.send(group, delivery.chat_id, body)
+        finally:
+            if not reply_to:
+                self._in_flight[delivery.chat_id] -= 1
         self._delivery_seq.pop(delivery.id, None)
         if reply_to:
             self.passive_replies += 1
@@ -275,6 +282,7 @@ class QqAdapter(Adapter):
             store = self.bot.store
             used = await store.read(store.outbound.proactive_sent, self.name, delivery.chat_id,
                                     month_start(self._now_dt()))
+        used += self._in_flight.get(delivery.chat_id, 0)
         if used >= quota:
             raise PermanentSendError(
                 f"本月发给该{'群' if delivery.chat_kind != 'private' else '用户'}的 QQ 主动消息已达 {quota} 条上限"
