@@ -359,6 +359,11 @@ async def test_malformed_message_event_is_400(client):
     assert (await client.post(PATH, data=body, headers=headers)).status == 400
 
 
+@pytest.mark.parametrize("body", [b"not json", b"[13]", b'{"op": 13, "d": ' * 5000, b'{"op": NaN}'])
+async def test_unsigned_garbage_is_400_never_a_500(client, body):
+    assert (await client.post(PATH, data=body)).status == 400
+
+
 # -- proactive messages, recall -------------------------------------------------------------
 
 async def test_proactive_post_is_refused_with_the_platform_reason_by_default(client, fake):

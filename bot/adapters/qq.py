@@ -18,7 +18,6 @@ Docs: https://bot.q.qq.com/wiki/develop/api-v2/ (event-emit, sign, send, reset, 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -44,6 +43,7 @@ from bot.adapters.intake import render_text, submit_all
 from bot.adapters.qq_api import QqApi
 from bot.adapters.qq_events import BOT_ADDED, BOT_REMOVED, MEMBER_IDS_PER_GROUP, PLATFORM, MalformedEvent, to_event
 from bot.adapters.qq_sign import QqSigner
+from bot.adapters.safe_json import MalformedJson, loads_object
 from bot.kernel.actions import PRIVATE, RECALL, SEND
 from bot.kernel.events import ChatKind, Event
 
@@ -190,7 +190,7 @@ class QqAdapter(Adapter):
         group = event.chat_kind is ChatKind.GROUP
         if not group:
             self._private.add(event.chat_id)
-        if len(self._origins) > 50_000:  # replies older than the window are proactive anyway
+        if len(self._origins) > 50_000:  # a forgotten origin is read back from the recorded message
             self._origins.clear()
         by_event = event.raw.get("t") == BOT_ADDED
         self._origins[event.uid] = _Origin(group, self._now_dt(), by_event=by_event)
@@ -316,10 +316,9 @@ class QqAdapter(Adapter):
 
 
 def _json(adapter: str, request: web.Request, body: bytes) -> dict[str, Any]:
+    """Strict JSON (no NaN, no absurd nesting): parsed before the signature check, since op 13
+    comes unsigned, so it must never raise anything but a 400."""
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise refuse(adapter, request, 400, ERR_MALFORMED, detail="not JSON") from None
-    if not isinstance(payload, dict):
-        raise refuse(adapter, request, 400, ERR_MALFORMED, detail="not a JSON object")
-    return payload
+        return loads_object(body)
+    except MalformedJson as exc:
+        raise refuse(adapter, request, 400, ERR_MALFORMED, detail=str(exc)[:120]) from None
