@@ -42,6 +42,7 @@ class FakeQq:
         self.recalled: list[tuple[str, str, str]] = []
         self.seen_seq: set[tuple[str, int]] = set()
         self.admin = True
+        self.fail_next: list[tuple[int, dict] | str] = []  # (status, body) or "drop" (connection cut)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -68,6 +69,14 @@ class FakeQq:
     async def send(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
             return web.json_response({"code": 11244, "message": "token not exist or expire"}, status=401)
+        if self.fail_next:
+            failure = self.fail_next.pop(0)
+            if failure == "drop":  # the request arrived; the answer never leaves
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response()
+            status, error = failure
+            return web.json_response(error, status=status)
         body = await request.json()
         if "msg_id" in body or "event_id" in body:
             key = (body.get("msg_id") or body.get("event_id"), int(body.get("msg_seq", 1)))
@@ -438,6 +447,38 @@ async def test_access_token_is_refreshed_before_it_expires(fake):
         now[0] = 7200 - REFRESH_MARGIN + 1  # inside the margin: a new token while the old one still works
         await api.send(False, USER, {"content": "c", "msg_type": 0, "msg_id": "u", "msg_seq": 3})
         assert fake.issued == 2
+    finally:
+        await api.close()
+
+
+@pytest.mark.parametrize(("failure", "error", "retry_after"), [
+    ((500, {"code": 500, "message": "internal"}), "TransientSendError", 5.0),
+    ((429, {"code": 22009, "message": "msg limit exceed"}), "TransientSendError", 60.0),
+    ((400, {"code": 11281, "message": "check admin failed"}), "TransientSendError", 5.0),
+    ((400, {"code": 304027, "message": "msg expire"}), "PermanentSendError", None),
+    ((400, {"code": 304003, "message": "url not allowed"}), "PermanentSendError", None),
+    ("drop", "OutcomeUnknown", None),
+])
+async def test_platform_errors_map_onto_the_outbox_policy(client, fake, failure, error, retry_after):
+    api = client.app[ADAPTERS]["qq"].api
+    await api.token.get()
+    fake.fail_next = [failure]
+    with pytest.raises(Exception) as info:
+        await api.send(True, GROUP, {"content": "x", "msg_type": 0, "msg_id": "m", "msg_seq": 1})
+    assert type(info.value).__name__ == error
+    assert getattr(info.value, "retry_after", None) == retry_after
+    if failure != "drop":
+        assert "QQ 接口" in str(info.value)
+
+
+async def test_refused_connection_is_transient_nothing_was_sent(unused_tcp_port):
+    from bot.adapters.base import TransientSendError
+
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    api = QqApi(base, base + "/app/getAppAccessToken", APP_ID, SECRET)
+    try:
+        with pytest.raises(TransientSendError):
+            await api.send(True, GROUP, {"content": "x", "msg_type": 0})
     finally:
         await api.close()
 
