@@ -71,7 +71,7 @@ class FakeQq:
             return web.json_response({"code": 11244, "message": "token not exist or expire"}, status=401)
         if self.fail_next:
             failure = self.fail_next.pop(0)
-            if failure == "drop":  # the request arrived; the answer never leaves
+            if isinstance(failure, str):  # "drop": the request arrived; the answer never leaves
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response()
