@@ -18,6 +18,7 @@ from bot.adapters.base import (
     PermanentSendError,
     TransientSendError,
 )
+from bot.adapters.sim_state import zh_duration
 from bot.kernel.actions import IMAGE, KICK, LINK_CARD, MUTE, PRIVATE, RECALL, SEND
 from bot.kernel.events import ChatKind, Event, EventType
 
@@ -87,7 +88,7 @@ class SimAdapter(Adapter):
         who = action.get("member_name") or action.get("member_id", "")
         notices = {
             "recall": f"[系统] 一条消息已被撤回（{who}）",
-            "mute": f"[系统] {who} 已被禁言 {int(action.get('seconds', 0)) // 60} 分钟",
+            "mute": f"[系统] {who} 已被禁言 {zh_duration(float(action.get('seconds', 0)))}",
             "unmute": f"[系统] {who} 已解除禁言",
             "kick": f"[系统] {who} 已被移出群聊",
         }

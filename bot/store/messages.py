@@ -158,6 +158,24 @@ class MessageRepo(Repo):
         )
         return [_message(r) for r in reversed(rows)]
 
+    @reads
+    def system_notices(self, platform: str, chat_id: str, limit: int = 500) -> list[dict[str, Any]]:
+        """A chat's latest platform notices (mute, kick, ...), oldest first: the simulator's member states."""
+        rows = self.query(
+            "SELECT rowid AS rowid_, * FROM messages WHERE platform = ? AND chat_id = ? AND sender_id = 'system'"
+            " ORDER BY time DESC, rowid DESC LIMIT ?", (platform, chat_id, limit),
+        )
+        return [_message(r) for r in reversed(rows)]
+
+    @reads
+    def private_chats(self, platform: str, limit: int = 200) -> list[dict[str, Any]]:
+        """One-to-one chats on a platform (chat id = the member's id), latest first."""
+        return self.query(
+            "SELECT chat_id, max(time) AS last_time, count(*) AS n FROM messages"
+            " WHERE platform = ? AND chat_kind = 'private' GROUP BY chat_id ORDER BY last_time DESC LIMIT ?",
+            (platform, limit),
+        )
+
     def count(self, direction: str | None = None) -> int:
         if direction:
             return self.scalar("SELECT count(*) FROM messages WHERE direction = ?", (direction,))
