@@ -13,7 +13,7 @@ from bot.web.keys import BOT, STORE
 from moderation.actions import ACTION_LABELS
 from moderation.config import ACTIONS, DEFAULT_CATEGORY_ACTIONS
 from moderation.evaluate import DOMAIN_ALLOW_CATEGORY, split_words
-from moderation.wordfile import WordFileError, parse
+from moderation.wordfile import MAX_WORD, WordFileError, parse
 
 routes = web.RouteTableDef()
 PAGE = 100
@@ -48,7 +48,7 @@ async def lexicon_page(request: web.Request) -> dict[str, Any]:
     engine = request.app[BOT].moderation_stage.engine
     samples = await store.run(store.lexicon.sample_counts)
     spam = engine.compiled.spam if engine else None
-    return {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "q": q, "counts": counts,
+    return {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "page_size": PAGE, "q": q, "counts": counts,
             "samples": samples, "spam": spam,
             "categories": categories(request), "actions": ACTIONS, "action_labels": ACTION_LABELS,
             "skipped": engine.compiled.lexicon.skipped[:20] if engine else []}
@@ -75,6 +75,9 @@ async def lexicon_add(request: web.Request) -> web.Response:
     back = str(form.get("back", "")) or "/moderation/lexicon"
     if len(word) < 2:
         flash(request, "敏感词至少两个字（单字词容易误伤）", "error")
+        raise web.HTTPFound(_safe(back))
+    if len(word) > MAX_WORD:
+        flash(request, f"敏感词过长（{len(word)} 字，上限 {MAX_WORD} 字）", "error")
         raise web.HTTPFound(_safe(back))
     if action is not None and action not in ACTIONS:
         flash(request, f"未知动作 {action}", "error")
@@ -164,6 +167,9 @@ async def allowlist_add(request: web.Request) -> web.Response:
         value = value.lower().removeprefix("https://").removeprefix("http://").split("/")[0]
     if not value or (kind == "domain" and "." not in value):
         flash(request, "请输入白名单词，或形如 example.com 的域名", "error")
+        raise web.HTTPFound(_safe(back))
+    if len(value) > MAX_WORD:
+        flash(request, f"白名单项过长（{len(value)} 字，上限 {MAX_WORD} 字）", "error")
         raise web.HTTPFound(_safe(back))
     store = request.app[STORE]
     added = await store.run(store.lexicon.add_allow, kind, value, str(form.get("note", "")).strip())

@@ -13,7 +13,9 @@ from typing import Any
 
 from moderation.config import ACTION_RANK
 
-MAX_WORD = 64
+# the longest word accepted anywhere (file, CLI, console), the same cap as a keyword rule's keyword:
+# a longer one is a pasted paragraph, never matches usefully, and stretched the console's table
+MAX_WORD = 200
 ERR_ENCODING = "无法识别文件编码（支持 UTF-8、带 BOM 的 UTF-8、UTF-16、GBK），请另存为 UTF-8 后重试"
 ERR_BINARY = "文件不是文本（含有 NUL 字节），请确认选择的是词表文件"
 _TRAILING = ",，;；、"
