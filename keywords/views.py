@@ -35,7 +35,22 @@ rule_routes = web.RouteTableDef()
 NAV: list[tuple[str, str, str]] = [("关键词回复", "/keywords", "manager"), ("入群欢迎语", "/welcome", "manager")]
 PAGE_SIZE = 50
 LABELS = {"match": MATCH_LABELS, "scope": SCOPE_LABELS, "mode": MODE_LABELS, "kind": KIND_LABELS}
-SOURCE_LABELS = {"config": "配置文件", "console": "控制台", "import": "导入", "cli": "命令行"}
+SOURCE_LABELS = {"config": "配置文件", "console": "控制台", "import": "导入", "cli": "命令行", "campaign": "活动"}
+# rules a campaign keeps in step with itself (schedules/keyword_rules.py): named campaign:<job id>:<i>:<j>
+CAMPAIGN_SOURCE = "campaign"
+
+
+def campaign_of(row: dict[str, Any]) -> str:
+    """The id of the campaign that owns a campaign rule (its page is /schedules/<id>)."""
+    parts = str(row["name"]).split(":")
+    return parts[1] if len(parts) > 1 and parts[1].isdigit() else ""
+
+
+def _refuse_campaign_rule(request: web.Request, row: dict[str, Any], verb: str) -> None:
+    if row["source"] == CAMPAIGN_SOURCE:
+        flash(request, f"规则 {row['name']} 由活动 #{campaign_of(row)} 自动生成，不能在这里{verb}，"
+                       "请在活动页面修改", "error")
+        raise web.HTTPFound("/keywords")
 
 
 def engine_of(request: web.Request) -> KeywordEngine:
@@ -76,7 +91,8 @@ async def rule_list(request: web.Request) -> dict[str, Any]:
     return {
         "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)), "q": q,
         "tags": await store.run(store.keywords.all_tags), "stats": await store.run(store.keywords.stats),
-        "labels": LABELS, "sources": SOURCE_LABELS, "modes": MATCH_MODES,
+        "labels": LABELS, "sources": SOURCE_LABELS, "modes": MATCH_MODES, "page_size": PAGE_SIZE,
+        "campaign_of": campaign_of,
         "query_base": urlencode([(k, v) for k, v in q.items() if k != "page"]),
     }
 
@@ -86,9 +102,10 @@ async def rule_list(request: web.Request) -> dict[str, Any]:
 
 def _form_page(request: web.Request, values: dict[str, Any], errors: dict[str, str], row: dict | None,
                status: int = 200) -> web.Response:
+    campaign_id = campaign_of(row) if row is not None and row["source"] == CAMPAIGN_SOURCE else ""
     return aiohttp_jinja2.render_template(
         "keywords/form.html", request,
-        {"v": values, "errors": errors, "row": row, "labels": LABELS},
+        {"v": values, "errors": errors, "row": row, "labels": LABELS, "campaign_id": campaign_id},
         status=status,
     )
 
@@ -116,6 +133,8 @@ async def _save(request: web.Request, rowid: int | None) -> web.Response:
     row = await store.run(store.keywords.get_rule, rowid) if rowid is not None else None
     if rowid is not None and row is None:
         raise web.HTTPNotFound(text="规则不存在")
+    if row is not None:
+        _refuse_campaign_rule(request, row, "修改")
     try:
         spec = await asyncio.to_thread(validate_rule, data)
         saved = await store.run(lambda: store_rule(store, spec, source="console", actor=actor(request), rowid=rowid))
@@ -173,6 +192,7 @@ async def _editable_rule(request: web.Request, verb: str) -> dict:
     if row["source"] == "config":
         flash(request, f"规则 {row['name']} 来自 config.toml，请在配置文件中{verb}", "error")
         raise web.HTTPFound("/keywords")
+    _refuse_campaign_rule(request, row, verb)
     return row
 
 
