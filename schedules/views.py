@@ -176,7 +176,9 @@ async def _save(request: web.Request, kind: str, job: Job | None) -> web.StreamR
     values = {k: str(v) for k, v in form.items()}
     try:
         raw = campaign_from_form(form) if kind == CAMPAIGN else post_from_form(form)
-        saved = await (sched.update(job.id, raw) if job else sched.create(kind, raw))
+        # a new post or campaign goes live only when the manager ticks 启用 (default: a draft)
+        status = "active" if form.get("enable") else "draft"
+        saved = await (sched.update(job.id, raw) if job else sched.create(kind, raw, status=status))
     except FormError as exc:
         return _form_error(request, kind, values, job, exc.message, exc.field)
     except ConfigError as exc:
@@ -187,7 +189,10 @@ async def _save(request: web.Request, kind: str, job: Job | None) -> web.StreamR
         return _form_error(request, kind, values, job, str(exc), "name")
     await audit(request, f"schedules.{'update' if job else 'create'}", f"{kind}:{saved.id}",
                 {"name": saved.name, "spec": raw})
-    flash(request, "已保存" + ("，请预览时间线后启用" if saved.status == "draft" else ""), "ok")
+    if saved.status == "draft":
+        flash(request, "已保存为草稿，尚未启用：预览后点“启用”开始发送", "ok")
+    else:
+        flash(request, "已保存" + ("并启用" if job is None and saved.status == "active" else ""), "ok")
     raise web.HTTPFound(f"/schedules/{saved.id}")
 
 

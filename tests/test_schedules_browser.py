@@ -31,7 +31,7 @@ async def test_create_preview_and_activate_a_campaign(server, page):
     await page.fill("#f_end", "2030-01-01T11:00")
     await page.fill("#f_tags", "宝妈")
     await page.fill("#f_announce", "1h")
-    await page.click("button[type=submit] >> text=保存为草稿")
+    await page.click("button[type=submit] >> text=保存")  # 启用 left unticked: saved as a draft
     # the preview: the whole timeline with rendered text and the target group, before activation
     await page.wait_for_selector("text=草稿不会发送")
     timeline = await page.inner_text("main")

@@ -66,7 +66,7 @@ async def test_bad_campaign_form_is_shown_again_with_a_chinese_error(client):
 async def test_manager_creates_and_pauses_a_recurring_post(client):
     token = await login(client, "ops", "manager")
     form = {"name": "晚间福利", "texts": "福利一\n---\n福利二", "mode": "every", "every": "30m",
-            "window": "22:00-01:00", "tags": "宝妈", "csrf_token": token}
+            "window": "22:00-01:00", "tags": "宝妈", "enable": "1", "csrf_token": token}  # 启用 ticked
     resp = await client.post("/schedules/posts/new", data=form, allow_redirects=False)
     assert resp.status == 302, await resp.text()
     job_id = int(resp.headers["Location"].rsplit("/", 1)[1])
