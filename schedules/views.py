@@ -35,6 +35,7 @@ routes = web.RouteTableDef()
 NAV: list[tuple[str, str, str]] = [("活动与定时消息", "/schedules", "manager")]
 
 ACTION_LABELS = {"activate": "启用", "pause": "暂停", "resume": "恢复", "cancel": "取消活动", "archive": "归档"}
+PREVIEW_PAGE = 100  # grouped occurrences per page of the send preview
 COMMON = {"status_labels": STATUS_LABELS, "kind_labels": KIND_LABELS, "action_labels": ACTION_LABELS}
 
 
@@ -100,7 +101,13 @@ async def preview(request: web.Request) -> dict[str, Any]:
             entry["chats"].append(row["chat_name"] or row["chat"])
         if row.get("note") and row["note"] not in entry["notes"]:
             entry["notes"].append(row["note"])
-    return {**COMMON, "days": days, "occurrences": list(groups.values())}
+    # one page of the grouped occurrences: an every-minute post is 10,000 rows a week
+    occurrences = list(groups.values())
+    pages = max(1, -(-len(occurrences) // PREVIEW_PAGE))
+    page = min(pages, max(1, int(q_page))) if (q_page := request.query.get("page", "1")).isdigit() else 1
+    start = (page - 1) * PREVIEW_PAGE
+    return {**COMMON, "days": days, "occurrences": occurrences[start:start + PREVIEW_PAGE],
+            "total": len(occurrences), "page": page, "pages": pages, "page_size": PREVIEW_PAGE}
 
 
 @routes.get(r"/schedules/{id:\d+}")

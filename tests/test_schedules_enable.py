@@ -64,3 +64,19 @@ async def test_a_refused_form_keeps_the_enable_tick(client):
                               data={**CAMPAIGN_FORM, "price": "九块九", "enable": "1", "csrf_token": token})
     assert resp.status == 400
     assert 'name="enable" value="1" checked>' in await resp.text()
+
+
+async def test_preview_of_an_every_minute_post_pages_by_100_and_groups_chats(client):
+    token = await login(client, "ops", "manager")
+    await create(client, "/schedules/posts/new", {"name": "刷屏测试", "texts": "每分钟一条", "mode": "every",
+                                                  "every": "1m", "groups": "宝妈群, 学生群", "enable": "1",
+                                                  "csrf_token": token})
+    first = await (await client.get("/schedules/preview?days=1")).text()
+    rows = first.count("<td style=\"white-space:pre-wrap\">每分钟一条</td>")
+    assert rows == 100  # one row per minute, both groups on the same row
+    assert "宝妈群、学生群" in first or "学生群、宝妈群" in first
+    assert "第 1 / 15 页" in first and "上一页" not in first
+    assert 'href="/schedules/preview?days=1&page=2" class="btn secondary">下一页' in first
+    last = await (await client.get("/schedules/preview?days=1&page=15")).text()
+    assert last.count("每分钟一条</td>") == 40 and "下一页" not in last and "上一页" in last
+    assert "共 1440 次发送" in last
