@@ -114,4 +114,5 @@ async def test_each_message_links_to_its_decision_trace(client):
     assert "commands" in stages
     page = await (await client.get(f"/sim/why/{uid}")).text()
     assert "命令" in page and "/help" in page and "去重" in page
+    assert 'href="/sim?chat=g_mom">← 返回模拟器' in page
     assert (await client.get("/sim/why/sim:nope")).status == 404

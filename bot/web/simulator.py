@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -140,7 +141,9 @@ async def sim_why(request: web.Request) -> web.StreamResponse:
     }
     if "application/json" in request.headers.get("Accept", ""):
         return web.json_response(data)
-    context = {"m": data, "stages": STAGE_LABELS, "outcomes": OUTCOME_LABELS}
+    key = "private" if message["chat_kind"] == "private" else "chat"
+    context = {"m": data, "stages": STAGE_LABELS, "outcomes": OUTCOME_LABELS,
+               "back": f"/sim?{urlencode({key: message['chat_id']})}"}
     return aiohttp_jinja2.render_template("simulator_why.html", request, context)
 
 
