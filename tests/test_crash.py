@@ -85,7 +85,9 @@ async def test_sigkill_during_heavy_traffic_loses_no_acknowledged_message(tmp_pa
         async def sender(worker: int) -> None:
             i = 0
             while True:
-                body = {"chat_id": "g_mom", "member_id": "u_mama_wang", "text": f"压力测试 {worker}-{i}"}
+                # the group's moderator: a flood from an ordinary member gets them muted, and the
+                # simulator refuses a muted member's messages
+                body = {"chat_id": "g_mom", "member_id": "u_lin", "text": f"压力测试 {worker}-{i}"}
                 try:
                     async with session.post(f"{base}/sim/api/send", json=body,
                                             headers={"X-CSRF-Token": token}) as r:

@@ -199,7 +199,9 @@ async def burst(base: str, total: int, acked: list[str], *, senders: int = 8) ->
 
     async def sender(worker: int) -> None:
         while (i := next(sent)) < total:
-            body = {"chat_id": "g_mom", "member_id": "u_mama_wang", "text": f"冲击测试 {worker}-{i}"}
+            # the moderator: a flood from an ordinary member gets them muted, and the simulator
+            # refuses a muted member's messages
+            body = {"chat_id": "g_mom", "member_id": "u_lin", "text": f"冲击测试 {worker}-{i}"}
             try:
                 async with session.post(f"{base}/sim/api/send", json=body, headers={"X-CSRF-Token": token}) as r:
                     if r.status == 202:
