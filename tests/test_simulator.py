@@ -6,6 +6,7 @@ import pytest
 
 from bot.adapters.sim_state import zh_duration
 from bot.web.app import create_app
+from bot.web.keys import CLOCK, STORE
 from tests.conftest import login, make_settings, wait_until
 
 
@@ -116,3 +117,18 @@ async def test_each_message_links_to_its_decision_trace(client):
     assert "命令" in page and "/help" in page and "去重" in page
     assert 'href="/sim?chat=g_mom">← 返回模拟器' in page
     assert (await client.get("/sim/why/sim:nope")).status == 404
+
+
+async def test_a_mute_is_enforced_however_many_notices_about_others_follow(client):
+    csrf = await login(client)
+    store, now = client.app[STORE], client.app[CLOCK].now()
+
+    def notice(i: int, action: dict) -> dict:
+        return {"uid": f"sim:act:t{i}", "platform": "sim", "chat_id": "g_mom", "chat_kind": "group",
+                "sender_id": "system", "sender_name": "系统", "text": "[系统]", "time": now, "raw": {"action": action}}
+
+    store.messages.record_outgoing_many(
+        [notice(0, {"action": "mute", "chat_id": "g_mom", "member_id": "u_mama_wang", "seconds": 3 * 3600})]
+        + [notice(i, {"action": "recall", "chat_id": "g_mom", "member_id": "u_tiantian"}) for i in range(1, 601)])
+    resp = await say(client, csrf, "u_mama_wang", "我能说话吗")
+    assert resp.status == 403 and "已被禁言，还剩 2 小时 59 分钟" in await resp.text()

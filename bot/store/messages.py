@@ -159,11 +159,19 @@ class MessageRepo(Repo):
         return [_message(r) for r in reversed(rows)]
 
     @reads
-    def system_notices(self, platform: str, chat_id: str, limit: int = 500) -> list[dict[str, Any]]:
-        """A chat's latest platform notices (mute, kick, ...), oldest first: the simulator's member states."""
+    def system_notices(
+        self, platform: str, chat_id: str, limit: int = 500, *, member_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """A chat's latest platform notices (mute, kick, ...), oldest first: the simulator's member states.
+        With `member_id`, only the notices about that member (however many others came since)."""
+        where = "platform = ? AND chat_id = ? AND sender_id = 'system'"
+        params: list[Any] = [platform, chat_id]
+        if member_id is not None:
+            where += " AND json_extract(raw, '$.action.member_id') = ?"
+            params.append(member_id)
         rows = self.query(
-            "SELECT rowid AS rowid_, * FROM messages WHERE platform = ? AND chat_id = ? AND sender_id = 'system'"
-            " ORDER BY time DESC, rowid DESC LIMIT ?", (platform, chat_id, limit),
+            f"SELECT rowid AS rowid_, * FROM messages WHERE {where} ORDER BY time DESC, rowid DESC LIMIT ?",
+            (*params, limit),
         )
         return [_message(r) for r in reversed(rows)]
 

@@ -188,8 +188,9 @@ async def sim_send(request: web.Request) -> web.Response:
     if member is None:
         raise web.HTTPNotFound(text=ERR_NO_MEMBER)
     # the platform refuses a removed or muted member's message, as a real group would
-    state = next((m for m in await _members(request, chat_id) if m["id"] == member_id), None)
-    if state is not None and not state["can_post"]:
+    notices = await store.run(store.messages.system_notices, PLATFORM, chat_id, 50, member_id=member_id)
+    [state] = member_states([member], notices, request.app[CLOCK].now(), request.app[SETTINGS].tz)
+    if not state["can_post"]:
         raise web.HTTPForbidden(text=f"{state['name']} {state['reason']}，不能发言")
     bot = request.app[BOT]
     bot_name = bot.settings.bot.name
