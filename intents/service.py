@@ -22,8 +22,9 @@ from bot.store.faq import decode_entry
 from intents.config import FaqSettings
 from intents.engine import FaqEngine, Thresholds
 from intents.faqfile import FaqFileError, entry_from_dict, read_file
-from intents.model import Candidate, FaqEntry
+from intents.model import Candidate, FaqEntry, Match
 from intents.normalize import normalize
+from intents.semantic import Batcher, Embedder, VectorStore, shared_model
 from intents.tokenize import Tokenizer
 from intents.unanswered import Cluster, cluster_questions
 
@@ -36,7 +37,13 @@ def thresholds_of(settings: FaqSettings) -> Thresholds:
     return Thresholds(answer=settings.answer_threshold, suggest=settings.suggest_threshold,
                       margin=settings.answer_margin, candidates=settings.candidates,
                       demote_ratio=settings.demote_unhelpful_ratio,
-                      demote_min_hits=settings.demote_min_hits)
+                      demote_min_hits=settings.demote_min_hits,
+                      semantic_weight=settings.semantic_weight,
+                      semantic_answer=settings.semantic_answer_threshold,
+                      semantic_suggest=settings.semantic_suggest_threshold,
+                      semantic_margin=settings.semantic_margin,
+                      semantic_keyword=settings.semantic_keyword_cosine,
+                      confident_margin=settings.confident_margin)
 
 
 def entry_of(row: dict[str, Any]) -> FaqEntry:
@@ -48,13 +55,21 @@ def entry_of(row: dict[str, Any]) -> FaqEntry:
 class FaqService:
     """One bot's FAQ: database rows, the jieba dictionary and the live index, in step."""
 
-    def __init__(self, settings: FaqSettings, store: Store, clock: Clock | None = None) -> None:
+    def __init__(self, settings: FaqSettings, store: Store, clock: Clock | None = None,
+                 cache_dir: Path | None = None) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock or Clock()
         self._lock = threading.RLock()
         self.tokenizer = Tokenizer()
-        self.engine = FaqEngine(self.tokenizer, thresholds_of(settings))
+        # the sentence model and its vectors outlive index rebuilds ([faq] semantic = false: none)
+        self.embedder: Embedder | None = None
+        self.batcher: Batcher | None = None
+        if settings.semantic:
+            model = shared_model()
+            self.embedder = Embedder(model, VectorStore(cache_dir, model.name) if cache_dir else None)
+            self.batcher = Batcher(self.embedder)
+        self.engine = FaqEngine(self.tokenizer, thresholds_of(settings), embedder=self.embedder)
         self.revision = -1
         # in-place index edits (save, delete, import): a rebuild from older rows must not undo one
         self._edits = 0
@@ -107,8 +122,10 @@ class FaqService:
         tokenizer.set_user_words({r["word"]: r["freq"] for r in dictionary if r["kind"] == "word"})
         tokenizer.set_stop_words(r["word"] for r in dictionary if r["kind"] == "stop")
         tokenizer.set_synonyms({r["word"]: r["target"] for r in dictionary if r["kind"] == "synonym"})
-        engine = FaqEngine(tokenizer, self.engine.thresholds)
+        engine = FaqEngine(tokenizer, self.engine.thresholds, embedder=self.embedder)
         engine.load(entry_of(decode_entry(r)) for r in rows)
+        if self.embedder is not None:
+            self.embedder.persist()  # the next start-up reads vectors instead of encoding
         return revision, tokenizer, engine
 
     def _install(self, revision: int, tokenizer: Tokenizer, engine: FaqEngine) -> None:
@@ -151,7 +168,7 @@ class FaqService:
         with self._lock:
             result = self.store.faq.import_entries([_row(e) for e in entries], replace, self.clock.now())
             if replace:
-                engine = FaqEngine(self.tokenizer, self.engine.thresholds)
+                engine = FaqEngine(self.tokenizer, self.engine.thresholds, embedder=self.embedder)
                 engine.load(entries)
                 self.engine = engine
             else:
@@ -189,6 +206,20 @@ class FaqService:
 
     def ask(self, text: str, limit: int = 5, **scope: Any) -> list[Candidate]:
         return self.engine.candidates(text, limit, **scope)
+
+    async def amatch(self, text: str, **kwargs: Any) -> Match:
+        """`engine.match` from the event loop: the lexical stage runs here; a question that
+        needs a sentence vector gets it from the batcher's thread (concurrent questions are
+        encoded in one model call), then is ranked again with it."""
+        match = self.engine.match(text, encode=False, **kwargs)
+        if match.pending and self.batcher is not None:
+            vector = await self.batcher.vector(text)
+            match = self.engine.match(text, vector=vector, **kwargs)
+        return match
+
+    async def apersist_vectors(self) -> None:
+        if self.embedder is not None and self.embedder.dirty:
+            await asyncio.to_thread(self.embedder.persist)
 
     # -- unanswered -------------------------------------------------------------------
 

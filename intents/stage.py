@@ -33,7 +33,8 @@ class FaqStage:
         self.store = services.store
         self.clock = services.clock
         # console views and the CLI reach it through the bot's `faq_stage.faq`
-        self.faq = FaqService(self.settings, self.store, self.clock)
+        self.faq = FaqService(self.settings, self.store, self.clock,
+                              cache_dir=services.settings.data_dir / "cache")
         self.conversations = Conversations(
             self.clock, self.settings.suggest_ttl, self.settings.feedback_window)
         self._feedback_words = {compact(w) for w in self.settings.feedback_words if compact(w)}
@@ -62,7 +63,7 @@ class FaqStage:
         if not s.min_length <= length <= s.max_length:
             return pass_(STAGE, f"消息长度 {length} 不在 {s.min_length}–{s.max_length} 之间")
 
-        match = self.faq.engine.match(
+        match = await self.faq.amatch(
             text, chat_id=event.chat_id, chat_tags=ctx.chat_tags, private=not event.is_group,
             suggest_max=s.suggest_max,
         )
@@ -165,5 +166,6 @@ class FaqStage:
         self._next_refresh = now + REFRESH_SECONDS
         try:
             await self.faq.arefresh_if_changed()
+            await self.faq.apersist_vectors()
         except Exception:
             log.exception("reloading the FAQ failed")

@@ -1,0 +1,106 @@
+"""The sentence-embedding score in the FAQ ranker: paraphrases, edits, the vector cache on
+disk, batching on the event loop, and `semantic = false`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from intents.engine import FaqEngine
+from intents.faqfile import read_file
+from intents.model import FaqEntry
+from intents.semantic import Batcher, Embedder, VectorStore, shared_model
+from intents.service import DEMO_FAQ
+
+# the wordings the issue reported as missed by the demo entries
+REWORDINGS = {
+    "我能自己去店里拿货吗": "pickup", "能不能到门店取货": "pickup", "自提点在哪": "pickup",
+    "可以到店里自己拿吗": "pickup", "快递到哪了": "logistics", "东西啥时候发": "shipping",
+    "怎么退钱": "refund",
+}
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder(shared_model())
+
+
+@pytest.fixture(scope="module")
+def demo(embedder: Embedder) -> FaqEngine:
+    engine = FaqEngine(embedder=embedder)
+    engine.load(read_file(DEMO_FAQ))
+    return engine
+
+
+@pytest.mark.parametrize("question", list(REWORDINGS))
+def test_demo_entries_catch_everyday_rewordings(demo: FaqEngine, question: str) -> None:
+    match = demo.match(question)
+    assert match.outcome in ("answer", "suggest")
+    assert match.candidates[0].entry_id == REWORDINGS[question]
+
+
+@pytest.mark.parametrize("question", ["今天天气怎么样", "什么时候结婚", "你们老板是谁"])
+def test_off_topic_questions_stay_silent(demo: FaqEngine, question: str) -> None:
+    assert demo.match(question).outcome == "silent"
+
+
+def test_a_paraphrase_lexical_matching_leaves_silent_is_found_by_meaning(demo: FaqEngine) -> None:
+    lexical = FaqEngine()
+    lexical.load(read_file(DEMO_FAQ))
+    question = "能不能到门店取货"
+    assert lexical.match(question).outcome == "silent"
+    match = demo.match(question)
+    assert match.outcome in ("answer", "suggest") and match.candidates[0].entry_id == "pickup"
+    assert match.candidates[0].fused and match.candidates[0].features["semantic"] > 60
+
+
+def test_edits_update_the_vectors_in_place(embedder: Embedder) -> None:
+    engine = FaqEngine(embedder=embedder)
+    engine.load([FaqEntry("shipping", "48 小时内发货。", ["什么时候发货"])])
+    engine.upsert(FaqEntry("pickup", "可以到店自提。", ["可以自提吗", "门店自提怎么弄"]))
+    assert engine.candidates("能不能到门店取货")[0].entry_id == "pickup"
+    engine.remove("pickup")
+    assert all(c.entry_id != "pickup" for c in engine.candidates("能不能到门店取货"))
+    assert len(engine.vectors.row_of) == 1 if engine.vectors else False
+
+
+def test_vectors_are_cached_on_disk_by_model_version(tmp_path) -> None:
+    model = shared_model()
+    first = Embedder(model, VectorStore(tmp_path, model.name))
+    first.phrasings(["什么时候发货", "可以自提吗"])
+    first.persist()
+    assert (tmp_path / f"faq-vectors-{model.name}.npz").exists()
+    second = Embedder(model, VectorStore(tmp_path, model.name))
+    vectors = second.phrasings(["什么时候发货", "可以自提吗"])
+    assert second.encoded == 0
+    assert np.allclose(vectors, first.phrasings(["什么时候发货", "可以自提吗"]))
+    # another model version starts afresh
+    assert Embedder(model, VectorStore(tmp_path, "other-model"))._phrasings == {}
+
+
+def test_a_damaged_vector_cache_is_ignored(tmp_path) -> None:
+    model = shared_model()
+    (tmp_path / f"faq-vectors-{model.name}.npz").write_bytes(b"not a zip")
+    embedder = Embedder(model, VectorStore(tmp_path, model.name))
+    assert embedder.phrasings(["可以自提吗"]).shape == (1, model.dim)
+
+
+async def test_concurrent_questions_are_encoded_in_one_batch_off_the_loop() -> None:
+    embedder = Embedder(shared_model())
+    batcher = Batcher(embedder)
+    questions = ["东西啥时候发", "怎么退钱", "快递到哪了", "东西啥时候发", "能不能到门店取货"]
+    vectors = await asyncio.gather(*(batcher.vector(q) for q in questions))
+    assert np.allclose(vectors[0], vectors[3])
+    # the first question starts a model call; the others wait for it and go in the next one
+    assert batcher.batches <= 2 and embedder.encoded == 4
+    assert np.allclose(vectors[1], embedder.question("怎么退钱"))
+
+
+def test_without_an_embedder_the_lexical_engine_works_alone() -> None:
+    engine = FaqEngine()
+    engine.load(read_file(DEMO_FAQ))
+    match = engine.match("怎么申请退款")
+    assert match.outcome == "answer" and not match.candidates[0].fused
+    assert engine.vectors is None
