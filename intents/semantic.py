@@ -22,8 +22,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -192,6 +192,7 @@ class Batcher:
         self.embedder = embedder
         self._pending: dict[str, list[asyncio.Future[np.ndarray]]] = {}
         self._running = False
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="faq-embed")
         self.batches = 0
 
@@ -204,7 +205,7 @@ class Batcher:
         self._pending.setdefault(text, []).append(future)
         if not self._running:
             self._running = True
-            loop.create_task(self._drain())
+            self._task = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
