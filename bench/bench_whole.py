@@ -33,6 +33,9 @@ from bot.runtime import Bot
 from bot.store import Store
 
 GROUPS = 50
+# [faq] semantic: the figures without a suffix measure the lexical engine alone (see
+# bench_whole_semantic.py for the same run with the sentence-embedding score)
+SEMANTIC = False
 TAGS = ["学生", "宝妈", "上班族", "VIP"]
 
 
@@ -75,7 +78,7 @@ def seed(store: Store) -> dict[str, int]:
 async def run(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = settings_from_dict(
-            {"bot": {"data_dir": tmp, "demo": False},
+            {"bot": {"data_dir": tmp, "demo": False}, "faq": {"semantic": SEMANTIC},
              "outbox": {"per_target_per_minute": 100000, "per_adapter_per_minute": 1000000}},
             Path(tmp) / "config.toml",
         )

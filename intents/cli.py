@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--replace", action="store_true", help="entries not in the file are deleted")
     mode.add_argument("--merge", action="store_true", help="add and update by id (default)")
     p.add_argument("--check", action="store_true", help="only validate the file")
+    p.add_argument("--on-conflict", choices=["merge", "move", "keep"],
+                   help="a phrasing another entry has or would answer: merge the entries, move the "
+                        "phrasing here, or keep both (members get a choice); default: list and stop")
 
     p = add_command(fsub, "export", cmd_export, "export FAQ entries to .jsonl or .csv ('-' = stdout)")
     p.add_argument("file")
@@ -78,7 +81,29 @@ def cmd_import(ctx: CliContext) -> int:
     if ctx.args.check:
         ctx.emit({"valid": True, "entries": len(entries)}, f"文件有效：{len(entries)} 个条目")
         return 0
-    result = _service(ctx).import_entries(entries, replace=ctx.args.replace)
+    from intents.conflicts import CHOICES, FaqConflict
+
+    try:
+        result = _service(ctx).import_entries(entries, replace=ctx.args.replace,
+                                              on_conflict=ctx.args.on_conflict)
+    except FaqConflict as exc:
+        conflicts = exc.conflicts
+        data = {"conflicts": [c.to_dict() for c in conflicts]}
+
+        def text() -> str:
+            lines = [f"未导入：{len(conflicts)} 处冲突（会改变成员得到的回答）"]
+            for c in conflicts:
+                lines.append(f"- 条目 {c.entry_id}：{c.reason}")
+                if c.other_answer:
+                    lines.append(f"    {c.other_id} 的回答：{c.other_answer[:60]}")
+            lines.append("请用 --on-conflict 选择：" + "；".join(f"{k} = {v}" for k, v in CHOICES.items()))
+            return "\n".join(lines)
+
+        ctx.emit(data, text)
+        return 1
+    except FaqFileError as exc:
+        print(f"导入失败：{exc}", file=sys.stderr)
+        return 1
     ctx.emit(result, f"已导入：新增 {result['added']}，更新 {result['updated']}，删除 {result['removed']}")
     return 0
 

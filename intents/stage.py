@@ -24,6 +24,21 @@ def suggestion_text(questions: list[str]) -> str:
     return "您是想问：\n" + "\n".join(lines) + "\n（回复数字即可）"
 
 
+def option_titles(options: list[tuple[str, str]]) -> list[str]:
+    """Each entry's first phrasing; two entries with the same one (kept on purpose after a
+    conflict) are told apart by the start of their answers, never shown as twins."""
+    counts: dict[str, int] = {}
+    for title, _ in options:
+        counts[title] = counts.get(title, 0) + 1
+    out = []
+    for title, answer in options:
+        if counts[title] > 1:
+            excerpt = answer.strip().replace("\n", " ")
+            title = f"{title}（{excerpt[:16]}{'…' if len(excerpt) > 16 else ''}）"
+        out.append(title)
+    return out
+
+
 class FaqStage:
     """Answers members' questions from the FAQ; jieba and the index load in the constructor."""
 
@@ -120,7 +135,7 @@ class FaqStage:
     async def _suggest(self, event: Event, ctx: Context, key: Key, match: Match) -> Decision:
         entries = self.faq.engine.entries
         cands = [c for c in match.candidates if c.entry_id in entries]
-        titles = [entries[c.entry_id].questions[0] for c in cands]
+        titles = option_titles([(entries[c.entry_id].questions[0], entries[c.entry_id].answer) for c in cands])
         if not ctx.dry_run:
             self.conversations.offer(key, [c.entry_id for c in cands], event.text.strip())
         await self._log_unanswered(event, ctx, match)
