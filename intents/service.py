@@ -163,7 +163,7 @@ class FaqService:
                 self._move_from_others(found)
             return self._store(entry)
 
-    def new_id(self, question: str = "") -> str:
+    def new_id(self, question: str = "") -> str:  # noqa: ARG002 (the form passes the question)
         """A free entry id: faq-0001, faq-0002, … (the manager may change it)."""
         taken = {row["id"] for row in self.store.faq.list_entries(decode=False)}
         n = len(taken) + 1
@@ -308,7 +308,10 @@ class FaqService:
     # -- unanswered -------------------------------------------------------------------
 
     def clusters(self, threshold: float | None = None, limit: int = 2000) -> list[Cluster]:
-        rows = self.store.faq.open_unanswered(limit)
+        return self.cluster_rows(self.store.faq.open_unanswered(limit), threshold)
+
+    def cluster_rows(self, rows: list[dict[str, Any]], threshold: float | None = None) -> list[Cluster]:
+        """Clusters of unanswered rows (CPU, may run the sentence model: any thread)."""
         return cluster_questions(rows, self.tokenizer, self.engine,
                                  threshold if threshold is not None else self.settings.suggest_threshold)
 

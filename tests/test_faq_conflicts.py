@@ -4,6 +4,7 @@ in the console, the import and the CLI; never a silent change of what members ge
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,46 @@ async def test_console_import_shows_conflicts_then_imports_with_the_choice(clien
         "on_conflict": "merge"})
     assert resp.status == 200 and "已导入 twin.jsonl" in await resp.text()
     assert "ship-fast" not in faq(client).engine.entries
+
+
+# -- the unanswered page ---------------------------------------------------------------
+
+PICKUP = ["我能自己去店里拿货吗", "可以到店里自己拿吗", "能不能到门店取货", "可以到店里自己拿吗",
+          "可以到店里自己拿吗"]
+
+
+def log(store, texts: list[str], chat: str = "g-42") -> None:
+    for text in texts:
+        store.faq.log_unanswered(text, platform="sim", chat_id=chat, sender_id="u1",
+                                 outcome="silent", score=10.0, best_entry=None)
+
+
+async def test_unanswered_page_groups_wordings_by_meaning_with_group_names(client):
+    csrf = await with_fixture(client)
+    store = client.app[STORE]
+    store.chats.upsert_chat("sim", "g-42", name="宝妈交流群", tags=[])
+    log(store, [*PICKUP, "积分可以换什么礼品啊"])
+    page = await (await client.get("/faq/unanswered")).text()
+    assert "宝妈交流群" in page and "g-42" not in page
+    cluster = next(c for c in faq(client).clusters() if "能不能到门店取货" in c.texts)
+    assert sorted(cluster.texts) == sorted(set(PICKUP)) and cluster.size == 5
+    # the most common wording leads, and "new entry" is pre-filled with it
+    assert cluster.label == "可以到店里自己拿吗"
+    assert '<input type="hidden" name="question" value="可以到店里自己拿吗">' in page
+    resp = await client.post("/faq/unanswered/resolve", data={
+        "csrf_token": csrf, "action": "new", "ids": [str(i) for i in cluster.ids],
+        "question": cluster.label, "entry_id": "pickup", "answer": "可以到店自提。"})
+    assert resp.status == 200
+    entry = faq(client).get("pickup")
+    assert entry.questions[0] == "可以到店里自己拿吗" and set(entry.questions) == set(PICKUP)
+
+
+async def test_add_to_entry_is_pre_filled_with_the_engines_best_candidate(client):
+    await with_fixture(client)
+    store = client.app[STORE]
+    # the first wording alone is vague; the cluster as a whole is about refunds
+    log(store, ["钱怎么还没回来", "退款怎么还没到账啊", "退款还没到账", "退的钱什么时候到账"])
+    page = await (await client.get("/faq/unanswered")).text()
+    cluster = next(c for c in faq(client).clusters() if "退款还没到账" in c.texts)
+    assert cluster.nearest is not None and cluster.nearest.entry_id == "refund"
+    assert re.search(r'<option value="refund" selected>', page)
