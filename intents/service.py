@@ -163,7 +163,7 @@ class FaqService:
                 self._move_from_others(found)
             return self._store(entry)
 
-    def new_id(self, question: str = "") -> str:  # noqa: ARG002 (the form passes the question)
+    def new_id(self, question: str = "") -> str:
         """A free entry id: faq-0001, faq-0002, … (the manager may change it)."""
         taken = {row["id"] for row in self.store.faq.list_entries(decode=False)}
         n = len(taken) + 1

@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.web.auth import audit, flash, require_role
 from bot.web.keys import BOT
 from intents.conflicts import CHOICES, Conflict, FaqConflict
+from intents.explain import explain
 from intents.faqfile import FaqFileError, dump_csv, dump_jsonl, parse_csv, parse_jsonl
 from intents.service import FaqService
 from intents.views_review import routes as review_routes
@@ -150,8 +151,12 @@ async def faq_try(request: web.Request) -> dict:
     context: dict[str, Any] = {"text": text, "tab": "try", "match": None, "settings": faq_of(request).settings}
     if text:
         faq = faq_of(request)
-        context["match"] = faq.engine.match(text, suggest_max=faq.settings.suggest_max)
-        context["candidates"] = faq.engine.candidates(text, 5)
+        # as in a chat: the sentence model runs on the batcher's thread, never on the loop
+        match = await faq.amatch(text, suggest_max=faq.settings.suggest_max)
+        context["match"] = match
+        context["explain"] = explain(faq.engine, match)
+        vector = faq.embedder.cached(text) if faq.embedder is not None else None
+        context["candidates"] = faq.engine.candidates(text, 5, vector=vector, encode=False)
         context["tokens"] = faq.tokenizer.tokens(text)
         context["entries"] = faq.engine.entries
     return context

@@ -176,6 +176,21 @@ async def test_add_to_entry_is_pre_filled_with_the_engines_best_candidate(client
     # the first wording alone is vague; the cluster as a whole is about refunds
     log(store, ["钱怎么还没回来", "退款怎么还没到账啊", "退款还没到账", "退的钱什么时候到账"])
     page = await (await client.get("/faq/unanswered")).text()
-    cluster = next(c for c in faq(client).clusters() if "退款还没到账" in c.texts)
+    cluster = next(c for c in faq(client).clusters() if "钱怎么还没回来" in c.texts)
+    assert "退款还没到账" in cluster.texts
     assert cluster.nearest is not None and cluster.nearest.entry_id == "refund"
     assert re.search(r'<option value="refund" selected>', page)
+
+
+# -- 试一试 ------------------------------------------------------------------------------
+
+async def test_try_page_explains_in_a_managers_words_with_details_behind_a_toggle(client):
+    await with_fixture(client)
+    page = await (await client.get("/faq/try", params={"text": "發票怎麼開？"})).text()
+    assert "最接近的已存问法" in page and "“发票怎么开”" in page
+    assert "相似程度" in page and "为什么" in page and "所以直接回答" in page and "回答线" in page
+    # the technical words only inside the 详细 toggle
+    summary = page.index("<summary>详细</summary>")
+    assert "BM25" not in page[:summary] and "BM25" in page[summary:]
+    silent = await (await client.get("/faq/try", params={"text": "今天天气怎么样"})).text()
+    assert "所以机器人不回答" in silent and "建议线" in silent
