@@ -155,11 +155,13 @@ class Embedder:
 
     def phrasing_rows(self, texts: Sequence[str]) -> list[np.ndarray]:
         """`phrasings` as a list of rows (a load of 20,000 does not copy them into one array)."""
-        keys = [self.key(t) for t in texts]
+        # by the exact text: no normalisation (opencc) of 20,000 phrasings at start-up
+        keys = [t.strip() for t in texts]
         with self._lock:
             missing = list(dict.fromkeys(k for k in keys if k not in self._phrasings))
             if missing:
-                for k, v in zip(missing, self._run(missing), strict=True):
+                # the model reads the normalised text, as for members' questions
+                for k, v in zip(missing, self._run([self.key(k) for k in missing]), strict=True):
                     self._phrasings[k] = v
             return [self._phrasings[k] for k in keys]
 
@@ -168,18 +170,15 @@ class Embedder:
         keys = [self.key(t) for t in texts]
         with self._lock:
             cache = self._questions
-            missing = list(dict.fromkeys(k for k in keys if k not in cache and k not in self._phrasings))
+            missing = list(dict.fromkeys(k for k in keys if k not in cache))
             if missing:
                 self.encoded_questions += len(missing)
                 for k, v in zip(missing, self._run(missing), strict=True):
                     cache[k] = v
             out = []
             for k in keys:
-                v = self._phrasings.get(k)
-                if v is None:
-                    v = cache[k]
-                    cache.move_to_end(k)
-                out.append(v)
+                out.append(cache[k])
+                cache.move_to_end(k)
             while len(cache) > QUESTION_CACHE:
                 cache.popitem(last=False)
         return np.stack(out) if out else np.zeros((0, self.dim), np.float32)
@@ -195,10 +194,7 @@ class Embedder:
         """The vector if no model call is needed (the event loop may then use it at once)."""
         k = self.key(text)
         with self._lock:
-            v = self._phrasings.get(k)
-            if v is None:
-                v = self._questions.get(k)
-        return v
+            return self._questions.get(k)
 
     @property
     def dirty(self) -> bool:
