@@ -74,6 +74,7 @@ class FaqService:
         self.revision = -1
         # in-place index edits (save, delete, import): a rebuild from older rows must not undo one
         self._edits = 0
+        self._rebuilding = 0
         # the engine is replaced on reload(): always reach it as `service.engine`
         self.reload()
 
@@ -86,6 +87,13 @@ class FaqService:
 
     async def areload(self) -> None:
         """`reload` from the event loop: only the reading runs on the store's writer thread."""
+        self._rebuilding += 1
+        try:
+            await self._areload()
+        finally:
+            self._rebuilding -= 1
+
+    async def _areload(self) -> None:
         for _ in range(5):
             edits = self._edits
             snapshot = await self.store.run(self._snapshot)
@@ -106,7 +114,9 @@ class FaqService:
 
     async def arefresh_if_changed(self) -> bool:
         """`refresh_if_changed` from the event loop (see `areload`)."""
-        if await self.store.run(self.store.faq.revision) == self.revision:
+        # a rebuild under way (a dictionary edit) reads the newest rows itself: a second one
+        # started by the periodic check would only repeat it
+        if self._rebuilding or await self.store.run(self.store.faq.revision) == self.revision:
             return False
         await self.areload()
         return True
