@@ -141,6 +141,8 @@ async def run(n: int) -> None:
         cpu = time.process_time() - started_cpu
         # stage times and outcomes as the bot's own /metrics counts them
         stage_s = {name: hist.sum for name, hist in bot.metrics.stages.items()}
+        faq = bot.faq_stage.faq
+        encoded = (faq.embedder.encoded_questions, faq.batcher.batches) if faq.embedder and faq.batcher else None
         statuses = dict(bot.metrics.by_status)
         await bot.outbox.drain(timeout=120)
         await bot.stop()
@@ -159,6 +161,10 @@ async def run(n: int) -> None:
         figure(f"pipeline_stage_{stage}_us_per_msg", 1e6 * seconds / len(texts), "us")
     for status, count in sorted(statuses.items()):
         figure(f"pipeline_outcome_{status}", count, "messages")
+    if encoded is not None:
+        # questions that needed a sentence vector, and the model calls that encoded them
+        figure("pipeline_faq_encoded", encoded[0], "questions")
+        figure("pipeline_faq_encode_batches", encoded[1], "calls")
     figure("peak_rss_mb", peak_rss_mb(), "MB")
 
 

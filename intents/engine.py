@@ -39,7 +39,7 @@ class Thresholds:
     # a cosine at which a question is about the phrasing even without a shared keyword
     semantic_keyword: float = 0.62
     # phrasings taken by cosine (over all phrasings) besides BM25's candidates
-    semantic_candidates: int = 24
+    semantic_candidates: int = 8
     # a lexical answer leading the runner-up by this much is final: no vector is computed
     confident_margin: float = 20.0
 
@@ -156,10 +156,12 @@ class FaqEngine:
         return self._rank(text, limit, chat_id, chat_tags, private, vector, encode)[0]
 
     def _rank(self, text: str, limit: int, chat_id: str | None, chat_tags: list[str] | None,
-              private: bool, vector: np.ndarray | None, encode: bool) -> tuple[list[Candidate], bool]:
-        """Candidates, and whether a question vector was needed but not given (encode=False)."""
+              private: bool, vector: np.ndarray | None, encode: bool,
+              state: tuple[int, Tokens, list[tuple[int, float]], list[Scores]] | None = None,
+              ) -> tuple[list[Candidate], bool, tuple[int, Tokens, list[tuple[int, float]], list[Scores]] | None]:
+        """Candidates; whether a question vector was needed but not given (encode=False); and
+        the lexical work, which the call with the vector reuses if nothing was edited meanwhile."""
         with self._lock:
-            query = self.tokenizer.tokens(text)
             docs = self._docs
             accept = None
             if chat_id is not None and not private and self._scoped:
@@ -168,16 +170,20 @@ class FaqEngine:
                 def accept(doc: int) -> bool:
                     return entries[docs[doc][0]].applies_to(chat_id, chat_tags, private)
 
-            hits = self.index.search(query.terms, self.thresholds.candidates, accept) if query.terms else []
-            scored = self.ranker.score_all(query, [(doc, docs[doc][2]) for doc, _ in hits])
+            if state is not None and state[0] == self.version:
+                _, query, hits, scored = state
+            else:
+                query = self.tokenizer.tokens(text)
+                hits = self.index.search(query.terms, self.thresholds.candidates, accept) if query.terms else []
+                scored = self.ranker.score_all(query, [(doc, docs[doc][2]) for doc, _ in hits])
             lexical = self._group(query, hits, scored, None, max(limit, 3))
             if self.embedder is None or self.vectors is None or not docs or self._confident(lexical):
-                return lexical[:limit], False
+                return lexical[:limit], False, None
             if vector is None:
                 vector = self.embedder.cached(text)
             if vector is None:
                 if not encode:
-                    return lexical[:limit], True
+                    return lexical[:limit], True, (self.version, query, hits, scored)
                 vector = self.embedder.question(text)
             t = self.thresholds
             cosine = dict(self.vectors.top(vector, t.semantic_candidates + len(hits)))
@@ -193,7 +199,7 @@ class FaqEngine:
                 cosine.update(self.vectors.cosine(vector, missing))
             scores = scored + self.ranker.score_all(query, [(d, docs[d][2]) for d in extra]) if extra else scored
             pairs = [(d, bm25.get(d, 0.0)) for d in pool]
-            return self._group(query, pairs, scores, cosine, limit), False
+            return self._group(query, pairs, scores, cosine, limit), False, None
 
     def _confident(self, lexical: list[Candidate]) -> bool:
         """The lexical stage answers outright, well ahead of the runner-up."""
@@ -231,16 +237,18 @@ class FaqEngine:
 
     def match(self, text: str, *, chat_id: str | None = None, chat_tags: list[str] | None = None,
               private: bool = False, suggest_max: int = 3, vector: np.ndarray | None = None,
-              encode: bool = True) -> Match:
+              encode: bool = True, after: Match | None = None) -> Match:
         """The verdict on a question. encode=False (the event loop): a question that needs a
         vector not in the cache comes back with `pending` set; compute the vector elsewhere
         and call again with it."""
-        cands, pending = self._rank(text, max(suggest_max, 3), chat_id, chat_tags, private, vector, encode)
+        state = after.lexical if after is not None else None
+        cands, pending, lexical = self._rank(text, max(suggest_max, 3), chat_id, chat_tags, private,
+                                             vector, encode, state)
         outcome = self.decide(cands)
         if outcome == "suggest":
             floor = self._limits(cands[0])[1]
             cands = [c for c in cands if c.score >= floor and (c.keyword)][:suggest_max]
-        return Match(outcome=outcome, candidates=cands, text=text, pending=pending)
+        return Match(outcome=outcome, candidates=cands, text=text, pending=pending, lexical=lexical)
 
     def _limits(self, best: Candidate) -> tuple[float, float, float]:
         """(answer, suggest, margin) on the scale of the candidate's score."""

@@ -62,6 +62,8 @@ class Match:
     text: str = ""
     # a question vector is needed (engine.match(encode=False)): not a final verdict yet
     pending: bool = False
+    # with pending: the lexical stage's work, for the call that brings the vector
+    lexical: Any = field(default=None, repr=False, compare=False)
 
     @property
     def best(self) -> Candidate | None:

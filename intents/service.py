@@ -308,7 +308,7 @@ class FaqService:
         match = self.engine.match(text, encode=False, **kwargs)
         if match.pending and self.batcher is not None:
             vector = await self.batcher.vector(text)
-            match = self.engine.match(text, vector=vector, **kwargs)
+            match = self.engine.match(text, vector=vector, after=match, **kwargs)
         return match
 
     async def apersist_vectors(self) -> None:
