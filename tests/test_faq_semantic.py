@@ -104,3 +104,55 @@ def test_without_an_embedder_the_lexical_engine_works_alone() -> None:
     match = engine.match("怎么申请退款")
     assert match.outcome == "answer" and not match.candidates[0].fused
     assert engine.vectors is None
+
+
+# -- in the pipeline stage -----------------------------------------------------------------
+
+def _stage(tmp_path, **faq):
+    from datetime import UTC, datetime
+
+    from bot.kernel.clock import FakeClock
+    from bot.kernel.events import ChatKind, Event
+    from bot.services import Services
+    from bot.store import Store
+    from intents.stage import FaqStage
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, bot={"demo": False}, faq=faq)
+    store = Store(settings.database_path)
+    store.faq.import_entries([e.to_dict() for e in read_file(DEMO_FAQ)], replace=True)
+    stage = FaqStage(Services(settings=settings, store=store, clock=FakeClock()))
+
+    def event(text: str) -> Event:
+        return Event(platform="sim", chat_id="g1", chat_kind=ChatKind.GROUP, sender_id="u1",
+                     sender_name="成员", message_id=text, time=datetime.now(UTC), text=text)
+
+    return stage, store, event
+
+
+async def test_the_stage_answers_a_paraphrase_with_the_vector_computed_off_the_loop(tmp_path) -> None:
+    from bot.kernel.pipeline import Context
+
+    stage, store, event = _stage(tmp_path)
+    try:
+        decision = await stage(event("能不能到门店取货？"), Context(now=stage.clock.now()))
+        assert decision.outcome in ("answered", "suggested")
+        assert "可以自提吗" in decision.replies[0].text or "自提" in decision.replies[0].text
+        assert stage.faq.batcher is not None and stage.faq.batcher.batches == 1
+        # the phrasing vectors went to the disk cache of this data_dir
+        assert list((tmp_path / "data" / "cache").glob("faq-vectors-*.npz"))
+    finally:
+        store.close()
+
+
+async def test_semantic_false_loads_no_model_and_the_lexical_engine_answers(tmp_path) -> None:
+    from bot.kernel.pipeline import Context
+
+    stage, store, event = _stage(tmp_path, semantic=False)
+    try:
+        assert stage.faq.embedder is None and stage.faq.engine.vectors is None
+        decision = await stage(event("怎么申请退款？"), Context(now=stage.clock.now()))
+        assert decision.outcome == "answered" and decision.replies[0].text.startswith("在订单页")
+        assert (await stage(event("能不能到门店取货？"), Context(now=stage.clock.now()))).outcome == "pass"
+    finally:
+        store.close()
