@@ -156,3 +156,17 @@ async def test_semantic_false_loads_no_model_and_the_lexical_engine_answers(tmp_
         assert (await stage(event("能不能到门店取货？"), Context(now=stage.clock.now()))).outcome == "pass"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[faq]\nsemantic_weight = 1.5\n", "faq.semantic_weight"),
+    ("[faq]\nsemantic_suggest_threshold = 90\n", "faq.semantic_suggest_threshold"),
+])
+def test_broken_semantic_settings_name_the_key(tmp_path, text: str, key: str) -> None:
+    from bot.config import ConfigError, load_settings
+
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert info.value.key == key and str(path) in str(info.value)
