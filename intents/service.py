@@ -173,6 +173,13 @@ class FaqService:
                 self._move_from_others(found)
             return self._store(entry)
 
+    def warm_vectors(self, texts: list[str]) -> None:
+        """Encode phrasings about to be saved (any thread but the writer): the save's conflict
+        check and index update then find their vectors cached and keep the writer thread short."""
+        if self.embedder is not None and texts:
+            self.embedder.phrasings(texts)
+            self.embedder.questions(texts)
+
     def new_id(self, question: str = "") -> str:
         """A free entry id: faq-0001, faq-0002, … (the manager may change it)."""
         taken = {row["id"] for row in self.store.faq.list_entries(decode=False)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp_jinja2
@@ -106,6 +107,7 @@ async def faq_save(request: web.Request) -> web.StreamResponse:
     if is_new and await run(request, faq.get, data["id"]) is not None:
         return await _edit_error(request, data, f"条目 id “{data['id']}” 已存在，请换一个", original)
     choice = str(form.get("on_conflict", "")) or None
+    await asyncio.to_thread(faq.warm_vectors, data["questions"])
     try:
         entry = await run(request, faq.save, data, choice)
     except FaqConflict as exc:
