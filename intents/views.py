@@ -107,7 +107,7 @@ async def faq_save(request: web.Request) -> web.StreamResponse:
     if is_new and await run(request, faq.get, data["id"]) is not None:
         return await _edit_error(request, data, f"条目 id “{data['id']}” 已存在，请换一个", original)
     choice = str(form.get("on_conflict", "")) or None
-    await asyncio.to_thread(faq.warm_vectors, data["questions"])
+    await asyncio.to_thread(faq.warm_vectors, _lines(str(form.get("questions", ""))))
     try:
         entry = await run(request, faq.save, data, choice)
     except FaqConflict as exc:
