@@ -124,6 +124,9 @@ async def test_status_and_retry_commands_show_progress_and_requeue_failed_target
     status = json.loads(capsys.readouterr().out)
     progress = status[0]["occurrences"][0]
     assert (progress["source"], progress["total"], progress["sent"], progress["failed"]) == ("post:1", 2, 1, 1)
-    assert main(["schedule", "retry", "早安", "--json", "--config", config]) == 0
+    # the same time zone as `schedule preview`, not UTC
+    assert progress["occurrence"].endswith("T09:00:00+08:00")
+    assert main(["schedule", "retry", "早安", "--occurrence", progress["occurrence"], "--json",
+                 "--config", config]) == 0
     assert json.loads(capsys.readouterr().out) == {"job": "早安", "requeued": 1}
     assert main(["schedule", "retry", "没有这个", "--config", config]) == 1

@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.store.accounts import ROLES
 from bot.web.auth import (
     ERR_LOCKED,
+    ROLE_LABELS,
     ROLE_RANK,
     audit,
     authenticate,
@@ -22,7 +23,7 @@ from bot.web.auth import (
     start_session,
 )
 from bot.web.keys import BOT, LOGIN_GUARD, STORE
-from bot.web.passwords import hash_password
+from bot.web.passwords import hash_password, username_problem
 
 routes = web.RouteTableDef()
 
@@ -155,7 +156,10 @@ async def users_change(request: web.Request) -> web.StreamResponse:
     assert me is not None, "require_role let only a signed-in admin through"
     if op == "create":
         role, password = str(form.get("role", "")), str(form.get("password", ""))
-        if not name or role not in ROLE_RANK or len(password) < 8:
+        problem = username_problem(name)
+        if problem:
+            flash(request, problem, "error")
+        elif role not in ROLE_RANK or len(password) < 8:
             flash(request, "请填写用户名、角色，密码至少 8 位", "error")
         elif not await store.run(store.accounts.add_user, name, hash_password(password), role):
             flash(request, f"用户 {name} 已存在", "error")
@@ -168,7 +172,7 @@ async def users_change(request: web.Request) -> web.StreamResponse:
             flash(request, "不能修改自己的角色", "error")
         elif role in ROLE_RANK and await store.run(store.accounts.set_role, name, role):
             await audit(request, "users.role", name, {"role": role})
-            flash(request, f"已将 {name} 的角色改为 {role}")
+            flash(request, f"已将 {name} 的角色改为{ROLE_LABELS.get(role, role)}")
     elif op in ("disable", "enable"):
         if name == me["name"]:
             flash(request, "不能停用自己", "error")
