@@ -71,6 +71,10 @@ def _standard_weekdays(field_text: str) -> str:
     return ",".join(_DOW[d] for d in sorted(days))
 
 
+CRON_FIELDS = (("minute", "分钟", "0–59"), ("hour", "小时", "0–23"), ("day", "日", "1–31"),
+               ("month", "月", "1–12"), ("day_of_week", "星期", "0–7（0 和 7 都是星期日）"))
+
+
 def make_cron(expr: str, tz: object = "UTC"):
     """A CronTrigger from a standard 5-field crontab string (minute hour day month weekday)."""
     from apscheduler.triggers.cron import CronTrigger
@@ -82,8 +86,16 @@ def make_cron(expr: str, tz: object = "UTC"):
         fields[4] = _standard_weekdays(fields[4])
         return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
                            day_of_week=fields[4], timezone=tz)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"cron 表达式 {expr!r} 无效：{exc}") from None
+    except (ValueError, TypeError):
+        # apscheduler's messages are English ("Error validating expression '25'"): name the field instead
+        written = expr.split()
+        for i, ((name, label, allowed), value) in enumerate(zip(CRON_FIELDS, fields, strict=True)):
+            try:
+                CronTrigger(**{name: value}, timezone=tz)
+            except (ValueError, TypeError):
+                raise ValueError(f"cron 表达式 {expr!r} 第 {i + 1} 段（{label}）{written[i]!r} 无效："
+                                 f"取值范围 {allowed}，可用 *、逗号列表、a-b 范围和 */n 间隔") from None
+        raise ValueError(f"cron 表达式 {expr!r} 无效（分 时 日 月 星期）") from None
 
 
 def check_cron(expr: str) -> None:
@@ -252,6 +264,8 @@ class CampaignConfig:
             raise ValueError("item: 商品名不能为空")
         if self.price < 0 or self.original_price < 0:
             raise ValueError("price: 价格不能为负数")
+        if self.original_price and self.price > self.original_price:
+            raise ValueError(f"price: 秒杀价 ¥{self.price:g} 高于原价 ¥{self.original_price:g}，请检查两个价格")
         if self.stock is not None and self.stock < 0:
             raise ValueError("stock: 库存不能为负数")
         if (self.start.tzinfo is None) != (self.end.tzinfo is None):
