@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 
 from bot.adapters.base import Adapter
-from bot.adapters.registry import build_adapters
+from bot.adapters.registry import build_adapters, platform_label
 from bot.config import Settings
 from bot.kernel.clock import Clock
 from bot.runtime import Bot
@@ -91,6 +91,7 @@ def create_app(
     app.middlewares.append(template_context)
     env.globals["role_labels"] = ROLE_LABELS
     env.globals["is_safe_url"] = is_safe_url
+    env.globals["platform_label"] = platform_label
     env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M:%S": _localtime(settings, v, fmt)
 
     nav: list[tuple[str, str, str]] = [("概览", "/", "moderator"), ("群聊模拟器", "/sim", "moderator")]
@@ -166,7 +167,12 @@ async def template_context(request: web.Request, handler) -> web.StreamResponse:
 async def _context(request: web.Request) -> dict:
     user = current_user(request)
     nav = [(label, path) for label, path, role in request.app[NAV_ITEMS] if has_role(user, role)]
+    store = request.app.get(STORE)
+    review_pending = 0
+    if user is not None and store is not None and has_role(user, "moderator"):
+        review_pending = await store.run(store.moderation.count_flags)
     return {
+        "review_pending": review_pending,
         "user": user,
         "nav": nav,
         "path": request.path,
