@@ -60,7 +60,7 @@ def cmd_preview(ctx: CliContext) -> int:
     now = now_utc()
     jobs = [j for j in _jobs(ctx) if j.status == "active"]
     rows = preview_rows(jobs, now, now + timedelta(days=days), settings.tz,
-                        known_chats(store.chats.list_chats(), settings))
+                        known_chats(store.chats.list_chats(), settings), notes=settings.adapters.send_notes())
 
     def text() -> str:
         if not rows:
@@ -71,6 +71,8 @@ def cmd_preview(ctx: CliContext) -> int:
                 "（无目标群：" + "、".join(r.get("missing", [])) + "）"
             label = KIND_LABELS.get(r["kind"], r["kind"])
             lines.append(f"{r['time']}  {r['job']}·{label}  → {chat}\n    {r['text']}")
+            if r.get("note"):
+                lines.append(f"    注意：{r['note']}")
         lines.append(f"共 {len(rows)} 条（未发送，仅预览）")
         return "\n".join(lines)
 

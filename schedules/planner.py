@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -135,8 +135,11 @@ def plan(job: Job, after: datetime, until: datetime, tz: ZoneInfo, chats: list[d
 
 
 def preview_rows(jobs: Iterable[Job], after: datetime, until: datetime, tz: ZoneInfo,
-                 chats: list[dict[str, Any]], limit: int = 10_000) -> list[dict[str, Any]]:
-    """One row per (occurrence, target chat), sorted by time: what `schedule preview` prints."""
+                 chats: list[dict[str, Any]], limit: int = 10_000,
+                 notes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per (occurrence, target chat), sorted by time: what `schedule preview` prints.
+    `notes` (per platform, from the adapters' settings) says what a target's platform limits."""
+    notes = notes or {}
     rows: list[dict[str, Any]] = []
     for job in jobs:
         for p in plan(job, after, until, tz, chats, limit):
@@ -148,7 +151,9 @@ def preview_rows(jobs: Iterable[Job], after: datetime, until: datetime, tz: Zone
                 rows.append({**base, "chat": None, "chat_name": "", "platform": None, "text": p.text,
                              "missing": p.missing})
             for t in p.targets:
-                rows.append({**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform,
-                             "text": p.text})
+                row = {**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform, "text": p.text}
+                if t.platform in notes:
+                    row["note"] = notes[t.platform]
+                rows.append(row)
     rows.sort(key=lambda r: (r["time"], r["job"], r["chat"] or ""))
     return rows

@@ -95,9 +95,11 @@ async def preview(request: web.Request) -> dict[str, Any]:
     groups: dict[tuple, dict[str, Any]] = {}
     for row in await sched.preview(days):
         key = (row["time"], row["job"], row["kind"], row["text"])
-        entry = groups.setdefault(key, {**row, "chats": []})
+        entry = groups.setdefault(key, {**row, "chats": [], "notes": []})
         if row["chat"]:
             entry["chats"].append(row["chat_name"] or row["chat"])
+        if row.get("note") and row["note"] not in entry["notes"]:
+            entry["notes"].append(row["note"])
     return {**COMMON, "days": days, "occurrences": list(groups.values())}
 
 
