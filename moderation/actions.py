@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.kernel.actions import KICK, MUTE, RECALL, SEND
-from bot.kernel.durations import format_duration
+from bot.kernel.durations import format_duration, parse_duration
 from moderation.config import ModerationSettings, parse_step
 
 ACTION_LABELS = {
@@ -61,6 +61,17 @@ def human_duration(seconds: float) -> str:
     if seconds and seconds % 3600 == 0:
         return f"{int(seconds // 3600)} 小时"
     return format_duration(seconds)
+
+
+def action_text(action: str) -> str:
+    """A stored action ("mute:86400s", "mute:1d", "kick", "strike") as a moderator reads it."""
+    name, _, duration = action.partition(":")
+    if name == "mute" and duration:
+        try:
+            return f"禁言 {human_duration(parse_duration(duration))}"
+        except ValueError:
+            return "禁言"
+    return ACTION_LABELS.get(name, name)
 
 
 def ladder_step(settings: ModerationSettings, active_strikes: int) -> tuple[str, float]:

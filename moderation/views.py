@@ -14,7 +14,9 @@ from markupsafe import Markup, escape
 
 from bot.web.auth import audit, current_user, flash, require_role
 from bot.web.keys import BOT, CLOCK, STORE
+from moderation.actions import action_text
 from moderation.review import ReviewQueue
+from moderation.rules import RULE_LABELS
 
 # one route table for all moderation pages; the lexicon/allowlist handlers live in views_lexicon
 from moderation.views_lexicon import categories, routes
@@ -55,6 +57,11 @@ def _actor(request: web.Request) -> str:
     return user["name"] if user else "?"
 
 
+def rule_text(rule: str) -> str:
+    """Which check matched, in words: a lexicon word, its pinyin, or one of the text rules."""
+    return {"word": "敏感词", "pinyin": "敏感词（拼音）"}.get(rule, RULE_LABELS.get(rule, rule))
+
+
 @routes.get("/moderation/review")
 @require_role("moderator")
 @aiohttp_jinja2.template("moderation/review_list.html")
@@ -77,7 +84,7 @@ async def review_list(request: web.Request) -> dict[str, Any]:
     facets = await store.run(store.moderation.flag_facets)
     pending = await store.run(store.moderation.count_flags, "pending")
     return {"flags": flags, "q": q, "status": status, "facets": facets, "pending": pending,
-            "status_labels": STATUS_LABELS}
+            "status_labels": STATUS_LABELS, "action_text": action_text}
 
 
 @routes.get("/moderation/review/{id:\\d+}")
@@ -102,7 +109,8 @@ async def review_detail(request: web.Request) -> dict[str, Any]:
     data = await store.run(gather)
     written = [flag["text"][h["start"]:h["end"]] for h in flag["hits"] if h.get("end", 0) > h.get("start", 0)]
     return {"flag": flag, "marked": highlight(flag["text"], flag["hits"]), "written": written,
-            "categories": categories(request), "status_labels": STATUS_LABELS, **data}
+            "categories": categories(request), "status_labels": STATUS_LABELS, "action_text": action_text,
+            "rule_text": rule_text, **data}
 
 
 async def _decide(request: web.Request, flag_id: int, decision: str, note: str = "") -> tuple[bool, str]:
