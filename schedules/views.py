@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.settings_loader import ConfigError
 from bot.store.base import parse_iso
+from bot.targets import unknown_targets
 from bot.web.auth import audit, flash, require_role
 from bot.web.keys import BOT
 from schedules.forms import (
@@ -178,6 +179,11 @@ async def _save(request: web.Request, kind: str, job: Job | None) -> web.StreamR
         raw = campaign_from_form(form) if kind == CAMPAIGN else post_from_form(form)
         if kind == CAMPAIGN:
             _refuse_past(raw, sched, creating=job is None)
+        if not form.get("targets_later"):
+            problems = unknown_targets(raw.get("groups") or [], raw.get("tags") or [], await sched.chats())
+            if problems:
+                field = next(iter(problems))
+                raise FormError(field, "；".join(problems.values()) + "。如果群稍后才会添加，请勾选“群稍后添加”")
         saved = await (sched.update(job.id, raw) if job else sched.create(kind, raw))
     except FormError as exc:
         return _form_error(request, kind, values, job, exc.message, exc.field)
