@@ -18,7 +18,7 @@ from bot.adapters.base import (
     PermanentSendError,
     TransientSendError,
 )
-from bot.kernel.actions import IMAGE, KICK, LINK_CARD, MUTE, PRIVATE, RECALL, SEND
+from bot.kernel.actions import IMAGE, KICK, LINK_CARD, MUTE, PRIVATE, RECALL, SEND, WHOLE_BAN
 from bot.kernel.events import ChatKind, Event, EventType
 
 PLATFORM = "sim"
@@ -26,7 +26,7 @@ PLATFORM = "sim"
 
 class SimAdapter(Adapter):
     name = PLATFORM
-    capabilities = frozenset({SEND, RECALL, MUTE, KICK, PRIVATE, LINK_CARD, IMAGE})
+    capabilities = frozenset({SEND, RECALL, MUTE, KICK, PRIVATE, LINK_CARD, IMAGE, WHOLE_BAN})
     idempotent_send = True
 
     def __init__(self) -> None:
@@ -90,6 +90,7 @@ class SimAdapter(Adapter):
             "mute": f"[系统] {who} 已被禁言 {int(action.get('seconds', 0)) // 60} 分钟",
             "unmute": f"[系统] {who} 已解除禁言",
             "kick": f"[系统] {who} 已被移出群聊",
+            "whole_ban": "[系统] 全员禁言已" + ("开启" if action.get("enable") else "关闭"),
         }
         if kind not in notices:
             from bot.adapters.base import ActionNotSupported
