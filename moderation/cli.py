@@ -58,6 +58,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", default=None)
     p.add_argument("--remove", action="store_true")
 
+    register_blacklist(sub)
+
+
+def register_blacklist(sub: argparse._SubParsersAction) -> None:
+    """`qunbot blacklist add|list|remove`: the brand-wide blacklist (黑名单)."""
+    parser = sub.add_parser("blacklist", help="brand-wide blacklist (黑名单)", parents=[common_parent(sub)])
+    nested = parser.add_subparsers(dest="blacklist_command", metavar="SUBCOMMAND")
+    nested.required = True
+    set_common_parent(nested, common_parent(sub))
+    p = add_command(nested, "add", cmd_blacklist_add, "加入黑名单：移出所有可移出的群，拒绝其入群申请", json_flag=True)
+    p.add_argument("ref", metavar="REF", help="成员标识 平台:用户ID，如 onebot:10001")
+    p.add_argument("--reason", required=True, help="拉黑原因")
+    add_command(nested, "list", cmd_blacklist_list, "列出黑名单", json_flag=True)
+    p = add_command(nested, "remove", cmd_blacklist_remove, "移出黑名单", json_flag=True)
+    p.add_argument("ref", metavar="REF")
+
 
 def cmd_import(ctx: CliContext) -> int:
     from moderation.evaluate import DOMAIN_ALLOW_CATEGORY, split_words
@@ -198,4 +214,49 @@ def cmd_moderator(ctx: CliContext) -> int:
     verb = "取消" if args.remove else "登记"
     ctx.emit({"platform": chat["platform"], "chat_id": chat["chat_id"], "member": args.member,
               "moderator": not args.remove}, f"已{verb} {args.member} 为群“{chat['name'] or chat['chat_id']}”的管理员")
+    return 0
+
+
+def _self_ids(ctx: CliContext) -> dict[str, str]:
+    onebot = getattr(ctx.settings.adapters, "onebot", None)
+    return {"onebot": onebot.self_id} if onebot is not None and onebot.self_id else {}
+
+
+def cmd_blacklist_add(ctx: CliContext) -> int:
+    from moderation.guard import BadRef, add_entry, staff_refs
+
+    store = ctx.store()
+    try:
+        added = add_entry(store, ctx.args.ref, ctx.args.reason, "cli",
+                          staff=staff_refs(store, ctx.settings.groups), self_ids=_self_ids(ctx))
+    except BadRef as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_FILE
+    ref = ctx.args.ref.strip()
+    groups = store.guard.member_groups(*ref.split(":", 1))
+    ctx.emit({"ref": ref, "added": added, "groups": groups},
+             f"已将 {ref} 加入黑名单；运行中的机器人将在几秒内把其移出 {len(groups)} 个群" if added
+             else f"{ref} 已在黑名单中")
+    return 0
+
+
+def cmd_blacklist_list(ctx: CliContext) -> int:
+    rows = ctx.store().guard.blacklist()
+    ctx.emit(rows, lambda: "\n".join(f"{r['ref']}\t{r['reason']}\t{r['by_user']}\t{r['created_at']}" for r in rows)
+             or "黑名单为空")
+    return 0
+
+
+def cmd_blacklist_remove(ctx: CliContext) -> int:
+    from moderation.guard import BadRef, remove_entry
+
+    try:
+        removed = remove_entry(ctx.store(), ctx.args.ref, "cli")
+    except BadRef as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_FILE
+    if not removed:
+        print(f"{ctx.args.ref} 不在黑名单中", file=sys.stderr)
+        return EXIT_BAD_FILE
+    ctx.emit({"ref": ctx.args.ref, "removed": True}, f"已将 {ctx.args.ref} 移出黑名单")
     return 0

@@ -150,3 +150,35 @@ def join_answer(req: dict[str, Any], approve: bool, reason: str = "") -> dict[st
     """The platform action answering a stored join request."""
     return {"action": "join_answer", "chat_id": req["chat_id"], "member_id": req["member_id"], "flag": req["flag"],
             "sub_type": req.get("sub_type") or "add", "approve": approve, "reason": reason}
+
+
+def staff_refs(store: Store, groups: Any) -> set[str]:
+    """Refs of the moderators the bot knows: declared in config and registered in the store,
+    plus console account names (an account named like a member id is staff too)."""
+    refs = {f"{g.platform}:{m}" for g in groups for m in g.moderators}
+    refs |= {f"{p}:{m}" for p, _c, m in store.moderation.moderators()}
+    return refs
+
+
+def add_entry(store: Store, ref: str, reason: str, actor: str, *, staff: set[str],
+              self_ids: dict[str, str]) -> bool:
+    """Validate and store a blacklist entry, with its audit row (CLI and console alike).
+    BadRef when refused; False when it was listed already."""
+    ref = ref.strip()
+    platform, user = check_blacklistable(store, ref, staff, self_ids)
+    if store.accounts.get_user(user) is not None:
+        raise BadRef(ERR_STAFF.format(ref=ref))
+    if not reason.strip():
+        raise BadRef("请填写拉黑原因")
+    added = store.guard.blacklist_add(f"{platform}:{user}", reason.strip(), actor)
+    if added:
+        store.accounts.audit(actor, "blacklist.add", f"{platform}:{user}", {"reason": reason.strip()})
+    return added
+
+
+def remove_entry(store: Store, ref: str, actor: str) -> bool:
+    platform, user = parse_ref(ref)
+    removed = store.guard.blacklist_remove(f"{platform}:{user}")
+    if removed:
+        store.accounts.audit(actor, "blacklist.remove", f"{platform}:{user}", {})
+    return removed

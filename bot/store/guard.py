@@ -195,6 +195,9 @@ class GuardRepo(Repo):
             conn.execute("UPDATE moderation_strikes SET revoked = 1 WHERE id = ?", (strike_id,))
             return dict(zip([c[0] for c in cur.description], row, strict=True))
 
+    def get_strike(self, strike_id: int) -> dict[str, Any] | None:
+        return self.query_one("SELECT * FROM moderation_strikes WHERE id = ?", (strike_id,))
+
     # -- account scopes ----------------------------------------------------------------------
 
     def set_scope(self, username: str, groups: list[str], tags: list[str]) -> None:
