@@ -58,6 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", default=None)
     p.add_argument("--remove", action="store_true")
 
+    p = add_command(nested, "scope", cmd_scope,
+                    "限定审核员/运营账号只管理某些群或标签（不带 --group/--tag 即取消限定）", json_flag=True)
+    p.add_argument("user", help="控制台账号名")
+    p.add_argument("--group", action="append", default=[], help="群 ID 或群名（可重复）")
+    p.add_argument("--tag", action="append", default=[], help="群标签（可重复）")
+
     register_blacklist(sub)
 
 
@@ -259,4 +265,22 @@ def cmd_blacklist_remove(ctx: CliContext) -> int:
         print(f"{ctx.args.ref} 不在黑名单中", file=sys.stderr)
         return EXIT_BAD_FILE
     ctx.emit({"ref": ctx.args.ref, "removed": True}, f"已将 {ctx.args.ref} 移出黑名单")
+    return 0
+
+
+def cmd_scope(ctx: CliContext) -> int:
+    args = ctx.args
+    store = ctx.store()
+    user = store.accounts.get_user(args.user)
+    if user is None:
+        print(f"没有名为“{args.user}”的控制台账号", file=sys.stderr)
+        return EXIT_BAD_FILE
+    if user["role"] == "admin" and (args.group or args.tag):
+        print("管理员账号不能限定范围（管理员管理账号和全局设置）", file=sys.stderr)
+        return EXIT_BAD_FILE
+    store.guard.set_scope(args.user, args.group, args.tag)
+    store.accounts.audit("cli", "accounts.scope", args.user, {"groups": args.group, "tags": args.tag})
+    shown = "、".join(args.group + [f"标签 {t}" for t in args.tag])
+    ctx.emit({"user": args.user, "groups": args.group, "tags": args.tag},
+             f"账号 {args.user} 现在只管理：{shown}" if shown else f"账号 {args.user} 不再限定范围")
     return 0

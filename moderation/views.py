@@ -83,11 +83,12 @@ async def review_list(request: web.Request) -> dict[str, Any]:
         flags = [f for f in flags if in_scope(request, f["platform"], f["chat_id"])][:200]
     for f in flags:
         f["marked"] = highlight(f["text"], f["hits"])
-    facets = await store.run(store.moderation.flag_facets)
+    facets: dict[str, Any] = await store.run(store.moderation.flag_facets)
     pending = await store.run(store.moderation.count_flags, "pending")
     if scope is not None:  # only the groups in scope, counted from what the account may see
-        facets["chats"] = [c for c in facets["chats"] if scope.covers(c["chat_id"], c["chat_name"])
-                           or any(f["chat_id"] == c["chat_id"] for f in flags)]
+        visible = {f["chat_id"] for f in flags}
+        facets["chats"] = [c for c in facets["chats"]
+                           if c["chat_id"] in visible or scope.covers(c["chat_id"], c["chat_name"])]
         pending = sum(f["status"] == "pending" for f in flags)
     return {"flags": flags, "q": q, "status": status, "facets": facets, "pending": pending,
             "status_labels": STATUS_LABELS}

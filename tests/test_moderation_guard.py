@@ -271,7 +271,7 @@ async def test_new_member_image_is_held_during_probation(aiohttp_client, tmp_pat
 
 async def test_entry_mute_is_lifted_by_the_confirmation_phrase(aiohttp_client, tmp_path):
     policy = {"groups": ["123456"], "entry_mute": "3d", "confirm_phrase": "我已阅读群规"}
-    client, onebot = await start(aiohttp_client, tmp_path, [policy])
+    _client, onebot = await start(aiohttp_client, tmp_path, [policy])
     await onebot.ws.send_json(payload("v11_group_increase", user_id=20009))
     await wait_until(lambda: onebot.named("set_group_ban"))
     assert onebot.named("set_group_ban")[0] == {"group_id": 123456, "user_id": 20009, "duration": 3 * 86400}
