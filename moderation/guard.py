@@ -97,7 +97,9 @@ class Blacklist:
             return
         initial = self.version < 0
         new = await store.run(self.load)
-        for ref in sorted(new):
+        # at start-up every entry is enforced again: one added while the bot was down is new to
+        # it, and the ledger keeps the removals already done from being repeated
+        for ref in sorted(self.refs if initial else new):
             await self.enforce(ref, actor=self.refs[ref].get("by_user") or "cli", initial=initial)
 
     async def enforce(self, ref: str, actor: str, initial: bool = False) -> dict[str, Any]:

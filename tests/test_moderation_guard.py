@@ -304,3 +304,15 @@ async def test_curfew_turns_whole_ban_on_once_per_edge_across_restarts(aiohttp_c
     assert onebot.named("set_group_whole_ban") == [{"group_id": 123456, "enable": True}] or \
         onebot.named("set_group_whole_ban") == [{"group_id": 123456, "enable": False}]
     await onebot.close()
+
+
+async def test_blacklist_entry_added_while_the_bot_was_down_is_enforced_at_start(aiohttp_client, tmp_path):
+    settings = settings_for(tmp_path)
+    with Store(settings.database_path) as store:
+        store.chats.upsert_chat("onebot", "777", name="老群")
+        store.chats.upsert_member("onebot", "777", "20011", "老用户")
+        store.guard.blacklist_add("onebot:20011", "离线时拉黑", "cli")
+    client, onebot = await start(aiohttp_client, tmp_path)
+    await wait_until(lambda: onebot.named("set_group_kick"))
+    assert onebot.named("set_group_kick") == [{"group_id": 777, "user_id": 20011, "reject_add_request": False}]
+    await onebot.close()
