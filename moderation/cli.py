@@ -64,6 +64,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--group", action="append", default=[], help="群 ID 或群名（可重复）")
     p.add_argument("--tag", action="append", default=[], help="群标签（可重复）")
 
+    p = add_command(nested, "unmute", cmd_unmute, "解除禁言（运行中的机器人几秒内在平台上解除）", json_flag=True)
+    p.add_argument("ref", metavar="REF", help="成员标识 平台:用户ID")
+    p.add_argument("--group", required=True, help="群 ID 或群名")
+
     register_blacklist(sub)
 
 
@@ -283,4 +287,29 @@ def cmd_scope(ctx: CliContext) -> int:
     shown = "、".join(args.group + [f"标签 {t}" for t in args.tag])
     ctx.emit({"user": args.user, "groups": args.group, "tags": args.tag},
              f"账号 {args.user} 现在只管理：{shown}" if shown else f"账号 {args.user} 不再限定范围")
+    return 0
+
+
+def cmd_unmute(ctx: CliContext) -> int:
+    from moderation.guard import BadRef, parse_ref
+
+    try:
+        platform, user = parse_ref(ctx.args.ref)
+    except BadRef as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_FILE
+    store = ctx.store()
+    chat = store.chats.find_chat(ctx.args.group, platform)
+    if chat is None:
+        print(f"找不到群“{ctx.args.group}”", file=sys.stderr)
+        return EXIT_BAD_FILE
+    from bot.cli import now_utc
+
+    ids = store.guard.lift_mute_from_cli(platform, chat["chat_id"], user, now_utc())
+    if not ids:
+        print(f"{ctx.args.ref} 在群“{chat['name'] or chat['chat_id']}”没有进行中的禁言", file=sys.stderr)
+        return EXIT_BAD_FILE
+    store.accounts.audit("cli", "moderation.unmute", f"{platform}:{chat['chat_id']}:{user}", {"mutes": ids})
+    ctx.emit({"ref": ctx.args.ref, "chat_id": chat["chat_id"], "mutes": ids},
+             f"已解除 {ctx.args.ref} 的禁言；运行中的机器人将在几秒内在平台上解除")
     return 0

@@ -11,9 +11,11 @@ entry and the group, so it happens once, across restarts and repeated enforcemen
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.actions import ACTION_KIND, JOIN_ANSWER, KICK, LABELS
+from bot.kernel.actions import MUTE as UNMUTE_CAP
 from bot.kernel.priorities import ACTION_PRIORITY
 from bot.store.outbound import OutboundItem
 
@@ -91,16 +93,31 @@ class Blacklist:
         row = self.refs.get(ref)
         return (row or {}).get("reason", "")
 
-    async def reload_if_changed(self) -> None:
+    async def reload_if_changed(self) -> bool:
+        """Pick up changes made by another process (the CLI); True when there were some."""
         store = self.services.store
         if await store.run(store.guard.version) == self.version:
-            return
+            return False
         initial = self.version < 0
         new = await store.run(self.load)
         # at start-up every entry is enforced again: one added while the bot was down is new to
         # it, and the ledger keeps the removals already done from being repeated
         for ref in sorted(self.refs if initial else new):
             await self.enforce(ref, actor=self.refs[ref].get("by_user") or "cli", initial=initial)
+        return True
+
+    async def apply_cli_unmutes(self) -> int:
+        """Unmute on the platform what `qunbot moderation unmute` lifted (one outbox row per mute)."""
+        store = self.services.store
+        if self.services.submit is None:
+            return 0
+        since = self.services.clock.now() - timedelta(days=1)
+        rows = await store.run(store.guard.cli_lifts, since)
+        items = [action_row(r["platform"], {"action": "unmute", "chat_id": r["chat_id"], "member_id": r["member_id"],
+                                            "member_name": r["member_name"], "actor": "cli"},
+                            source=f"unmute:{r['id']}", occurrence="unmute")
+                 for r in rows if UNMUTE_CAP in self.services.capabilities(r["platform"])]
+        return len(await self.services.submit(items)) if items else 0
 
     async def enforce(self, ref: str, actor: str, initial: bool = False) -> dict[str, Any]:
         """Remove the member from every group where the adapter can, refuse their pending

@@ -122,7 +122,8 @@ class ModerationStage:
         curfew = CurfewClock(self.services, self.gate.policies)
         while True:
             try:
-                await self.gate.blacklist.reload_if_changed()
+                if await self.gate.blacklist.reload_if_changed():
+                    await self.gate.blacklist.apply_cli_unmutes()
                 await curfew.tick()
             except asyncio.CancelledError:
                 raise

@@ -129,7 +129,7 @@ async def test_held_join_request_is_answered_from_the_console_queue(aiohttp_clie
 
 # -- blacklist --------------------------------------------------------------------------------
 
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(tmp_path: Path, *args: str, command: str = "blacklist") -> subprocess.CompletedProcess[str]:
     """The real `qunbot` in another process, on the running bot's database."""
     config = tmp_path / "cli.toml"
     if not config.exists():
@@ -138,7 +138,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           f'platform = "onebot"\nmoderators = ["20099"]\n'
                           f'[adapters.onebot]\nenabled = true\nself_id = "10001"\naccess_token = "x"\n',
                           encoding="utf-8")
-    return subprocess.run([sys.executable, "-m", "bot", "blacklist", *args, "--config", str(config)],
+    return subprocess.run([sys.executable, "-m", "bot", *command.split(), *args, "--config", str(config)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
@@ -312,7 +312,26 @@ async def test_blacklist_entry_added_while_the_bot_was_down_is_enforced_at_start
         store.chats.upsert_chat("onebot", "777", name="老群")
         store.chats.upsert_member("onebot", "777", "20011", "老用户")
         store.guard.blacklist_add("onebot:20011", "离线时拉黑", "cli")
-    client, onebot = await start(aiohttp_client, tmp_path)
+    _client, onebot = await start(aiohttp_client, tmp_path)
     await wait_until(lambda: onebot.named("set_group_kick"))
     assert onebot.named("set_group_kick") == [{"group_id": 777, "user_id": 20011, "reject_add_request": False}]
     await onebot.close()
+
+
+async def test_unmute_from_the_cli_reaches_the_platform_through_the_running_bot(aiohttp_client, tmp_path):
+    client, onebot = await start(aiohttp_client, tmp_path)
+    store = client.app[STORE]
+    bot = client.app[BOT]
+    await bot.perform("onebot", {"action": "mute", "chat_id": "123456", "member_id": "20013", "seconds": 7 * 86400,
+                                 "member_name": "成员20013", "reason": "测试"})
+    await wait_until(lambda: store.guard.active_mutes(bot.clock.now()))
+    done = await asyncio.to_thread(cli, tmp_path, "unmute", "onebot:20013", "--group", "123456",
+                                   command="moderation")
+    assert done.returncode == 0, done.stderr
+    await wait_until(lambda: len(onebot.named("set_group_ban")) == 2)
+    assert onebot.named("set_group_ban")[1] == {"group_id": 123456, "user_id": 20013, "duration": 0}
+    assert not store.guard.active_mutes(bot.clock.now())
+    assert any(e["action"] == "moderation.unmute" and e["actor"] == "cli" for e in store.accounts.audit_entries())
+    again = await asyncio.to_thread(cli, tmp_path, "unmute", "onebot:20013", "--group", "123456",
+                                    command="moderation")
+    assert again.returncode == 2 and "没有进行中的禁言" in again.stderr

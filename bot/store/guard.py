@@ -173,6 +173,21 @@ class GuardRepo(Repo):
                 "UPDATE mutes SET lifted_at = ?, lifted_by = ? WHERE platform = ? AND chat_id = ? AND member_id = ?"
                 " AND lifted_at IS NULL", (iso(at), by, platform, chat_id, member_id)).rowcount
 
+    def lift_mute_from_cli(self, platform: str, chat_id: str, member_id: str, at: datetime) -> list[int]:
+        """Lift the open mutes for the running bot to undo on the platform (`cli_lifts`); their ids."""
+        with self.tx() as conn:
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM mutes WHERE platform = ? AND chat_id = ? AND member_id = ? AND lifted_at IS NULL"
+                " AND until > ?", (platform, chat_id, member_id, iso(at)))]
+            conn.executemany("UPDATE mutes SET lifted_at = ?, lifted_by = 'cli' WHERE id = ?",
+                             [(iso(at), i) for i in ids])
+            self._bump(conn)
+            return ids
+
+    def cli_lifts(self, since: datetime) -> list[dict[str, Any]]:
+        """Mutes the CLI lifted since `since` (the bot unmutes each once, keyed by the mute's id)."""
+        return self.query("SELECT * FROM mutes WHERE lifted_by = 'cli' AND lifted_at > ?", (iso(since),))
+
     @reads
     def active_mutes(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
         return self.query(
