@@ -10,10 +10,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.kernel.actions import JOIN_ANSWER, MUTE, RECALL
+from bot.kernel.actions import JOIN_ANSWER, KICK, MUTE, RECALL
 from bot.kernel.events import Decision, Event, EventType, pass_
-from moderation.actions import human_duration, plan
-from moderation.guard import Blacklist, join_answer
+from moderation.actions import human_duration
+from moderation.guard import NO_KICK, Blacklist, join_answer
 from moderation.joins import judge
 from moderation.policy import PolicySettings, policy_for
 
@@ -75,14 +75,7 @@ class MemberGate:
         ref = f"{event.platform}:{event.sender_id}"
         caps = self.services.capabilities(event.platform)
         if ref in self.blacklist:
-            p = plan("kick", self.settings, caps, chat_id=event.chat_id, member_id=event.sender_id, message_id=None,
-                     message_uid=event.uid, member_name=event.sender_name)
-            why = self.blacklist.reason(ref)
-            reason = f"黑名单成员入群{('（' + why + '）') if why else ''}，处理：{p.summary()}"
-            if p.degraded:
-                reason += "（" + "；".join(d["reason"] for d in p.degraded) + "）"
-            return Decision(stage="moderation", outcome="blocked", reason=reason, stop=True, actions=p.actions,
-                            detail={"blacklisted": ref, "degraded": p.degraded})
+            return self._remove_listed(event, "入群")
         policy = self.policy(event, ctx)
         if policy is None or not float(policy.entry_mute) or not policy.confirm_phrase:
             return pass_("moderation")
@@ -145,17 +138,31 @@ class MemberGate:
                         actions=actions)
 
     def blacklisted_message(self, event: Event) -> Decision | None:
-        ref = f"{event.platform}:{event.sender_id}"
-        if ref not in self.blacklist:
+        if f"{event.platform}:{event.sender_id}" not in self.blacklist:
             return None
-        p = plan("kick", self.settings, self.services.capabilities(event.platform), chat_id=event.chat_id,
-                 member_id=event.sender_id, message_id=event.message_id, message_uid=event.uid,
-                 member_name=event.sender_name)
-        reason = f"黑名单成员发言，处理：{p.summary()}"
-        if p.degraded:
-            reason += "（" + "；".join(d["reason"] for d in p.degraded) + "）"
-        return Decision(stage="moderation", outcome="blocked", reason=reason, stop=True, actions=p.actions,
-                        detail={"blacklisted": ref, "degraded": p.degraded})
+        return self._remove_listed(event, "发言")
+
+    def _remove_listed(self, event: Event, what: str) -> Decision:
+        """Remove a blacklisted member (and recall what they wrote); where the adapter cannot
+        remove, say so and hold the message for a human instead of pretending."""
+        ref = f"{event.platform}:{event.sender_id}"
+        caps = self.services.capabilities(event.platform)
+        why = self.blacklist.reason(ref)
+        head = f"黑名单成员{what}{('（' + why + '）') if why else ''}"
+        message = event.message_id if event.type is EventType.MESSAGE else None
+        actions: list[dict[str, Any]] = []
+        if message and RECALL in caps:
+            actions.append({"action": "recall", "chat_id": event.chat_id, "message_id": message,
+                            "member_id": event.sender_id, "message_uid": event.uid, "member_name": event.sender_name})
+        if KICK in caps:
+            actions.append({"action": "kick", "chat_id": event.chat_id, "member_id": event.sender_id,
+                            "member_name": event.sender_name, "message_uid": event.uid, "reason": head})
+            done = ("撤回并" if len(actions) == 2 else "") + "移出群聊"
+            return Decision(stage="moderation", outcome="blocked", reason=f"{head}，处理：{done}", stop=True,
+                            actions=actions, detail={"blacklisted": ref})
+        done = "平台不支持移出群聊，请在客户端手动移出" + ("；消息已撤回" if actions else "")
+        return Decision(stage="moderation", outcome="held" if message else "flagged", reason=f"{head}，{done}",
+                        stop=True, actions=actions, detail={"blacklisted": ref, "degraded": [NO_KICK]})
 
     def probation(self, event: Event, ctx: Context, policy: PolicySettings | None, joined: datetime | None,
                   has_link: bool) -> Decision | None:

@@ -94,3 +94,26 @@ def test_a_policy_without_groups_or_tags_is_a_config_error(tmp_path):
         settings_from_dict({"moderation": {"policies": [{"tags": ["a"], "curfew": ["25:00-08:00"]}]}},
                            tmp_path / "c.toml")
     assert "curfew[0]" in str(err.value) and "HH:MM-HH:MM" in str(err.value)
+
+
+async def test_blacklisted_member_on_a_platform_without_kick_is_explained_not_faked(tmp_path):
+    h = Harness(tmp_path, caps=frozenset({"send"}))  # like WeCom / 公众号
+    h.store.guard.blacklist_add("sim:bad", "诈骗", "admin")
+    h.stage.gate.blacklist.load()
+    joined = await h.send("", sender="bad", type=EventType.MEMBER_JOIN)
+    assert joined.actions == [] and "平台不支持移出群聊，请在客户端手动移出" in joined.decisions[-1].reason
+    spoke = await h.send("加我", sender="bad")
+    assert spoke.status == "held" and spoke.actions == []
+    assert "黑名单成员发言（诈骗）" in spoke.decisions[-1].reason
+    h.store.close()
+
+
+async def test_blacklisted_member_joining_is_removed_where_the_platform_can(tmp_path):
+    h = Harness(tmp_path)
+    h.store.guard.blacklist_add("sim:bad", "诈骗", "admin")
+    h.stage.gate.blacklist.load()
+    joined = await h.send("", sender="bad", type=EventType.MEMBER_JOIN)
+    assert [a["action"] for a in joined.actions] == ["kick"]
+    spoke = await h.send("加我", sender="bad")
+    assert [a["action"] for a in spoke.actions] == ["recall", "kick"] and spoke.status == "blocked"
+    h.store.close()
