@@ -30,6 +30,7 @@ NAV: list[tuple[str, str, str]] = [
     ("禁言名单", "/moderation/muted", "moderator"),
     ("黑名单", "/moderation/blacklist", "moderator"),
     ("入群申请", "/moderation/joins", "moderator"),
+    ("账号管理范围", "/moderation/scopes", "admin"),
 ]
 AGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400}
 STATUS_LABELS = {"pending": "待审核", "approved": "已放行", "confirmed": "已确认违规", "applied": "已自动处理"}

@@ -265,4 +265,43 @@ async def joins_decide(request: web.Request) -> web.Response:
     raise web.HTTPFound("/moderation/joins")
 
 
+# -- account scopes (admin) ---------------------------------------------------------------------
+
+@routes.get("/moderation/scopes")
+@require_role("admin")
+@aiohttp_jinja2.template("moderation/scopes.html")
+async def scopes_page(request: web.Request) -> dict[str, Any]:
+    store = request.app[STORE]
+
+    def gather() -> list[dict[str, Any]]:
+        users = [u for u in store.accounts.list_users() if u["role"] != "admin"]
+        for u in users:
+            groups, tags = store.guard.scope(u["name"]) or ([], [])
+            u["groups"], u["tags"] = "，".join(groups), "，".join(tags)
+        return users
+
+    return {"users": await store.run(gather)}
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.replace("，", ",").split(",") if v.strip()]
+
+
+@routes.post("/moderation/scopes")
+@require_role("admin")
+async def scopes_save(request: web.Request) -> web.Response:
+    form = await request.post()
+    store = request.app[STORE]
+    name = str(form.get("user", ""))
+    user = await store.run(store.accounts.get_user, name)
+    if user is None or user["role"] == "admin":
+        flash(request, "只能限定审核员或运营账号的范围", "error")
+        raise web.HTTPFound("/moderation/scopes")
+    groups, tags = _split(str(form.get("groups", ""))), _split(str(form.get("tags", "")))
+    await store.run(store.guard.set_scope, name, groups, tags)
+    await audit(request, "accounts.scope", name, {"groups": groups, "tags": tags})
+    flash(request, f"账号 {name} 的管理范围已更新" if groups or tags else f"账号 {name} 不再限定范围")
+    raise web.HTTPFound("/moderation/scopes")
+
+
 __all__ = ["human_duration", "parse_ref", "remaining"]

@@ -211,3 +211,20 @@ async def test_scoped_accounts_reach_only_scoped_routes_and_only_their_groups(cl
     assert resp.status == 302
     nav = await (await client.get("/moderation/review")).text()
     assert "/moderation/blacklist" not in nav and "/groups" not in nav
+
+
+async def test_admin_sets_a_scope_in_the_console_and_it_applies_at_once(client):
+    store = client.app[STORE]
+    csrf = await login(client)
+    from tests.conftest import add_user
+
+    add_user(store, "shop_mod", "moderator")
+    resp = await client.post("/moderation/scopes", data={"csrf_token": csrf, "user": "shop_mod",
+                                                         "groups": "售后1群，售后2群", "tags": ""})
+    assert "管理范围已更新" in await resp.text()
+    assert store.guard.scope("shop_mod") == (["售后1群", "售后2群"], [])
+    refused = await client.post("/moderation/scopes", data={"csrf_token": csrf, "user": "admin", "groups": "x"})
+    assert "只能限定审核员或运营账号" in await refused.text()
+    client.session.cookie_jar.clear()
+    await login(client, name="shop_mod", role="moderator")
+    assert (await client.get("/moderation/lexicon", allow_redirects=False)).status == 403
