@@ -195,4 +195,4 @@ def join_window(gate: MemberGate, new_member_window: float) -> timedelta:
     return timedelta(seconds=max(new_member_window, gate.longest_probation))
 
 
-__all__ = ["ENTRY_MUTE_REASON", "EventType", "MemberGate", "join_window"]
+__all__ = ["ENTRY_MUTE_REASON", "MemberGate", "join_window"]

@@ -14,8 +14,7 @@ from aiohttp import web
 
 from bot.web.auth import audit, check_scope, current_user, flash, in_scope, require_role, scope_of
 from bot.web.keys import ADAPTERS, BOT, SETTINGS, STORE
-from moderation.actions import human_duration
-from moderation.guard import BadRef, add_entry, join_answer, parse_ref, remove_entry, staff_refs
+from moderation.guard import BadRef, add_entry, join_answer, remove_entry, staff_refs
 from moderation.views_lexicon import routes
 
 JOIN_STATUS = {"pending": "待审核", "approved": "已同意", "refused": "已拒绝"}
@@ -304,4 +303,4 @@ async def scopes_save(request: web.Request) -> web.Response:
     raise web.HTTPFound("/moderation/scopes")
 
 
-__all__ = ["human_duration", "parse_ref", "remaining"]
+__all__ = ["remaining"]
