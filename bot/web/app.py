@@ -23,6 +23,7 @@ from bot.web import core_views, dashboard, simulator
 from bot.web.auth import (
     FLASH_IN,
     ROLE_LABELS,
+    SCOPED_NAV,
     LoginGuard,
     csrf_field,
     csrf_token,
@@ -166,6 +167,8 @@ async def template_context(request: web.Request, handler) -> web.StreamResponse:
 async def _context(request: web.Request) -> dict:
     user = current_user(request)
     nav = [(label, path) for label, path, role in request.app[NAV_ITEMS] if has_role(user, role)]
+    if user is not None and user.get("scope") is not None:
+        nav = [(label, path) for label, path in nav if path in SCOPED_NAV]
     return {
         "user": user,
         "nav": nav,
