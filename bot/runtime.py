@@ -39,6 +39,8 @@ log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
 # how long Bot.perform waits for a platform action's outcome before saying "not confirmed"
 ACTION_WAIT_SECONDS = 15.0
+# events that change a chat's member list (a join request does not: the person is not in yet)
+MEMBERSHIP = (EventType.MEMBER_JOIN, EventType.MEMBER_LEAVE)
 
 
 class Bot:
@@ -60,7 +62,7 @@ class Bot:
         self.services.defer_write = self.recorder.defer
         self.services.defer_row = self.recorder.defer_row
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
-        self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
+        self.outbox.outcomes.hook = audit_outcomes(store, self.recorder, self.clock.now)
         self.services.submit_nowait = self.outbox.submit_nowait
         self.deduper = Deduper()
         # uid -> its recorder commit, while an accepted message is not yet durable
@@ -90,6 +92,7 @@ class Bot:
             asyncio.Queue(maxsize=queue_size) for _ in range(workers)
         ]
         self._workers: list[asyncio.Task] = []
+        self._guard_task: asyncio.Task | None = None
         self._started = False
         self.handled = 0
         self.durable_timeout = 5.0
@@ -146,6 +149,8 @@ class Bot:
         await self._recover()
         await self.scheduler.start()
         self.daily_summary.start()
+        # blacklist changes from the CLI, curfew edges (moderation/curfew.py)
+        self._guard_task = asyncio.create_task(self.moderation_stage.background(), name="moderation-background")
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
         # objects; without this every full collection walks them all (100+ ms pauses).
@@ -170,6 +175,9 @@ class Bot:
         """Finish queued messages, flush records, stop the outbox and adapters."""
         await self.scheduler.stop()
         await self.daily_summary.stop()
+        if self._guard_task is not None:
+            self._guard_task.cancel()
+            await asyncio.gather(self._guard_task, return_exceptions=True)
         # events still being taken in (a socket's reader hands them over in the background)
         # are queued before the queues are drained, not recorded and left for the next start
         try:
@@ -219,7 +227,7 @@ class Bot:
                 self._no_submits.set()
 
     async def _intake(self, event: Event) -> str:
-        if event.type is not EventType.MESSAGE:
+        if event.type in MEMBERSHIP:
             await self._membership_in_time(event)
         ctx = self.make_context(event)
         intake = await self.pipeline.run(event, ctx, end=self._intake_end)
@@ -292,7 +300,7 @@ class Bot:
         """Run one event through the pipeline (or the rest of it, after `submit`'s intake),
         record the decisions, send replies, do actions."""
         if ctx is None:
-            if event.type is not EventType.MESSAGE:
+            if event.type in MEMBERSHIP:
                 await self._track_membership(event)
             ctx = self.make_context(event)
             outcome = await self.pipeline.run(event, ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.kernel.durations import Duration, parse_duration
+from moderation.policy import PolicySettings
 
 # Actions a word or rule may ask for, weakest first (the strongest hit of a message wins).
 ACTIONS = ("allow", "review", "recall", "warn", "strike", "mute", "kick")
@@ -171,6 +172,9 @@ class ModerationSettings:
     answer_approved_within: Duration = Duration(600)
     normalize: NormalizeSettings = field(default_factory=NormalizeSettings)
     rules: RuleSettings = field(default_factory=RuleSettings)
+    # per-group / per-tag overrides and member rules (probation, join requests, curfew); the
+    # first policy covering a group applies there (docs/moderation.md)
+    policies: list[PolicySettings] = field(default_factory=list)
 
     def validate(self) -> None:
         try:

@@ -23,12 +23,15 @@ from bot.web import core_views, dashboard, simulator
 from bot.web.auth import (
     FLASH_IN,
     ROLE_LABELS,
+    SCOPED_NAV,
     LoginGuard,
     csrf_field,
     csrf_token,
     current_user,
     has_role,
+    in_scope,
     is_platform_callback,
+    scope_of,
     session_middleware,
 )
 from bot.web.keys import (
@@ -167,10 +170,12 @@ async def template_context(request: web.Request, handler) -> web.StreamResponse:
 async def _context(request: web.Request) -> dict:
     user = current_user(request)
     nav = [(label, path) for label, path, role in request.app[NAV_ITEMS] if has_role(user, role)]
+    if user is not None and user.get("scope") is not None:
+        nav = [(label, path) for label, path in nav if path in SCOPED_NAV]
     store = request.app.get(STORE)
     review_pending = 0
     if user is not None and store is not None and has_role(user, "moderator"):
-        review_pending = await store.run(store.moderation.count_flags)
+        review_pending = await _pending_reviews(request, store)
     return {
         "review_pending": review_pending,
         "user": user,
@@ -182,6 +187,14 @@ async def _context(request: web.Request) -> dict:
         "flashes": request.get(FLASH_IN, []),
         "has_role": lambda role: has_role(user, role),
     }
+
+
+async def _pending_reviews(request: web.Request, store: Store) -> int:
+    """Flags waiting for review that this account may act on (its scope's groups only)."""
+    if scope_of(request) is None:
+        return await store.run(store.moderation.count_flags)
+    flags = await store.run(lambda: store.moderation.list_flags(status="pending", limit=5000))
+    return sum(1 for f in flags if in_scope(request, f["platform"], f["chat_id"]))
 
 
 def _localtime(settings: Settings, value, fmt: str) -> str:
