@@ -69,6 +69,12 @@ def human_duration(seconds: float) -> str:
     return " ".join(parts) or ("不到 1 分钟" if total else "0 分钟")
 
 
+def notice_text(settings: ModerationSettings, category: str, *, name: str, reason: str, action: str) -> str:
+    """The warning the group reads: the category's own sentence, or warn_text."""
+    template = settings.notices.get(category) or settings.warn_text
+    return template.format(name=name, reason=reason, action=action)
+
+
 def action_text(action: str) -> str:
     """A stored action ("mute:86400s", "mute:1d", "kick", "strike") as a moderator reads it."""
     name, _, duration = action.partition(":")

@@ -18,6 +18,19 @@ DEFAULT_CATEGORY_ACTIONS = {
 }
 
 
+# What the group reads when a member's message is dealt with, per category: a sentence a person
+# would write, not "您的消息因竞品已被处理".
+DEFAULT_NOTICES = {
+    "政治": "@{name} 本群不讨论时政话题，您的消息已{action}。",
+    "色情": "@{name} 请勿发送低俗内容，您的消息已{action}。",
+    "赌博": "@{name} 本群禁止赌博相关内容，您的消息已{action}。",
+    "广告": "@{name} 本群不允许发广告或拉人，您的消息已{action}。",
+    "违法": "@{name} 您的消息涉及违法内容，已{action}。",
+    "辱骂": "@{name} 请文明交流，您的消息已{action}。",
+    "竞品": "@{name} 本群不讨论其他平台的商品，您的消息已{action}。",
+}
+
+
 def check_action(value: str, key: str) -> None:
     if value not in ACTION_RANK:
         raise ValueError(f"{key}: 未知的处理方式 {value!r}（可用：{'、'.join(ACTIONS)}）")
@@ -164,8 +177,11 @@ class ModerationSettings:
     strike_expiry: Duration = Duration(30 * 86400)
     # how long a "mute" action mutes (words/rules asking for mute; /mute without a time)
     mute_duration: Duration = Duration(86400)
-    # warning posted in the group; may use {name} (the member), {reason} and {action}
-    warn_text: str = "@{name} 您的消息因{reason}已被处理，请遵守群规。"
+    # warning posted in the group when no `notices` entry fits; may use {name} (the member),
+    # {reason} (what matched, e.g. 微信号) and {action} (what was done, e.g. 撤回并警告)
+    warn_text: str = "@{name} 您的消息（{reason}）不符合群规，已{action}。"
+    # the warning per lexicon category, same placeholders; a category not listed uses warn_text
+    notices: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NOTICES))
     # tell the group's moderators privately when a message is held or a member is removed
     notify_moderators: bool = True
     # a held message approved this soon gets the keyword/FAQ answer it was held from ("0": never)
@@ -177,10 +193,11 @@ class ModerationSettings:
     policies: list[PolicySettings] = field(default_factory=list)
 
     def validate(self) -> None:
-        try:
-            self.warn_text.format(name="成员", reason="广告", action="警告")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"warn_text: 只能使用 {{name}}、{{reason}} 和 {{action}} 占位符（{exc}）") from None
+        for key, text in [("warn_text", self.warn_text), *((f"notices.{c}", t) for c, t in self.notices.items())]:
+            try:
+                text.format(name="成员", reason="广告", action="警告")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"{key}: 只能使用 {{name}}、{{reason}} 和 {{action}} 占位符（{exc}）") from None
         for category, action in self.categories.items():
             check_action(action, f"categories.{category}")
         if not self.ladder:

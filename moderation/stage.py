@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot.kernel.events import Decision, Event, EventType, Reply, pass_
 from bot.kernel.pipeline import Context
 from bot.store.outbound import OutboundItem
-from moderation.actions import ACTION_LABELS, Plan, plan
+from moderation.actions import ACTION_LABELS, Plan, notice_text, plan
 from moderation.config import ACTION_RANK
 from moderation.engine import Hit, Moderator, Verdict
 from moderation.gate import MemberGate, join_window
@@ -214,8 +214,8 @@ class ModerationStage:
                 await self._notify(event, ctx, reason)
         replies = []
         if p.warn:
-            replies.append(Reply(text=self.settings.warn_text.format(
-                name=event.sender_name or event.sender_id, reason=_short_reason(top), action=p.summary())))
+            replies.append(Reply(text=notice_text(settings, top.category, name=event.sender_name or event.sender_id,
+                                                  reason=_short_reason(top), action=p.summary())))
         return Decision(stage="moderation", outcome=p.outcome, reason=reason, detail=detail, stop=True,
                         replies=replies, actions=p.actions)
 

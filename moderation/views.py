@@ -64,6 +64,9 @@ def _actor(request: web.Request) -> str:
     return user["name"] if user else "?"
 
 
+MAX_MUTE_DAYS = 30  # the longest mute QQ and WeCom group tools allow
+
+
 def rule_text(rule: str) -> str:
     """Which check matched, in words: a lexicon word, its pinyin, or one of the text rules."""
     return {"word": "敏感词", "pinyin": "敏感词（拼音）"}.get(rule, RULE_LABELS.get(rule, rule))
@@ -123,13 +126,16 @@ async def review_detail(request: web.Request) -> dict[str, Any]:
         }
 
     data = await store.run(gather)
+    data["ladder_next"], data["active_strikes"] = await _queue(request).ladder_preview(flag)
+    data["max_mute_days"] = MAX_MUTE_DAYS
     written = [flag["text"][h["start"]:h["end"]] for h in flag["hits"] if h.get("end", 0) > h.get("start", 0)]
     return {"flag": flag, "marked": highlight(flag["text"], flag["hits"]), "written": written,
             "categories": categories(request), "status_labels": STATUS_LABELS, "action_text": action_text,
             "rule_text": rule_text, **data}
 
 
-async def _decide(request: web.Request, flag_id: int, decision: str, note: str = "") -> tuple[bool, str]:
+async def _decide(request: web.Request, flag_id: int, decision: str, note: str = "", *, choice: str = "ladder",
+                  mute_seconds: float | None = None) -> tuple[bool, str]:
     queue = _queue(request)
     if scope_of(request) is not None:
         store = request.app[STORE]
@@ -139,7 +145,8 @@ async def _decide(request: web.Request, flag_id: int, decision: str, note: str =
     if decision == "approve":
         result = await queue.approve(flag_id, _actor(request), note, request.app[BOT])
     else:
-        result = await queue.confirm(flag_id, _actor(request), request.app[BOT], note)
+        result = await queue.confirm(flag_id, _actor(request), request.app[BOT], note, choice=choice,
+                                     mute_seconds=mute_seconds)
     if result.ok:
         await audit(request, f"moderation.review.{decision}", str(flag_id),
                     {"note": note, "step": result.step, "actions": result.actions, "performed": result.performed})
@@ -151,7 +158,19 @@ async def _decide(request: web.Request, flag_id: int, decision: str, note: str =
 async def review_decide(request: web.Request) -> web.Response:
     form = await request.post()
     flag_id = int(request.match_info["id"])
-    ok, message = await _decide(request, flag_id, request.match_info["decision"], str(form.get("note", "")).strip())
+    choice = str(form.get("choice", "ladder"))
+    mute_seconds = None
+    if choice == "mute":
+        try:
+            days = float(str(form.get("mute_days", "")))
+        except ValueError:
+            days = 0
+        if not 0 < days <= MAX_MUTE_DAYS:
+            flash(request, f"禁言天数应在 1 到 {MAX_MUTE_DAYS} 天之间", "error")
+            raise web.HTTPFound(f"/moderation/review/{flag_id}")
+        mute_seconds = days * 86400
+    ok, message = await _decide(request, flag_id, request.match_info["decision"], str(form.get("note", "")).strip(),
+                                choice=choice, mute_seconds=mute_seconds)
     flash(request, message, "ok" if ok else "error")
     raise web.HTTPFound("/moderation/review")
 
