@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.adapters.config import AdaptersSettings
 from bot.kernel.durations import Duration
-from bot.pacing import SendingSettings
+from bot.kernel.pacing import SendingSettings
 from bot.settings_loader import ConfigError, load_section, raise_all, secret
 from broadcasts.config import BroadcastSettings
 from intents.config import FaqSettings

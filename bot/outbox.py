@@ -39,8 +39,8 @@ from bot.adapters.base import (
 )
 from bot.kernel.actions import ACTION_KIND
 from bot.kernel.clock import Clock
+from bot.kernel.pacing import Pacer, is_bulk
 from bot.outcomes import Outcomes
-from bot.pacing import Pacer, is_bulk
 from bot.ratelimit import SlidingWindow
 from bot.store.outbound import OutboundItem
 from bot.waiting_room import WaitingRoom

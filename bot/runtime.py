@@ -62,7 +62,7 @@ class Bot:
         self.recorder = Recorder(store)
         self.services.defer_write = self.recorder.defer
         self.services.defer_row = self.recorder.defer_row
-        # pacing of bulk sends per account (bot/pacing.py): jitter, budget, quiet hours, breaker
+        # pacing of bulk sends per account (bot/kernel/pacing.py): jitter, budget, quiet hours, breaker
         self.sending = SendingGuard(settings.sending, settings.tz, store, self.clock)
         self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder,
                              pacer=self.sending.pacer)

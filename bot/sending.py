@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.clock import Clock
+from bot.kernel.pacing import Pacer, SendingSettings
 from bot.kernel.priorities import ACTION_PRIORITY
-from bot.pacing import Pacer, SendingSettings
 from bot.store.outbound import OutboundItem
 from broadcasts.compose import PlatformInfo
 

@@ -10,7 +10,7 @@ import random
 from typing import Any
 
 from bot.cli import CliContext, common_parent, now_utc
-from bot.pacing import Pacer
+from bot.kernel.pacing import Pacer
 from broadcasts import service
 from broadcasts.compose import ComposeError, Draft, PlatformInfo, compose
 from broadcasts.service import STATUS_LABELS, TARGET_LABELS, BroadcastError

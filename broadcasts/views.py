@@ -12,7 +12,7 @@ from aiohttp import web
 from bot.web.auth import current_user, flash, require_role
 from bot.web.keys import BOT, CLOCK, SETTINGS, STORE
 from broadcasts import service
-from broadcasts.compose import KINDS, Composed, ComposeError, Draft, compose
+from broadcasts.compose import Composed, ComposeError, Draft, compose
 from broadcasts.service import STATUS_LABELS, TARGET_LABELS, BroadcastError
 from schedules.planner import known_chats
 
@@ -37,7 +37,7 @@ def _draft(form: Any, by: str) -> Draft:
     kind = str(form.get("kind", "text"))
     return Draft(text=str(form.get("text", "")), tags=_split(str(form.get("tags", ""))),
                  groups=_split(str(form.get("groups", ""))), exclude=_split(str(form.get("exclude", ""))),
-                 at=str(form.get("at", "")).replace("T", " "), kind=kind if kind in KINDS else kind,
+                 at=str(form.get("at", "")).replace("T", " "), kind=kind,
                  image=str(form.get("image", "")).strip(), url=str(form.get("url", "")).strip(),
                  title=str(form.get("title", "")).strip(), by=by)
 

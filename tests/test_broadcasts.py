@@ -156,7 +156,7 @@ async def test_cancel_before_the_time_sends_nothing(running):
     bot = await running()
     result = create(bot, draft(at="2026-12-04 20:00"))
     service.cancel(bot.store, result["id"], "ops")
-    bot.clock.advance(12 * 3600)  # type: ignore[attr-defined]
+    bot.clock.advance(12 * 3600)
     await bot.broadcasts.run_once()
     assert await bot.outbox.drain(5)
     data = service.show(bot.store, result["id"])
@@ -178,7 +178,7 @@ async def test_failed_target_shows_failed_and_is_retried(running):
             raise PermanentSendError("群不存在")
         return await real_send(delivery)
 
-    sim.send = flaky  # type: ignore[method-assign]
+    sim.send = flaky
     result = create(bot, draft(tags=["宝妈", "学生"]))
     await wait_until(lambda: service.show(bot.store, result["id"])["progress"] == {"sent": 1, "failed": 1})
     row = next(t for t in service.show(bot.store, result["id"])["targets"] if t["chat"] == "g_mom")
