@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -212,3 +213,31 @@ async def test_console_compose_preview_create_approve_progress(aiohttp_client, t
     page = await (await client.get(url)).text()
     assert "已发送" in page and "boss" in page
     assert client.app[BOT].broadcasts is not None
+
+
+# -- CLI ------------------------------------------------------------------------------
+
+
+def test_cli_create_json_contract_and_approval_by_another_account(tmp_path, capsys):
+    from bot.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[bot]\ndemo = true\ndata_dir = "{tmp_path / "data"}"\n[broadcast]\napproval = true\n',
+                      encoding="utf-8")
+    args = ["--config", str(config)]
+    assert main(["broadcast", "create", "--text", "{group} 的福利", "--tag", "宝妈", "--group", "学生群",
+                 "--by", "alice", "--json", *args]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "pending_approval" and out["targets"] == 2 and isinstance(out["id"], int)
+    assert sorted((r["chat"], r["text"]) for r in out["preview"]) == [
+        ("g_mom", "宝妈群 的福利"), ("g_student", "学生群 的福利")]
+    assert main(["broadcast", "approve", str(out["id"]), "--by", "alice", *args]) == 2
+    assert "不能审批自己创建的群发" in capsys.readouterr().out
+    assert main(["broadcast", "approve", str(out["id"]), "--by", "bob", *args]) == 0
+    capsys.readouterr()
+    assert main(["broadcast", "show", str(out["id"]), "--json", *args]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["status"] == "scheduled" and shown["approved_by"] == "bob"
+    assert [t["status"] for t in shown["targets"]] == ["pending", "pending"]
+    assert main(["broadcast", "create", "--text", "x", "--group", "学生", *args]) == 2
+    assert "您是不是要找：学生群" in capsys.readouterr().out
