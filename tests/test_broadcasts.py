@@ -241,3 +241,21 @@ def test_cli_create_json_contract_and_approval_by_another_account(tmp_path, caps
     assert [t["status"] for t in shown["targets"]] == ["pending", "pending"]
     assert main(["broadcast", "create", "--text", "x", "--group", "学生", *args]) == 2
     assert "您是不是要找：学生群" in capsys.readouterr().out
+
+
+async def test_breaker_shows_a_banner_alerts_admins_and_resumes_from_the_console(aiohttp_client, tmp_path):
+    settings = make_settings(tmp_path, sending={"alert_to": ["sim:u_admin"]})
+    client = await aiohttp_client(create_app(settings))
+    token = await login(client, "boss", "admin")
+    bot = client.app[BOT]
+    bot.sending.pacer.trip("sim", "平台风控：retcode 100")
+    await wait_until(lambda: any(r["direction"] == "out" and "群发已暂停" in r["text"]
+                                 for r in bot.store.messages.chat_messages("sim", "u_admin")))
+    page = await (await client.get("/")).text()
+    assert "sim 账号的群发已自动暂停（平台风控：retcode 100）" in page
+    resp = await client.post("/sending/resume", data={"platform": "sim", "csrf_token": token})
+    assert resp.status == 200
+    assert "账号的群发已自动暂停" not in await (await client.get("/")).text()
+    assert not bot.sending.pacer.paused()
+    actions = [e["action"] for e in bot.store.accounts.audit_entries(action="sending.")]
+    assert actions == ["sending.resume", "sending.breaker_open"]

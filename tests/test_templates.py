@@ -76,3 +76,37 @@ def test_variant_in_the_middle_of_a_line_is_refused():
 
 def test_time_values_are_local_date_time_and_chinese_weekday():
     assert templates.time_values(NOW) == {"date": "2026-12-04", "time": "20:05", "weekday": "星期五"}
+
+
+# -- refused at save time, everywhere ------------------------------------------------------
+
+
+async def test_console_refuses_a_post_with_a_member_variable_listing_the_valid_ones(aiohttp_client, tmp_path):
+    from bot.web.app import create_app
+    from tests.conftest import login, make_settings
+
+    client = await aiohttp_client(create_app(make_settings(tmp_path)))
+    token = await login(client, "ops", "manager")
+    form = {"name": "早安", "texts": "{nickname} 早上好", "mode": "at", "at": "09:00", "tags": "宝妈",
+            "csrf_token": token}
+    resp = await client.post("/schedules/posts/new", data=form, allow_redirects=False)
+    page = await resp.text()
+    assert resp.status == 400 and "{nickname}" in page and "此处可用：{group} {date} {time} {weekday}" in page
+
+
+def test_config_refuses_a_post_with_an_unknown_variable(tmp_path):
+    from bot.settings_loader import ConfigError
+    from tests.conftest import make_settings
+
+    post = {"name": "早安", "text": "{grup} 早上好", "at": ["09:00"], "tags": ["宝妈"]}
+    with pytest.raises(ConfigError) as info:
+        make_settings(tmp_path, posts=[post])
+    assert info.value.key == "posts[0].text" and "未知的占位符 {grup}，此处可用：{group}" in info.value.reason
+
+
+def test_keyword_import_refuses_an_unknown_variable(tmp_path):
+    from keywords.rules import RuleError, clean_rule
+
+    with pytest.raises(RuleError) as info:
+        clean_rule({"keyword": "价格", "reply": "{nickname} 您好，{price} 元"})
+    assert "未知的占位符 {price}（它只能用在「秒杀活动消息」" in str(info.value.errors)
