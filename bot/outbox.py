@@ -91,6 +91,8 @@ class Outbox:
         self._task: asyncio.Task | None = None
         self._stopping = False
         self._cancelled: set[int] = set()
+        # bulk deliveries of accounts whose circuit breaker is open, per platform
+        self._held: dict[str, list[OutboundItem]] = {}
         self._incoming: list[OutboundItem] = []
         self._insert_task: asyncio.Task | None = None
         self.outcomes = Outcomes()
@@ -158,7 +160,16 @@ class Outbox:
         self._cancelled.update(ids)
         return len(ids)
 
+    def release_held(self, platform: str) -> int:
+        """The breaker of `platform` was reset: its held bulk deliveries go back in line."""
+        held = self._held.pop(platform, [])
+        for item in held:
+            self._schedule(item)
+        self._wake.set()
+        return len(held)
+
     def depth(self) -> int:
+        # held bulk deliveries (breaker open) wait for a person, not for the outbox: not counted
         queued = sum(len(q) for q in self._queues.values()) + len(self._offline)
         return queued + len(self._inflight) + len(self._incoming)
 
@@ -289,6 +300,11 @@ class Outbox:
                 bulk = self.pacer is not None and is_bulk(item.payload)
                 if bulk:
                     assert self.pacer is not None
+                    if self.pacer.is_paused(platform):
+                        # the account's breaker is open: held until an admin resumes it
+                        heapq.heappop(queue)
+                        self._held.setdefault(platform, []).append(item)
+                        continue
                     pace_wait = self.pacer.wait(platform, item.payload.get("text", ""))
                     if pace_wait > 0:
                         # only this item waits: replies behind it in the heap still go now

@@ -95,7 +95,7 @@ class SendingGuard:
 
         await self.store.run(clear)
         if self.outbox is not None:
-            self.outbox.wake()
+            self.outbox.release_held(platform)
         return was
 
     def banner(self) -> list[dict[str, Any]]:

@@ -86,6 +86,7 @@ async def simulate(groups: int = 500, *, jitter: str = "2s-8s", budget: int = 10
             if resume_at is not None and elapsed >= resume_at and pacer.paused():
                 adapter.risk_after = None
                 pacer.resume("onebot")
+                outbox.release_held("onebot")
             if elapsed >= next_reply:
                 # a member asks in a group during the fan-out: the reply is not paced
                 n += 1

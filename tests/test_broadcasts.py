@@ -259,3 +259,17 @@ async def test_breaker_shows_a_banner_alerts_admins_and_resumes_from_the_console
     assert not bot.sending.pacer.paused()
     actions = [e["action"] for e in bot.store.accounts.audit_entries(action="sending.")]
     assert actions == ["sending.resume", "sending.breaker_open"]
+
+
+async def test_an_open_breaker_stays_open_across_a_restart(running):
+    bot = await running()
+    bot.sending.pacer.trip("sim", "平台风控：retcode 100")
+    await wait_until(lambda: bool(bot.store.accounts.get_value("sending.breaker.sim")))
+    await bot.stop()
+    again = await running()
+    assert again.sending.pacer.paused()["sim"]["reason"] == "平台风控：retcode 100"
+    result = create(again, draft())
+    await again.broadcasts.run_once()
+    assert service.show(again.store, result["id"])["progress"] == {"pending": 1}
+    await again.sending.resume("sim", "boss")
+    await wait_until(lambda: service.show(again.store, result["id"])["progress"] == {"sent": 1})

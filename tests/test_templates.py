@@ -110,3 +110,12 @@ def test_keyword_import_refuses_an_unknown_variable(tmp_path):
     with pytest.raises(RuleError) as info:
         clean_rule({"keyword": "价格", "reply": "{nickname} 您好，{price} 元"})
     assert "未知的占位符 {price}（它只能用在「秒杀活动消息」" in str(info.value.errors)
+
+
+def test_docs_table_lists_every_context_with_its_variables():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "broadcast.md").read_text(encoding="utf-8")
+    for ctx in CONTEXTS.values():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{ctx.name}` |")), "")
+        assert row.endswith(" ".join(f"`{{{v}}}`" for v in ctx.variables) + " |"), ctx.name

@@ -166,6 +166,10 @@ class Pacer:
             return max(0.001, same[0] + 60.0 - mono)
         return 0.0
 
+    def is_paused(self, platform: str) -> bool:
+        acc = self.accounts.get(platform)
+        return acc is not None and bool(acc.paused)
+
     def reserve(self, platform: str, text: str) -> None:
         """A bulk send starts now: it counts against the budget and sets the next gap."""
         acc = self.account(platform)
