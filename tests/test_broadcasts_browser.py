@@ -24,7 +24,8 @@ async def test_compose_preview_approve_progress(console_server, page):
     server = await console_server(("ops", "manager"), ("boss", "admin"), broadcast={"approval": True})
     base = await browser_login(page, server, "ops")
     await page.click("nav >> text=群发")
-    await page.fill("textarea[name=text]", "【双12福利】{group} 专属：今晚 8 点全场 5 折\n{variant}先到先得～\n{variant}手慢无～")
+    text = "【双12福利】{group} 专属：今晚 8 点全场 5 折\n{variant}先到先得～\n{variant}手慢无～"
+    await page.fill("textarea[name=text]", text)
     await page.fill("input[name=tags]", "宝妈, 学生")
     await page.fill("input[name=exclude]", "")
     await shot(page, "1-compose")
