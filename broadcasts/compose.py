@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.kernel.actions import IMAGE, LINK_CARD, PRIVATE
+from bot.kernel.priorities import BULK_KEY
 from bot.kernel.templates import group_values, render, validate
 from bot.urls import url_error
 
@@ -154,7 +155,7 @@ def payloads(draft: Draft, text: str, info: PlatformInfo | None) -> tuple[list[d
     """(payload parts, note shown in the preview, error) of one target's rendered text."""
     caps = info.capabilities if info else frozenset()
     notes: list[str] = []
-    base: dict[str, Any] = {"kind": "text", "bulk": True}
+    base: dict[str, Any] = {"kind": "text", BULK_KEY: True}
     if draft.kind == "image":
         if IMAGE in caps:
             base.update(kind="image", image=draft.image)
@@ -180,7 +181,7 @@ def payloads(draft: Draft, text: str, info: PlatformInfo | None) -> tuple[list[d
     for i, piece in enumerate(pieces):
         part = {**base, "text": piece}
         if i and part["kind"] != "text":  # the card or image goes with the first part only
-            part = {"kind": "text", "bulk": True, "text": piece}
+            part = {"kind": "text", BULK_KEY: True, "text": piece}
         parts.append(part)
     return parts, "；".join(notes), ""
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from bot.kernel.priorities import BROADCAST_PRIORITY
+from bot.kernel.priorities import BROADCAST_PRIORITY, BULK_KEY
 from bot.kernel.templates import clean_value, render, time_values
 from bot.store.outbound import OutboundItem
 from schedules.config import CampaignConfig
@@ -74,7 +74,7 @@ class Planned:
         return [
             OutboundItem(
                 source=self.source, occurrence=self.key, platform=t.platform, chat_id=t.chat_id,
-                chat_kind=t.kind, payload={"text": self.text_for(t), "kind": "text", "bulk": True},
+                chat_kind=t.kind, payload={"text": self.text_for(t), "kind": "text", BULK_KEY: True},
                 priority=BROADCAST_PRIORITY, not_after=self.not_after,
             )
             for t in self.targets

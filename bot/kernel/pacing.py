@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from bot.kernel.clock import Clock
 from bot.kernel.durations import parse_duration
+from bot.kernel.priorities import BULK_KEY
 
 # an adapter's error that means the platform's risk control refused the send (go-cqhttp's
 # "消息可能被风控", QQ's retcode 100 SEND_MSG_API_ERROR, WeCom's "api forbidden" / frequency codes)
@@ -296,4 +297,4 @@ def _expire(recent: deque[tuple[float, str]], mono: float) -> None:
 
 
 def is_bulk(payload: dict[str, Any]) -> bool:
-    return bool(payload.get("bulk"))
+    return bool(payload.get(BULK_KEY))
