@@ -15,11 +15,15 @@ from zoneinfo import ZoneInfo
 
 from bot.kernel.actions import IMAGE, LINK_CARD, PRIVATE
 from bot.kernel.priorities import BULK_KEY
-from bot.kernel.templates import group_values, render, validate
+from bot.kernel.templates import clean_value, group_values, render, time_values, validate
 from bot.urls import url_error
 
-# broadcasts to groups render in the group-level context (docs/broadcast.md)
+# broadcasts to groups render in the group-level context, 1:1 ones in the private context
 CONTEXT = "group"
+PRIVATE_CONTEXT = "private"
+# who carries member tags: [{"platform", "user_id", "nickname"}] for the tags given; the members
+# directory provides it (None: member-tag targets are refused with a reason)
+MembersByTag = Callable[[list[str]], list[dict[str, Any]]]
 KINDS = ("text", "image", "link")
 MAX_TEXT = 4000
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -51,6 +55,8 @@ class Draft:
     url: str = ""
     title: str = ""
     by: str = "cli"
+    # members carrying one of these tags get it 1:1, where their platform allows private sends
+    member_tags: list[str] = field(default_factory=list)
 
 
 class ComposeError(ValueError):
@@ -188,7 +194,8 @@ def payloads(draft: Draft, text: str, info: PlatformInfo | None) -> tuple[list[d
 
 def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, PlatformInfo], tz: ZoneInfo,
             now: datetime, rng: random.Random | None = None,
-            estimate: Callable[[str, int, datetime], datetime] | None = None) -> Composed:
+            estimate: Callable[[str, int, datetime], datetime] | None = None,
+            members: MembersByTag | None = None) -> Composed:
     """Check a draft and render every target; raises ComposeError listing every mistake."""
     errors: list[str] = []
     text = (draft.text or "").strip()
@@ -196,7 +203,10 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
         errors.append("内容不能为空")
     elif len(text) > MAX_TEXT:
         errors.append(f"内容太长（最多 {MAX_TEXT} 个字符）")
-    errors += validate(text, CONTEXT)
+    if draft.tags or draft.groups or not draft.member_tags:
+        errors += validate(text, CONTEXT)
+    if draft.member_tags:
+        errors += validate(text, PRIVATE_CONTEXT)
     if draft.kind not in KINDS:
         errors.append(f"类型 {draft.kind!r} 无效，应为 text、image、link 之一")
     if draft.kind == "image":
@@ -207,7 +217,7 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
         problem = url_error(draft.url) if draft.url else "请填写链接地址"
         if problem:
             errors.append(f"链接：{problem}")
-    if not draft.tags and not draft.groups:
+    if not draft.tags and not draft.groups and not draft.member_tags:
         errors.append("请至少指定一个目标：群标签（--tag）或群（--group）")
     send_at, at_errors = parse_at(draft.at, tz, now)
     errors += at_errors
@@ -215,6 +225,10 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
     errors += target_errors
     if (draft.tags or draft.groups) and not target_errors and not chosen:
         errors.append("没有任何目标群：所选的群都被排除了")
+    people: list[dict[str, Any]] = []
+    if draft.member_tags:
+        people, member_errors = _members(draft.member_tags, members, platforms)
+        errors += member_errors
     local = (send_at or now).astimezone(tz)
     targets: list[dict[str, Any]] = []
     if not errors:
@@ -233,11 +247,38 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
             eta = estimate(c["platform"], per_platform[c["platform"]], send_at or now) if estimate else None
             targets.append({"platform": c["platform"], "chat_id": c["chat_id"], "chat_kind": "group",
                             "name": c.get("name") or "", "parts": parts, "note": note, "eta": eta})
+        for m in people:
+            info = platforms[m["platform"]]
+            values = {"nickname": clean_value(m.get("nickname") or m["user_id"]), **time_values(local)}
+            parts, note, error = payloads(draft, render(text, PRIVATE_CONTEXT, values, rng), info)
+            if error:
+                errors.append(f"{m.get('nickname') or m['user_id']}：{error}")
+                continue
+            per_platform[m["platform"]] = per_platform.get(m["platform"], 0) + len(parts)
+            eta = estimate(m["platform"], per_platform[m["platform"]], send_at or now) if estimate else None
+            targets.append({"platform": m["platform"], "chat_id": m["user_id"], "chat_kind": "private",
+                            "name": m.get("nickname") or "", "parts": parts, "note": note, "eta": eta})
     if errors:
         raise ComposeError(list(dict.fromkeys(errors)))
     return Composed(draft, send_at, targets)
 
 
 def can_private(info: PlatformInfo | None) -> bool:
-    """1:1 broadcasts (member tags) need private sends; the members domain wires that target."""
+    """1:1 broadcasts (member tags) need private sends."""
     return info is not None and PRIVATE in info.capabilities
+
+
+def _members(tags: list[str], members: MembersByTag | None,
+             platforms: dict[str, PlatformInfo]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Members to message 1:1; those on platforms without private sends are left out (an error if
+    that leaves nobody)."""
+    if members is None:
+        return [], ["按成员标签 1 对 1 群发需要成员目录（尚未启用），请改用群标签或群"]
+    found = members(tags)
+    if not found:
+        return [], [f"没有成员带标签 {'、'.join(tags)}"]
+    reachable = [m for m in found if can_private(platforms.get(m["platform"]))]
+    if not reachable:
+        names = "、".join(sorted({m["platform"] for m in found}))
+        return [], [f"带这些标签的成员所在平台（{names}）不支持机器人私聊，无法 1 对 1 发送"]
+    return reachable, []

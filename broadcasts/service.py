@@ -30,7 +30,7 @@ def create(store: Store, composed: Composed, approval: bool) -> dict[str, Any]:
     status = "pending_approval" if approval else "scheduled"
     media = {"image": draft.image} if draft.kind == "image" else (
         {"url": draft.url, "title": draft.title} if draft.kind == "link" else {})
-    spec = {"tags": draft.tags, "groups": draft.groups, "exclude": draft.exclude}
+    spec = {"tags": draft.tags, "groups": draft.groups, "exclude": draft.exclude, "member_tags": draft.member_tags}
     bid = store.broadcasts.create(
         {"status": status, "kind": draft.kind, "text": draft.text, "media": media, "spec": spec,
          "send_at": composed.send_at, "created_by": draft.by},

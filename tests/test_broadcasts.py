@@ -11,7 +11,7 @@ import pytest
 
 from bot.adapters.registry import build_adapters
 from bot.demo import seed_if_empty
-from bot.kernel.actions import IMAGE, SEND
+from bot.kernel.actions import IMAGE, PRIVATE, SEND
 from bot.kernel.clock import FakeClock
 from bot.runtime import Bot
 from bot.store import Store
@@ -92,6 +92,19 @@ def test_variant_lines_vary_the_text_between_groups():
     texts = {r["text"] for seed in range(10)
              for r in compose(d, CHATS, PLATFORMS, TZ, NOW, random.Random(seed)).preview()}
     assert len(texts) == 3
+
+
+def test_member_tags_go_one_to_one_where_the_platform_allows_private_sends():
+    people = [{"platform": "sim", "user_id": "u_mama_wang", "nickname": "王妈妈"},
+              {"platform": "webhook", "user_id": "x1", "nickname": "机器人群成员"}]
+    platforms = {**PLATFORMS, "sim": PlatformInfo("sim", frozenset({SEND, PRIVATE})),
+                 "webhook": PlatformInfo("webhook", frozenset({SEND}))}
+    d = draft(text="{nickname}，您的 VIP 券今晚到期", tags=[], member_tags=["VIP"])
+    composed = compose(d, CHATS, platforms, TZ, NOW, members=lambda tags: people)
+    assert [(t["chat_id"], t["chat_kind"]) for t in composed.targets] == [("u_mama_wang", "private")]
+    assert composed.preview()[0]["text"] == "王妈妈，您的 VIP 券今晚到期"
+    assert any("需要成员目录" in e for e in errors_of(d))
+    assert any("{group}" in e for e in errors_of(draft(member_tags=["VIP"])))
 
 
 # -- through a running bot -------------------------------------------------------------
