@@ -10,8 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.adapters.config import AdaptersSettings
 from bot.kernel.durations import Duration
+from bot.kernel.pacing import SendingSettings
 from bot.settings_loader import ConfigError, load_section, raise_all, secret
 from bot.settings_loader import secret as secret_field  # ConsoleSettings has a field named `secret`
+from broadcasts.config import BroadcastSettings
 from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig
 from moderation.config import ModerationSettings
@@ -184,6 +186,8 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     campaigns: list[CampaignConfig] = field(default_factory=list)
     posts: list[PostConfig] = field(default_factory=list)
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    sending: SendingSettings = field(default_factory=SendingSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     # where the file was read from; relative paths resolve against its folder
     source: str = ""
