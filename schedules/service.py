@@ -58,7 +58,8 @@ class ScheduleService:
         now = self.clock.now()
         statuses = ("active", "draft") if include_drafts else ("active",)
         jobs = [j for j in await self.jobs(statuses) if job_ids is None or j.id in job_ids]
-        return preview_rows(jobs, now, now + timedelta(days=days), self.tz, await self.chats())
+        return preview_rows(jobs, now, now + timedelta(days=days), self.tz, await self.chats(),
+                            notes=self.settings.adapters.send_notes())
 
     def timeline(self, job: Job) -> list[dict[str, Any]]:
         """A campaign's whole sequence (past and future), rendered, for the console."""

@@ -39,4 +39,18 @@ def build_adapters(settings: HasAdapters) -> dict[str, Adapter]:
         from bot.adapters.onebot import OnebotAdapter
 
         adapters["onebot"] = OnebotAdapter(conf.onebot)
+    if conf.qq.enabled:
+        from bot.adapters.qq import QqAdapter
+
+        adapters["qq"] = QqAdapter(conf.qq)
     return adapters
+
+
+# What a manager reads for each platform name (`sim` means nothing to them).
+PLATFORM_LABELS = {
+    "sim": "模拟器", "wecom": "企业微信", "mp": "微信公众号", "onebot": "QQ/微信（OneBot）", "qq": "QQ 官方机器人",
+}
+
+
+def platform_label(name: str) -> str:
+    return PLATFORM_LABELS.get(name, name)
