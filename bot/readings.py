@@ -16,6 +16,10 @@ from functools import lru_cache
 from pathlib import Path
 
 PATH = Path(__file__).parent / "data" / "readings.txt"
+# The other readings of polyphones (行 hang after xing, 乐 yue after le): "char<TAB>syllable,syllable"
+# per line, for the characters that have more than one toneless reading. Moderation compares
+# lexicon words by every reading (a spammer may write 勒 for 乐 in 百家乐 whichever way it reads).
+OTHER_PATH = Path(__file__).parent / "data" / "readings_other.txt"
 
 
 @lru_cache(maxsize=1)
@@ -28,6 +32,49 @@ def readings() -> dict[str, str]:
             for ch in chars:
                 table[ch] = syllable
     return table
+
+
+@lru_cache(maxsize=1)
+def other_readings() -> dict[str, tuple[str, ...]]:
+    """Character → its readings after the first, for polyphones (every reading pypinyin lists)."""
+    table: dict[str, tuple[str, ...]] = {}
+    with OTHER_PATH.open(encoding="utf-8") as f:
+        for line in f:
+            ch, _, rest = line.rstrip("\n").partition("\t")
+            table[ch] = tuple(rest.split(","))
+    return table
+
+
+def all_readings(ch: str) -> tuple[str, ...]:
+    """Every toneless reading of a character, the most common first (empty if unknown)."""
+    first = readings().get(ch)
+    if first is None:
+        return ()
+    return (first, *other_readings().get(ch, ()))
+
+
+def _plain(syllable: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", syllable) if not unicodedata.combining(c))
+
+
+def others_from_pypinyin() -> dict[str, tuple[str, ...]]:
+    """The readings after the first, computed from pypinyin (tests and regeneration)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    table: dict[str, tuple[str, ...]] = {}
+    for code, listed in pinyin_dict.items():
+        plain = list(dict.fromkeys(_plain(r) for r in listed.split(",")))
+        if len(plain) > 1:
+            table[chr(code)] = tuple(plain[1:])
+    return table
+
+
+def write_others(path: Path = OTHER_PATH) -> int:
+    table = others_from_pypinyin()
+    with path.open("w", encoding="utf-8", newline="\n") as f:
+        for ch, rest in table.items():
+            f.write(f"{ch}\t{','.join(rest)}\n")
+    return len(table)
 
 
 def from_pypinyin() -> dict[str, str]:
@@ -56,4 +103,5 @@ def write(path: Path = PATH) -> int:
 
 if __name__ == "__main__":
     count = write(Path(sys.argv[1]) if len(sys.argv) > 1 else PATH)
+    write_others(Path(sys.argv[1]).with_name(OTHER_PATH.name) if len(sys.argv) > 1 else OTHER_PATH)
     print(f"{count} characters written to {sys.argv[1] if len(sys.argv) > 1 else PATH}")

@@ -14,11 +14,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.events import ChatKind, Event
+from moderation import emoji
+from moderation import words as dictwords
+from moderation.chaizi import TECHNIQUE as CHAIZI
+from moderation.chaizi import Composer
 from moderation.config import ACTION_RANK, ModerationSettings
-from moderation.lexicon import Lexicon
-from moderation.normalize import Normalized, Normalizer
-from moderation.pinyin import PinyinMatcher
-from moderation.rules import RULE_LABELS, RuleHit, TextRules, Traffic
+from moderation.context import has_signal
+from moderation.lexicon import WORD, Lexicon
+from moderation.normalize import Normalized, Normalizer, lookalike_codepoints
+from moderation.pinyin import Candidate, PinyinMatcher
+from moderation.rules import CONTACT_RE, RULE_LABELS, RuleHit, TextRules, Traffic
 from moderation.spam import SpamModel, train
 
 if TYPE_CHECKING:
@@ -40,10 +45,14 @@ class Hit:
     severity: int = 2
     entry_id: int = 0
     score: float | None = None
+    # zh-CN name of the evasion seen through: 谐音, 拼音, 拆字, 形近字, 表情替字, 拆分联系方式
+    technique: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        d = {"rule": self.rule, "category": self.category, "action": self.action,
-             "start": self.start, "end": self.end, "word": self.word, "severity": self.severity}
+        d: dict[str, Any] = {"rule": self.rule, "category": self.category, "action": self.action,
+                             "start": self.start, "end": self.end, "word": self.word, "severity": self.severity}
+        if self.technique:
+            d["technique"] = self.technique
         if self.entry_id:
             d["entry_id"] = self.entry_id
         if self.score is not None:
@@ -76,6 +85,9 @@ class Compiled:
     rules: TextRules
     pinyin: PinyinMatcher | None = None
     spam: SpamModel | None = None
+    composer: Composer | None = None
+    # dictionary words that contain a listed word but mean something else (大麻袋)
+    superstrings: frozenset[str] | None = None
 
 
 class Moderator:
@@ -99,8 +111,15 @@ class Moderator:
         s = self.settings
         lexicon = Lexicon(self.normalizer, words, allow_words, category_action=s.category_action)
         rules = TextRules(s.rules, [*s.rules.allowed_domains, *allow_domains])
-        pinyin = PinyinMatcher(lexicon) if s.normalize.pinyin else None
-        return Compiled(self.normalizer, lexicon, rules, pinyin, spam)
+        n = s.normalize
+        pinyin = PinyinMatcher(lexicon, latin=n.latin_pinyin) if (n.pinyin or n.latin_pinyin) else None
+        if pinyin is not None and not n.pinyin:
+            pinyin.homophones = False
+        composer = Composer(lexicon, self.normalizer) if n.chaizi and lexicon.size else None
+        superstrings = None
+        if n.superstrings and lexicon.size:
+            superstrings = dictwords.innocent_superstrings(lambda w: _word_spans(lexicon, w)) - lexicon.allow_keys
+        return Compiled(self.normalizer, lexicon, rules, pinyin, spam, composer, superstrings)
 
     def load(self, words: list[dict[str, Any]], allow_words: Sequence[str] = (), allow_domains: Sequence[str] = (),
              spam: SpamModel | None = None) -> None:
@@ -143,15 +162,33 @@ class Moderator:
         folded = norm.folded
         if folded:
             word_hits, triggered = c.lexicon.scan(folded)
+            if word_hits and c.superstrings is not None:
+                word_hits = _not_superstrings(word_hits, folded, c.superstrings)
             for wh in word_hits:
                 a, b = norm.span_from_folded(wh.start, wh.end)
                 e = wh.entry
-                hits.append(Hit("word", e.category, e.action, a, b, e.word, e.severity, e.id))
+                hits.append(Hit("word", e.category, e.action, a, b, e.word, e.severity, e.id,
+                                technique=_lookalike(norm.original, a, b)))
+            weak: list[Candidate] = []
             if c.pinyin is not None:
-                hits.extend(c.pinyin.hits(norm, c.lexicon))
+                for cand in c.pinyin.candidates(norm, c.lexicon):
+                    if cand.needs_signal:
+                        weak.append(cand)
+                    else:
+                        hits.append(_sound_hit(cand))
+            if c.composer is not None:
+                for wh, a, b in c.composer.hits(norm, c.lexicon):
+                    e = wh.entry
+                    hits.append(Hit("word", e.category, e.action, a, b, e.word, e.severity, e.id, technique=CHAIZI))
             rule_hits = c.rules.check(norm, triggered)
             if rule_hits:
                 hits.extend(map(_rule_hit, rule_hits))
+            if self.settings.normalize.emoji_chars and emoji.PROBE.search(event.text) is not None:
+                hits.extend(self._emoji(c, norm, weak))
+            if weak:
+                spam_p = c.spam.probability(norm.compact) if c.spam is not None else None
+                if has_signal(norm.compact, len(hits), spam_p):
+                    hits.extend(_sound_hit(w) for w in weak)
         if event.attachments:
             hits.extend(map(_rule_hit, c.rules.attachments(event.attachments)))
         if traffic:
@@ -163,6 +200,45 @@ class Moderator:
             if hit is not None:
                 hits.append(hit)
         return verdict
+
+    def _emoji(self, c: Compiled, norm: Normalized, weak: list[Candidate]) -> list[Hit]:
+        """Hits that need an emoji read as its character, inside a word or a contact channel."""
+        text, units = emoji.view(norm.original, c.normalizer.compact_table)
+        out: list[Hit] = []
+
+        def inside(a: int, b: int) -> bool:
+            span = units[a:b]
+            return any(u[1] for u in span) and not all(u[1] for u in span)
+
+        word_hits, _ = c.lexicon.scan(text)
+        for wh in word_hits:
+            if inside(wh.start, wh.end):
+                e = wh.entry
+                out.append(Hit("word", e.category, e.action, units[wh.start][0], units[wh.end - 1][0] + 1,
+                               e.word, e.severity, e.id, technique=emoji.TECHNIQUE))
+        if c.pinyin is not None and c.pinyin.size:
+            bounds = None
+            for end, (length, entry) in c.pinyin.automaton.iter(text.translate(c.pinyin.table)):
+                a, b = end + 1 - length, end + 1
+                if not inside(a, b) or text[a:b] == entry.key:
+                    continue
+                bounds = bounds if bounds is not None else dictwords.tokens(text)
+                if dictwords.crossing(bounds, text, a, b, common_only=False):
+                    continue
+                cand = Candidate(entry, units[a][0], units[b - 1][0] + 1, emoji.TECHNIQUE,
+                                 text[a:b] in dictwords.common_words())
+                if cand.needs_signal:
+                    weak.append(cand)
+                else:
+                    out.append(_sound_hit(cand))
+        s = self.settings.rules
+        if s.wechat:
+            for m in CONTACT_RE.finditer(text):
+                if m.lastgroup != "solicit" and inside(*m.span()):
+                    rule = "wechat" if m.group("wechat") else "qq"
+                    out.append(Hit(rule, RULE_LABELS[rule], s.wechat_action, units[m.start()][0],
+                                   units[m.end() - 1][0] + 1, m.group(), 2, technique=emoji.TECHNIQUE))
+        return out
 
     def _spam(self, model: SpamModel, norm: Normalized, text: str) -> Hit | None:
         p = model.probability(norm.compact)
@@ -183,4 +259,44 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def _rule_hit(rh: RuleHit) -> Hit:
-    return Hit(rh.rule, rh.label, rh.action, rh.start, rh.end, rh.detail, 2)
+    return Hit(rh.rule, rh.label, rh.action, rh.start, rh.end, rh.detail, 2, technique=rh.technique)
+
+
+def _sound_hit(cand: Candidate) -> Hit:
+    e = cand.entry
+    rule = "pinyin" if cand.technique == "谐音" else ("latin" if cand.technique == "拼音" else "word")
+    return Hit(rule, e.category, e.action, cand.start, cand.end, e.word, e.severity, e.id, technique=cand.technique)
+
+
+_LOOKALIKES: frozenset[int] | None = None
+
+
+def _lookalike(original: str, a: int, b: int) -> str:
+    """形近字 when the member wrote the word with look-alike characters (⼤⿇, 𝐰𝐱)."""
+    global _LOOKALIKES
+    if _LOOKALIKES is None:
+        _LOOKALIKES = lookalike_codepoints()
+    return "形近字" if any(ord(ch) in _LOOKALIKES for ch in original[a:b]) else ""
+
+
+def _word_spans(lexicon: Lexicon, word: str) -> list[tuple[int, int]]:
+    if lexicon._empty:
+        return []
+    return [(end + 1 - length, end + 1) for end, (length, kind, _) in lexicon.automaton.iter(word) if kind == WORD]
+
+
+def _not_superstrings(hits: list[Any], folded: str, superstrings: frozenset[str]) -> list[Any]:
+    """Drop hits inside an everyday longer word: one the segmenter cuts through (大|麻雀) or a
+    dictionary word known to contain the listed word innocently (大麻袋)."""
+    bounds = dictwords.tokens(folded)
+    if not bounds:
+        return hits
+    kept = []
+    for h in hits:
+        if dictwords.crossing(bounds, folded, h.start, h.end, common_only=True):
+            continue
+        around = dictwords.inside_word(bounds, h.start, h.end)
+        if around is not None and folded[around[0]:around[1]] in superstrings:
+            continue
+        kept.append(h)
+    return kept
