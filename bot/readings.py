@@ -17,8 +17,10 @@ from pathlib import Path
 
 PATH = Path(__file__).parent / "data" / "readings.txt"
 # The other readings of polyphones (行 hang after xing, 乐 yue after le): "char<TAB>syllable,syllable"
-# per line, for the characters that have more than one toneless reading. Moderation compares
-# lexicon words by every reading (a spammer may write 勒 for 乐 in 百家乐 whichever way it reads).
+# per line, for the characters that have more than one toneless reading in use. Moderation compares
+# lexicon words by every such reading. "In use" means the reading occurs in pypinyin's phrase
+# dictionary: its character table also lists archaic readings (机 wei, 宅 du) that would make
+# everyday words sound like listed ones.
 OTHER_PATH = Path(__file__).parent / "data" / "readings_other.txt"
 
 
@@ -58,14 +60,21 @@ def _plain(syllable: str) -> str:
 
 
 def others_from_pypinyin() -> dict[str, tuple[str, ...]]:
-    """The readings after the first, computed from pypinyin (tests and regeneration)."""
+    """The readings after the first that occur in pypinyin's phrases (tests and regeneration)."""
+    from pypinyin.phrases_dict import phrases_dict
     from pypinyin.pinyin_dict import pinyin_dict
 
+    used: dict[str, set[str]] = {}
+    for phrase, syllables in phrases_dict.items():
+        if len(phrase) == len(syllables):
+            for ch, options in zip(phrase, syllables, strict=True):
+                used.setdefault(ch, set()).update(_plain(o) for o in options)
     table: dict[str, tuple[str, ...]] = {}
     for code, listed in pinyin_dict.items():
         plain = list(dict.fromkeys(_plain(r) for r in listed.split(",")))
-        if len(plain) > 1:
-            table[chr(code)] = tuple(plain[1:])
+        others = tuple(r for r in plain[1:] if r in used.get(chr(code), ()))
+        if others:
+            table[chr(code)] = others
     return table
 
 

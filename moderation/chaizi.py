@@ -9,6 +9,7 @@ only where it completes a lexicon word, so 女子 (好) or 日月 (明) in every
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -49,21 +50,27 @@ def spellings(ch: str) -> list[list[str]]:
     return [list(s) for s in unique[:MAX_SEQUENCES]]
 
 
-class Composer:
-    """One automaton from component runs to the characters of lexicon words they spell."""
+def table(keys: Iterable[str], normalizer: Normalizer) -> dict[str, str]:
+    """Component run (normalised as messages are) → the lexicon character it spells."""
+    chars = {ch for key in keys for ch in key if _is_han(ch)}
+    out: dict[str, str] = {}
+    for ch in chars:
+        for seq in spellings(ch):
+            key = normalizer("".join(seq)).compact
+            if len(key) >= 2:
+                out.setdefault(key, ch)
+    return out
 
-    def __init__(self, lexicon: Lexicon, normalizer: Normalizer) -> None:
+
+class Composer:
+    """Recomposes split characters once the lexicon's pass saw a component run."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
         self.automaton = ahocorasick.Automaton()
-        chars = {ch for key in lexicon.entries for ch in key if _is_han(ch)}
-        count = 0
-        for ch in chars:
-            for seq in spellings(ch):
-                key = normalizer("".join(seq)).compact
-                if len(key) >= 2:
-                    self.automaton.add_word(key, (len(key), ch))
-                    count += 1
-        self.size = count
-        if count:
+        for seq, ch in lexicon.compose.items():
+            self.automaton.add_word(seq, (len(seq), ch))
+        self.size = len(lexicon.compose)
+        if self.size:
             self.automaton.make_automaton()
 
     def hits(self, norm: Normalized, lexicon: Lexicon) -> list[tuple[WordHit, int, int]]:

@@ -18,9 +18,10 @@ from moderation import emoji
 from moderation import words as dictwords
 from moderation.chaizi import TECHNIQUE as CHAIZI
 from moderation.chaizi import Composer
+from moderation.chaizi import table as chaizi_table
 from moderation.config import ACTION_RANK, ModerationSettings
 from moderation.context import has_signal
-from moderation.lexicon import WORD, Lexicon
+from moderation.lexicon import Lexicon
 from moderation.normalize import Normalized, Normalizer, lookalike_codepoints
 from moderation.pinyin import Candidate, PinyinMatcher
 from moderation.rules import CONTACT_RE, RULE_LABELS, RuleHit, TextRules, Traffic
@@ -109,16 +110,17 @@ class Moderator:
     def compile(self, words: list[dict[str, Any]], allow_words: list[str], allow_domains: list[str],
                 spam: SpamModel | None = None) -> Compiled:
         s = self.settings
-        lexicon = Lexicon(self.normalizer, words, allow_words, category_action=s.category_action)
-        rules = TextRules(s.rules, [*s.rules.allowed_domains, *allow_domains])
         n = s.normalize
-        pinyin = PinyinMatcher(lexicon, latin=n.latin_pinyin) if (n.pinyin or n.latin_pinyin) else None
-        if pinyin is not None and not n.pinyin:
-            pinyin.homophones = False
-        composer = Composer(lexicon, self.normalizer) if n.chaizi and lexicon.size else None
+        lexicon = Lexicon(self.normalizer, words, allow_words, category_action=s.category_action,
+                          homophones=n.pinyin or n.latin_pinyin, compose=chaizi_table if n.chaizi else None)
+        rules = TextRules(s.rules, [*s.rules.allowed_domains, *allow_domains])
+        pinyin = None
+        if n.pinyin or n.latin_pinyin:
+            pinyin = PinyinMatcher(lexicon, latin=n.latin_pinyin, homophones=n.pinyin)
+        composer = Composer(lexicon) if lexicon.compose else None
         superstrings = None
         if n.superstrings and lexicon.size:
-            superstrings = dictwords.innocent_superstrings(lambda w: _word_spans(lexicon, w)) - lexicon.allow_keys
+            superstrings = dictwords.innocent_superstrings(lexicon.literal_spans) - lexicon.allow_keys
         return Compiled(self.normalizer, lexicon, rules, pinyin, spam, composer, superstrings)
 
     def load(self, words: list[dict[str, Any]], allow_words: Sequence[str] = (), allow_domains: Sequence[str] = (),
@@ -161,7 +163,8 @@ class Moderator:
         hits = verdict.hits
         folded = norm.folded
         if folded:
-            word_hits, triggered = c.lexicon.scan(folded)
+            scan = c.lexicon.scan_all(folded)
+            word_hits, triggered = scan.hits, scan.triggered
             if word_hits and c.superstrings is not None:
                 word_hits = _not_superstrings(word_hits, folded, c.superstrings)
             for wh in word_hits:
@@ -171,12 +174,12 @@ class Moderator:
                                 technique=_lookalike(norm.original, a, b)))
             weak: list[Candidate] = []
             if c.pinyin is not None:
-                for cand in c.pinyin.candidates(norm, c.lexicon):
+                for cand in c.pinyin.candidates(norm, scan.homophones):
                     if cand.needs_signal:
                         weak.append(cand)
                     else:
                         hits.append(_sound_hit(cand))
-            if c.composer is not None:
+            if c.composer is not None and scan.composable:
                 for wh, a, b in c.composer.hits(norm, c.lexicon):
                     e = wh.entry
                     hits.append(Hit("word", e.category, e.action, a, b, e.word, e.severity, e.id, technique=CHAIZI))
@@ -210,22 +213,22 @@ class Moderator:
             span = units[a:b]
             return any(u[1] for u in span) and not all(u[1] for u in span)
 
-        word_hits, _ = c.lexicon.scan(text)
-        for wh in word_hits:
+        found = c.lexicon.scan_all(text)
+        for wh in found.hits:
             if inside(wh.start, wh.end):
                 e = wh.entry
                 out.append(Hit("word", e.category, e.action, units[wh.start][0], units[wh.end - 1][0] + 1,
                                e.word, e.severity, e.id, technique=emoji.TECHNIQUE))
-        if c.pinyin is not None and c.pinyin.size:
+        if c.pinyin is not None and c.pinyin.homophones:
             bounds = None
-            for end, (length, entry) in c.pinyin.automaton.iter(text.translate(c.pinyin.table)):
-                a, b = end + 1 - length, end + 1
-                if not inside(a, b) or text[a:b] == entry.key:
+            for wh in found.homophones:
+                a, b = wh.start, wh.end
+                if not inside(a, b):
                     continue
                 bounds = bounds if bounds is not None else dictwords.tokens(text)
                 if dictwords.crossing(bounds, text, a, b, common_only=False):
                     continue
-                cand = Candidate(entry, units[a][0], units[b - 1][0] + 1, emoji.TECHNIQUE,
+                cand = Candidate(wh.entry, units[a][0], units[b - 1][0] + 1, emoji.TECHNIQUE,
                                  text[a:b] in dictwords.common_words())
                 if cand.needs_signal:
                     weak.append(cand)
@@ -277,12 +280,6 @@ def _lookalike(original: str, a: int, b: int) -> str:
     if _LOOKALIKES is None:
         _LOOKALIKES = lookalike_codepoints()
     return "形近字" if any(ord(ch) in _LOOKALIKES for ch in original[a:b]) else ""
-
-
-def _word_spans(lexicon: Lexicon, word: str) -> list[tuple[int, int]]:
-    if lexicon._empty:
-        return []
-    return [(end + 1 - length, end + 1) for end, (length, kind, _) in lexicon.automaton.iter(word) if kind == WORD]
 
 
 def _not_superstrings(hits: list[Any], folded: str, superstrings: frozenset[str]) -> list[Any]:

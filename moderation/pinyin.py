@@ -22,12 +22,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import ahocorasick
-
 from moderation import sound, words
 
+from moderation.lexicon import WORD
+
 if TYPE_CHECKING:
-    from moderation.lexicon import Entry, Lexicon
+    from moderation.lexicon import Entry, Lexicon, WordHit
     from moderation.normalize import Normalized
 
 HOMOPHONE, LATIN = "谐音", "拼音"
@@ -51,68 +51,48 @@ class Candidate:
 
 
 class PinyinMatcher:
-    """One automaton over the sound keys of every lexicon word with two or more Chinese characters."""
+    """Homophone candidates of the lexicon's pass, checked against everyday words, and typed pinyin."""
 
-    def __init__(self, lexicon: Lexicon, *, latin: bool = True) -> None:
-        self.table = sound.char_table()
-        self.latin = latin
-        self.homophones = True
-        self.automaton = ahocorasick.Automaton()
+    def __init__(self, lexicon: Lexicon, *, latin: bool = True, homophones: bool = True) -> None:
+        self.table = lexicon.sound_table
+        self.latin, self.homophones = latin, homophones
+        self.lexicon = lexicon
         self.initials: dict[str, Entry] = {}
-        count = 0
         for key, entry in lexicon.entries.items():
             if sum(1 for ch in key if _is_han(ch)) < 2:
                 continue
-            for variant in sound.variants(key):
-                self.automaton.add_word(variant, (len(key), entry))
-            for ini in sound.initials_variants(key):
+            for ini in sound.initials_variants(sound.spoken(key, entry.word)):
                 if len(ini) >= 2 and ini.isalpha():
                     self.initials.setdefault(ini, entry)
-            count += 1
-        self.size = count
-        if count:
-            self.automaton.make_automaton()
+        self.size = len(lexicon.entries)
 
-    # -- homophones written in characters --------------------------------------------
-
-    def candidates(self, norm: Normalized, lexicon: Lexicon) -> list[Candidate]:
+    def candidates(self, norm: Normalized, found: list[WordHit]) -> list[Candidate]:
         """Homophone and typed-pinyin matches not already found literally."""
-        if not self.size:
-            return []
-        folded = norm.folded
-        found = list(self.automaton.iter(folded.translate(self.table))) if self.homophones else []
         out: list[Candidate] = []
-        if found:
-            out = self._homophones(norm, lexicon, found)
-        if self.latin and _LATIN_PROBE.search(folded) is not None:
+        if found and self.homophones:
+            out = self._homophones(norm, found)
+        if self.latin and self.size and _LATIN_PROBE.search(norm.folded) is not None:
             out.extend(self._latin(norm))
         return out
 
-    def _homophones(self, norm: Normalized, lexicon: Lexicon, found: list) -> list[Candidate]:
-        from moderation.lexicon import ALLOW, WORD
-
+    def _homophones(self, norm: Normalized, found: list[WordHit]) -> list[Candidate]:
         folded = norm.folded
-        covered = [(end + 1 - length, end + 1, kind) for end, (length, kind, _) in lexicon.automaton.iter(folded)
-                   if kind in (WORD, ALLOW)] if not lexicon._empty else []
         out: list[Candidate] = []
         bounds: list[tuple[int, int]] | None = None
         seen: set[tuple[int, int]] = set()
-        for end, (length, entry) in found:
-            a, b = end + 1 - length, end + 1
-            if (a, b) in seen or folded[a:b] == entry.key:
-                continue  # a literal hit: the lexicon already reports it
-            seen.add((a, b))
-            if any(x <= a and b <= y for x, y, _ in covered) or any(
-                    kind == WORD and x < b and a < y for x, y, kind in covered):
+        common_words = words.common_words()
+        for h in found:
+            a, b = h.start, h.end
+            if (a, b) in seen:
                 continue
+            seen.add((a, b))
             if bounds is None:
                 bounds = words.tokens(folded)
             if words.crossing(bounds, folded, a, b, common_only=False):
                 continue  # crosses a real word (今晚啥|比赛, 刷|蛋液): an innocent sound-alike
-            written = folded[a:b]
-            common = written in words.common_words() or words.inside_word(bounds, a, b) is not None
+            common = folded[a:b] in common_words or words.inside_word(bounds, a, b) is not None
             oa, ob = norm.span_from_folded(a, b)
-            out.append(Candidate(entry, oa, ob, HOMOPHONE, common))
+            out.append(Candidate(h.entry, oa, ob, HOMOPHONE, common))
         return out
 
     # -- pinyin typed in letters ------------------------------------------------------
@@ -143,7 +123,9 @@ class PinyinMatcher:
         text = "".join(u[0] for u in units)
         starts = {t[0] for t in tokens}
         ends = {t[1] for t in tokens}
-        for end, (length, entry) in self.automaton.iter(text):
+        for end, (length, bits, entry) in self.lexicon.automaton.iter(text):
+            if entry is None or not bits & WORD:
+                continue
             first, last = end + 1 - length, end + 1
             span = units[first:last]
             if not any(u[3] for u in span):

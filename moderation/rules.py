@@ -46,15 +46,13 @@ _QQ = r"(?:qq|" + _sounds("kou") + _sounds("kou") + r"|企鹅|球球|加q|加扣
 _SOLICIT = (
     r"加我(?=好友|v|微|q|扣|企鹅|私|联系|了解|咨询|领|带|进|拉|详|" + _sounds("wei") + r")"
     r"|(?:需要|有意|感兴趣|想要|想赚|想做|想学|想了解|要的|有需要)[^，。,.!！?？]{0,6}?加我"
-    r"|私聊我|私我|私聊|加好友|加v|加微|加q|加扣"
+    r"|私聊我|私我|私聊|加好友|加v|加微|加q|加扣|jiaweixin|jiawx|jiavx|jiaqq|siliao"
 )
 CONTACT_RE = re.compile(
     r"(?P<wechat>" + _WECHAT + r"(?:号|是|id)?(?P<wid>[a-z][a-z0-9_-]{5,19}|\d{6,11}))"
     r"|(?P<qq>" + _QQ + r"号?(?P<qid>\d{5,11}))"
     r"|(?P<solicit>" + _SOLICIT + ")"
 )
-# a contact id or number somewhere in the message: worth running CONTACT_RE even without a trigger word
-CONTACT_PROBE = re.compile(r"[a-z0-9]{5}")
 # contact details sent in parts (号码头四位1391，剩下的是2046735 / v号分两段：mei 和 xiao8866)
 _CHANNEL_RE = re.compile(
     r"(?P<wechat>微信|" + _sounds("wei") + _sounds("xin") + r"|v信|vx|wx|v号|加v|薇)"
@@ -170,13 +168,14 @@ class TextRules:
                         continue
                 oa, ob = norm.span_from_compact(a, b)
                 hits.append(RuleHit("phone", RULE_LABELS["phone"], s.phone_action, oa, ob, m.group()))
-        if s.wechat and (contact_triggered or CONTACT_PROBE.search(compact) is not None):
+        if s.wechat and contact_triggered:
             for m in CONTACT_RE.finditer(compact):
                 rule = m.lastgroup if m.lastgroup in ("solicit",) else ("wechat" if m.group("wechat") else "qq")
                 action = s.solicit_action if rule == "solicit" else s.wechat_action
                 oa, ob = norm.span_from_compact(*m.span())
                 hits.append(RuleHit(rule, RULE_LABELS[rule], action, oa, ob, m.group()))
-        if s.spread_contacts and not hits and (s.phones or s.wechat) and _PARTS_RE.search(compact) is not None:
+        if (s.spread_contacts and contact_triggered and not hits and (s.phones or s.wechat)
+                and _PARTS_RE.search(compact) is not None):
             found = spread_contact(compact)
             if found is not None:
                 rule, a, b, joined = found

@@ -1,7 +1,8 @@
 """Sound classes: every Chinese character and every typed pinyin syllable as one code point.
 
 A character becomes the class of its first (most common) reading, with the near-homophones
-Chinese speakers merge folded together (zh/z, ch/c, sh/s, -ng/-n: 一夜情 ≈ 一夜琴), so that the
+-ng/-n folded together (一夜情 ≈ 一夜琴; zh/z, ch/c, sh/s are not: 设置 ≈ 色子, 住在 ≈ 住宅 made
+everyday phrases sound like listed words), so that the
 sound view of a message is one `str.translate` of its folded text, same length and offsets.
 Lexicon words are entered under every reading of each of their characters (polyphones: 百家乐
 reads le or yue), so a spammer's character matches whichever reading they had in mind.
@@ -20,9 +21,7 @@ MAX_VARIANTS = 32  # readings combinations entered per lexicon word (polyphone-h
 
 
 def fuzzy(syllable: str) -> str:
-    """The near-homophone key of a toneless syllable (zh→z, ch→c, sh→s, ang→an, eng→en, ing→in)."""
-    if syllable[:2] in ("zh", "ch", "sh"):
-        syllable = syllable[0] + syllable[2:]
+    """The near-homophone key of a toneless syllable (ang→an, eng→en, ing→in)."""
     if syllable.endswith("ng") and len(syllable) > 2 and syllable[-3] in "aei":
         syllable = syllable[:-1]
     return syllable
@@ -83,3 +82,12 @@ def syllable_set() -> frozenset[str]:
     for others in other_readings().values():
         found.update(others)
     return frozenset(s for s in found if s.isascii() and s.isalpha())
+
+
+def spoken(key: str, word: str) -> str:
+    """The key with the characters the normaliser turned into digits given back (6合彩 → 六合彩),
+    so that typed pinyin and initials (liu he cai, lhc) match the way the word is said."""
+    word = word.strip().lower()
+    if len(word) != len(key) or key == word:
+        return key
+    return "".join(w if k.isdigit() and not w.isdigit() else k for k, w in zip(key, word, strict=True))

@@ -14,7 +14,10 @@ Three questions the matchers ask, all on the rare path where something already m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+import itertools
+import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from importlib.resources import files
 
@@ -25,18 +28,19 @@ import rjieba
 COMMON_FREQ = 50
 
 
-def _dict_lines() -> Iterable[tuple[str, int]]:
-    path = files("jieba").joinpath("dict.txt")
-    with path.open("r", encoding="utf-8") as f:
-        for line in f:
-            word, freq, _ = line.split(" ", 2)
-            yield word, int(freq)
+def _dict_text() -> str:
+    return files("jieba").joinpath("dict.txt").read_text(encoding="utf-8")
+
+
+# "word freq tag" lines; frequencies ≥ COMMON_FREQ (50) matched by the regex itself (no int() per line)
+_COMMON_LINE = re.compile(r"^(\S{2,}) (?:[5-9]\d|\d{3,}) ", re.M)
+_MID_LINE = re.compile(r"^(\S{3,6}) ", re.M)
 
 
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """Dictionary words of two or more characters with jieba frequency ≥ COMMON_FREQ (~46k)."""
-    return frozenset(w for w, f in _dict_lines() if f >= COMMON_FREQ and len(w) >= 2)
+    return frozenset(_COMMON_LINE.findall(_dict_text()))
 
 
 def tokens(text: str) -> list[tuple[int, int]]:
@@ -61,22 +65,24 @@ def inside_word(bounds: list[tuple[int, int]], a: int, b: int) -> tuple[int, int
     return None
 
 
-def innocent_superstrings(find: object) -> frozenset[str]:
+def innocent_superstrings(find: Callable[[str], Iterable[tuple[int, int]]]) -> frozenset[str]:
     """Dictionary words that contain a listed word which a common word straddles (大麻袋, 大麻子).
 
-    `find(word)` returns the (start, end) spans of listed words inside a dictionary word.
+    `find(text)` returns the (start, end) spans of listed words in a text; it runs once over all
+    dictionary words of three to six characters joined by newlines.
     """
     common = common_words()
+    candidates = _MID_LINE.findall(_dict_text())
+    joined = "\n".join(candidates)
+    starts = list(itertools.accumulate((len(w) + 1 for w in candidates), initial=0))
     out = set()
-    for word, _ in _dict_lines():
-        n = len(word)
-        if n < 3 or n > 6:
+    for a, b in find(joined):
+        i = bisect.bisect_right(starts, a) - 1
+        word, base = candidates[i], starts[i]
+        a, b, n = a - base, b - base, len(word)
+        if b > n or b - a >= n or word in out:
             continue
-        for a, b in find(word):  # type: ignore[operator]
-            if b - a >= n:
-                continue
-            if any(word[x:y] in common for x in range(n) for y in range(x + 2, n + 1)
-                   if (x < a < y or x < b < y) and y - x < n):
-                out.add(word)
-                break
+        if any(word[x:y] in common for x in range(n) for y in range(x + 2, n + 1)
+               if (x < a < y or x < b < y) and y - x < n):
+            out.add(word)
     return frozenset(out)
