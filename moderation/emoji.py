@@ -7,8 +7,6 @@ least one character the member typed) or as the name of a contact channel next t
 
 from __future__ import annotations
 
-import re
-
 TECHNIQUE = "表情替字"
 
 EMOJI_CHARS = {
@@ -24,7 +22,7 @@ EMOJI_CHARS = {
     "🃏": "牌", "🀄": "中", "🍎": "苹果", "🍐": "梨", "🥚": "蛋", "🍚": "饭", "🍵": "茶", "🌹": "玫瑰",
     "🌲": "树", "🌳": "树", "💧": "水", "⚡": "电", "☁": "云", "🐳": "鲸", "🦀": "蟹", "🦐": "虾",
 }
-PROBE = re.compile("[" + "".join(EMOJI_CHARS) + "]")
+CHARS = frozenset(EMOJI_CHARS)
 
 
 def view(original: str, compact_table: dict[int, str | None]) -> tuple[str, list[tuple[int, bool]]]:

@@ -186,7 +186,9 @@ class Moderator:
             rule_hits = c.rules.check(norm, triggered)
             if rule_hits:
                 hits.extend(map(_rule_hit, rule_hits))
-            if self.settings.normalize.emoji_chars and emoji.PROBE.search(event.text) is not None:
+            # emoji are noise: a message that lost no character to noise has none
+            if (self.settings.normalize.emoji_chars and len(norm.compact) != len(event.text)
+                    and not emoji.CHARS.isdisjoint(event.text)):
                 hits.extend(self._emoji(c, norm, weak))
             if weak:
                 spam_p = c.spam.probability(norm.compact) if c.spam is not None else None

@@ -30,8 +30,7 @@ SENTINEL = "\U0010ffff"
 CONTACT_TRIGGERS = (
     "微信", "威信", "薇信", "维信", "v信", "vx", "wx", "weixin", "wechat", "加v", "加微", "加我",
     "私聊", "私我", "qq", "扣扣", "企鹅", "加q", "加扣", "球球", "微芯", "徽信",
-    # channels named before a number or id sent in parts (rules.spread_contact)
-    "v号", "vx号", "q号", "绿泡泡", "手机", "电话", "号码", "联系方式", "tel", "jiaweixin", "jiawx", "siliao",
+    "v号", "vx号", "q号", "绿泡泡", "jiaweixin", "jiawx", "siliao",
 )
 
 
@@ -136,8 +135,16 @@ class Lexicon:
                     put(variant, len(key), TRIGGER)
         # split-character runs -> the character they spell (`moderation.chaizi.table(keys, normalizer)`)
         self.compose: dict[str, str] = compose(self.entries, normalizer) if compose is not None else {}
-        for seq in self.compose:
-            put(seq.translate(table), len(seq), COMPOSE)
+        if self.compose:
+            # the pass runs over sounds: a component run that sounds like an everyday word (手几 ≈
+            # 手机) would make the check run on every such message, so those runs are left out
+            from moderation.words import frequent_words
+
+            everyday = {w.translate(table) for w in frequent_words()}
+            for seq in self.compose:
+                skey = seq.translate(table)
+                if skey not in everyday:
+                    put(skey, len(seq), COMPOSE)
         for skey, value in payload.items():
             automaton.add_word(skey, tuple(value))
         self.size = len(self.entries)

@@ -34,6 +34,7 @@ def _dict_text() -> str:
 
 # "word freq tag" lines; frequencies ≥ COMMON_FREQ (50) matched by the regex itself (no int() per line)
 _COMMON_LINE = re.compile(r"^(\S{2,}) (?:[5-9]\d|\d{3,}) ", re.M)
+_FREQUENT_LINE = re.compile(r"^(\S{2,}) \d{4,} ", re.M)
 _MID_LINE = re.compile(r"^(\S{3,6}) ", re.M)
 
 
@@ -41,6 +42,12 @@ _MID_LINE = re.compile(r"^(\S{3,6}) ", re.M)
 def common_words() -> frozenset[str]:
     """Dictionary words of two or more characters with jieba frequency ≥ COMMON_FREQ (~46k)."""
     return frozenset(_COMMON_LINE.findall(_dict_text()))
+
+
+@lru_cache(maxsize=1)
+def frequent_words() -> frozenset[str]:
+    """Dictionary words of two or more characters with jieba frequency ≥ 1000 (~8k)."""
+    return frozenset(_FREQUENT_LINE.findall(_dict_text()))
 
 
 def tokens(text: str) -> list[tuple[int, int]]:
