@@ -88,9 +88,11 @@ def _confusables() -> dict[int, str]:
     data = json.loads(files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8"))
     out: dict[int, str] = {}
     for ch, alts in data.items():
-        if len(ch) != 1 or ch.isascii() or "\u4e00" <= ch <= "\u9fff" or unicodedata.category(ch)[0] not in "LN":
+        if len(ch) != 1 or ch.isascii() or "\u4e00" <= ch <= "\u9fff":
             continue
         radical = 0x2E80 <= ord(ch) <= 0x2FDF or 0x31C0 <= ord(ch) <= 0x31EF
+        if not radical and unicodedata.category(ch)[0] not in "LN":
+            continue
         targets = [a["c"] for a in alts if len(a["c"]) == 1]
         ascii_ = [t for t in targets if t.isascii() and t.isalnum()]
         letters = [t for t in ascii_ if t.isalpha()]

@@ -20,6 +20,7 @@ second signal (`moderation.context`).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from moderation import sound, words
@@ -86,10 +87,12 @@ class PinyinMatcher:
             if (a, b) in seen:
                 continue
             seen.add((a, b))
+            if words.straddled(folded, a, b):
+                continue  # a common word crosses it (为什|么): no need to run the segmenter
             if bounds is None:
-                bounds = words.tokens(folded)
+                bounds = words.tokens(folded, hmm=True)
             if words.crossing(bounds, folded, a, b, common_only=False):
-                continue  # crosses a real word (今晚啥|比赛, 刷|蛋液): an innocent sound-alike
+                continue  # crosses a real word (今晚啥|比赛, 刷|蛋液, 小罗|聊): an innocent sound-alike
             common = folded[a:b] in common_words or words.inside_word(bounds, a, b) is not None
             oa, ob = norm.span_from_folded(a, b)
             out.append(Candidate(h.entry, oa, ob, HOMOPHONE, common))
@@ -98,6 +101,18 @@ class PinyinMatcher:
     # -- pinyin typed in letters ------------------------------------------------------
 
     def _latin(self, norm: Normalized) -> list[Candidate]:
+        # most Latin in chat is English, app names or ids: build the unit list only when some
+        # word is pinyin of two syllables or more, a syllable next to a character, or listed initials
+        folded = norm.folded
+        for m in _LATIN_WORD.finditer(folded):
+            word = m.group()
+            parts = _segment(word)
+            if parts is not None and (len(parts) >= 2 or m.start() > 0 or m.end() < len(folded)):
+                break
+            if parts is None and word in self.initials:
+                break
+        else:
+            return []
         mapped = norm.mapped
         units: list[tuple[str, int, int, bool]] = []  # (sound char, start, end, is_latin)
         tokens: list[tuple[int, int]] = []  # unit index range of each Latin word
@@ -150,7 +165,8 @@ class PinyinMatcher:
             units.append((cls if cls is not None else (ch if ch.isdigit() else "\0"), i, i + 1, False))
 
 
-def _segment(word: str) -> list[tuple[int, int]] | None:
+@lru_cache(maxsize=4096)
+def _segment(word: str) -> tuple[tuple[int, int], ...] | None:
     """Split a Latin word into pinyin syllables (fewest syllables), or None if it cannot be."""
     syllables = sound.syllable_set()
     n = len(word)
@@ -168,4 +184,5 @@ def _segment(word: str) -> list[tuple[int, int]] | None:
                 old = best[j]
                 if old is None or len(cand) < len(old):
                     best[j] = cand
-    return best[n]
+    found = best[n]
+    return None if found is None else tuple(found)

@@ -50,9 +50,10 @@ def frequent_words() -> frozenset[str]:
     return frozenset(_FREQUENT_LINE.findall(_dict_text()))
 
 
-def tokens(text: str) -> list[tuple[int, int]]:
-    """Spans of the dictionary words (two characters or more) jieba finds in `text`."""
-    return [(a, b) for _, a, b in rjieba.tokenize(text, "default", False) if b - a > 1]
+def tokens(text: str, *, hmm: bool = False) -> list[tuple[int, int]]:
+    """Spans of the words (two characters or more) jieba finds in `text`: dictionary words only,
+    or also the unknown words its HMM guesses (names such as 小罗) with `hmm`."""
+    return [(a, b) for _, a, b in rjieba.tokenize(text, "default", hmm) if b - a > 1]
 
 
 def crossing(bounds: list[tuple[int, int]], text: str, a: int, b: int, *, common_only: bool) -> bool:
@@ -61,6 +62,20 @@ def crossing(bounds: list[tuple[int, int]], text: str, a: int, b: int, *, common
     for x, y in bounds:
         if (x < a < y or x < b < y) and (common is None or text[x:y] in common):
             return True
+    return False
+
+
+def straddled(text: str, a: int, b: int) -> bool:
+    """Cheap first check without the segmenter: a frequent word (jieba frequency ≥ 1000) of two to
+    four characters in `text` straddles an edge of [a, b)."""
+    common = frequent_words()
+    n = len(text)
+    for edge in (a, b):
+        if 0 < edge < n:
+            for x in range(max(0, edge - 3), edge):
+                for y in range(edge + 1, min(n, x + 4) + 1):
+                    if y - x >= 2 and text[x:y] in common:
+                        return True
     return False
 
 
