@@ -24,7 +24,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from moderation import sound, words
-
 from moderation.lexicon import WORD
 
 if TYPE_CHECKING:

@@ -35,7 +35,8 @@ def _sounds(*syllables: str) -> str:
     from bot.readings import all_readings
     from moderation.charfreq import FREQUENT_CHARS
 
-    return "[" + "".join(ch for ch in FREQUENT_CHARS + "薇芯鑫歆昕炜玮巍巍蔻寇" if set(all_readings(ch)) & set(syllables)) + "]"
+    wanted = set(syllables)
+    return "[" + "".join(ch for ch in FREQUENT_CHARS + "薇芯鑫歆昕炜玮巍蔻寇" if set(all_readings(ch)) & wanted) + "]"
 
 
 # WeChat and QQ by name, by nickname and by sound (伟信, 卫芯, 扣扣, 企鹅 / 🐧 via moderation.emoji)
