@@ -23,7 +23,7 @@ from moderation.config import ACTION_RANK, ModerationSettings
 from moderation.context import has_signal
 from moderation.lexicon import Lexicon
 from moderation.normalize import Normalized, Normalizer, lookalike_codepoints
-from moderation.pinyin import Candidate, PinyinMatcher
+from moderation.pinyin import LATIN_PROBE, Candidate, PinyinMatcher
 from moderation.rules import CONTACT_RE, RULE_LABELS, RuleHit, TextRules, Traffic
 from moderation.spam import SpamModel, train
 
@@ -173,7 +173,7 @@ class Moderator:
                 hits.append(Hit("word", e.category, e.action, a, b, e.word, e.severity, e.id,
                                 technique=_lookalike(norm.original, a, b)))
             weak: list[Candidate] = []
-            if c.pinyin is not None:
+            if c.pinyin is not None and (scan.homophones or LATIN_PROBE.search(folded) is not None):
                 for cand in c.pinyin.candidates(norm, scan.homophones):
                     if cand.needs_signal:
                         weak.append(cand)

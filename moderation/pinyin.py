@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from moderation.normalize import Normalized
 
 HOMOPHONE, LATIN = "谐音", "拼音"
-_LATIN_PROBE = re.compile(r"[a-z]{2}")
+LATIN_PROBE = re.compile(r"[a-z]{2}")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _VOWELS = frozenset("aeiou")
 
@@ -71,7 +71,7 @@ class PinyinMatcher:
         out: list[Candidate] = []
         if found and self.homophones:
             out = self._homophones(norm, found)
-        if self.latin and self.size and _LATIN_PROBE.search(norm.folded) is not None:
+        if self.latin and self.size and LATIN_PROBE.search(norm.folded) is not None:
             out.extend(self._latin(norm))
         return out
 

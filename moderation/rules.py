@@ -64,6 +64,7 @@ _PARTS_RE = re.compile(
     r"前\d*位|后\d*位|头\d*位|尾\d*位|中间|剩下|剩余|最后|后面|前面|前半|后半|上半|下半|分\d*段|分开|"
     r"第\d段|接着|再接|末尾|开头|第\d部分"
 )
+_PHONE_WORDS = ("号", "电话", "手机", "联系")
 # cheap gate before looking for announced parts: three digits or letters in a row somewhere
 _DIGITS_OR_ID = re.compile(r"[0-9a-z]{3}")
 _FRAGMENT_RE = re.compile(r"[a-z0-9]+")
@@ -177,8 +178,9 @@ class TextRules:
                 action = s.solicit_action if rule == "solicit" else s.wechat_action
                 oa, ob = norm.span_from_compact(*m.span())
                 hits.append(RuleHit(rule, RULE_LABELS[rule], action, oa, ob, m.group()))
-        if (s.spread_contacts and not hits and (s.phones or s.wechat) and _DIGITS_OR_ID.search(compact) is not None
-                and _PARTS_RE.search(compact) is not None):
+        if (s.spread_contacts and not hits and (s.phones or s.wechat)
+                and (contact_triggered or any(w in compact for w in _PHONE_WORDS))
+                and _DIGITS_OR_ID.search(compact) is not None and _PARTS_RE.search(compact) is not None):
             found = spread_contact(compact)
             if found is not None:
                 rule, a, b, joined = found
