@@ -34,6 +34,9 @@ HOMOPHONE, LATIN = "谐音", "拼音"
 LATIN_PROBE = re.compile(r"[a-z]{2}")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _VOWELS = frozenset("aeiou")
+# particles and function words: a sound-alike made with them is everyday grammar (大吗 ≈ 大麻,
+# 打吗), so it needs a second signal like an everyday word does
+_PARTICLES = frozenset("吗嘛吧呢啊呀哦哈了的么啦嘞咯呗喔哇")
 
 
 def _is_han(ch: str) -> bool:
@@ -92,7 +95,9 @@ class PinyinMatcher:
                 bounds = words.tokens(folded, hmm=True)
             if words.crossing(bounds, folded, a, b, common_only=False):
                 continue  # crosses a real word (今晚啥|比赛, 刷|蛋液, 小罗|聊): an innocent sound-alike
-            common = folded[a:b] in common_words or words.inside_word(bounds, a, b) is not None
+            written = folded[a:b]
+            common = (written in common_words or words.inside_word(bounds, a, b) is not None
+                      or not _PARTICLES.isdisjoint(written))
             oa, ob = norm.span_from_folded(a, b)
             out.append(Candidate(h.entry, oa, ob, HOMOPHONE, common))
         return out
