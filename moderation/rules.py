@@ -179,8 +179,9 @@ class TextRules:
                 oa, ob = norm.span_from_compact(*m.span())
                 hits.append(RuleHit(rule, RULE_LABELS[rule], action, oa, ob, m.group()))
         if (s.spread_contacts and not hits and (s.phones or s.wechat)
+                and _DIGITS_OR_ID.search(compact) is not None
                 and (contact_triggered or any(w in compact for w in _PHONE_WORDS))
-                and _DIGITS_OR_ID.search(compact) is not None and _PARTS_RE.search(compact) is not None):
+                and _PARTS_RE.search(compact) is not None):
             found = spread_contact(compact)
             if found is not None:
                 rule, a, b, joined = found

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from importlib.resources import files
 
@@ -28,26 +27,24 @@ import rjieba
 COMMON_FREQ = 50
 
 
-def _dict_text() -> str:
-    return files("jieba").joinpath("dict.txt").read_text(encoding="utf-8")
-
-
-# "word freq tag" lines; frequencies ≥ COMMON_FREQ (50) matched by the regex itself (no int() per line)
-_COMMON_LINE = re.compile(r"^(\S{2,}) (?:[5-9]\d|\d{3,}) ", re.M)
-_FREQUENT_LINE = re.compile(r"^(\S{2,}) \d{4,} ", re.M)
-_MID_LINE = re.compile(r"^(\S{3,6}) ", re.M)
+def _dict_lines() -> Iterator[tuple[str, str]]:
+    """(word, frequency as written) per line of jieba's dictionary, streamed (the file is 5 MB)."""
+    with files("jieba").joinpath("dict.txt").open("r", encoding="utf-8") as f:
+        for line in f:
+            word, freq, _ = line.split(" ", 2)
+            yield word, freq
 
 
 @lru_cache(maxsize=1)
 def common_words() -> frozenset[str]:
     """Dictionary words of two or more characters with jieba frequency ≥ COMMON_FREQ (~46k)."""
-    return frozenset(_COMMON_LINE.findall(_dict_text()))
+    return frozenset(w for w, f in _dict_lines() if len(w) >= 2 and int(f) >= COMMON_FREQ)
 
 
 @lru_cache(maxsize=1)
 def frequent_words() -> frozenset[str]:
-    """Dictionary words of two or more characters with jieba frequency ≥ 1000 (~8k)."""
-    return frozenset(_FREQUENT_LINE.findall(_dict_text()))
+    """Dictionary words of two or more characters with jieba frequency ≥ 1000 (~5k)."""
+    return frozenset(w for w, f in _dict_lines() if len(w) >= 2 and len(f) >= 4)
 
 
 def tokens(text: str, *, hmm: bool = False) -> list[tuple[int, int]]:
@@ -90,21 +87,32 @@ def inside_word(bounds: list[tuple[int, int]], a: int, b: int) -> tuple[int, int
 def innocent_superstrings(find: Callable[[str], Iterable[tuple[int, int]]]) -> frozenset[str]:
     """Dictionary words that contain a listed word which a common word straddles (大麻袋, 大麻子).
 
-    `find(text)` returns the (start, end) spans of listed words in a text; it runs once over all
-    dictionary words of three to six characters joined by newlines.
+    `find(text)` returns the (start, end) spans of listed words in a text; it runs over batches of
+    dictionary words of three to six characters joined by newlines (bounded memory).
     """
     common = common_words()
-    candidates = _MID_LINE.findall(_dict_text())
-    joined = "\n".join(candidates)
-    starts = list(itertools.accumulate((len(w) + 1 for w in candidates), initial=0))
-    out = set()
+    out: set[str] = set()
+    batch: list[str] = []
+    for word, _ in _dict_lines():
+        if 3 <= len(word) <= 6:
+            batch.append(word)
+            if len(batch) == 4096:
+                _superstrings(batch, find, common, out)
+                batch = []
+    _superstrings(batch, find, common, out)
+    return frozenset(out)
+
+
+def _superstrings(batch: list[str], find: Callable[[str], Iterable[tuple[int, int]]], common: frozenset[str],
+                  out: set[str]) -> None:
+    joined = "\n".join(batch)
+    starts = list(itertools.accumulate((len(w) + 1 for w in batch), initial=0))
     for a, b in find(joined):
         i = bisect.bisect_right(starts, a) - 1
-        word, base = candidates[i], starts[i]
+        word, base = batch[i], starts[i]
         a, b, n = a - base, b - base, len(word)
         if b > n or b - a >= n or word in out:
             continue
         if any(word[x:y] in common for x in range(n) for y in range(x + 2, n + 1)
                if (x < a < y or x < b < y) and y - x < n):
             out.add(word)
-    return frozenset(out)

@@ -142,6 +142,13 @@ def test_other_readings_file_matches_the_pinned_pypinyin():
     assert OTHER_PATH.read_text(encoding="utf-8") == text
 
 
+def test_shipped_split_character_table_matches_the_pinned_package(tmp_path):
+    from moderation.chaizi import PATH, write
+
+    write(tmp_path / "chaizi.txt")
+    assert (tmp_path / "chaizi.txt").read_text(encoding="utf-8") == PATH.read_text(encoding="utf-8")
+
+
 def test_development_set_meets_the_targets():
     cases = load_cases(DATA / "cases.jsonl")
     report = evaluate(moderator_from_words(DATA / "words.txt"), cases, min_seconds=0.0)
