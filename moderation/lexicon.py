@@ -129,10 +129,9 @@ class Lexicon:
                 put(key.translate(table), len(key), ALLOW)
         self.trigger_keys = {k for w in triggers if len(k := normalizer.word(w)) >= 2}
         for key in self.trigger_keys:
+            # by sound: 伟信, 卫芯 … name WeChat too (first readings only: 信 also reads shen,
+            # and 为什(么) would then trigger the contact rules on every question)
             put(key.translate(table), len(key), TRIGGER)
-            if homophones and any(_is_han(ch) for ch in key):
-                for variant in sound.variants(key):  # 伟信, 卫芯 … name WeChat too
-                    put(variant, len(key), TRIGGER)
         # split-character runs -> the character they spell (`moderation.chaizi.table(keys, normalizer)`)
         self.compose: dict[str, str] = compose(self.entries, normalizer) if compose is not None else {}
         if self.compose:

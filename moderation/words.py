@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from importlib.resources import files
@@ -84,22 +85,20 @@ def inside_word(bounds: list[tuple[int, int]], a: int, b: int) -> tuple[int, int
     return None
 
 
+_MID_LINE = re.compile(r"^(\S{3,6}) ", re.M)
+
+
 def innocent_superstrings(find: Callable[[str], Iterable[tuple[int, int]]]) -> frozenset[str]:
     """Dictionary words that contain a listed word which a common word straddles (大麻袋, 大麻子).
 
-    `find(text)` returns the (start, end) spans of listed words in a text; it runs over batches of
-    dictionary words of three to six characters joined by newlines (bounded memory).
+    `find(text)` returns the (start, end) spans of listed words in a text; it runs once over the
+    dictionary words of three to six characters joined by newlines (one C-speed pass).
     """
     common = common_words()
     out: set[str] = set()
-    batch: list[str] = []
-    for word, _ in _dict_lines():
-        if 3 <= len(word) <= 6:
-            batch.append(word)
-            if len(batch) == 4096:
-                _superstrings(batch, find, common, out)
-                batch = []
-    _superstrings(batch, find, common, out)
+    with files("jieba").joinpath("dict.txt").open("r", encoding="utf-8") as f:
+        while chunk := f.readlines(1 << 18):  # ~256 KB at a time: bounded memory, C-speed regex
+            _superstrings(_MID_LINE.findall("".join(chunk)), find, common, out)
     return frozenset(out)
 
 
