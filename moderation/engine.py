@@ -184,8 +184,11 @@ class Moderator:
                     e = wh.entry
                     hits.append(Hit("word", e.category, e.action, a, b, e.word, e.severity, e.id, technique=CHAIZI))
             rule_hits = c.rules.check(norm, triggered)
-            if rule_hits:
-                hits.extend(map(_rule_hit, rule_hits))
+            for rh in rule_hits:
+                hit = _rule_hit(rh)
+                if not hit.technique and hit.end > hit.start:
+                    hit.technique = _lookalike(event.text, hit.start, hit.end)  # ⑴⑶⑻…, 𝐰𝐱
+                hits.append(hit)
             # emoji are noise: a message that lost no character to noise has none
             if (self.settings.normalize.emoji_chars and len(norm.compact) != len(event.text)
                     and not emoji.CHARS.isdisjoint(event.text)):

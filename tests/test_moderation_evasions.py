@@ -116,6 +116,12 @@ def test_spread_parts_of_everyday_numbers_are_not_contacts(mod):
         assert mod.check_text(text).hits == [], text
 
 
+def test_look_alike_digits_in_a_phone_number_are_named(mod):
+    text = "电话 ⑴⑶⑻⑴⑵⑶⑷⑸⑹⑺⑻"
+    hits = mod.check_text(text).hits
+    assert [(h.rule, text[h.start:h.end], h.technique) for h in hits] == [("phone", "⑴⑶⑻⑴⑵⑶⑷⑸⑹⑺⑻", "形近字")]
+
+
 def test_emoji_names_a_contact_channel(mod):
     hits = mod.check_text("🐧号 1234567").hits
     assert [(h.rule, h.technique) for h in hits] == [("qq", "表情替字")]
