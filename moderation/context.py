@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-# invitation verbs and contact channels (私聊, 加我, 详聊, vx …)
+# invitation verbs (私聊, 加我, 详聊 …); an app's bare name (QQ, 微信) is everyday talk, and a real
+# contact (a phone number, a WeChat or QQ id) is a hit of its own, so it counts as another hit
 INVITE_RE = re.compile(
-    r"私聊|私信|私我|加我|联系|详聊|详情|咨询|找我|进群|入群|扫码|上车|带你|加v|加微|加q|vx|wx|qq|扣扣|企鹅|微信|v信|"
-    r"戳我|滴滴我|来玩|注册"
+    r"私聊|私信|私我|加我|联系我|详聊|咨询|找我|进群|入群|扫码|上车|带你|加v|加微|加q|加扣|戳我|滴滴我|来玩|注册送"
 )
 # money and selling patterns (not everyday prices such as 三块钱一斤)
 MONEY_RE = re.compile(

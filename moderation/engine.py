@@ -194,9 +194,7 @@ class Moderator:
                     and not emoji.CHARS.isdisjoint(event.text)):
                 hits.extend(self._emoji(c, norm, weak))
             if weak:
-                spam_p = c.spam.probability(norm.compact) if c.spam is not None else None
-                if has_signal(norm.compact, len(hits), spam_p):
-                    hits.extend(_sound_hit(w) for w in weak)
+                hits.extend(_sound_hit(w) for w in self._confirmed(c, norm, hits, weak))
         if event.attachments:
             hits.extend(map(_rule_hit, c.rules.attachments(event.attachments)))
         if traffic:
@@ -208,6 +206,16 @@ class Moderator:
             if hit is not None:
                 hits.append(hit)
         return verdict
+
+    def _confirmed(self, c: Compiled, norm: Normalized, hits: list[Hit], weak: list[Candidate]) -> list[Candidate]:
+        """Weak matches with a second signal: a contact or link hit, an invitation or money pattern,
+        the spam score, or another listed word of the same category (a noisy list's 客服 does not
+        make 没有 ≈ 美幼 a hit)."""
+        spam_p = c.spam.probability(norm.compact) if c.spam is not None else None
+        if has_signal(norm.compact, sum(1 for h in hits if h.rule not in _WORD_RULES), spam_p):
+            return weak
+        categories = {h.category for h in hits if h.rule in _WORD_RULES}
+        return [w for w in weak if w.entry.category in categories]
 
     def _emoji(self, c: Compiled, norm: Normalized, weak: list[Candidate]) -> list[Hit]:
         """Hits that need an emoji read as its character, inside a word or a contact channel."""
@@ -276,6 +284,7 @@ def _sound_hit(cand: Candidate) -> Hit:
     return Hit(rule, e.category, e.action, cand.start, cand.end, e.word, e.severity, e.id, technique=cand.technique)
 
 
+_WORD_RULES = frozenset({"word", "pinyin", "latin"})
 _LOOKALIKES: frozenset[int] | None = None
 
 

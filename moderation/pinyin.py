@@ -35,8 +35,8 @@ LATIN_PROBE = re.compile(r"[a-z]{2}")
 _LATIN_WORD = re.compile(r"[a-z]+")
 _VOWELS = frozenset("aeiou")
 # particles and function words: a sound-alike made with them is everyday grammar (大吗 ≈ 大麻,
-# 打吗), so it needs a second signal like an everyday word does
-_PARTICLES = frozenset("吗嘛吧呢啊呀哦哈了的么啦嘞咯呗喔哇")
+# 查我 ≈ 插我, 心与 ≈ 性欲, 腿有 ≈ 推油), so it needs a second signal like an everyday word does
+_PARTICLES = frozenset("吗嘛吧呢啊呀哦哈了的么啦嘞咯呗喔哇我你他她它有是在与和也都就还又很刚才把被给让这那们")
 
 
 def _is_han(ch: str) -> bool:
@@ -154,7 +154,8 @@ class PinyinMatcher:
             out.append(Candidate(entry, span[0][1], span[-1][2], LATIN, False))
         for word, a, b in initials:
             entry = self.initials.get(word)
-            if entry is not None:
+            # a word that is itself listed or names a channel (qq, wx) is not initials of another
+            if entry is not None and word not in self.lexicon.entries and word not in self.lexicon.trigger_keys:
                 out.append(Candidate(entry, a, b, LATIN, True))
         return out
 
