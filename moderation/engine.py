@@ -23,7 +23,7 @@ from moderation.config import ACTION_RANK, ModerationSettings
 from moderation.context import has_signal
 from moderation.lexicon import Lexicon
 from moderation.normalize import Normalized, Normalizer, lookalike_codepoints
-from moderation.pinyin import LATIN_PROBE, Candidate, PinyinMatcher
+from moderation.pinyin import LATIN_PROBE, Candidate, PinyinMatcher, crosses_a_word
 from moderation.rules import CONTACT_RE, RULE_LABELS, RuleHit, TextRules, Traffic
 from moderation.spam import SpamModel, train
 
@@ -212,10 +212,10 @@ class Moderator:
         the spam score, or another listed word of the same category (a noisy list's 客服 does not
         make 没有 ≈ 美幼 a hit)."""
         spam_p = c.spam.probability(norm.compact) if c.spam is not None else None
-        if has_signal(norm.compact, sum(1 for h in hits if h.rule not in _WORD_RULES), spam_p):
-            return weak
-        categories = {h.category for h in hits if h.rule in _WORD_RULES}
-        return [w for w in weak if w.entry.category in categories]
+        if not has_signal(norm.compact, sum(1 for h in hits if h.rule not in _WORD_RULES), spam_p):
+            categories = {h.category for h in hits if h.rule in _WORD_RULES}
+            weak = [w for w in weak if w.entry.category in categories]
+        return [w for w in weak if not crosses_a_word(norm.folded, w)]
 
     def _emoji(self, c: Compiled, norm: Normalized, weak: list[Candidate]) -> list[Hit]:
         """Hits that need an emoji read as its character, inside a word or a contact channel."""

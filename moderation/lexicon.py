@@ -18,7 +18,7 @@ from moderation.config import ACTION_RANK
 from moderation.normalize import Normalizer
 
 # kind bits of an automaton value (one sound key may be several kinds at once)
-WORD, ALLOW, TRIGGER, COMPOSE, NOOP = 1, 2, 4, 8, 16
+WORD, ALLOW, TRIGGER, COMPOSE, NOOP, SOUND_TRIGGER = 1, 2, 4, 8, 16, 32
 # pyahocorasick looks up a node's children by linear search in insertion order. Inserting
 # "<char><SENTINEL>" for the most frequent characters first puts them at the front of the root's
 # child list, so a common character is found after a few comparisons instead of a full scan.
@@ -129,9 +129,10 @@ class Lexicon:
                 put(key.translate(table), len(key), ALLOW)
         self.trigger_keys = {k for w in triggers if len(k := normalizer.word(w)) >= 2}
         for key in self.trigger_keys:
-            # by sound: 伟信, 卫芯 … name WeChat too (first readings only: 信 also reads shen,
-            # and 为什(么) would then trigger the contact rules on every question)
-            put(key.translate(table), len(key), TRIGGER)
+            # channel names also by sound (伟信, 卫芯 name WeChat too; first readings only: 信 also
+            # reads shen, and 为什(么) would trigger the contact rules on every question); the
+            # other triggers literally (加微 ≈ 价位 is everyday talk)
+            put(key.translate(table), len(key), SOUND_TRIGGER if key in _SOUND_TRIGGERS else TRIGGER)
         # split-character runs -> the character they spell (`moderation.chaizi.table(keys, normalizer)`)
         self.compose: dict[str, str] = compose(self.entries, normalizer) if compose is not None else {}
         if self.compose:
@@ -189,7 +190,7 @@ class Lexicon:
                             triggered = True
                 elif homophone is not None and len(homophones) < MAX_HITS:
                     homophones.append(WordHit(homophone, start, end + 1))
-            if bits & TRIGGER:
+            if bits & SOUND_TRIGGER or (bits & TRIGGER and seg in trigger_keys):
                 triggered = True
             if bits & ALLOW and seg in self.allow_keys:
                 allowed.append((start, end + 1))
@@ -219,6 +220,7 @@ class Lexicon:
         return out
 
 
+_SOUND_TRIGGERS = frozenset({"微信", "威信", "薇信", "维信", "微芯", "徽信", "扣扣", "企鹅", "球球"})
 _NOTHING: list[WordHit] = []  # shared, never mutated: callers only iterate
 _NOTHING_FOUND = Scan(_NOTHING, False, _NOTHING, False)
 

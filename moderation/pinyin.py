@@ -46,11 +46,22 @@ def _is_han(ch: str) -> bool:
 class Candidate:
     """A sound match: the entry, its span in the original text, and whether it needs a second signal."""
 
-    __slots__ = ("end", "entry", "needs_signal", "start", "technique")
+    __slots__ = ("end", "entry", "needs_signal", "start", "technique", "unchecked")
 
-    def __init__(self, entry: Entry, start: int, end: int, technique: str, needs_signal: bool) -> None:
+    def __init__(self, entry: Entry, start: int, end: int, technique: str, needs_signal: bool,
+                 unchecked: tuple[int, int] | None = None) -> None:
         self.entry, self.start, self.end = entry, start, end
         self.technique, self.needs_signal = technique, needs_signal
+        # span in the folded text still to check against the segmenter (deferred until a signal)
+        self.unchecked = unchecked
+
+
+def crosses_a_word(folded: str, cand: Candidate) -> bool:
+    """The deferred check of an everyday-word homophone: does a real word cut through it?"""
+    if cand.unchecked is None:
+        return False
+    a, b = cand.unchecked
+    return words.crossing(words.tokens(folded, hmm=True), folded, a, b, common_only=False)
 
 
 class PinyinMatcher:
@@ -89,15 +100,19 @@ class PinyinMatcher:
             if (a, b) in seen:
                 continue
             seen.add((a, b))
+            written = folded[a:b]
+            if written in common_words or not _PARTICLES.isdisjoint(written):
+                # needs a second signal anyway: the segmenter runs later, only if there is one
+                oa, ob = norm.span_from_folded(a, b)
+                out.append(Candidate(h.entry, oa, ob, HOMOPHONE, True, (a, b)))
+                continue
             if words.straddled(folded, a, b):
-                continue  # a common word crosses it (为什|么): no need to run the segmenter
+                continue  # a frequent word crosses it (为什|么): no need to run the segmenter
             if bounds is None:
                 bounds = words.tokens(folded, hmm=True)
             if words.crossing(bounds, folded, a, b, common_only=False):
                 continue  # crosses a real word (今晚啥|比赛, 刷|蛋液, 小罗|聊): an innocent sound-alike
-            written = folded[a:b]
-            common = (written in common_words or words.inside_word(bounds, a, b) is not None
-                      or not _PARTICLES.isdisjoint(written))
+            common = words.inside_word(bounds, a, b) is not None
             oa, ob = norm.span_from_folded(a, b)
             out.append(Candidate(h.entry, oa, ob, HOMOPHONE, common))
         return out
