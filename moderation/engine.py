@@ -297,17 +297,21 @@ def _lookalike(original: str, a: int, b: int) -> str:
 
 
 def _not_superstrings(hits: list[Any], folded: str, superstrings: frozenset[str]) -> list[Any]:
-    """Drop hits inside an everyday longer word: one the segmenter cuts through (大|麻雀) or a
-    dictionary word known to contain the listed word innocently (大麻袋)."""
-    bounds = dictwords.tokens(folded)
-    if not bounds:
-        return hits
+    """Drop hits inside an everyday longer word: one the segmenter cuts through with a common word
+    (大|麻雀) or a dictionary word known to contain the listed word innocently (大麻袋). The
+    segmenter only runs when some common word straddles a hit at all (string lookups first)."""
+    common = dictwords.common_words()
+    bounds: list[tuple[int, int]] | None = None
     kept = []
+    n = len(folded)
     for h in hits:
-        if dictwords.crossing(bounds, folded, h.start, h.end, common_only=True):
+        a, b = h.start, h.end
+        if any(folded[x:y] in superstrings for x in range(max(0, a - 4), a + 1)
+               for y in range(b, min(n, x + 6) + 1) if y - x > b - a):
             continue
-        around = dictwords.inside_word(bounds, h.start, h.end)
-        if around is not None and folded[around[0]:around[1]] in superstrings:
-            continue
+        if dictwords.straddled(folded, a, b, common):
+            bounds = bounds if bounds is not None else dictwords.tokens(folded)
+            if dictwords.crossing(bounds, folded, a, b, common_only=True):
+                continue
         kept.append(h)
     return kept

@@ -63,18 +63,19 @@ def crossing(bounds: list[tuple[int, int]], text: str, a: int, b: int, *, common
     return False
 
 
-def straddled(text: str, a: int, b: int) -> bool:
+def straddled(text: str, a: int, b: int, words: frozenset[str] | None = None) -> bool:
     """Cheap first check without the segmenter: a frequent word (jieba frequency ≥ 1000) of two to
     four characters straddles an edge of [a, b), and no frequent word starts (or ends) right at
-    that edge to compete with it (抢支|出售 is left to the segmenter, 为什|么 is not)."""
-    common = frequent_words()
+    that edge to compete with it (抢支|出售 is left to the segmenter, 为什|么 is not). With `words`,
+    any of those straddling counts, competing or not."""
+    common = frequent_words() if words is None else words
     n = len(text)
     for edge in (a, b):
         if not 0 < edge < n:
             continue
-        if edge == b and any(text[edge:edge + k] in common for k in (2, 3, 4) if edge + k <= n):
+        if words is None and edge == b and any(text[edge:edge + k] in common for k in (2, 3, 4) if edge + k <= n):
             continue
-        if edge == a and any(text[edge - k:edge] in common for k in (2, 3, 4) if edge - k >= 0):
+        if words is None and edge == a and any(text[edge - k:edge] in common for k in (2, 3, 4) if edge - k >= 0):
             continue
         for x in range(max(0, edge - 3), edge):
             for y in range(edge + 1, min(n, x + 4) + 1):
