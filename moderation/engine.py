@@ -185,10 +185,10 @@ class Moderator:
                     hits.append(Hit("word", e.category, e.action, a, b, e.word, e.severity, e.id, technique=CHAIZI))
             rule_hits = c.rules.check(norm, triggered)
             for rh in rule_hits:
-                hit = _rule_hit(rh)
-                if not hit.technique and hit.end > hit.start:
-                    hit.technique = _lookalike(event.text, hit.start, hit.end)  # ⑴⑶⑻…, 𝐰𝐱
-                hits.append(hit)
+                rule_hit = _rule_hit(rh)
+                if not rule_hit.technique and rule_hit.end > rule_hit.start:
+                    rule_hit.technique = _lookalike(event.text, rule_hit.start, rule_hit.end)  # ⑴⑶⑻…, 𝐰𝐱
+                hits.append(rule_hit)
             # emoji are noise: a message that lost no character to noise has none
             if (self.settings.normalize.emoji_chars and len(norm.compact) != len(event.text)
                     and not emoji.CHARS.isdisjoint(event.text)):
