@@ -1,4 +1,6 @@
+"""Writes cases.jsonl beside this file: the moderation v2 development set (docs/moderation.md)."""
 import json
+from pathlib import Path
 C = {
 "homophone": (
 ["来堵博吗，稳赚不赔", "菠菜平台，充值送100", "最新菠菜网址私聊我", "约泡私聊", "可以落聊哦", "出售兵毒", "出大妈，价格私聊",
@@ -46,7 +48,7 @@ C = {
 ["接龙：1. 张三 加我三斤 2. 李四 两斤", "给我加一箱", "#接龙 团购车厘子 3. 王阿姨 加我两份", "老板，再加我一份",
  "帮我加一箱，我转账了", "小区团购：加我一袋大米", "加我三斤苹果", "接龙 加我两箱橙子"]),
 }
-with open("cases.jsonl", "w", encoding="utf-8") as f:
+with open(Path(__file__).with_name("cases.jsonl"), "w", encoding="utf-8") as f:
     for tech, (pos, neg) in C.items():
         for t in pos: f.write(json.dumps({"text": t, "flag": True, "technique": tech}, ensure_ascii=False) + "\n")
         for t in neg: f.write(json.dumps({"text": t, "flag": False, "technique": tech}, ensure_ascii=False) + "\n")
