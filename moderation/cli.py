@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(nested, "eval", cmd_eval, "在标注的规避样本上评估召回率和误报率", json_flag=True)
     p.add_argument("cases", type=existing_file, metavar="CASES.jsonl")
     p.add_argument("--words", type=existing_file, required=True, metavar="WORDS.txt")
-    p.add_argument("--pinyin", action="store_true", help="同时开启拼音谐音匹配")
+    p.add_argument("--pinyin", action="store_true", default=None, help="开启谐音匹配（默认已开启，除非配置关闭）")
+    p.add_argument("--no-pinyin", dest="pinyin", action="store_false", help="关闭谐音匹配（对比用）")
 
     p = add_command(nested, "check", cmd_check, "用当前词库和规则检查一段文字", json_flag=True)
     p.add_argument("text")

@@ -74,8 +74,19 @@ class NormalizeSettings:
     repeats: bool = True
     # shortest run that `repeats` collapses; at least 2 (digits are never collapsed)
     repeat_min: int = 3
-    # homophone matching through pypinyin (measured, off by default)
-    pinyin: bool = False
+    # homophones (伟信 = 微信, every reading of polyphones, near-homophones such as zh/z); a homophone
+    # that is itself a common word (菠菜 ≈ 博彩) needs a second signal (contact, money, invitation, …)
+    pinyin: bool = True
+    # pinyin typed in letters, full or initials, spaced or mixed with characters (du bo, 网du, bjl);
+    # English words and names do not match; initials need a second signal
+    latin_pinyin: bool = True
+    # split characters: components written side by side for one character (贝者 = 赌, 冫水 = 冰)
+    chaizi: bool = True
+    # emoji standing for a character inside a word or a contact channel (🐧号 = 企鹅号, 🔫支 = 枪支)
+    emoji_chars: bool = True
+    # a listed word inside a longer everyday word is no hit (大麻雀, 刷单词卡), from jieba's dictionary
+    # and segmentation; the allowlist adds more
+    superstrings: bool = True
 
     def validate(self) -> None:
         for key, value in self.confusables.items():
@@ -105,6 +116,8 @@ class RuleSettings:
     phone_action: str = "review"
     # flag WeChat / QQ ids after 微信/vx/加V/QQ…, and solicitations (加我, 私聊我)
     wechat: bool = True
+    # join phone numbers, WeChat ids and QQ numbers sent in announced parts (前四位1391，剩下2046735)
+    spread_contacts: bool = True
     # action for a WeChat or QQ id: allow, review, recall, warn, strike, mute or kick
     wechat_action: str = "strike"
     # action for a solicitation such as 加我 / 私聊我 (needs wechat = true)

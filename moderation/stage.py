@@ -262,18 +262,23 @@ class ModerationStage:
 def describe(hit: Hit, text: str) -> str:
     """zh-CN reason shown to managers: what matched, as the member wrote it."""
     written = text[hit.start:hit.end] if hit.end > hit.start else ""
-    if hit.rule in ("word", "pinyin"):
-        how = "谐音" if hit.rule == "pinyin" else ""
+    if hit.rule in _WORD_RULES:
+        # the evasion seen through, in zh-CN: 谐音, 拼音, 拆字, 形近字, 表情替字
+        how = hit.technique or ("谐音" if hit.rule == "pinyin" else "")
         shown = f"“{written}”" if written and written != hit.word else ""
         return f"命中{how}敏感词“{hit.word}”{shown}（{hit.category}）"
     if hit.rule == "spam_score":
         return f"疑似垃圾消息（得分 {hit.score:.2f}）"
     what = f"“{written}”" if written else (f"（{hit.word}）" if hit.word else "")
-    return f"{hit.category}{what}"
+    how = f"（{hit.technique}）" if hit.technique else ""
+    return f"{hit.category}{what}{how}"
+
+
+_WORD_RULES = ("word", "pinyin", "latin")
 
 
 def _short_reason(hit: Hit) -> str:
-    return f"包含{hit.category}内容" if hit.rule in ("word", "pinyin") else hit.category
+    return f"包含{hit.category}内容" if hit.rule in _WORD_RULES else hit.category
 
 
 def _label(action: str) -> str:
