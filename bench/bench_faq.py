@@ -14,8 +14,10 @@ CPU time, p99 wall-clock mostly shows other processes' load). Prints `name<TAB>v
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from common import peak_rss_mb, percentile
 from intents.engine import FaqEngine
 from intents.model import FaqEntry
 from intents.normalize import normalize
+from intents.semantic import Batcher, Embedder, UseModel, VectorStore, shared_model
 from intents.tokenize import Tokenizer
 
 
@@ -52,11 +55,12 @@ def phrasings_pool() -> tuple[list[tuple[str, str]], list[str]]:
     return pairs, queries
 
 
-def build(tokenizer: Tokenizer, pairs: list[tuple[str, str]], size: int) -> tuple[FaqEngine, float]:
+def build(tokenizer: Tokenizer, pairs: list[tuple[str, str]], size: int,
+          embedder: Embedder | None = None) -> tuple[FaqEngine, float]:
     grouped: dict[str, list[str]] = {}
     for entry_id, text in pairs[:size]:
         grouped.setdefault(entry_id, []).append(text)
-    engine = FaqEngine(tokenizer)
+    engine = FaqEngine(tokenizer, embedder=embedder)
     started = time.perf_counter()
     engine.load(FaqEntry(id=k, answer=k, questions=v) for k, v in grouped.items())
     return engine, time.perf_counter() - started
@@ -68,6 +72,8 @@ def measure(engine: FaqEngine, queries: list[str]) -> dict[str, float]:
         engine.match(q)
     engine.tokenizer.clear_cache()
     normalize.cache_clear()
+    if engine.embedder is not None:
+        engine.embedder.clear_questions()
     cpu_lat, wall_lat = [], []
     cpu, wall = time.process_time(), time.perf_counter()
     for q in queries:
@@ -129,7 +135,66 @@ def main() -> int:
                 emit(f"faq_bruteforce_{name}_questions_per_s{suffix}",
                      brute_force_qps(pairs, size, queries[:500], scorer), "q/s")
     emit("faq_peak_rss_mb", peak_rss_mb(), "MB")
+    semantic(tokenizer, pairs, queries)
     return 0
+
+
+def measure_batched(engine: FaqEngine, batcher: Batcher, queries: list[str], concurrent: int) -> float:
+    """Questions per CPU second when `concurrent` questions arrive together, as the bot's
+    stage asks: lexical first, then a vector from the batcher for the questions that need one."""
+    async def ask(q: str) -> None:
+        match = engine.match(q, encode=False)
+        if match.pending:
+            engine.match(q, vector=await batcher.vector(q))
+
+    async def run() -> None:
+        for i in range(0, len(queries), concurrent):
+            await asyncio.gather(*(ask(q) for q in queries[i:i + concurrent]))
+
+    assert engine.embedder is not None
+    engine.embedder.clear_questions()
+    engine.tokenizer.clear_cache()
+    normalize.cache_clear()
+    cpu = time.process_time()
+    asyncio.run(run())
+    return len(queries) / (time.process_time() - cpu)
+
+
+def semantic(tokenizer: Tokenizer, pairs: list[tuple[str, str]], queries: list[str]) -> None:
+    """The same questions with the sentence-embedding score ([faq] semantic = true), and the
+    start-up with 20,000 phrasings whose vectors are in the disk cache."""
+    started = time.perf_counter()
+    model = shared_model()
+    emit("faq_model_load_s_semantic", time.perf_counter() - started, "s")
+    with tempfile.TemporaryDirectory() as tmp:
+        cold = Embedder(model, VectorStore(tmp, model.name))
+        engine, build_s = build(tokenizer, pairs, 2_000, cold)
+        emit("faq_index_build_cold_s_semantic", build_s, "s")
+        before = cold.encoded_questions
+        m = measure(engine, queries)
+        # one question at a time: per-question CPU time (each needing a vector runs the model alone)
+        emit("faq_questions_per_s_semantic_sequential", m["qps"], "q/s")
+        emit("faq_p50_ms_semantic", m["p50"], "ms")
+        emit("faq_p99_ms_semantic", m["p99"], "ms")
+        emit("faq_p99_ms_wall_semantic", m["p99_wall"], "ms")
+        # the share of questions that needed a vector (the others were settled lexically)
+        emit("faq_encoded_share_semantic", 100 * (cold.encoded_questions - before) / (len(queries) + 300), "%")
+        # busy chats: 8 questions at once are encoded in one model call
+        emit("faq_questions_per_s_semantic", measure_batched(engine, Batcher(cold), queries, 8), "q/s")
+        engine, build_s = build(tokenizer, pairs, 20_000, cold)
+        emit("faq_index_build_cold_s_semantic_20k", build_s, "s")
+        cold.persist()
+        del engine
+        # a restart: vectors from the disk cache (the model loads on a thread meanwhile)
+        started = time.perf_counter()
+        warm = Embedder(UseModel, VectorStore(tmp, model.name))
+        engine, _ = build(tokenizer, pairs, 20_000, warm)
+        emit("faq_startup_s_semantic_20k", time.perf_counter() - started, "s")
+        emit("faq_startup_encoded_semantic_20k", warm.encoded, "phrasings")
+        m = measure(engine, queries)
+        emit("faq_questions_per_s_semantic_sequential_20k", m["qps"], "q/s")
+        emit("faq_p99_ms_semantic_20k", m["p99"], "ms")
+    emit("faq_peak_rss_mb_semantic", peak_rss_mb(), "MB")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,13 @@ from bot.runtime import Bot
 from bot.store import Store
 
 GROUPS = 50
+# [faq] semantic: the figures without a suffix measure the lexical engine alone (see
+# bench_whole_semantic.py for the same run with the sentence-embedding score)
+SEMANTIC = False
+# events handled at once (1: one after another). In production each chat has its worker, so
+# messages of different chats are in the pipeline together; the semantic variant measures
+# that (its question vectors are then encoded in batches)
+CONCURRENT = 1
 TAGS = ["学生", "宝妈", "上班族", "VIP"]
 
 
@@ -75,7 +82,7 @@ def seed(store: Store) -> dict[str, int]:
 async def run(n: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = settings_from_dict(
-            {"bot": {"data_dir": tmp, "demo": False},
+            {"bot": {"data_dir": tmp, "demo": False}, "faq": {"semantic": SEMANTIC},
              "outbox": {"per_target_per_minute": 100000, "per_adapter_per_minute": 1000000}},
             Path(tmp) / "config.toml",
         )
@@ -99,10 +106,23 @@ async def run(n: int) -> None:
         committing: asyncio.Future | None = None
         commit_wait = 0.0
         started, started_cpu = time.perf_counter(), time.process_time()
-        for i, event in enumerate(events):
+        window: list[Event] = []
+
+        async def timed(event: Event) -> None:
             t0 = time.perf_counter()
             await bot.handle(event)
             latencies.append((time.perf_counter() - t0) * 1000)
+
+        for i, event in enumerate(events):
+            if CONCURRENT > 1:
+                # consecutive messages are in different chats (i % GROUPS): like the workers
+                window.append(event)
+                if len(window) < CONCURRENT and i % 1000 != 999:
+                    continue
+                await asyncio.gather(*(timed(e) for e in window))
+                window = []
+            else:
+                await timed(event)
             if i % 1000 == 999:
                 # Intake waits for the group commit, as in production, where the workers go on
                 # with messages already accepted meanwhile: so each checkpoint waits for the
@@ -114,11 +134,15 @@ async def run(n: int) -> None:
                 committing = bot.recorder.durable()
             elif i % 200 == 0:
                 await asyncio.sleep(0)  # let the outbox run, as in production
+        if window:
+            await asyncio.gather(*(timed(e) for e in window))
         await bot.recorder.flush()
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - started_cpu
         # stage times and outcomes as the bot's own /metrics counts them
         stage_s = {name: hist.sum for name, hist in bot.metrics.stages.items()}
+        faq = bot.faq_stage.faq
+        encoded = (faq.embedder.encoded_questions, faq.batcher.batches) if faq.embedder and faq.batcher else None
         statuses = dict(bot.metrics.by_status)
         await bot.outbox.drain(timeout=120)
         await bot.stop()
@@ -137,6 +161,10 @@ async def run(n: int) -> None:
         figure(f"pipeline_stage_{stage}_us_per_msg", 1e6 * seconds / len(texts), "us")
     for status, count in sorted(statuses.items()):
         figure(f"pipeline_outcome_{status}", count, "messages")
+    if encoded is not None:
+        # questions that needed a sentence vector, and the model calls that encoded them
+        figure("pipeline_faq_encoded", encoded[0], "questions")
+        figure("pipeline_faq_encode_batches", encoded[1], "calls")
     figure("peak_rss_mb", peak_rss_mb(), "MB")
 
 

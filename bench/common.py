@@ -27,10 +27,14 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
+# appended to every figure's name (a variant of a benchmark, e.g. "_semantic")
+SUFFIX = ""
+
+
 def figure(name: str, value: float, unit: str) -> None:
     """One figure per line: name<TAB>value<TAB>unit."""
     shown = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}" if value else "0"
-    print(f"{name}\t{shown}\t{unit}", flush=True)
+    print(f"{name}{SUFFIX}\t{shown}\t{unit}", flush=True)
 
 
 def peak_rss_mb() -> float:

@@ -9,11 +9,12 @@ written to the audit log (actor `bot`, action `platform.<kind>`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.actions import ACTION_KIND, LABELS
 from bot.kernel.priorities import ACTION_PRIORITY
+from bot.store.base import utcnow
 from bot.store.outbound import OutboundItem
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def is_action(item: OutboundItem) -> bool:
     return item.payload.get("kind") == ACTION_KIND
 
 
-def audit_outcomes(store: Store, recorder: Recorder) -> Callable[[OutboundItem, str, str], None]:
+def audit_outcomes(store: Store, recorder: Recorder,
+                   now: Callable[[], datetime] = utcnow) -> Callable[[OutboundItem, str, str], None]:
     """The outbox's settle hook: each action's final status goes to the audit log, written
     in the recorder's next batch (no transaction of its own on the hot path)."""
 
@@ -54,5 +56,18 @@ def audit_outcomes(store: Store, recorder: Recorder) -> Callable[[OutboundItem, 
         if error:
             detail["error"] = error
         recorder.defer(store.accounts.audit, "bot", f"platform.{action.get('action', '?')}", target, detail)
+        if status == "sent" and action.get("action") in ("mute", "unmute"):
+            _track_mute(store, recorder, item.platform, action, now())
 
     return settled
+
+
+def _track_mute(store: Store, recorder: Recorder, platform: str, action: dict[str, Any], now: datetime) -> None:
+    """The muted list (禁言名单) follows what the platform confirmed."""
+    chat, member = str(action.get("chat_id", "")), str(action.get("member_id", ""))
+    seconds = int(action.get("seconds", 0) or 0)
+    if action.get("action") == "mute" and seconds > 0:
+        recorder.defer(store.guard.record_mute, platform, chat, member, str(action.get("member_name") or ""), now,
+                       now + timedelta(seconds=seconds), str(action.get("reason") or ""))
+    else:
+        recorder.defer(store.guard.lift_mute, platform, chat, member, now, str(action.get("actor") or "bot"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -39,6 +40,12 @@ class CliContext:
             seed_if_empty(self._store, self.settings)
         return self._store
 
+    def adapters(self) -> dict[str, Any]:
+        """The enabled adapters, built but not started (their capabilities and limits)."""
+        from bot.adapters.registry import build_adapters
+
+        return dict(build_adapters(self.settings))
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -56,6 +63,7 @@ Handler = Callable[[CliContext], int]
 
 def build_parser() -> argparse.ArgumentParser:
     from bot import cli_commands, reports_cli
+    from broadcasts import cli as broadcasts_cli
     from intents import cli as faq_cli
     from keywords import cli as keywords_cli
     from moderation import cli as moderation_cli
@@ -77,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_common_parent(sub, sub_common)
     cli_commands.register(sub)
     reports_cli.register(sub)
-    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli):
+    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli, broadcasts_cli):
         module.register(sub)
     return parser
 
@@ -116,8 +124,26 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`qunbot … | head`): stop quietly, as `cat` would
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     finally:
         ctx.close()
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def config_error_lines(exc: ConfigError) -> list[str]:

@@ -263,8 +263,12 @@ def _password(args) -> tuple[str, bool]:
 
 
 def cmd_user_add(ctx: CliContext) -> int:
-    from bot.web.passwords import hash_password
+    from bot.web.passwords import hash_password, username_problem
 
+    problem = username_problem(ctx.args.name)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     store = ctx.store()
     password, generated = _password(ctx.args)
     if len(password) < 8:

@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.adapters.config import AdaptersSettings
 from bot.kernel.durations import Duration
+from bot.kernel.pacing import SendingSettings
 from bot.settings_loader import ConfigError, load_section, raise_all, secret
+from bot.settings_loader import secret as secret_field  # ConsoleSettings has a field named `secret`
+from broadcasts.config import BroadcastSettings
 from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig
 from moderation.config import ModerationSettings
@@ -69,6 +72,9 @@ class ConsoleSettings:
     max_login_failures: int = 5
     # serve /metrics (Prometheus, no login): keep the console on 127.0.0.1 or filter it in the proxy
     metrics: bool = True
+    # when set, /metrics answers only requests with `Authorization: Bearer <token>` (Prometheus'
+    # `authorization` / `bearer_token` scrape setting); may be `env:NAME`; empty: no token asked
+    metrics_token: str = secret_field("")
     # reverse proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed;
     # empty: the TCP peer is the client and only a direct TLS connection counts as HTTPS
     trusted_proxies: list[str] = field(default_factory=list)
@@ -85,6 +91,8 @@ class ConsoleSettings:
         if not math.isfinite(self.session_hours) or not 0 < self.session_hours <= MAX_SESSION_HOURS:
             raise ValueError(f"session_hours: 必须大于 0 且不超过 {MAX_SESSION_HOURS}（一年），"
                              f"实际是 {self.session_hours}")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ValueError("metrics_token: 至少要 16 个字符（或留空表示不要求令牌）")
         if self.max_login_failures < 1:
             raise ValueError(f"max_login_failures: 至少为 1，实际是 {self.max_login_failures}"
                              "（0 或更小会让每个账号第一次输错就被锁定）")
@@ -178,6 +186,8 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     campaigns: list[CampaignConfig] = field(default_factory=list)
     posts: list[PostConfig] = field(default_factory=list)
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    sending: SendingSettings = field(default_factory=SendingSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     # where the file was read from; relative paths resolve against its folder
     source: str = ""

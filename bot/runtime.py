@@ -25,10 +25,13 @@ from bot.outbox import Outbox
 from bot.recorder import Recorder
 from bot.recovery import RECOVERY_LIMIT, RECOVERY_WINDOW, requeue_unhandled, too_late
 from bot.reports.daily import DailySummary
+from bot.sending import SendingGuard, platform_info
 from bot.services import Services
 from bot.stages import Deduper, RecordStage
 from bot.store import Store
 from bot.store.outbound import OutboundItem
+from broadcasts.compose import PlatformInfo
+from broadcasts.runner import BroadcastRunner, apply_cancels_offline
 from intents.stage import FaqStage
 from keywords.stage import KeywordStage
 from moderation.stage import ModerationStage
@@ -39,6 +42,8 @@ log = logging.getLogger("qunbot.bot")
 GC_THRESHOLDS = (50_000, 20, 10)
 # how long Bot.perform waits for a platform action's outcome before saying "not confirmed"
 ACTION_WAIT_SECONDS = 15.0
+# events that change a chat's member list (a join request does not: the person is not in yet)
+MEMBERSHIP = (EventType.MEMBER_JOIN, EventType.MEMBER_LEAVE)
 
 
 class Bot:
@@ -59,8 +64,12 @@ class Bot:
         self.recorder = Recorder(store)
         self.services.defer_write = self.recorder.defer
         self.services.defer_row = self.recorder.defer_row
-        self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
-        self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
+        # pacing of bulk sends per account (bot/kernel/pacing.py): jitter, budget, quiet hours, breaker
+        self.sending = SendingGuard(settings.sending, settings.tz, store, self.clock)
+        self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder,
+                             pacer=self.sending.pacer)
+        self.sending.outbox = self.outbox
+        self.outbox.outcomes.hook = audit_outcomes(store, self.recorder, self.clock.now)
         self.services.submit_nowait = self.outbox.submit_nowait
         self.deduper = Deduper()
         # uid -> its recorder commit, while an accepted message is not yet durable
@@ -81,6 +90,10 @@ class Bot:
         self.schedules = ScheduleService(
             self.scheduler, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
         )
+        # one-off broadcasts (群发): created from the console or a shell, sent from here
+        self.broadcasts = BroadcastRunner(store, self.clock, settings.broadcast.poll_seconds,
+                                          submit=self._submit_items, cancel=self.outbox.cancel,
+                                          retry=self.outbox.retry_failed)
         self.metrics = Metrics()
         self.daily_summary = DailySummary(self)
         # dedupe and record run when an adapter hands the event over; the rest in a worker
@@ -90,6 +103,7 @@ class Bot:
             asyncio.Queue(maxsize=queue_size) for _ in range(workers)
         ]
         self._workers: list[asyncio.Task] = []
+        self._guard_task: asyncio.Task | None = None
         self._started = False
         self.handled = 0
         self.durable_timeout = 5.0
@@ -106,6 +120,10 @@ class Bot:
 
     def stage(self, name: str) -> Any:
         return dict(self.pipeline.stages)[name]
+
+    def platforms(self) -> dict[str, PlatformInfo]:
+        """What broadcasts need to know of each enabled adapter (capabilities, text size limit)."""
+        return platform_info(self.adapters)
 
     def capabilities(self, platform: str) -> frozenset[str]:
         adapter = self.adapters.get(platform)
@@ -137,6 +155,9 @@ class Bot:
         await self.store.run(self.refresh_chats)
         self.deduper.seed(await self.store.run(self.store.messages.recent_uids, 100_000))
         await self.recorder.start()
+        await self.store.run(self.sending.restore, list(self.adapters))
+        # cancels asked for while the bot was down are applied before the outbox loads the ledger
+        await self.store.run(apply_cancels_offline, self.store)
         await self.outbox.start()
         self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
         for adapter in self.adapters.values():
@@ -145,7 +166,10 @@ class Bot:
         # recovered messages are handled before its new ones; after the adapters, which act
         await self._recover()
         await self.scheduler.start()
+        await self.broadcasts.start()
         self.daily_summary.start()
+        # blacklist changes from the CLI, curfew edges (moderation/curfew.py)
+        self._guard_task = asyncio.create_task(self.moderation_stage.background(), name="moderation-background")
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
         # objects; without this every full collection walks them all (100+ ms pauses).
@@ -169,7 +193,11 @@ class Bot:
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
         await self.scheduler.stop()
+        await self.broadcasts.stop()
         await self.daily_summary.stop()
+        if self._guard_task is not None:
+            self._guard_task.cancel()
+            await asyncio.gather(self._guard_task, return_exceptions=True)
         # events still being taken in (a socket's reader hands them over in the background)
         # are queued before the queues are drained, not recorded and left for the next start
         try:
@@ -219,7 +247,7 @@ class Bot:
                 self._no_submits.set()
 
     async def _intake(self, event: Event) -> str:
-        if event.type is not EventType.MESSAGE:
+        if event.type in MEMBERSHIP:
             await self._membership_in_time(event)
         ctx = self.make_context(event)
         intake = await self.pipeline.run(event, ctx, end=self._intake_end)
@@ -292,7 +320,7 @@ class Bot:
         """Run one event through the pipeline (or the rest of it, after `submit`'s intake),
         record the decisions, send replies, do actions."""
         if ctx is None:
-            if event.type is not EventType.MESSAGE:
+            if event.type in MEMBERSHIP:
                 await self._track_membership(event)
             ctx = self.make_context(event)
             outcome = await self.pipeline.run(event, ctx)

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--replace", action="store_true", help="entries not in the file are deleted")
     mode.add_argument("--merge", action="store_true", help="add and update by id (default)")
     p.add_argument("--check", action="store_true", help="only validate the file")
+    p.add_argument("--on-conflict", choices=["merge", "move", "keep"],
+                   help="a phrasing another entry has or would answer: merge the entries, move the "
+                        "phrasing here, or keep both (members get a choice); default: list and stop")
 
     p = add_command(fsub, "export", cmd_export, "export FAQ entries to .jsonl or .csv ('-' = stdout)")
     p.add_argument("file")
@@ -37,9 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faq", type=Path, required=True, help="FAQ file (.jsonl/.csv); a fresh index is built")
     p.add_argument("--questions", type=Path, required=True,
                    help='JSON Lines {"text": …, "expected": id or null, "kind": …}')
-    p.add_argument("--answer-threshold", type=float, help="default: [faq] answer_threshold")
-    p.add_argument("--suggest-threshold", type=float, help="default: [faq] suggest_threshold")
-    p.add_argument("--margin", type=float, help="default: [faq] answer_margin")
+    p.add_argument("--answer-threshold", type=float,
+                   help="default: [faq] semantic_answer_threshold (answer_threshold with --lexical)")
+    p.add_argument("--suggest-threshold", type=float,
+                   help="default: [faq] semantic_suggest_threshold (suggest_threshold with --lexical)")
+    p.add_argument("--margin", type=float, help="default: [faq] semantic_margin (answer_margin with --lexical)")
+    p.add_argument("--lexical", action="store_true", help="the lexical engine alone, as with [faq] semantic = false")
     p.add_argument("--synonyms", type=Path, help='extra synonyms, one "variant canonical" per line')
     p.add_argument("--words", type=Path, help="extra dictionary words, one per line")
 
@@ -63,7 +69,7 @@ def _faq_settings(ctx: CliContext) -> FaqSettings:
 def _service(ctx: CliContext):
     from intents.service import FaqService
 
-    return FaqService(ctx.settings.faq, ctx.store())
+    return FaqService(ctx.settings.faq, ctx.store(), cache_dir=ctx.settings.data_dir / "cache")
 
 
 def cmd_import(ctx: CliContext) -> int:
@@ -75,7 +81,29 @@ def cmd_import(ctx: CliContext) -> int:
     if ctx.args.check:
         ctx.emit({"valid": True, "entries": len(entries)}, f"文件有效：{len(entries)} 个条目")
         return 0
-    result = _service(ctx).import_entries(entries, replace=ctx.args.replace)
+    from intents.conflicts import CHOICES, FaqConflict
+
+    try:
+        result = _service(ctx).import_entries(entries, replace=ctx.args.replace,
+                                              on_conflict=ctx.args.on_conflict)
+    except FaqConflict as exc:
+        conflicts = exc.conflicts
+        data = {"conflicts": [c.to_dict() for c in conflicts]}
+
+        def text() -> str:
+            lines = [f"未导入：{len(conflicts)} 处冲突（会改变成员得到的回答）"]
+            for c in conflicts:
+                lines.append(f"- 条目 {c.entry_id}：{c.reason}")
+                if c.other_answer:
+                    lines.append(f"    {c.other_id} 的回答：{c.other_answer[:60]}")
+            lines.append("请用 --on-conflict 选择：" + "；".join(f"{k} = {v}" for k, v in CHOICES.items()))
+            return "\n".join(lines)
+
+        ctx.emit(data, text)
+        return 1
+    except FaqFileError as exc:
+        print(f"导入失败：{exc}", file=sys.stderr)
+        return 1
     ctx.emit(result, f"已导入：新增 {result['added']}，更新 {result['updated']}，删除 {result['removed']}")
     return 0
 
@@ -95,15 +123,29 @@ def cmd_eval(ctx: CliContext) -> int:
     from intents.evaluate import evaluate_files, format_report
     from intents.service import thresholds_of
 
-    t = thresholds_of(_faq_settings(ctx))
+    settings = _faq_settings(ctx)
+    t = thresholds_of(settings)
     a = ctx.args
-    answer = a.answer_threshold if a.answer_threshold is not None else t.answer
-    suggest = a.suggest_threshold if a.suggest_threshold is not None else t.suggest
-    t = replace(t, answer=answer, suggest=min(suggest, answer),
-                margin=a.margin if a.margin is not None else t.margin)
+    semantic = settings.semantic and not a.lexical
+    # the flags set the thresholds of the score in use (fused with semantic, else lexical)
+    if semantic:
+        answer = a.answer_threshold if a.answer_threshold is not None else t.semantic_answer
+        suggest = a.suggest_threshold if a.suggest_threshold is not None else t.semantic_suggest
+        t = replace(t, semantic_answer=answer, semantic_suggest=min(suggest, answer),
+                    semantic_margin=a.margin if a.margin is not None else t.semantic_margin)
+    else:
+        answer = a.answer_threshold if a.answer_threshold is not None else t.answer
+        suggest = a.suggest_threshold if a.suggest_threshold is not None else t.suggest
+        t = replace(t, answer=answer, suggest=min(suggest, answer),
+                    margin=a.margin if a.margin is not None else t.margin)
     try:
         tokenizer = _eval_tokenizer(a.synonyms, a.words)
-        report = evaluate_files(a.faq, a.questions, FaqEngine(tokenizer, thresholds=t))
+        embedder = None
+        if semantic:
+            from intents.semantic import Embedder, shared_model
+
+            embedder = Embedder(shared_model())
+        report = evaluate_files(a.faq, a.questions, FaqEngine(tokenizer, thresholds=t, embedder=embedder))
     except (FaqFileError, OSError) as exc:
         print(f"评测失败：{exc}", file=sys.stderr)
         return 1
@@ -135,7 +177,13 @@ def cmd_ask(ctx: CliContext) -> int:
         from intents.engine import FaqEngine
         from intents.service import thresholds_of
 
-        engine = FaqEngine(thresholds=thresholds_of(_faq_settings(ctx)))
+        settings = _faq_settings(ctx)
+        embedder = None
+        if settings.semantic:
+            from intents.semantic import Embedder, shared_model
+
+            embedder = Embedder(shared_model())
+        engine = FaqEngine(thresholds=thresholds_of(settings), embedder=embedder)
         try:
             engine.load(read_file(ctx.args.faq))
         except (FaqFileError, OSError) as exc:
@@ -154,7 +202,8 @@ def cmd_ask(ctx: CliContext) -> int:
             f = c.features
             lines.append(f"{i}. {c.entry_id:<16} {c.score:6.1f}  {c.question}   "
                          f"(字符 {f['char']:.0f} 词 {f['token']:.0f} 重合 {f['overlap']:.0f} bm25 {c.bm25:.2f}"
-                         f"{'' if c.keyword else '，无共同关键词'})")
+                         + (f" 语义 {f['semantic']:.0f} 字面 {f['lexical']:.0f}" if c.fused else "")
+                         + f"{'' if c.keyword else '，无共同关键词'})")
         return "\n".join(lines)
 
     ctx.emit(data, text)

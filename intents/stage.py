@@ -24,6 +24,21 @@ def suggestion_text(questions: list[str]) -> str:
     return "您是想问：\n" + "\n".join(lines) + "\n（回复数字即可）"
 
 
+def option_titles(options: list[tuple[str, str]]) -> list[str]:
+    """Each entry's first phrasing; two entries with the same one (kept on purpose after a
+    conflict) are told apart by the start of their answers, never shown as twins."""
+    counts: dict[str, int] = {}
+    for title, _ in options:
+        counts[title] = counts.get(title, 0) + 1
+    out = []
+    for title, answer in options:
+        if counts[title] > 1:
+            excerpt = answer.strip().replace("\n", " ")
+            title = f"{title}（{excerpt[:16]}{'…' if len(excerpt) > 16 else ''}）"
+        out.append(title)
+    return out
+
+
 class FaqStage:
     """Answers members' questions from the FAQ; jieba and the index load in the constructor."""
 
@@ -33,7 +48,8 @@ class FaqStage:
         self.store = services.store
         self.clock = services.clock
         # console views and the CLI reach it through the bot's `faq_stage.faq`
-        self.faq = FaqService(self.settings, self.store, self.clock)
+        self.faq = FaqService(self.settings, self.store, self.clock,
+                              cache_dir=services.settings.data_dir / "cache")
         self.conversations = Conversations(
             self.clock, self.settings.suggest_ttl, self.settings.feedback_window)
         self._feedback_words = {compact(w) for w in self.settings.feedback_words if compact(w)}
@@ -62,7 +78,7 @@ class FaqStage:
         if not s.min_length <= length <= s.max_length:
             return pass_(STAGE, f"消息长度 {length} 不在 {s.min_length}–{s.max_length} 之间")
 
-        match = self.faq.engine.match(
+        match = await self.faq.amatch(
             text, chat_id=event.chat_id, chat_tags=ctx.chat_tags, private=not event.is_group,
             suggest_max=s.suggest_max,
         )
@@ -119,7 +135,7 @@ class FaqStage:
     async def _suggest(self, event: Event, ctx: Context, key: Key, match: Match) -> Decision:
         entries = self.faq.engine.entries
         cands = [c for c in match.candidates if c.entry_id in entries]
-        titles = [entries[c.entry_id].questions[0] for c in cands]
+        titles = option_titles([(entries[c.entry_id].questions[0], entries[c.entry_id].answer) for c in cands])
         if not ctx.dry_run:
             self.conversations.offer(key, [c.entry_id for c in cands], event.text.strip())
         await self._log_unanswered(event, ctx, match)
@@ -165,5 +181,6 @@ class FaqStage:
         self._next_refresh = now + REFRESH_SECONDS
         try:
             await self.faq.arefresh_if_changed()
+            await self.faq.apersist_vectors()
         except Exception:
             log.exception("reloading the FAQ failed")

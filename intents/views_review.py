@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -33,9 +34,17 @@ def _ids(values: list[str]) -> list[int]:
 @aiohttp_jinja2.template("intents/unanswered.html")
 async def unanswered(request: web.Request) -> dict:
     faq = _faq(request)
-    clusters = await _run(request, faq.clusters)
+    store = request.app[BOT].store
+    # clustering may run the sentence model: a worker thread, not the loop or the writer
+    rows = await _run(request, store.faq.open_unanswered)
+    clusters = await asyncio.to_thread(faq.cluster_rows, rows)
+    chats = await _run(request, store.chats.list_chats)
+    names = {c["chat_id"]: c.get("name") or c["chat_id"] for c in chats}
+    entries = faq.engine.entries
     return {"clusters": clusters[:200], "total": sum(c.size for c in clusters), "tab": "unanswered",
-            "entries": sorted(faq.engine.entries)}
+            "entries": [(eid, entries[eid].questions[0] if entries[eid].questions else "")
+                        for eid in sorted(entries)],
+            "chat_names": names, "new_id": await _run(request, faq.new_id)}
 
 
 @routes.post("/faq/unanswered/resolve")
@@ -50,9 +59,11 @@ async def resolve(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/faq/unanswered")
     try:
         if action == "new":
+            # the cluster's most common wording first: it becomes the entry's standard question
+            first = str(form.get("question", "")).strip()
             entry = await _run(request, faq.resolve, ids, new_entry={
                 "id": str(form.get("entry_id", "")).strip(), "answer": str(form.get("answer", "")).strip(),
-                "questions": []})
+                "questions": [first] if first else []})
             flash(request, f"已新建条目 {entry.id}（{len(entry.questions)} 个问法）", "ok")
         elif action == "add":
             target = str(form.get("target", "")).strip()

@@ -99,10 +99,38 @@ def compile_pattern(pattern: str, normalize: bool = True) -> regex.Pattern[str]:
     return rx
 
 
+# The compilers' messages (English) by how they start, as a manager reads them.
+_ZH_ERRORS = (
+    ("unterminated character set", "方括号 [ 没有闭合"),
+    ("missing ), unterminated subpattern", "圆括号 ( 没有闭合"),
+    ("missing )", "圆括号 ( 没有闭合"),
+    ("unbalanced parenthesis", "多了一个右括号 )"),
+    ("min repeat greater than max repeat", "重复次数 {m,n} 中 m 大于 n"),
+    ("nothing to repeat", "*、+、? 或 {n} 前面没有可重复的内容"),
+    ("multiple repeat", "重复符号连用（如 ** 或 +*），如要匹配符号本身请加 \\"),
+    ("redefinition of group name", "分组名重复"),
+    ("bad escape (end of pattern)", "结尾多了一个反斜杠 \\"),
+    ("bad escape", "无法识别的转义写法（反斜杠后面的字符）"),
+    ("bad character range", "字符范围写反了（如 [z-a]，应写成 [a-z]）"),
+    ("look-behind requires fixed-width pattern", "向后查找 (?<=…) 里只能写固定长度的内容"),
+    ("bad character in group name", "分组名只能用字母、数字和下划线，且不能以数字开头"),
+    ("invalid group reference", "引用了不存在的分组"),
+    ("unknown group name", "引用了不存在的分组名"),
+    ("unknown extension", "无法识别的 (? 写法"),
+    ("missing group name", "分组缺少名字"),
+    ("unknown flag", "无法识别的标志"),
+    ("unterminated name", "分组名没有闭合"),
+    ("bad inline flags", "内联标志写法有误"),
+    ("unknown property", "无法识别的 \\p{…} 字符类别"),
+)
+
+
 def _zh_error(exc: re.error | regex.error) -> str:
     pos = getattr(exc, "pos", None)
     where = f"（第 {pos + 1} 个字符处）" if pos is not None else ""
-    return f"{getattr(exc, 'msg', exc)}{where}"
+    msg = str(getattr(exc, "msg", exc))
+    text = next((zh for prefix, zh in _ZH_ERRORS if msg.startswith(prefix)), "写法有误")
+    return f"{text}{where}"
 
 
 # -- adversarial inputs -----------------------------------------------------------------------

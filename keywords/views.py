@@ -12,6 +12,8 @@ from aiohttp import web
 
 from bot.kernel.events import ChatKind, Event
 from bot.kernel.pipeline import Context
+from bot.store import Store
+from bot.targets import unknown_targets
 from bot.web.auth import audit, current_user, flash, require_role
 from bot.web.keys import BOT, STORE
 from keywords import io as rules_io
@@ -137,6 +139,7 @@ async def _save(request: web.Request, rowid: int | None) -> web.Response:
         _refuse_campaign_rule(request, row, "修改")
     try:
         spec = await asyncio.to_thread(validate_rule, data)
+        await _known_targets(store, spec)
         saved = await store.run(lambda: store_rule(store, spec, source="console", actor=actor(request), rowid=rowid))
     except RuleError as exc:
         return _form_page(request, {**rule_to_form(DEFAULTS), **_raw_values(form)}, exc.errors, row, status=422)
@@ -177,10 +180,19 @@ async def rule_validate(request: web.Request) -> web.Response:
     """Live validation for the form: {"ok": bool, "errors": {field: reason}}."""
     data = form_to_rule(await request.post())
     try:
-        await asyncio.to_thread(validate_rule, data)
+        spec = await asyncio.to_thread(validate_rule, data)
+        await _known_targets(request.app[STORE], spec)
     except RuleError as exc:
         return web.json_response({"ok": False, "errors": exc.errors})
     return web.json_response({"ok": True, "errors": {}})
+
+
+async def _known_targets(store: Store, spec: dict[str, Any]) -> None:
+    """A rule for a group or tag that does not exist never fires: refuse it, naming the closest ones."""
+    problems = unknown_targets(spec.get("groups") or [], spec.get("tags") or [],
+                               await store.run(store.chats.list_chats))
+    if problems:
+        raise RuleError(problems)
 
 
 async def _editable_rule(request: web.Request, verb: str) -> dict:

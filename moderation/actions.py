@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.kernel.actions import KICK, MUTE, RECALL, SEND
-from bot.kernel.durations import format_duration
+from bot.kernel.durations import parse_duration
 from moderation.config import ModerationSettings, parse_step
 
 ACTION_LABELS = {
@@ -56,11 +56,34 @@ class Plan:
 
 
 def human_duration(seconds: float) -> str:
-    if seconds and seconds % 86400 == 0:
-        return f"{int(seconds // 86400)} 天"
-    if seconds and seconds % 3600 == 0:
-        return f"{int(seconds // 3600)} 小时"
-    return format_duration(seconds)
+    """zh-CN days / hours / minutes (1 天 12 小时, 30 分钟): never seconds, which nobody reads."""
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} 天"] if days else []
+    if hours:
+        parts.append(f"{hours} 小时")
+    if minutes and not days:
+        parts.append(f"{minutes} 分钟")
+    return " ".join(parts) or ("不到 1 分钟" if total else "0 分钟")
+
+
+def notice_text(settings: ModerationSettings, category: str, *, name: str, reason: str, action: str) -> str:
+    """The warning the group reads: the category's own sentence, or warn_text."""
+    template = settings.notices.get(category) or settings.warn_text
+    return template.format(name=name, reason=reason, action=action)
+
+
+def action_text(action: str) -> str:
+    """A stored action ("mute:86400s", "mute:1d", "kick", "strike") as a moderator reads it."""
+    name, _, duration = action.partition(":")
+    if name == "mute" and duration:
+        try:
+            return f"禁言 {human_duration(parse_duration(duration))}"
+        except ValueError:
+            return "禁言"
+    return ACTION_LABELS.get(name, name)
 
 
 def ladder_step(settings: ModerationSettings, active_strikes: int) -> tuple[str, float]:

@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(nested, "eval", cmd_eval, "在标注的规避样本上评估召回率和误报率", json_flag=True)
     p.add_argument("cases", type=existing_file, metavar="CASES.jsonl")
     p.add_argument("--words", type=existing_file, required=True, metavar="WORDS.txt")
-    p.add_argument("--pinyin", action="store_true", help="同时开启拼音谐音匹配")
+    p.add_argument("--pinyin", action="store_true", default=None, help="开启谐音匹配（默认已开启，除非配置关闭）")
+    p.add_argument("--no-pinyin", dest="pinyin", action="store_false", help="关闭谐音匹配（对比用）")
 
     p = add_command(nested, "check", cmd_check, "用当前词库和规则检查一段文字", json_flag=True)
     p.add_argument("text")
@@ -61,6 +62,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("member", help="成员 ID")
     p.add_argument("--platform", default=None)
     p.add_argument("--remove", action="store_true")
+
+    p = add_command(nested, "scope", cmd_scope,
+                    "限定审核员/运营账号只管理某些群或标签（不带 --group/--tag 即取消限定）", json_flag=True)
+    p.add_argument("user", help="控制台账号名")
+    p.add_argument("--group", action="append", default=[], help="群 ID 或群名（可重复）")
+    p.add_argument("--tag", action="append", default=[], help="群标签（可重复）")
+
+    p = add_command(nested, "unmute", cmd_unmute, "解除禁言（运行中的机器人几秒内在平台上解除）", json_flag=True)
+    p.add_argument("ref", metavar="REF", help="成员标识 平台:用户ID")
+    p.add_argument("--group", required=True, help="群 ID 或群名")
+
+    register_blacklist(sub)
+
+
+def register_blacklist(sub: argparse._SubParsersAction) -> None:
+    """`qunbot blacklist add|list|remove`: the brand-wide blacklist (黑名单)."""
+    parser = sub.add_parser("blacklist", help="brand-wide blacklist (黑名单)", parents=[common_parent(sub)])
+    nested = parser.add_subparsers(dest="blacklist_command", metavar="SUBCOMMAND")
+    nested.required = True
+    set_common_parent(nested, common_parent(sub))
+    p = add_command(nested, "add", cmd_blacklist_add, "加入黑名单：移出所有可移出的群，拒绝其入群申请", json_flag=True)
+    p.add_argument("ref", metavar="REF", help="成员标识 平台:用户ID，如 onebot:10001")
+    p.add_argument("--reason", required=True, help="拉黑原因")
+    add_command(nested, "list", cmd_blacklist_list, "列出黑名单", json_flag=True)
+    p = add_command(nested, "remove", cmd_blacklist_remove, "移出黑名单", json_flag=True)
+    p.add_argument("ref", metavar="REF")
 
 
 def cmd_import(ctx: CliContext) -> int:
@@ -210,4 +237,92 @@ def cmd_moderator(ctx: CliContext) -> int:
     verb = "取消" if args.remove else "登记"
     ctx.emit({"platform": chat["platform"], "chat_id": chat["chat_id"], "member": args.member,
               "moderator": not args.remove}, f"已{verb} {args.member} 为群“{chat['name'] or chat['chat_id']}”的管理员")
+    return 0
+
+
+def _self_ids(ctx: CliContext) -> dict[str, str]:
+    onebot = getattr(ctx.settings.adapters, "onebot", None)
+    return {"onebot": onebot.self_id} if onebot is not None and onebot.self_id else {}
+
+
+def cmd_blacklist_add(ctx: CliContext) -> int:
+    from moderation.guard import BadRef, add_entry, staff_refs
+
+    store = ctx.store()
+    try:
+        added = add_entry(store, ctx.args.ref, ctx.args.reason, "cli",
+                          staff=staff_refs(store, ctx.settings.groups), self_ids=_self_ids(ctx))
+    except BadRef as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_FILE
+    ref = ctx.args.ref.strip()
+    groups = store.guard.member_groups(*ref.split(":", 1))
+    ctx.emit({"ref": ref, "added": added, "groups": groups},
+             f"已将 {ref} 加入黑名单；运行中的机器人将在几秒内把其移出 {len(groups)} 个群" if added
+             else f"{ref} 已在黑名单中")
+    return 0
+
+
+def cmd_blacklist_list(ctx: CliContext) -> int:
+    rows = ctx.store().guard.blacklist()
+    ctx.emit(rows, lambda: "\n".join(f"{r['ref']}\t{r['reason']}\t{r['by_user']}\t{r['created_at']}" for r in rows)
+             or "黑名单为空")
+    return 0
+
+
+def cmd_blacklist_remove(ctx: CliContext) -> int:
+    from moderation.guard import BadRef, remove_entry
+
+    try:
+        removed = remove_entry(ctx.store(), ctx.args.ref, "cli")
+    except BadRef as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_FILE
+    if not removed:
+        print(f"{ctx.args.ref} 不在黑名单中", file=sys.stderr)
+        return EXIT_BAD_FILE
+    ctx.emit({"ref": ctx.args.ref, "removed": True}, f"已将 {ctx.args.ref} 移出黑名单")
+    return 0
+
+
+def cmd_scope(ctx: CliContext) -> int:
+    args = ctx.args
+    store = ctx.store()
+    user = store.accounts.get_user(args.user)
+    if user is None:
+        print(f"没有名为“{args.user}”的控制台账号", file=sys.stderr)
+        return EXIT_BAD_FILE
+    if user["role"] == "admin" and (args.group or args.tag):
+        print("管理员账号不能限定范围（管理员管理账号和全局设置）", file=sys.stderr)
+        return EXIT_BAD_FILE
+    store.guard.set_scope(args.user, args.group, args.tag)
+    store.accounts.audit("cli", "accounts.scope", args.user, {"groups": args.group, "tags": args.tag})
+    shown = "、".join(args.group + [f"标签 {t}" for t in args.tag])
+    ctx.emit({"user": args.user, "groups": args.group, "tags": args.tag},
+             f"账号 {args.user} 现在只管理：{shown}" if shown else f"账号 {args.user} 不再限定范围")
+    return 0
+
+
+def cmd_unmute(ctx: CliContext) -> int:
+    from moderation.guard import BadRef, parse_ref
+
+    try:
+        platform, user = parse_ref(ctx.args.ref)
+    except BadRef as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_FILE
+    store = ctx.store()
+    chat = store.chats.find_chat(ctx.args.group, platform)
+    if chat is None:
+        print(f"找不到群“{ctx.args.group}”", file=sys.stderr)
+        return EXIT_BAD_FILE
+    from bot.cli import now_utc
+
+    ids = store.guard.lift_mute_from_cli(platform, chat["chat_id"], user, now_utc())
+    if not ids:
+        print(f"{ctx.args.ref} 在群“{chat['name'] or chat['chat_id']}”没有进行中的禁言", file=sys.stderr)
+        return EXIT_BAD_FILE
+    store.accounts.audit("cli", "moderation.unmute", f"{platform}:{chat['chat_id']}:{user}", {"mutes": ids})
+    ctx.emit({"ref": ctx.args.ref, "chat_id": chat["chat_id"], "mutes": ids},
+             f"已解除 {ctx.args.ref} 的禁言；运行中的机器人将在几秒内在平台上解除")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.kernel.durations import Duration, parse_duration
+from moderation.policy import PolicySettings
 
 # Actions a word or rule may ask for, weakest first (the strongest hit of a message wins).
 ACTIONS = ("allow", "review", "recall", "warn", "strike", "mute", "kick")
@@ -14,6 +15,19 @@ LADDER_STEPS = ("warn", "mute", "kick")
 DEFAULT_CATEGORY_ACTIONS = {
     "政治": "strike", "色情": "strike", "赌博": "strike", "广告": "strike", "违法": "strike",
     "辱骂": "strike", "竞品": "review", "其他": "review",
+}
+
+
+# What the group reads when a member's message is dealt with, per category: a sentence a person
+# would write, not "您的消息因竞品已被处理".
+DEFAULT_NOTICES = {
+    "政治": "@{name} 本群不讨论时政话题，您的消息已{action}。",
+    "色情": "@{name} 请勿发送低俗内容，您的消息已{action}。",
+    "赌博": "@{name} 本群禁止赌博相关内容，您的消息已{action}。",
+    "广告": "@{name} 本群不允许发广告或拉人，您的消息已{action}。",
+    "违法": "@{name} 您的消息涉及违法内容，已{action}。",
+    "辱骂": "@{name} 请文明交流，您的消息已{action}。",
+    "竞品": "@{name} 本群不讨论其他平台的商品，您的消息已{action}。",
 }
 
 
@@ -60,8 +74,19 @@ class NormalizeSettings:
     repeats: bool = True
     # shortest run that `repeats` collapses; at least 2 (digits are never collapsed)
     repeat_min: int = 3
-    # homophone matching through pypinyin (measured, off by default)
-    pinyin: bool = False
+    # homophones (伟信 = 微信, every reading of polyphones, near-homophones such as zh/z); a homophone
+    # that is itself a common word (菠菜 ≈ 博彩) needs a second signal (contact, money, invitation, …)
+    pinyin: bool = True
+    # pinyin typed in letters, full or initials, spaced or mixed with characters (du bo, 网du, bjl);
+    # English words and names do not match; initials need a second signal
+    latin_pinyin: bool = True
+    # split characters: components written side by side for one character (贝者 = 赌, 冫水 = 冰)
+    chaizi: bool = True
+    # emoji standing for a character inside a word or a contact channel (🐧号 = 企鹅号, 🔫支 = 枪支)
+    emoji_chars: bool = True
+    # a listed word inside a longer everyday word is no hit (大麻雀, 刷单词卡), from jieba's dictionary
+    # and segmentation; the allowlist adds more
+    superstrings: bool = True
 
     def validate(self) -> None:
         for key, value in self.confusables.items():
@@ -91,6 +116,8 @@ class RuleSettings:
     phone_action: str = "review"
     # flag WeChat / QQ ids after 微信/vx/加V/QQ…, and solicitations (加我, 私聊我)
     wechat: bool = True
+    # join phone numbers, WeChat ids and QQ numbers sent in announced parts (前四位1391，剩下2046735)
+    spread_contacts: bool = True
     # action for a WeChat or QQ id: allow, review, recall, warn, strike, mute or kick
     wechat_action: str = "strike"
     # action for a solicitation such as 加我 / 私聊我 (needs wechat = true)
@@ -163,20 +190,27 @@ class ModerationSettings:
     strike_expiry: Duration = Duration(30 * 86400)
     # how long a "mute" action mutes (words/rules asking for mute; /mute without a time)
     mute_duration: Duration = Duration(86400)
-    # warning posted in the group; may use {name} (the member), {reason} and {action}
-    warn_text: str = "@{name} 您的消息因{reason}已被处理，请遵守群规。"
+    # warning posted in the group when no `notices` entry fits; may use {name} (the member),
+    # {reason} (what matched, e.g. 微信号) and {action} (what was done, e.g. 撤回并警告)
+    warn_text: str = "@{name} 您的消息（{reason}）不符合群规，已{action}。"
+    # the warning per lexicon category, same placeholders; a category not listed uses warn_text
+    notices: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_NOTICES))
     # tell the group's moderators privately when a message is held or a member is removed
     notify_moderators: bool = True
     # a held message approved this soon gets the keyword/FAQ answer it was held from ("0": never)
     answer_approved_within: Duration = Duration(600)
     normalize: NormalizeSettings = field(default_factory=NormalizeSettings)
     rules: RuleSettings = field(default_factory=RuleSettings)
+    # per-group / per-tag overrides and member rules (probation, join requests, curfew); the
+    # first policy covering a group applies there (docs/moderation.md)
+    policies: list[PolicySettings] = field(default_factory=list)
 
     def validate(self) -> None:
-        try:
-            self.warn_text.format(name="成员", reason="广告", action="警告")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"warn_text: 只能使用 {{name}}、{{reason}} 和 {{action}} 占位符（{exc}）") from None
+        for key, text in [("warn_text", self.warn_text), *((f"notices.{c}", t) for c, t in self.notices.items())]:
+            try:
+                text.format(name="成员", reason="广告", action="警告")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"{key}: 只能使用 {{name}}、{{reason}} 和 {{action}} 占位符（{exc}）") from None
         for category, action in self.categories.items():
             check_action(action, f"categories.{category}")
         if not self.ladder:

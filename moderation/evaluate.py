@@ -53,10 +53,13 @@ def split_words(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[
     return words, allow, domains
 
 
-def moderator_from_words(path: Path, settings: ModerationSettings | None = None, *, pinyin: bool = False) -> Moderator:
+def moderator_from_words(path: Path, settings: ModerationSettings | None = None, *,
+                         pinyin: bool | None = None) -> Moderator:
+    """A moderator over one word file; `pinyin` forces homophone matching on or off (default: settings)."""
     settings = settings or ModerationSettings()
     rules = replace(settings.rules, flood=False, rate=False, spam_score=False)
-    settings = replace(settings, rules=rules, normalize=replace(settings.normalize, pinyin=pinyin))
+    normalize = settings.normalize if pinyin is None else replace(settings.normalize, pinyin=pinyin)
+    settings = replace(settings, rules=rules, normalize=normalize)
     parsed = parse(path.read_bytes(), force=True)
     words, allow, domains = split_words(parsed.words)
     m = Moderator(settings)

@@ -34,9 +34,11 @@ _LOOKALIKES = dict(zip(
     "ABCEHKMOPTXaeopcyxkmthbijABEZHIKMNOPTYXovptux", strict=True,
 )) | {"+": "加", "➕": "加", "＋": "加", "﹢": "加", "✚": "加"}
 # Ranges whose compatibility forms are letters or digits written differently.
+# Kangxi radicals and CJK radicals used for ordinary characters (⼤⿇ = 大麻), Roman numerals (Ⅴ),
+# compatibility ideographs and enclosed ideographs (🈶 = 有) are in Unicode's NFKC data too.
 _VARIANT_RANGES = [
-    (0x00B2, 0x00B9), (0x2070, 0x209F), (0x2100, 0x214F), (0x2460, 0x24FF), (0x3200, 0x32FF),
-    (0x1D400, 0x1D7FF), (0x1F100, 0x1F1FF),
+    (0x00B2, 0x00B9), (0x2070, 0x209F), (0x2100, 0x218F), (0x2460, 0x24FF), (0x2E80, 0x2FDF),
+    (0x3200, 0x32FF), (0xF900, 0xFAFF), (0x1D400, 0x1D7FF), (0x1F100, 0x1F2FF),
 ]
 _DINGBAT_DIGITS = [(0x2776, "123456789"), (0x2780, "123456789"), (0x278A, "123456789")]
 _SQUARED_LETTERS = [(0x1F130, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"), (0x1F170, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
@@ -58,6 +60,9 @@ def _variant_table() -> dict[int, str]:
     for lo, hi in _VARIANT_RANGES:
         for cp in range(lo, hi + 1):
             nf = unicodedata.normalize("NFKC", chr(cp))
+            if len(nf) > 1:
+                # parenthesised and full-stop forms: ⑴ = "(1)", ⒈ = "1.", ㈠ = "(一)", ⒜ = "(a)"
+                nf = nf.strip("().")
             if len(nf) == 1 and nf.isalnum() and nf != chr(cp):
                 table[cp] = nf
     for start, digits in _DINGBAT_DIGITS:
@@ -66,8 +71,43 @@ def _variant_table() -> dict[int, str]:
     for start, letters in _SQUARED_LETTERS:
         for i, ch in enumerate(letters):
             table[start + i] = ch
+    for cp, target in _confusables().items():
+        table.setdefault(cp, target)
     table.update({ord(k): v for k, v in _LOOKALIKES.items()})
     return table
+
+
+@lru_cache(maxsize=1)
+def _confusables() -> dict[int, str]:
+    """Letters and digits of other scripts that Unicode's TR39 confusables data (as shipped by
+    confusable_homoglyphs, MIT) lists as looking like an ASCII letter or digit (Ѵ → v, ꓚ → c), and
+    radicals/strokes that look like an ordinary CJK character."""
+    import json
+    from importlib.resources import files
+
+    data = json.loads(files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8"))
+    out: dict[int, str] = {}
+    for ch, alts in data.items():
+        if len(ch) != 1 or ch.isascii() or "\u4e00" <= ch <= "\u9fff":
+            continue
+        radical = 0x2E80 <= ord(ch) <= 0x2FDF or 0x31C0 <= ord(ch) <= 0x31EF
+        if not radical and unicodedata.category(ch)[0] not in "LN":
+            continue
+        targets = [a["c"] for a in alts if len(a["c"]) == 1]
+        ascii_ = [t for t in targets if t.isascii() and t.isalnum()]
+        letters = [t for t in ascii_ if t.isalpha()]
+        if letters or ascii_:
+            out[ord(ch)] = (letters or ascii_)[0]
+        elif radical:
+            han = [t for t in targets if "\u4e00" <= t <= "\u9fff"]
+            if han:
+                out[ord(ch)] = han[0]
+    return out
+
+
+def lookalike_codepoints() -> frozenset[int]:
+    """Code points the variant step maps to another character (for naming the technique 形近字)."""
+    return frozenset(_variant_table())
 
 
 @lru_cache(maxsize=1)

@@ -15,13 +15,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.store.base import parse_iso
 from bot.store.outbound import OutboundItem
-from moderation.actions import plan
+from moderation.actions import Plan, notice_text, plan
 
 if TYPE_CHECKING:
     from bot.kernel.pipeline import Outcome
     from moderation.stage import ModerationStage
 
 ERR_GONE = "该条目已被处理或不存在"
+# what a moderator may pick instead of the ladder's next step
+CHOICES = {"warn": "warn", "mute": "mute", "kick": "kick", "recall": "recall"}
 
 
 class ReviewPort(Protocol):
@@ -74,22 +76,45 @@ class ReviewQueue:
             return ReviewResult(True, f"已放行，并已补发回答（{len(outcome.replies)} 条）")
         return ReviewResult(True, "已放行")
 
-    async def confirm(self, flag_id: int, actor: str, bot: ReviewPort | None, note: str = "") -> ReviewResult:
+    async def ladder_preview(self, flag: dict[str, Any]) -> tuple[str, int]:
+        """What confirming with the ladder would do to this member now, and their active strikes."""
+        active = await self.store.run(self.stage.strikes.active, flag["platform"], flag["chat_id"], flag["member_id"])
+        p = self._plan(flag, "ladder", active, None)
+        return p.summary(), active
+
+    def _plan(self, flag: dict[str, Any], choice: str, active: int, mute_seconds: float | None) -> Plan:
+        """The moderator's choice as a plan: the ladder's next step, or warn / mute N / kick / only recall."""
+        requested = flag["action"] if choice == "ladder" else CHOICES[choice]
+        if requested in ("allow", "review"):
+            # a held message confirmed as a violation: recall it and put the member on the ladder
+            requested = "strike"
+        p = plan(requested, self.stage.settings, self.stage.services.capabilities(flag["platform"]),
+                 chat_id=flag["chat_id"], member_id=flag["member_id"],
+                 message_id=flag["message_uid"].split(":", 1)[-1], active_strikes=active,
+                 message_uid=flag["message_uid"], member_name=flag["member_name"])
+        if choice in ("warn", "mute", "kick"):
+            p.strike = True  # a punishment the moderator chose still counts on the member's ladder
+        if choice == "mute" and mute_seconds and p.step == "mute":
+            p.seconds = mute_seconds
+            for action in p.actions:
+                if action["action"] == "mute":
+                    action["seconds"] = int(mute_seconds)
+        return p
+
+    async def confirm(self, flag_id: int, actor: str, bot: ReviewPort | None, note: str = "", *,
+                      choice: str = "ladder", mute_seconds: float | None = None) -> ReviewResult:
+        """Close the flag as a violation and act: `choice` is "ladder" (what the word or rule and the
+        strike ladder ask for), "warn", "mute" (for `mute_seconds`), "kick" or "recall" (only delete)."""
+        if choice not in ("ladder", *CHOICES):
+            return ReviewResult(False, "未知的处理方式")
         store = self.store
         flag = await store.run(store.moderation.get_flag, flag_id)
         now = self.stage.services.clock.now()
         if flag is None or not await store.run(store.moderation.decide_flag, flag_id, "confirmed", actor, now, note):
             return ReviewResult(False, ERR_GONE)
-        requested = flag["action"]
-        if requested in ("allow", "review"):
-            # a held message confirmed as a violation: recall it and put the member on the ladder
-            requested = "strike"
         strikes = self.stage.strikes
         active = await store.run(strikes.active, flag["platform"], flag["chat_id"], flag["member_id"])
-        message_id = flag["message_uid"].split(":", 1)[-1]
-        p = plan(requested, self.stage.settings, self.stage.services.capabilities(flag["platform"]),
-                 chat_id=flag["chat_id"], member_id=flag["member_id"], message_id=message_id,
-                 active_strikes=active, message_uid=flag["message_uid"], member_name=flag["member_name"])
+        p = self._plan(flag, choice, active, mute_seconds)
         reason = f"审核员 {actor} 确认违规：{flag['category']}（{flag['word'] or flag['rule']}），处理：{p.summary()}"
         if p.strike:
             step = f"mute:{int(p.seconds)}s" if p.step == "mute" else p.step
@@ -101,8 +126,8 @@ class ReviewQueue:
                 performed.append(await bot.perform(flag["platform"], action))
         submit = self.stage.services.submit
         if p.warn and submit is not None:
-            text = self.stage.settings.warn_text.format(
-                name=flag["member_name"] or flag["member_id"], reason=flag["category"], action=p.summary())
+            text = notice_text(self.stage.settings, flag["category"], name=flag["member_name"] or flag["member_id"],
+                               reason=flag["category"], action=p.summary())
             await submit([OutboundItem(source=f"moderation:{flag_id}", occurrence="warn",
                                        platform=flag["platform"], chat_id=flag["chat_id"],
                                        payload={"text": text, "kind": "text"})])

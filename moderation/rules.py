@@ -28,12 +28,76 @@ LINK_RE = re.compile(
 # characters) retried from every position, 150 ms per message; with it the same matches in 0.1 ms
 OBFUSCATED_LINK_RE = re.compile(r"(?<![a-z0-9-])([a-z0-9-]{2,})(?:点|dot|句号)(com|cn|net|top|xyz|cc|vip|org)")
 PHONE_RE = re.compile(r"1[3-9]\d{9}")
-CONTACT_RE = re.compile(
-    r"(?P<wechat>(?:微信号?|威信|薇信|维信|微芯|徽信|v信|vx|wx|weixin|wechat|加v|加微|加vx|加wx)"
-    r"(?:号|是|id)?(?P<wid>[a-z][a-z0-9]{5,19}|\d{6,11}))"
-    r"|(?P<qq>(?:qq|扣扣|企鹅|球球|加q|加扣)号?(?P<qid>\d{5,11}))"
-    r"|(?P<solicit>加我|私聊我|私我|加v|加微|加q|加扣|加好友|私聊)"
+
+
+def _sounds(*syllables: str) -> str:
+    """A regex class of the common characters read as one of `syllables` (伟/威/薇… for wei)."""
+    from bot.readings import all_readings
+    from moderation.charfreq import FREQUENT_CHARS
+
+    wanted = set(syllables)
+    return "[" + "".join(ch for ch in FREQUENT_CHARS + "薇芯鑫歆昕炜玮巍蔻寇" if set(all_readings(ch)) & wanted) + "]"
+
+
+# WeChat and QQ by name, by nickname and by sound (伟信, 卫芯, 扣扣, 企鹅 / 🐧 via moderation.emoji)
+_WECHAT = (r"(?:微信号?|" + _sounds("wei") + _sounds("xin", "xing") + r"号?|v信|vx|wx|weixin|wechat|绿泡泡|"
+           r"加v|加微|加vx|加wx|v号|vx号|薇)")
+_QQ = r"(?:qq|" + _sounds("kou") + _sounds("kou") + r"|企鹅|球球|加q|加扣|q号)"
+# 加我 alone is also how a group-buy sign-up orders (加我三斤); it needs a channel or an invitation
+_SOLICIT = (
+    r"加我(?=好友|v|微|q|扣|企鹅|私|联系|了解|咨询|领|带|进|拉|详|" + _sounds("wei") + r")"
+    r"|(?:需要|有意|感兴趣|想要|想赚|想做|想学|想了解|要的|有需要)[^，。,.!！?？]{0,6}?加我"
+    r"|私聊我|私我|私聊|加好友|加v|加微|加q|加扣|jiaweixin|jiawx|jiavx|jiaqq|siliao"
 )
+CONTACT_RE = re.compile(
+    r"(?P<wechat>" + _WECHAT + r"(?:号|是|id)?(?P<wid>[a-z][a-z0-9_-]{5,19}|\d{6,11}))"
+    r"|(?P<qq>" + _QQ + r"号?(?P<qid>\d{5,11}))"
+    r"|(?P<solicit>" + _SOLICIT + ")"
+)
+# contact details sent in parts (号码头四位1391，剩下的是2046735 / v号分两段：mei 和 xiao8866)
+_CHANNEL_RE = re.compile(
+    r"(?P<wechat>微信|" + _sounds("wei") + _sounds("xin") + r"|v信|vx|wx|v号|加v|薇)"
+    r"|(?P<qq>qq|扣扣|企鹅|q号|" + _sounds("kou") + _sounds("kou") + r")"
+    r"|(?P<phone>手机|电话|号码|联系方式|手机号|tel)"
+)
+_PARTS_RE = re.compile(
+    r"前\d*位|后\d*位|头\d*位|尾\d*位|中间|剩下|剩余|最后|后面|前面|前半|后半|上半|下半|分\d*段|分开|"
+    r"第\d段|接着|再接|末尾|开头|第\d部分"
+)
+_PHONE_WORDS = ("号", "电话", "手机", "联系")
+# cheap gate before looking for announced parts: three digits or letters in a row somewhere
+_DIGITS_OR_ID = re.compile(r"[0-9a-z]{3}")
+_FRAGMENT_RE = re.compile(r"[a-z0-9]+")
+_COUNT_RE = re.compile(r"\d+(?=位|段|个|部分)|第\d+|分\d+")
+_RADIO_DIGITS = str.maketrans({"拐": "7", "洞": "0", "勾": "9"})
+_RADIO_RE = re.compile(r"(?<=\d)[拐洞勾]+|[拐洞勾]+(?=\d)")
+_CHANNEL_WORDS = frozenset({"qq", "v", "vx", "wx", "q", "tel", "weixin", "wechat"})
+WECHAT_ID_RE = re.compile(r"[a-z][a-z0-9_-]{5,19}")
+
+
+def spread_contact(compact: str) -> tuple[str, int, int, str] | None:
+    """A phone number, WeChat id or QQ number sent in announced parts: (rule, start, end, joined)
+    with the span in `compact`, or None."""
+    channel = _CHANNEL_RE.search(compact)
+    if channel is None or _PARTS_RE.search(compact, channel.start()) is None:
+        return None
+    tail = compact[channel.end():]
+    if "拐" in tail or "洞" in tail or "勾" in tail:
+        tail = _RADIO_RE.sub(lambda m: m.group().translate(_RADIO_DIGITS), tail)
+    tail = _COUNT_RE.sub(lambda m: "_" * len(m.group()), tail)
+    frags = [m for m in _FRAGMENT_RE.finditer(tail) if m.group() not in _CHANNEL_WORDS]
+    if len(frags) < 2:
+        return None
+    joined = "".join(m.group() for m in frags)
+    a, b = channel.end() + frags[0].start(), channel.end() + frags[-1].end()
+    kind = channel.lastgroup
+    if kind == "wechat" and WECHAT_ID_RE.fullmatch(joined):
+        return "wechat", a, b, joined
+    if kind == "qq" and joined.isdigit() and 5 <= len(joined) <= 11:
+        return "qq", a, b, joined
+    if joined.isdigit() and PHONE_RE.fullmatch(joined):
+        return "phone", a, b, joined
+    return None
 
 
 @dataclass(slots=True)
@@ -44,8 +108,10 @@ class RuleHit:
     start: int = 0  # span in the original text (0, 0 = the whole message / no text)
     end: int = 0
     detail: str = ""
+    technique: str = ""  # zh-CN name of the evasion it saw through (拆分联系方式 …), if any
 
 
+SPREAD = "拆分联系方式"
 RULE_LABELS = {
     "link": "链接", "new_member_link": "新成员发链接", "phone": "手机号", "wechat": "微信号",
     "qq": "QQ号", "solicit": "加好友引流", "qrcode": "二维码", "miniprogram": "小程序",
@@ -112,6 +178,16 @@ class TextRules:
                 action = s.solicit_action if rule == "solicit" else s.wechat_action
                 oa, ob = norm.span_from_compact(*m.span())
                 hits.append(RuleHit(rule, RULE_LABELS[rule], action, oa, ob, m.group()))
+        if (s.spread_contacts and not hits and (s.phones or s.wechat)
+                and _DIGITS_OR_ID.search(compact) is not None
+                and (contact_triggered or any(w in compact for w in _PHONE_WORDS))
+                and _PARTS_RE.search(compact) is not None):
+            found = spread_contact(compact)
+            if found is not None:
+                rule, a, b, joined = found
+                action = s.phone_action if rule == "phone" else s.wechat_action
+                oa, ob = norm.span_from_compact(a, b)
+                hits.append(RuleHit(rule, RULE_LABELS[rule], action, oa, ob, joined, SPREAD))
         return hits
 
     def attachments(self, kinds: list[str]) -> list[RuleHit]:

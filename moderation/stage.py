@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.events import Decision, Event, EventType, Reply, pass_
 from bot.kernel.pipeline import Context
 from bot.store.outbound import OutboundItem
-from moderation.actions import ACTION_LABELS, Plan, plan
+from moderation.actions import ACTION_LABELS, Plan, notice_text, plan
 from moderation.config import ACTION_RANK
 from moderation.engine import Hit, Moderator, Verdict
+from moderation.gate import MemberGate, join_window
+from moderation.policy import PolicySettings, adjust_hits, effective_settings
 from moderation.rules import RULE_LABELS
 from moderation.strikes import StrikeBook
 
@@ -39,6 +41,9 @@ class ModerationStage:
         self.engine = Moderator(self.settings, services.store)
         self.strikes = StrikeBook(self.settings, services.store, services.clock)
         self.joins: dict[tuple[str, str, str], datetime] = {}
+        self.gate = MemberGate(services)
+        self._join_window = join_window(self.gate, float(self.settings.rules.new_member_window))
+        self._policy_settings: dict[int, Any] = {}
         self.config_moderators = {
             (g.platform, g.id, m) for g in services.settings.groups for m in g.moderators
         }
@@ -47,7 +52,8 @@ class ModerationStage:
             self.engine.reload()
             self.refresh_moderators()
             self.strikes.preload()
-            since = services.clock.now() - timedelta(seconds=float(self.settings.rules.new_member_window))
+            self.gate.preload()
+            since = services.clock.now() - self._join_window
             self.joins.update(services.store.moderation.recent_joins(since))
             self.engine.on_reload = self.refresh_moderators
         except Exception:
@@ -72,24 +78,79 @@ class ModerationStage:
         if mono >= self._next_check:
             self._next_check = mono + RELOAD_CHECK_SECONDS
             await self._reload_if_changed()
+        if event.type is EventType.JOIN_REQUEST:
+            return await self.gate.on_join_request(event, ctx)
         if event.type is not EventType.MESSAGE:
             if event.type is EventType.MEMBER_JOIN and not ctx.dry_run:
                 self._remember_join(event, ctx)
+                return self.gate.on_join(event, ctx)
             return pass_("moderation")
+        confirmed = self.gate.confirmation(event) if self.gate.awaiting and not ctx.dry_run else None
         if not event.is_group:
-            return pass_("moderation", "私聊消息不审核")
+            return confirmed or pass_("moderation", "私聊消息不审核")
         if self.settings.exempt_moderators and (event.platform, event.chat_id, event.sender_id) in self.moderators:
             return pass_("moderation", "群管理员发言不审核")
+        if confirmed is not None:
+            return confirmed
+        if self.gate.blacklist.refs:
+            listed = self.gate.blacklisted_message(event)
+            if listed is not None:
+                return listed
         verdict = self.engine.inspect(event, self.services.clock.monotonic(), record=not ctx.dry_run,
                                       traffic=not ctx.recovered)
         ctx.notes["normalized"] = verdict.norm.compact
+        policy = self.gate.policy(event, ctx)
+        if policy is not None and float(policy.probation):
+            joined = self.joins.get((event.platform, event.chat_id, event.sender_id))
+            held = self.gate.probation(event, ctx, policy, joined, any(h.rule == "link" for h in verdict.hits))
+            if held is not None:
+                if not ctx.dry_run:
+                    self._record_probation(event, ctx, held)
+                return held
         if not verdict.hits:
             return pass_("moderation")
         if any(h.rule == "link" for h in verdict.hits) and self._is_new_member(event, ctx):
             link = next(h for h in verdict.hits if h.rule == "link")
             verdict.hits.append(Hit("new_member_link", RULE_LABELS["new_member_link"],
                                     self.settings.rules.new_member_link_action, link.start, link.end, link.word))
-        return await self.decide(event, ctx, verdict)
+        return await self.decide(event, ctx, verdict, policy)
+
+    async def background(self, interval: float = RELOAD_CHECK_SECONDS) -> None:
+        """The running bot's loop: blacklist changes made by the CLI, curfew edges."""
+        from moderation.curfew import CurfewClock
+
+        curfew = CurfewClock(self.services, self.gate.policies)
+        while True:
+            try:
+                if await self.gate.blacklist.reload_if_changed():
+                    await self.gate.blacklist.apply_cli_unmutes()
+                await curfew.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("moderation background check failed")
+            await asyncio.sleep(interval)
+
+    def _record_probation(self, event: Event, ctx: Context, decision: Decision) -> None:
+        flag = {
+            "message_uid": event.uid, "platform": event.platform, "chat_id": event.chat_id,
+            "chat_name": ctx.chat_name or event.chat_name, "member_id": event.sender_id,
+            "member_name": event.sender_name, "text": event.text, "time": event.time,
+            "rule": "probation", "category": "新成员观察期", "word": "、".join(decision.detail.get("probation", [])),
+            "action": "review" if decision.detail.get("review") else "recall",
+            "status": "pending" if decision.detail.get("review") else "applied", "hits": [],
+            "detail": {"step": "review" if decision.detail.get("review") else "recall", "reason": decision.reason},
+        }
+        self.services.write_row_later(self.services.store.moderation.add_flags, (flag, None))
+
+    def settings_for(self, policy: PolicySettings | None) -> Any:
+        """The settings plan() uses under a policy (its ladder), built once per policy."""
+        if policy is None or not policy.ladder:
+            return self.settings
+        key = id(policy)
+        if key not in self._policy_settings:
+            self._policy_settings[key] = effective_settings(self.settings, policy)
+        return self._policy_settings[key]
 
     async def _reload_if_changed(self) -> None:
         """Pick up word-list changes made by another process (CLI import) without a restart."""
@@ -103,7 +164,7 @@ class ModerationStage:
     def _remember_join(self, event: Event, ctx: Context) -> None:
         self.joins[(event.platform, event.chat_id, event.sender_id)] = ctx.now
         if len(self.joins) % 1000 == 0:  # forget joins older than the window (bounded memory)
-            window = float(self.settings.rules.new_member_window)
+            window = self._join_window.total_seconds()
             self.joins = {k: t for k, t in self.joins.items() if (ctx.now - t).total_seconds() <= window}
 
     def _is_new_member(self, event: Event, ctx: Context) -> bool:
@@ -111,18 +172,25 @@ class ModerationStage:
         joined = self.joins.get((event.platform, event.chat_id, event.sender_id))
         return joined is not None and (ctx.now - joined).total_seconds() <= float(self.settings.rules.new_member_window)
 
-    async def decide(self, event: Event, ctx: Context, verdict: Verdict) -> Decision:
+    async def decide(self, event: Event, ctx: Context, verdict: Verdict,
+                     policy: PolicySettings | None = None) -> Decision:
+        adjusted = adjust_hits(verdict.hits, policy)
         top = verdict.top
         assert top is not None
         requested = verdict.action
+        settings = self.settings_for(policy)
         active = 0
         if requested == "strike":
             active = await self.strikes.active_cached(event.platform, event.chat_id, event.sender_id)
-        p = plan(requested, self.settings, self.services.capabilities(event.platform),
+        p = plan(requested, settings, self.services.capabilities(event.platform),
                  chat_id=event.chat_id, member_id=event.sender_id,
                  message_id=event.message_id if event.is_group else None, active_strikes=active,
                  message_uid=event.uid, member_name=event.sender_name)
         reason = f"{describe(top, event.text)}，处理：{p.summary()}"
+        if policy is not None and (adjusted or policy.ladder):
+            reason += f"（按“{policy.label}”策略）"
+        for action in p.actions:
+            action.setdefault("reason", reason)
         detail: dict[str, Any] = {
             "hits": [h.as_dict() for h in verdict.hits], "requested": requested, "step": p.step,
             "normalized": verdict.norm.folded[:200],
@@ -136,6 +204,8 @@ class ModerationStage:
             )
         if p.strike:
             detail["strike"] = active + 1
+        if policy is not None:
+            detail["policy"] = policy.label
         if p.step == "allow":
             return Decision(stage="moderation", outcome="flagged", reason=reason, detail=detail)
         if not ctx.dry_run:
@@ -144,8 +214,8 @@ class ModerationStage:
                 await self._notify(event, ctx, reason)
         replies = []
         if p.warn:
-            replies.append(Reply(text=self.settings.warn_text.format(
-                name=event.sender_name or event.sender_id, reason=_short_reason(top), action=p.summary())))
+            replies.append(Reply(text=notice_text(settings, top.category, name=event.sender_name or event.sender_id,
+                                                  reason=_short_reason(top), action=p.summary())))
         return Decision(stage="moderation", outcome=p.outcome, reason=reason, detail=detail, stop=True,
                         replies=replies, actions=p.actions)
 
@@ -192,18 +262,23 @@ class ModerationStage:
 def describe(hit: Hit, text: str) -> str:
     """zh-CN reason shown to managers: what matched, as the member wrote it."""
     written = text[hit.start:hit.end] if hit.end > hit.start else ""
-    if hit.rule in ("word", "pinyin"):
-        how = "谐音" if hit.rule == "pinyin" else ""
+    if hit.rule in _WORD_RULES:
+        # the evasion seen through, in zh-CN: 谐音, 拼音, 拆字, 形近字, 表情替字
+        how = hit.technique or ("谐音" if hit.rule == "pinyin" else "")
         shown = f"“{written}”" if written and written != hit.word else ""
         return f"命中{how}敏感词“{hit.word}”{shown}（{hit.category}）"
     if hit.rule == "spam_score":
         return f"疑似垃圾消息（得分 {hit.score:.2f}）"
     what = f"“{written}”" if written else (f"（{hit.word}）" if hit.word else "")
-    return f"{hit.category}{what}"
+    how = f"（{hit.technique}）" if hit.technique else ""
+    return f"{hit.category}{what}{how}"
+
+
+_WORD_RULES = ("word", "pinyin", "latin")
 
 
 def _short_reason(hit: Hit) -> str:
-    return f"包含{hit.category}内容" if hit.rule in ("word", "pinyin") else hit.category
+    return f"包含{hit.category}内容" if hit.rule in _WORD_RULES else hit.category
 
 
 def _label(action: str) -> str:

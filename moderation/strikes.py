@@ -59,6 +59,13 @@ class StrikeBook:
         elif self._preloaded:
             self._expiries[key] = [expires_at]
 
+    def forget(self, platform: str, chat_id: str, member_id: str) -> None:
+        """A strike was revoked: the member's count is read again from the store."""
+        self._expiries.pop((platform, chat_id, member_id), None)
+        if self._preloaded:
+            self._expiries[(platform, chat_id, member_id)] = self.store.moderation.strike_expiries(
+                platform, chat_id, member_id, self.clock.now())
+
     def active(self, platform: str, chat_id: str, member_id: str) -> int:
         return self.store.moderation.active_strikes(platform, chat_id, member_id, self.clock.now())
 
@@ -77,4 +84,15 @@ class StrikeBook:
         rows = self.store.moderation.strikes(platform, chat_id, member_id)
         for r in rows:
             r["active"] = not r["revoked"] and r["expires_at"] > now
+            r["step_label"] = step_label(r["step"])
         return rows
+
+
+def step_label(step: str) -> str:
+    """"mute:86400s" as 禁言 1 天: what the console shows (never seconds)."""
+    from moderation.actions import ACTION_LABELS, human_duration
+
+    name, _, rest = step.partition(":")
+    if name == "mute" and rest.rstrip("s").isdigit():
+        return f"禁言 {human_duration(float(rest.rstrip('s')))}"
+    return ACTION_LABELS.get(name, step)

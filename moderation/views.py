@@ -12,18 +12,27 @@ import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from bot.web.auth import audit, current_user, flash, require_role
+from bot.web.auth import audit, check_scope, current_user, flash, in_scope, require_role, scope_of
 from bot.web.keys import BOT, CLOCK, STORE
+from moderation.actions import action_text
 from moderation.review import ReviewQueue
+from moderation.rules import RULE_LABELS
 
 # one route table for all moderation pages; the lexicon/allowlist handlers live in views_lexicon
 from moderation.views_lexicon import categories, routes
+
+# registers the muted list, blacklist and join-request pages on the same route table
+from moderation import views_guard  # noqa: F401  isort: skip
 
 # (label shown in the navigation, path, minimum role)
 NAV: list[tuple[str, str, str]] = [
     ("审核队列", "/moderation/review", "moderator"),
     ("敏感词库", "/moderation/lexicon", "moderator"),
     ("白名单", "/moderation/allowlist", "moderator"),
+    ("禁言名单", "/moderation/muted", "moderator"),
+    ("黑名单", "/moderation/blacklist", "moderator"),
+    ("入群申请", "/moderation/joins", "moderator"),
+    ("账号管理范围", "/moderation/scopes", "admin"),
 ]
 AGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400}
 STATUS_LABELS = {"pending": "待审核", "approved": "已放行", "confirmed": "已确认违规", "applied": "已自动处理"}
@@ -55,11 +64,20 @@ def _actor(request: web.Request) -> str:
     return user["name"] if user else "?"
 
 
+MAX_MUTE_DAYS = 30  # the longest mute QQ and WeCom group tools allow
+
+
+def rule_text(rule: str) -> str:
+    """Which check matched, in words: a lexicon word, its pinyin, or one of the text rules."""
+    return {"word": "敏感词", "pinyin": "敏感词（拼音）"}.get(rule, RULE_LABELS.get(rule, rule))
+
+
 @routes.get("/moderation/review")
-@require_role("moderator")
+@require_role("moderator", scoped=True)
 @aiohttp_jinja2.template("moderation/review_list.html")
 async def review_list(request: web.Request) -> dict[str, Any]:
     store = request.app[STORE]
+    scope = scope_of(request)
     q = request.query
     status = q.get("status", "pending")
     since = before = None
@@ -71,23 +89,31 @@ async def review_list(request: web.Request) -> dict[str, Any]:
         before = now - timedelta(days=1)
     flags = await store.run(lambda: store.moderation.list_flags(
         status=status if status != "all" else None, chat_id=q.get("group") or None,
-        category=q.get("category") or None, since=since, before=before, limit=200))
+        category=q.get("category") or None, since=since, before=before, limit=200 if scope is None else 2000))
+    if scope is not None:
+        flags = [f for f in flags if in_scope(request, f["platform"], f["chat_id"])][:200]
     for f in flags:
         f["marked"] = highlight(f["text"], f["hits"])
-    facets = await store.run(store.moderation.flag_facets)
+    facets: dict[str, Any] = await store.run(store.moderation.flag_facets)
     pending = await store.run(store.moderation.count_flags, "pending")
+    if scope is not None:  # only the groups in scope, counted from what the account may see
+        visible = {f["chat_id"] for f in flags}
+        facets["chats"] = [c for c in facets["chats"]
+                           if c["chat_id"] in visible or scope.covers(c["chat_id"], c["chat_name"])]
+        pending = sum(f["status"] == "pending" for f in flags)
     return {"flags": flags, "q": q, "status": status, "facets": facets, "pending": pending,
-            "status_labels": STATUS_LABELS}
+            "status_labels": STATUS_LABELS, "action_text": action_text}
 
 
 @routes.get("/moderation/review/{id:\\d+}")
-@require_role("moderator")
+@require_role("moderator", scoped=True)
 @aiohttp_jinja2.template("moderation/review_detail.html")
 async def review_detail(request: web.Request) -> dict[str, Any]:
     store = request.app[STORE]
     flag = await store.run(store.moderation.get_flag, int(request.match_info["id"]))
     if flag is None:
         raise web.HTTPNotFound(text="该条目不存在")
+    check_scope(request, flag["platform"], flag["chat_id"])
     stage = request.app[BOT].moderation_stage
     key = (flag["platform"], flag["chat_id"], flag["member_id"])
 
@@ -100,17 +126,27 @@ async def review_detail(request: web.Request) -> dict[str, Any]:
         }
 
     data = await store.run(gather)
+    data["ladder_next"], data["active_strikes"] = await _queue(request).ladder_preview(flag)
+    data["max_mute_days"] = MAX_MUTE_DAYS
     written = [flag["text"][h["start"]:h["end"]] for h in flag["hits"] if h.get("end", 0) > h.get("start", 0)]
     return {"flag": flag, "marked": highlight(flag["text"], flag["hits"]), "written": written,
-            "categories": categories(request), "status_labels": STATUS_LABELS, **data}
+            "categories": categories(request), "status_labels": STATUS_LABELS, "action_text": action_text,
+            "rule_text": rule_text, **data}
 
 
-async def _decide(request: web.Request, flag_id: int, decision: str, note: str = "") -> tuple[bool, str]:
+async def _decide(request: web.Request, flag_id: int, decision: str, note: str = "", *, choice: str = "ladder",
+                  mute_seconds: float | None = None) -> tuple[bool, str]:
     queue = _queue(request)
+    if scope_of(request) is not None:
+        store = request.app[STORE]
+        flag = await store.run(store.moderation.get_flag, flag_id)
+        if flag is not None:
+            check_scope(request, flag["platform"], flag["chat_id"])
     if decision == "approve":
         result = await queue.approve(flag_id, _actor(request), note, request.app[BOT])
     else:
-        result = await queue.confirm(flag_id, _actor(request), request.app[BOT], note)
+        result = await queue.confirm(flag_id, _actor(request), request.app[BOT], note, choice=choice,
+                                     mute_seconds=mute_seconds)
     if result.ok:
         await audit(request, f"moderation.review.{decision}", str(flag_id),
                     {"note": note, "step": result.step, "actions": result.actions, "performed": result.performed})
@@ -118,17 +154,29 @@ async def _decide(request: web.Request, flag_id: int, decision: str, note: str =
 
 
 @routes.post("/moderation/review/{id:\\d+}/{decision:approve|confirm}")
-@require_role("moderator")
+@require_role("moderator", scoped=True)
 async def review_decide(request: web.Request) -> web.Response:
     form = await request.post()
     flag_id = int(request.match_info["id"])
-    ok, message = await _decide(request, flag_id, request.match_info["decision"], str(form.get("note", "")).strip())
+    choice = str(form.get("choice", "ladder"))
+    mute_seconds = None
+    if choice == "mute":
+        try:
+            days = float(str(form.get("mute_days", "")))
+        except ValueError:
+            days = 0
+        if not 0 < days <= MAX_MUTE_DAYS:
+            flash(request, f"禁言天数应在 1 到 {MAX_MUTE_DAYS} 天之间", "error")
+            raise web.HTTPFound(f"/moderation/review/{flag_id}")
+        mute_seconds = days * 86400
+    ok, message = await _decide(request, flag_id, request.match_info["decision"], str(form.get("note", "")).strip(),
+                                choice=choice, mute_seconds=mute_seconds)
     flash(request, message, "ok" if ok else "error")
     raise web.HTTPFound("/moderation/review")
 
 
 @routes.post("/moderation/review/bulk")
-@require_role("moderator")
+@require_role("moderator", scoped=True)
 async def review_bulk(request: web.Request) -> web.Response:
     form = await request.post()
     decision = str(form.get("decision", ""))

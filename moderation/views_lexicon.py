@@ -51,6 +51,7 @@ async def lexicon_page(request: web.Request) -> dict[str, Any]:
     return {"rows": rows[:PAGE], "more": len(rows) > PAGE, "page": page, "page_size": PAGE, "q": q, "counts": counts,
             "samples": samples, "spam": spam,
             "categories": categories(request), "actions": ACTIONS, "action_labels": ACTION_LABELS,
+            "source_text": source_text,
             "skipped": engine.compiled.lexicon.skipped[:20] if engine else []}
 
 
@@ -197,3 +198,13 @@ def _safe(url: str) -> str:
 
 
 __all__ = ["DOMAIN_ALLOW_CATEGORY", "categories", "reload_engine", "routes"]
+
+
+SOURCE_LABELS = {"demo": "演示词库", "console": "控制台添加", "review": "审核时添加", "seed": "内置词库"}
+
+
+def source_text(source: str) -> str:
+    """Where a word came from, in words; a file name for words imported with the CLI."""
+    if not source:
+        return ""
+    return SOURCE_LABELS.get(source, f"导入：{source}")

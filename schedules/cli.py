@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from bot.cli import CliContext, common_parent, now_utc
 from schedules.jobs import STATUS_LABELS, effective_jobs
 from schedules.planner import known_chats, preview_rows
-from schedules.timeline import KIND_LABELS, next_occurrence
+from schedules.timeline import KIND_LABELS, next_occurrence, occurrence_key
 
 if TYPE_CHECKING:
     from schedules.jobs import Job
@@ -121,9 +121,10 @@ def cmd_status(ctx: CliContext) -> int:
             return 1
         rows = [row]
     data = []
+    tz = ctx.settings.tz
     for row in rows:
         prefix = f"post:{row['id']}" if row["kind"] == "post" else f"campaign:{row['id']}:"
-        progress = [p for p in store.schedules.delivery_progress(prefix)
+        progress = [{**p, "occurrence": _local(p["occurrence"], tz)} for p in store.schedules.delivery_progress(prefix)
                     if row["kind"] != "post" or p["source"] == prefix]
         skipped = store.schedules.runs(row["id"], status="skipped", limit=50)
         data.append(
@@ -132,7 +133,8 @@ def cmd_status(ctx: CliContext) -> int:
                 "name": row["name"],
                 "status": row["status"],
                 "occurrences": progress,
-                "skipped": [{"time": r["scheduled_at"], "kind": r["kind"], "reason": r["reason"]} for r in skipped],
+                "skipped": [{"time": _local(r["scheduled_at"], tz), "kind": r["kind"], "reason": r["reason"]}
+                            for r in skipped],
             }
         )
 
@@ -153,6 +155,19 @@ def cmd_status(ctx: CliContext) -> int:
     return 0
 
 
+def _local(value: Any, tz: tzinfo) -> Any:
+    """A stored UTC time as ISO 8601 in the configured time zone, as `schedule preview` prints it."""
+    if not isinstance(value, str):
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).isoformat()
+
+
 def cmd_retry(ctx: CliContext) -> int:
     store = ctx.store()
     row = _find(ctx, ctx.args.job)
@@ -162,7 +177,16 @@ def cmd_retry(ctx: CliContext) -> int:
         sources = [f"post:{row['id']}"]
     else:
         sources = [f"campaign:{row['id']}:{k}" for k in ("announce", "start", "remind", "last_call", "end")]
-    count = sum(len(store.outbound.retry_failed(s, ctx.args.occurrence)) for s in sources)
+    occurrence = ctx.args.occurrence
+    if occurrence:
+        # status shows local times; the ledger keys occurrences by their UTC time
+        try:
+            moment = datetime.fromisoformat(occurrence)
+        except ValueError:
+            print(f"--occurrence 不是有效的时间：{occurrence!r}（复制 qunbot schedule status 显示的时间）")
+            return 2
+        occurrence = occurrence_key(moment if moment.tzinfo else moment.replace(tzinfo=ctx.settings.tz))
+    count = sum(len(store.outbound.retry_failed(s, occurrence)) for s in sources)
     ctx.emit({"job": row["name"], "requeued": count},
              f"已将 {count} 个失败的目标重新排队；正在运行的机器人请在控制台重试，"
              f"否则它们会在机器人下次启动时发送")

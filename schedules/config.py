@@ -71,6 +71,10 @@ def _standard_weekdays(field_text: str) -> str:
     return ",".join(_DOW[d] for d in sorted(days))
 
 
+CRON_FIELDS = (("minute", "分钟", "0–59"), ("hour", "小时", "0–23"), ("day", "日", "1–31"),
+               ("month", "月", "1–12"), ("day_of_week", "星期", "0–7（0 和 7 都是星期日）"))
+
+
 def make_cron(expr: str, tz: object = "UTC"):
     """A CronTrigger from a standard 5-field crontab string (minute hour day month weekday)."""
     from apscheduler.triggers.cron import CronTrigger
@@ -82,8 +86,16 @@ def make_cron(expr: str, tz: object = "UTC"):
         fields[4] = _standard_weekdays(fields[4])
         return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
                            day_of_week=fields[4], timezone=tz)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"cron 表达式 {expr!r} 无效：{exc}") from None
+    except (ValueError, TypeError):
+        # apscheduler's messages are English ("Error validating expression '25'"): name the field instead
+        written = expr.split()
+        for i, ((name, label, allowed), value) in enumerate(zip(CRON_FIELDS, fields, strict=True)):
+            try:
+                CronTrigger(**{name: value}, timezone=tz)
+            except (ValueError, TypeError):
+                raise ValueError(f"cron 表达式 {expr!r} 第 {i + 1} 段（{label}）{written[i]!r} 无效："
+                                 f"取值范围 {allowed}，可用 *、逗号列表、a-b 范围和 */n 间隔") from None
+        raise ValueError(f"cron 表达式 {expr!r} 无效（分 时 日 月 星期）") from None
 
 
 def check_cron(expr: str) -> None:
@@ -159,6 +171,14 @@ class PostConfig:
         for i, t in enumerate(self.texts):
             if not t.strip():
                 raise ValueError(f"texts: 第 {i + 1} 条内容为空")
+        from bot.kernel.templates import validate
+
+        # posts go to groups: the group-level variables only ("group" context); nothing is ever
+        # sent as a literal {name}
+        for key, text in [("text", self.text)] + [("texts", t) for t in self.texts]:
+            errors = validate(text, "group")
+            if errors:
+                raise ValueError(f"{key}: {errors[0]}")
         given = [k for k, v in (("every", self.every is not None), ("cron", self.cron), ("at", self.at)) if v]
         if len(given) != 1:
             raise ValueError(
@@ -244,7 +264,7 @@ class CampaignConfig:
 
     def validate(self) -> None:
         from bot.urls import url_error
-        from schedules.templates import check_template
+        from schedules.templates import CAMPAIGN_CONTEXT, KEYWORD_REPLY_CONTEXT, check_template
 
         if not self.name.strip():
             raise ValueError("name: 名称不能为空")
@@ -252,6 +272,8 @@ class CampaignConfig:
             raise ValueError("item: 商品名不能为空")
         if self.price < 0 or self.original_price < 0:
             raise ValueError("price: 价格不能为负数")
+        if self.original_price and self.price > self.original_price:
+            raise ValueError(f"price: 秒杀价 ¥{self.price:g} 高于原价 ¥{self.original_price:g}，请检查两个价格")
         if self.stock is not None and self.stock < 0:
             raise ValueError("stock: 库存不能为负数")
         if (self.start.tzinfo is None) != (self.end.tzinfo is None):
@@ -269,13 +291,14 @@ class CampaignConfig:
             if problem:
                 raise ValueError(f"link: {problem}")
         _check_targets(self.groups, self.tags)
-        for key in CAMPAIGN_TEMPLATES:
-            try:
-                check_template(getattr(self, key), self)
-            except ValueError as exc:
-                raise ValueError(f"{key}: {exc}") from None
         if "{countdown}" in self.keyword_reply:
             raise ValueError("keyword_reply: 关键词回复不支持 {countdown}（不会实时更新），请用 {end} 表示结束时间")
+        for key in CAMPAIGN_TEMPLATES:
+            try:
+                check_template(getattr(self, key), self,
+                               KEYWORD_REPLY_CONTEXT if key == "keyword_reply" else CAMPAIGN_CONTEXT)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
         for i, word in enumerate(self.keywords):
             if not word.strip():
                 raise ValueError(f"keywords: 第 {i + 1} 个关键词为空")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp_jinja2
@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.settings_loader import ConfigError
 from bot.store.base import parse_iso
+from bot.targets import unknown_targets
 from bot.web.auth import audit, flash, require_role
 from bot.web.keys import BOT
 from schedules.forms import (
@@ -183,6 +184,13 @@ async def _save(request: web.Request, kind: str, job: Job | None) -> web.StreamR
     values = {k: str(v) for k, v in form.items()}
     try:
         raw = campaign_from_form(form) if kind == CAMPAIGN else post_from_form(form)
+        if kind == CAMPAIGN:
+            _refuse_past(raw, sched, creating=job is None)
+        if not form.get("targets_later"):
+            problems = unknown_targets(raw.get("groups") or [], raw.get("tags") or [], await sched.chats())
+            if problems:
+                field = next(iter(problems))
+                raise FormError(field, "；".join(problems.values()) + "。如果群稍后才会添加，请勾选“群稍后添加”")
         # a new post or campaign goes live only when the manager ticks 启用 (default: a draft)
         status = "active" if form.get("enable") else "draft"
         saved = await (sched.update(job.id, raw) if job else sched.create(kind, raw, status=status))
@@ -201,6 +209,23 @@ async def _save(request: web.Request, kind: str, job: Job | None) -> web.StreamR
     else:
         flash(request, "已保存" + ("并启用" if job is None and saved.status == "active" else ""), "ok")
     raise web.HTTPFound(f"/schedules/{saved.id}")
+
+
+def _refuse_past(raw: dict[str, Any], sched: ScheduleService, *, creating: bool) -> None:
+    """A campaign that has already ended (or, new, already started) would never be posted as written."""
+    now = sched.clock.now()
+    for key, label in (("end", "结束时间"), ("start", "开始时间")):
+        if key == "start" and not creating:
+            continue  # a running campaign's start is in the past by design
+        try:
+            moment = datetime.fromisoformat(str(raw.get(key, "")))
+        except ValueError:
+            continue  # the campaign's own validation names the bad format
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=sched.tz)
+        if moment <= now:
+            local = moment.astimezone(sched.tz).strftime("%Y-%m-%d %H:%M")
+            raise FormError(key, f"{label} {local} 已经过去，请填写将来的时间")
 
 
 def _form_error(request: web.Request, kind: str, values: dict[str, str], job: Job | None, error: str,

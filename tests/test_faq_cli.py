@@ -26,8 +26,10 @@ def run_json(capsys, *argv: str) -> dict:
 
 
 def test_eval_on_the_tiny_fixture_gives_exact_numbers(capsys, config):
+    # the lexical engine alone ([faq] semantic = false), as before the semantic score
     report = run_json(capsys, "faq", "eval", "--config", config, "--faq", str(FIXTURES / "faq.jsonl"),
-                      "--questions", str(FIXTURES / "questions.jsonl"), "--json")
+                      "--questions", str(FIXTURES / "questions.jsonl"), "--json", "--lexical")
+    assert report["semantic"] is False
     # 7 in-FAQ questions: "怎么退换" ranks refund first (return is 3rd)
     assert report["top1_accuracy"] == round(6 / 7, 4)
     assert report["top3_recall"] == 1.0
@@ -43,6 +45,16 @@ def test_eval_on_the_tiny_fixture_gives_exact_numbers(capsys, config):
     assert report["questions_per_second"] > 0
     row50 = next(r for r in report["sweep"] if r["answer_threshold"] == 50)
     assert row50["answer_coverage"] == 0.5 and row50["answer_precision"] == 1.0
+
+
+def test_eval_with_the_semantic_score_ranks_the_paraphrase_lexical_matching_missed(capsys, config):
+    report = run_json(capsys, "faq", "eval", "--config", config, "--faq", str(FIXTURES / "faq.jsonl"),
+                      "--questions", str(FIXTURES / "questions.jsonl"), "--json")
+    assert report["semantic"] is True
+    # "怎么退换" now ranks the return entry first (lexical: third)
+    assert report["top1_accuracy"] == 1.0
+    assert report["offtopic_false_answer_rate"] == 0.0
+    assert report["answer_precision"] == 1.0
 
 
 def test_eval_text_output_has_the_threshold_sweep(capsys, config):

@@ -139,3 +139,17 @@ def test_a_slow_rule_that_slipped_in_does_not_match_and_the_other_rules_answer(t
         assert asyncio.run(h.answer("价格aa")) == "慢规则"
     finally:
         h.close()
+
+
+@pytest.mark.parametrize(("pattern", "says"), [
+    ("[abc", "方括号 [ 没有闭合"), ("(abc", "圆括号 ( 没有闭合"), ("a{2,1}", "m 大于 n"),
+    ("*a", "前面没有可重复的内容"), ("[z-a]", "字符范围写反了"),
+])
+def test_a_pattern_that_does_not_compile_is_explained_in_chinese(pattern, says):
+    from keywords.regexcheck import compile_pattern
+
+    with pytest.raises(ValueError) as err:
+        compile_pattern(pattern)
+    message = str(err.value)
+    assert says in message
+    assert not any(word in message for word in ("unterminated", "missing", "nothing to repeat", "bad character"))

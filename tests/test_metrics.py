@@ -122,3 +122,24 @@ async def test_metrics_endpoint_serves_live_figures_without_login(client):
 async def test_metrics_can_be_switched_off(aiohttp_client, tmp_path):
     client = await aiohttp_client(create_app(make_settings(tmp_path, console={"metrics": False})))
     assert (await client.get("/metrics")).status == 404
+
+
+async def test_metrics_token_is_required_when_configured(aiohttp_client, tmp_path):
+    token = "s3cret-token-for-prometheus"
+    client = await aiohttp_client(create_app(make_settings(tmp_path, console={"metrics_token": token})))
+    assert (await client.get("/metrics")).status == 401
+    wrong = await client.get("/metrics", headers={"Authorization": "Bearer not-the-token-at-all"})
+    assert wrong.status == 401 and "Bearer" in wrong.headers["WWW-Authenticate"]
+    ok = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status == 200 and "qunbot_" in await ok.text()
+
+
+def test_a_short_metrics_token_is_refused_in_the_config(tmp_path):
+    from bot.config import load_settings
+    from bot.settings_loader import ConfigError
+
+    path = tmp_path / "config.toml"
+    path.write_text('[console]\nmetrics_token = "short"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    assert "console.metrics_token" in str(err.value.errors[0].key)

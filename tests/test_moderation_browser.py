@@ -29,7 +29,10 @@ async def test_moderator_confirms_held_message_in_review_queue(server, page):
     assert mark == "拼·夕·夕"
     await page.click("text=详情")
     await page.wait_for_selector("text=群聊上下文")
-    await page.click("text=确认违规并处理")
+    # the page says what the ladder will do, and asks before doing it
+    assert await page.inner_text("#ladder-next") == "撤回并警告"
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.click("button:has-text('确认处理')")
     await page.wait_for_selector(".flash.ok >> text=已确认违规")
     flag = store.moderation.list_flags(status="confirmed")[0]
     assert flag["decided_by"] == "mod"

@@ -21,6 +21,7 @@ from bot.settings_loader import ConfigError
         ({"normalize": {"typo": True}}, "未知的配置项"),
         ({"strike_expiry": "forever"}, "时长格式不对"),
         ({"warn_text": "{nickname} 请注意"}, "moderation.warn_text"),
+        ({"notices": {"广告": "@{nick} 别发广告"}}, "notices.广告"),
     ],
 )
 def test_bad_moderation_settings_are_rejected_with_key_and_reason(section, message):

@@ -187,7 +187,7 @@ async def test_demo_lexicon_blocks_in_simulator_and_recalls(client):
     async def handled():
         msgs = (await (await client.get("/sim/api/chats/g_mom/messages")).json())["messages"]
         recalled = any(m["uid"] == uid for m in msgs) and any("一条消息已被撤回" in m["text"] for m in msgs)
-        warned = any(m["direction"] == "out" and "请遵守群规" in m["text"] for m in msgs)
+        warned = any(m["direction"] == "out" and "请文明交流" in m["text"] for m in msgs)
         struck = store.moderation.active_strikes("sim", "g_mom", "u_mama_wang", client.app[BOT].clock.now())
         return recalled and warned and struck == 1
 

@@ -97,17 +97,17 @@ def test_eval_reports_recall_fpr_and_speed_per_technique(tmp_path, capsys):
         assert techniques[name]["recall"] == 1.0, name
     for name in ("innocent", "look-alike", "allowlist"):
         assert techniques[name]["false_positive_rate"] == 0.0, name
-    assert techniques["homophone"]["recall"] == 0.0  # pinyin mode is off by default
+    assert techniques["homophone"]["recall"] == 1.0  # homophones are on by default (issue 22)
     assert report["messages_per_second"] > 0  # reported; how fast is bench_moderation's figure, not a test's
 
 
-def test_eval_with_pinyin_catches_homophones(tmp_path, capsys):
+def test_eval_without_pinyin_misses_homophones(tmp_path, capsys):
     config = write_config(tmp_path)
-    args = ["moderation", "eval", "--pinyin", "--words", str(FIXTURES / "words.txt"),
+    args = ["moderation", "eval", "--no-pinyin", "--words", str(FIXTURES / "words.txt"),
             str(FIXTURES / "cases.jsonl"), "--json", "--config", str(config)]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["techniques"]["homophone"]["recall"] == 1.0
+    assert report["techniques"]["homophone"]["recall"] == 0.0
     assert report["techniques"]["allowlist"]["false_positive_rate"] == 0.0
 
 

@@ -122,15 +122,16 @@ def test_dry_run_does_not_count_toward_rate():
         assert m.inspect(event("hi"), 0.0, record=False).hits == []
 
 
-def test_pinyin_mode_catches_homophones_only_when_enabled():
-    m = Moderator(ModerationSettings())
+def test_homophones_are_caught_by_default_and_can_be_switched_off():
+    # issue 22: homophones are on by default (they were opt-in before)
+    m = Moderator(ModerationSettings(normalize=NormalizeSettings(pinyin=False)))
     m.load([{"word": "微信", "category": "广告"}])
     assert m.check_text("加我威信").hits and "solicit" in [h.rule for h in m.check_text("加我威信").hits]
     assert [h.rule for h in m.check_text("我的薇信").hits if h.rule in ("word", "pinyin")] == []
-    p = Moderator(ModerationSettings(normalize=NormalizeSettings(pinyin=True)))
+    p = Moderator(ModerationSettings())
     p.load([{"word": "微信", "category": "广告"}])
     hits = [h for h in p.check_text("我的薇信").hits if h.rule == "pinyin"]
-    assert [(h.word, h.start, h.end) for h in hits] == [("微信", 2, 4)]
+    assert [(h.word, h.start, h.end, h.technique) for h in hits] == [("微信", 2, 4, "谐音")]
 
 
 def test_large_lexicon_matches_long_message_quickly():

@@ -64,7 +64,8 @@ async def test_first_strike_recalls_and_warns_in_group(h):
     out = await h.send("你个傻*逼")
     assert out.status == "blocked"
     assert [(a["action"], a["message_id"], a["member_id"]) for a in out.actions] == [("recall", "m1", "u1")]
-    assert "请遵守群规" in out.replies[0].text
+    # the category's own sentence (辱骂), saying what was done
+    assert out.replies[0].text == "@成员u1 请文明交流，您的消息已撤回并警告。"
     d = out.decisions[0]
     assert d.detail["step"] == "warn" and "傻逼" in d.reason and "傻*逼" in d.reason
 

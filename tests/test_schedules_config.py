@@ -39,7 +39,7 @@ def test_bad_post_is_rejected_with_its_key_path(tmp_path, post, key, words):
 
 @pytest.mark.parametrize(("campaign", "key", "words"), [
     ({"end": "2026-11-25T09:00:00"}, "campaigns[0].end", "必须晚于"),
-    ({"start_text": "{item} 只要 {prise}"}, "campaigns[0].start_text", "未知占位符 {prise}"),
+    ({"start_text": "{item} 只要 {prise}"}, "campaigns[0].start_text", "未知的占位符 {prise}"),
     ({"link": ""}, "campaigns[0].announce_text", "{link}"),
     ({"end_text": "{stock} 件已售罄"}, "campaigns[0].end_text", "stock"),
     ({"announce": ["1h", "soon"]}, "campaigns[0].announce[1]", "时长格式不对"),
@@ -124,6 +124,9 @@ async def test_status_and_retry_commands_show_progress_and_requeue_failed_target
     status = json.loads(capsys.readouterr().out)
     progress = status[0]["occurrences"][0]
     assert (progress["source"], progress["total"], progress["sent"], progress["failed"]) == ("post:1", 2, 1, 1)
-    assert main(["schedule", "retry", "早安", "--json", "--config", config]) == 0
+    # the same time zone as `schedule preview`, not UTC
+    assert progress["occurrence"].endswith("T09:00:00+08:00")
+    assert main(["schedule", "retry", "早安", "--occurrence", progress["occurrence"], "--json",
+                 "--config", config]) == 0
     assert json.loads(capsys.readouterr().out) == {"job": "早安", "requeued": 1}
     assert main(["schedule", "retry", "没有这个", "--config", config]) == 1

@@ -60,7 +60,7 @@ async def test_bad_campaign_form_is_shown_again_with_a_chinese_error(client):
     resp = await client.post("/schedules/campaigns/new",
                              data={**CAMPAIGN_FORM, "start_text": "{itme}", "csrf_token": token})
     assert resp.status == 400
-    assert "开抢文案：未知占位符 {itme}" in await resp.text()
+    assert "开抢文案：未知的占位符 {itme}" in await resp.text()
 
 
 async def test_manager_creates_and_pauses_a_recurring_post(client):
@@ -103,3 +103,29 @@ async def test_progress_page_lets_a_manager_retry_failed_targets(client):
     resp = await client.post(f"/schedules/{job.id}/retry", data={"occurrence": key, "csrf_token": token})
     assert "已重新排队 1 个失败的目标" in await resp.text()
     assert store.outbound.get(item.id)["status"] in ("pending", "sending", "sent")
+
+
+async def test_campaign_with_a_sale_price_above_the_original_or_a_past_date_is_refused(client):
+    token = await login(client, "ops", "manager")
+    resp = await client.post("/schedules/campaigns/new",
+                             data={**CAMPAIGN_FORM, "price": "99", "original_price": "25.9", "csrf_token": token})
+    assert resp.status == 400
+    assert "秒杀价 ¥99 高于原价 ¥25.9" in await resp.text()
+    resp = await client.post("/schedules/campaigns/new", data={
+        **CAMPAIGN_FORM, "start": "2020-01-01T10:00", "end": "2020-01-01T12:00", "csrf_token": token})
+    assert resp.status == 400
+    assert "已经过去" in await resp.text()
+    resp = await client.post("/schedules/campaigns/new", data={
+        **CAMPAIGN_FORM, "start": "2020-01-01T10:00", "end": "2030-01-01T12:00", "csrf_token": token})
+    assert resp.status == 400 and "开始时间 2020-01-01 10:00 已经过去" in await resp.text()
+    assert await client.app[BOT].schedules.jobs() == []
+
+
+async def test_a_wrong_cron_field_is_named_in_chinese(client):
+    token = await login(client, "ops", "manager")
+    resp = await client.post("/schedules/posts/new", data={
+        "name": "错误的 cron", "texts": "早", "mode": "cron", "cron": "0 25 * * *", "tags": "宝妈",
+        "csrf_token": token})
+    assert resp.status == 400
+    text = await resp.text()
+    assert "第 2 段（小时）" in text and "0–23" in text and "Error validating" not in text

@@ -123,3 +123,108 @@ async def test_simulator_refuses_deeply_nested_json_with_400(client):
         "X-CSRF-Token": csrf, "Content-Type": "application/json"})
     assert resp.status == 400
     assert "JSON" in await resp.text()
+
+
+# -- scoped accounts: every route, every scope ------------------------------------------------
+
+SCOPES = [
+    ("moderator", {"groups": ["scope-in"], "tags": []}),
+    ("moderator", {"groups": [], "tags": ["VIP"]}),
+    ("manager", {"groups": ["范围内群"], "tags": []}),
+    ("manager", {"groups": [], "tags": ["VIP"]}),
+]
+
+
+async def _seed_two_groups(app) -> dict[str, dict[str, int]]:
+    """One group in scope (named 范围内群, tag VIP) and one outside, each with a flag, a strike,
+    a mute and a join request; returns their ids per group."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.web.keys import BOT
+
+    store = app[STORE]
+    bot = app[BOT]
+    now = datetime.now(UTC)
+    ids: dict[str, dict[str, int]] = {}
+    for chat, name, tag in (("scope-in", "范围内群", "VIP"), ("scope-out", "范围外群", "学生")):
+        store.chats.upsert_chat("sim", chat, name=name, tags=[tag])
+        flag = {"message_uid": f"sim:{chat}-m", "platform": "sim", "chat_id": chat, "chat_name": name,
+                "member_id": f"{chat}-u", "member_name": f"{name}成员", "text": f"{name}的消息", "time": now,
+                "rule": "word", "category": "广告", "word": "x", "action": "review", "status": "pending"}
+        store.moderation.add_flags([(flag, None)])
+        strike = store.moderation.add_strike("sim", chat, f"{chat}-u", time=now, expires_at=now + timedelta(days=9),
+                                             step="warn", reason="r")
+        store.guard.record_mute("sim", chat, f"{chat}-u", f"{name}成员", now, now + timedelta(days=1), "r")
+        req = store.guard.add_join_request({"platform": "sim", "chat_id": chat, "member_id": f"{chat}-j", "flag": chat,
+                                            "comment": f"{name}申请", "time": now, "status": "pending"})
+        assert req is not None
+        ids[chat] = {
+            "flag": next(f["id"] for f in store.moderation.list_flags() if f["chat_id"] == chat), "strike": strike,
+            "mute": next(m["id"] for m in store.guard.active_mutes(now) if m["chat_id"] == chat), "join": req,
+        }
+    bot.refresh_chats()
+    return ids
+
+
+@pytest.mark.parametrize(("role", "scope"), SCOPES)
+async def test_scoped_accounts_reach_only_scoped_routes_and_only_their_groups(client, role, scope):
+    ids = await _seed_two_groups(client.app)
+    name = f"scoped_{role}"
+    client.app[STORE].guard.set_scope(name, scope["groups"], scope["tags"])
+    csrf = await login(client, name=name, role=role)
+    routes = console_routes(client.app)
+    # every brand-wide route refuses a scoped account
+    for method, path, handler in routes:
+        if getattr(handler, "scoped", False) or ROLE_RANK[handler.required_role] > ROLE_RANK[role]:
+            continue
+        data = {"csrf_token": csrf} if method == "POST" else None
+        resp = await client.request(method, concrete(path), data=data, allow_redirects=False)
+        expected = (302,) if (method, path) == ("GET", "/") else (403,)
+        assert resp.status in expected, f"scoped {role} got {resp.status} on {method} {path}"
+    # the scoped routes: lists show the group in scope only; objects outside are refused
+    for page in ("/moderation/review", "/moderation/muted", "/moderation/joins"):
+        text = await (await client.get(page)).text()
+        assert "范围内群" in text and "范围外群" not in text, page
+    out, inside = ids["scope-out"], ids["scope-in"]
+    attempts = [
+        ("GET", "/moderation/review/{}", "flag"), ("POST", "/moderation/review/{}/approve", "flag"),
+        ("POST", "/moderation/review/{}/confirm", "flag"), ("POST", "/moderation/muted/{}/unmute", "mute"),
+        ("POST", "/moderation/strikes/{}/revoke", "strike"), ("POST", "/moderation/joins/{}/approve", "join"),
+        ("POST", "/moderation/joins/{}/refuse", "join"),
+    ]
+    # a new scoped route with an object in its path must be added to `attempts`
+    scoped_paths = {p for m, p, h in routes if getattr(h, "scoped", False) and "{" in p}
+    assert scoped_paths == {"/moderation/review/{id}", "/moderation/review/{id}/{decision}",
+                            "/moderation/muted/{id}/unmute", "/moderation/strikes/{id}/revoke",
+                            "/moderation/joins/{id}/{decision}"}, scoped_paths
+    for method, pattern, kind in attempts:
+        data = {"csrf_token": csrf} if method == "POST" else None
+        resp = await client.request(method, pattern.format(out[kind]), data=data, allow_redirects=False)
+        assert resp.status == 403, f"scoped {role} got {resp.status} on {method} {pattern} outside the scope"
+    resp = await client.post("/moderation/review/bulk", data={"csrf_token": csrf, "decision": "approve",
+                                                               "id": str(out["flag"])}, allow_redirects=False)
+    assert resp.status == 403
+    resp = await client.get(f"/moderation/review/{inside['flag']}")
+    assert resp.status == 200 and "范围内群的消息" in await resp.text()
+    resp = await client.post(f"/moderation/strikes/{inside['strike']}/revoke", data={"csrf_token": csrf},
+                             allow_redirects=False)
+    assert resp.status == 302
+    nav = await (await client.get("/moderation/review")).text()
+    assert "/moderation/blacklist" not in nav and "/groups" not in nav
+
+
+async def test_admin_sets_a_scope_in_the_console_and_it_applies_at_once(client):
+    store = client.app[STORE]
+    csrf = await login(client)
+    from tests.conftest import add_user
+
+    add_user(store, "shop_mod", "moderator")
+    resp = await client.post("/moderation/scopes", data={"csrf_token": csrf, "user": "shop_mod",
+                                                         "groups": "售后1群，售后2群", "tags": ""})
+    assert "管理范围已更新" in await resp.text()
+    assert store.guard.scope("shop_mod") == (["售后1群", "售后2群"], [])
+    refused = await client.post("/moderation/scopes", data={"csrf_token": csrf, "user": "admin", "groups": "x"})
+    assert "只能限定审核员或运营账号" in await refused.text()
+    client.session.cookie_jar.clear()
+    await login(client, name="shop_mod", role="moderator")
+    assert (await client.get("/moderation/lexicon", allow_redirects=False)).status == 403

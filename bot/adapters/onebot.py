@@ -46,7 +46,7 @@ from bot.adapters.onebot_ws import (
     bearer,
     serve,
 )
-from bot.kernel.actions import IMAGE, KICK, MUTE, PRIVATE, RECALL, SEND
+from bot.kernel.actions import IMAGE, JOIN_ANSWER, KICK, MUTE, PRIVATE, RECALL, SEND, WHOLE_BAN
 from bot.kernel.events import Event
 
 log = logging.getLogger("qunbot.adapters")
@@ -73,7 +73,7 @@ class OnebotAdapter(Adapter):
         self.bot = None
         caps = {SEND, RECALL, PRIVATE}
         if self.version == 11:
-            caps |= {MUTE, KICK, IMAGE}
+            caps |= {MUTE, KICK, IMAGE, WHOLE_BAN, JOIN_ANSWER}
         else:
             caps |= {MUTE} if "mute" in settings.extension_actions else set()
             caps |= {KICK} if "kick" in settings.extension_actions else set()
@@ -298,9 +298,22 @@ class OnebotAdapter(Adapter):
             if kind != "kick":
                 params["duration"] = seconds
             await self.call(name, params)
+        elif kind in ("whole_ban", "join_answer") and self.version == 11:
+            await self._v11_group_admin(kind, chat, action)
         else:
             raise ActionNotSupported(kind or "?")
         log.info("OneBot action %s done", kind, extra={"chat": chat, "member": member})
+
+    async def _v11_group_admin(self, kind: str, chat: str, action: dict[str, Any]) -> None:
+        """set_group_whole_ban (curfew) and set_group_add_request (join requests), OneBot v11."""
+        if kind == "whole_ban":
+            await self.call("set_group_whole_ban", {"group_id": _num(chat), "enable": bool(action.get("enable"))})
+            return
+        params: dict[str, Any] = {"flag": str(action.get("flag", "")), "sub_type": str(action.get("sub_type") or "add"),
+                                  "approve": bool(action.get("approve"))}
+        if not params["approve"]:
+            params["reason"] = str(action.get("reason") or "")
+        await self.call("set_group_add_request", params)
 
     def status(self) -> dict[str, Any]:
         return {

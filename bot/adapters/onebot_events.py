@@ -123,7 +123,20 @@ def v11_event(payload: dict[str, Any], self_id: str) -> Event | None:
     if post_type == "notice" and payload.get("notice_type") in ("group_increase", "group_decrease"):
         joined = payload["notice_type"] == "group_increase"
         return _member_event(payload, joined, self_id)
+    if post_type == "request" and payload.get("request_type") == "group":
+        return _join_request(payload)
     return None
+
+
+def _join_request(payload: dict[str, Any]) -> Event:
+    """v11 request/group: sub_type "add" (someone asks to join) or "invite" (the bot is invited);
+    the answer goes back with set_group_add_request and this `flag`."""
+    group, user, flag = _id(payload, "group_id"), _id(payload, "user_id"), _id(payload, "flag")
+    return Event(
+        platform=PLATFORM, chat_id=group, chat_kind=ChatKind.GROUP, sender_id=user, sender_name=user,
+        message_id=f"request:{flag}", time=_time(payload.get("time")), text=str(payload.get("comment") or ""),
+        type=EventType.JOIN_REQUEST, raw=payload,
+    )
 
 
 def v12_event(payload: dict[str, Any], self_id: str) -> Event | None:

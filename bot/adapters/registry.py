@@ -44,3 +44,13 @@ def build_adapters(settings: HasAdapters) -> dict[str, Adapter]:
 
         adapters["qq"] = QqAdapter(conf.qq)
     return adapters
+
+
+# What a manager reads for each platform name (`sim` means nothing to them).
+PLATFORM_LABELS = {
+    "sim": "模拟器", "wecom": "企业微信", "mp": "微信公众号", "onebot": "QQ/微信（OneBot）", "qq": "QQ 官方机器人",
+}
+
+
+def platform_label(name: str) -> str:
+    return PLATFORM_LABELS.get(name, name)

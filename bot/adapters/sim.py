@@ -18,8 +18,7 @@ from bot.adapters.base import (
     PermanentSendError,
     TransientSendError,
 )
-from bot.adapters.sim_state import zh_duration
-from bot.kernel.actions import IMAGE, KICK, LINK_CARD, MUTE, PRIVATE, RECALL, SEND
+from bot.kernel.actions import IMAGE, KICK, LINK_CARD, MUTE, PRIVATE, RECALL, SEND, WHOLE_BAN
 from bot.kernel.events import ChatKind, Event, EventType
 
 PLATFORM = "sim"
@@ -27,7 +26,7 @@ PLATFORM = "sim"
 
 class SimAdapter(Adapter):
     name = PLATFORM
-    capabilities = frozenset({SEND, RECALL, MUTE, KICK, PRIVATE, LINK_CARD, IMAGE})
+    capabilities = frozenset({SEND, RECALL, MUTE, KICK, PRIVATE, LINK_CARD, IMAGE, WHOLE_BAN})
     idempotent_send = True
 
     def __init__(self) -> None:
@@ -88,9 +87,10 @@ class SimAdapter(Adapter):
         who = action.get("member_name") or action.get("member_id", "")
         notices = {
             "recall": f"[系统] 一条消息已被撤回（{who}）",
-            "mute": f"[系统] {who} 已被禁言 {zh_duration(float(action.get('seconds', 0)))}",
+            "mute": f"[系统] {who} 已被禁言 {_span(int(action.get('seconds', 0)))}",
             "unmute": f"[系统] {who} 已解除禁言",
             "kick": f"[系统] {who} 已被移出群聊",
+            "whole_ban": "[系统] 全员禁言已" + ("开启" if action.get("enable") else "关闭"),
         }
         if kind not in notices:
             from bot.adapters.base import ActionNotSupported
@@ -112,6 +112,15 @@ class SimAdapter(Adapter):
             "chat_id": action["chat_id"], "chat_kind": "group", "sender_id": "system", "sender_name": "系统",
             "text": notices[kind], "time": bot.clock.now(), "raw": {"action": action},
         })
+
+
+def _span(seconds: int) -> str:
+    """Days / hours / minutes, as a member reads a mute's length (never seconds)."""
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = rest // 3600, rest % 3600 // 60
+    parts = ([f"{days} 天"] if days else []) + ([f"{hours} 小时"] if hours else [])
+    parts += [f"{minutes} 分钟"] if minutes and not days else []
+    return " ".join(parts) or "不到 1 分钟"
 
 
 def _render(payload: dict[str, Any]) -> str:

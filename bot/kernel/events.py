@@ -17,6 +17,8 @@ class EventType(enum.StrEnum):
     MESSAGE = "message"
     MEMBER_JOIN = "member_join"
     MEMBER_LEAVE = "member_leave"
+    # someone asks to join a group (OneBot v11 request/group); raw holds the platform's flag
+    JOIN_REQUEST = "join_request"
 
 
 @dataclass(slots=True)

@@ -28,8 +28,10 @@ from typing import Any, TypeVar
 
 from bot.store.accounts import AccountRepo
 from bot.store.base import Connections, Repo, StoreError, apply_migrations, open_database
+from bot.store.broadcasts import BroadcastRepo
 from bot.store.chats import ChatRepo
 from bot.store.faq import FaqRepo
+from bot.store.guard import GuardRepo
 from bot.store.keywords import KeywordRepo
 from bot.store.lexicon import LexiconRepo
 from bot.store.messages import MessageRepo
@@ -45,7 +47,8 @@ __all__ = ["OutboundItem", "Store", "StoreError"]
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
-SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo]
+SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo,
+                            GuardRepo, BroadcastRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -77,6 +80,8 @@ class Store:
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
         self.reports = ReportRepo(*args)
+        self.guard = GuardRepo(*args)
+        self.broadcasts = BroadcastRepo(*args)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")
         self._closed = False

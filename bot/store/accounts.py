@@ -141,19 +141,35 @@ class AccountRepo(Repo):
 
     @reads
     def audit_entries(
-        self, limit: int = 200, actor: str | None = None, action: str | None = None
+        self, limit: int = 200, actor: str | None = None, action: str | None = None, *,
+        since: str | None = None, until: str | None = None, offset: int = 0,
     ) -> list[dict[str, Any]]:
+        """Newest first; `action` is a prefix, `since`/`until` ISO times (UTC), `until` exclusive."""
         sql, params = "SELECT * FROM audit_log WHERE 1=1", []
         if actor:
             sql += " AND actor = ?"
             params.append(actor)
         if action:
-            sql += " AND action LIKE ?"
-            params.append(f"{action}%")
-        rows = self.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+            sql += " AND action LIKE ? ESCAPE '\\'"
+            params.append(action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if since:
+            sql += " AND time >= ?"
+            params.append(since)
+        if until:
+            sql += " AND time < ?"
+            params.append(until)
+        rows = self.query(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, max(0, offset)])
         for r in rows:
             r["detail"] = loads(r["detail"], {})
         return rows
+
+    @reads
+    def audit_facets(self) -> dict[str, list[str]]:
+        """The actors and action codes present, for the audit page's filters."""
+        return {
+            "actors": [r["actor"] for r in self.query("SELECT DISTINCT actor FROM audit_log ORDER BY actor")],
+            "actions": [r["action"] for r in self.query("SELECT DISTINCT action FROM audit_log")],
+        }
 
     def get_value(self, key: str) -> str | None:
         return self.scalar("SELECT value FROM kv WHERE key = ?", (key,))

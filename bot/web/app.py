@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 
 from bot.adapters.base import Adapter
-from bot.adapters.registry import build_adapters
+from bot.adapters.registry import build_adapters, platform_label
 from bot.config import Settings
 from bot.kernel.clock import Clock
 from bot.runtime import Bot
@@ -23,12 +23,15 @@ from bot.web import core_views, dashboard, simulator
 from bot.web.auth import (
     FLASH_IN,
     ROLE_LABELS,
+    SCOPED_NAV,
     LoginGuard,
     csrf_field,
     csrf_token,
     current_user,
     has_role,
+    in_scope,
     is_platform_callback,
+    scope_of,
     session_middleware,
 )
 from bot.web.keys import (
@@ -49,7 +52,7 @@ log = logging.getLogger("qunbot.web")
 
 HERE = Path(__file__).parent
 # The domain packages' console pages, registered explicitly in navigation order.
-DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules")
+DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules", "broadcasts")
 
 MAX_BODY = 1024 * 1024
 # how long a platform's socket may take to answer our close frame at shutdown
@@ -91,6 +94,7 @@ def create_app(
     app.middlewares.append(template_context)
     env.globals["role_labels"] = ROLE_LABELS
     env.globals["is_safe_url"] = is_safe_url
+    env.globals["platform_label"] = platform_label
     env.filters["localtime"] = lambda v, fmt="%Y-%m-%d %H:%M:%S": _localtime(settings, v, fmt)
 
     nav: list[tuple[str, str, str]] = [("概览", "/", "moderator"), ("群聊模拟器", "/sim", "moderator")]
@@ -166,7 +170,14 @@ async def template_context(request: web.Request, handler) -> web.StreamResponse:
 async def _context(request: web.Request) -> dict:
     user = current_user(request)
     nav = [(label, path) for label, path, role in request.app[NAV_ITEMS] if has_role(user, role)]
+    if user is not None and user.get("scope") is not None:
+        nav = [(label, path) for label, path in nav if path in SCOPED_NAV]
+    store = request.app.get(STORE)
+    review_pending = 0
+    if user is not None and store is not None and has_role(user, "moderator"):
+        review_pending = await _pending_reviews(request, store)
     return {
+        "review_pending": review_pending,
         "user": user,
         "nav": nav,
         "path": request.path,
@@ -175,7 +186,17 @@ async def _context(request: web.Request) -> dict:
         "csrf_token": csrf_token(request),
         "flashes": request.get(FLASH_IN, []),
         "has_role": lambda role: has_role(user, role),
+        # bulk sends paused by the circuit breaker: a banner on every page until resumed
+        "paused_accounts": request.app[BOT].sending.banner() if user and BOT in request.app else [],
     }
+
+
+async def _pending_reviews(request: web.Request, store: Store) -> int:
+    """Flags waiting for review that this account may act on (its scope's groups only)."""
+    if scope_of(request) is None:
+        return await store.run(store.moderation.count_flags)
+    flags = await store.run(lambda: store.moderation.list_flags(status="pending", limit=5000))
+    return sum(1 for f in flags if in_scope(request, f["platform"], f["chat_id"]))
 
 
 def _localtime(settings: Settings, value, fmt: str) -> str:

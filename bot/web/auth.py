@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from bot.adapters.callback_guard import PLATFORM_CALLBACK
 from bot.ratelimit import SlidingWindow
 from bot.store.base import parse_iso
-from bot.web.keys import CLOCK, SECRET_KEY, SETTINGS, STORE, TRUSTED_PROXIES
+from bot.web.keys import BOT, CLOCK, SECRET_KEY, SETTINGS, STORE, TRUSTED_PROXIES
 from bot.web.sessions import COOKIE, Session, new_session, sign, unsign
 
 log = logging.getLogger("qunbot.console")
@@ -51,8 +51,56 @@ def current_user(request: web.Request) -> dict[str, Any] | None:
     return request.get(USER_KEY)
 
 
-def require_role(role: str) -> Callable[[Handler], Handler]:
-    """Decorator: redirect anonymous users to the login page, 403 for a too-low role."""
+class Scope:
+    """The groups a scoped moderator/manager account may see and act on: listed by chat id or
+    name, or carrying one of the listed tags. Brand-wide pages refuse scoped accounts."""
+
+    def __init__(self, groups: list[str], tags: list[str]) -> None:
+        self.groups = set(groups)
+        self.tags = set(tags)
+
+    def covers(self, chat_id: str, chat_name: str = "", chat_tags: list[str] | tuple[str, ...] = ()) -> bool:
+        return chat_id in self.groups or (bool(chat_name) and chat_name in self.groups) or bool(
+            self.tags & set(chat_tags))
+
+    def describe(self) -> str:
+        parts = [f"群：{'、'.join(sorted(self.groups))}"] if self.groups else []
+        parts += [f"标签：{'、'.join(sorted(self.tags))}"] if self.tags else []
+        return "；".join(parts)
+
+
+# pages a scoped account's navigation shows (the routes declared with scoped=True)
+SCOPED_NAV = {"/moderation/review", "/moderation/muted", "/moderation/joins"}
+ERR_OUT_OF_SCOPE = "该群不在您的管理范围内"
+
+
+def scope_of(request: web.Request) -> Scope | None:
+    """The account's scope, None for an unscoped (brand-wide) account."""
+    user = current_user(request)
+    return user.get("scope") if user else None
+
+
+def in_scope(request: web.Request, platform: str, chat_id: str) -> bool:
+    """May the account see / act on this group? Always for an unscoped account."""
+    scope = scope_of(request)
+    if scope is None:
+        return True
+    name, tags = request.app[BOT].chat_info(platform, chat_id)
+    return scope.covers(chat_id, name, tags)
+
+
+def check_scope(request: web.Request, platform: str, chat_id: str) -> None:
+    """403 when the group is outside the account's scope."""
+    if not in_scope(request, platform, chat_id):
+        user = current_user(request) or {}
+        log.warning("forbidden: out of scope", extra={"user": user.get("name"), "path": request.path})
+        raise web.HTTPForbidden(text=ERR_OUT_OF_SCOPE)
+
+
+def require_role(role: str, *, scoped: bool = False) -> Callable[[Handler], Handler]:
+    """Decorator: redirect anonymous users to the login page, 403 for a too-low role.
+    A scoped account reaches only handlers declared `scoped=True`, which filter by its scope
+    (`scope_of`, `in_scope`); everything else is brand-wide and refused with 403."""
     if role not in ROLE_RANK:
         raise ValueError(f"unknown role {role!r}")
 
@@ -67,10 +115,16 @@ def require_role(role: str) -> Callable[[Handler], Handler]:
             if not has_role(user, role):
                 log.warning("forbidden", extra={"user": user["name"], "path": request.path, "needs": role})
                 raise web.HTTPForbidden(text=ERR_FORBIDDEN)
+            if not scoped and user.get("scope") is not None:
+                if request.path == "/" and request.method == "GET":
+                    raise web.HTTPFound("/moderation/review")  # a scoped account's home
+                log.warning("forbidden: scoped account", extra={"user": user["name"], "path": request.path})
+                raise web.HTTPForbidden(text=ERR_FORBIDDEN)
             return await handler(request)
 
-        # a marker on the function object, which typing cannot declare
+        # markers on the function object, which typing cannot declare
         wrapper.required_role = role  # type: ignore[attr-defined]
+        wrapper.scoped = scoped  # type: ignore[attr-defined]
         return wrapper
 
     return decorator
@@ -99,6 +153,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         user = await store.run(store.accounts.session_user, session.sid, now)
         if user is None or user["name"] != session.user:
             user, session = None, None
+        else:
+            found = await store.run(store.guard.scope, user["name"])
+            user["scope"] = Scope(*found) if found is not None else None
     request[SESSION_KEY] = session
     request[USER_KEY] = user
     unsafe = request.method in ("POST", "PUT", "PATCH", "DELETE")

@@ -4,6 +4,8 @@ report downloads; and /metrics for Prometheus."""
 from __future__ import annotations
 
 import asyncio
+import hmac
+import logging
 from datetime import date, datetime, time, timedelta
 from urllib.parse import quote
 
@@ -18,6 +20,7 @@ from bot.store.base import iso
 from bot.web.auth import require_role
 from bot.web.keys import BOT, CLOCK, SETTINGS, STORE
 
+log = logging.getLogger("qunbot.http")
 routes = web.RouteTableDef()
 DEFAULT_DAYS = 7
 ERR_DATE = "日期格式应为 YYYY-MM-DD"
@@ -102,7 +105,12 @@ async def export_report(request: web.Request) -> web.StreamResponse:
 @routes.get("/metrics")
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """Prometheus scrape target; no login (see docs/reports.md), off with [console] metrics = false."""
-    if not request.app[SETTINGS].console.metrics:
+    console = request.app[SETTINGS].console
+    if console.metrics_token and not _bearer_matches(request, console.metrics_token):
+        log.warning("metrics: missing or wrong bearer token", extra={"remote": request.remote})
+        raise web.HTTPUnauthorized(text="需要正确的令牌（Authorization: Bearer …）",
+                                   headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    if not console.metrics:
         raise web.HTTPNotFound()
     bot = request.app.get(BOT)
     if bot is None:
@@ -111,3 +119,8 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
     gauges = await store.run(store.reports.outbox_gauges)
     text = metrics.render(bot, gauges, request.app[CLOCK].now())
     return web.Response(body=text.encode(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
+
+def _bearer_matches(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 # n=2**14, r=8 costs ~16 MB and ~50 ms: slow for guessing, fine for a login
@@ -41,3 +42,19 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# letters (Chinese included), digits and . _ - @; no spaces or markup: a name shows up in the
+# audit log, in links and in other people's pages
+_USERNAME = re.compile(r"[\w.@-]{1,32}")
+
+
+def username_problem(name: str) -> str | None:
+    """Why `name` cannot be a console user name (zh-CN), or None when it can."""
+    if not name:
+        return "请填写用户名"
+    if len(name) > 32:
+        return "用户名最多 32 个字符"
+    if not _USERNAME.fullmatch(name):
+        return "用户名只能包含字母、汉字、数字和 . _ - @，不能有空格或其他符号"
+    return None

@@ -2,6 +2,7 @@
 // no 'unsafe-inline' in script-src, so a stored value can never become a script.
 //   <form data-confirm="…">            asks before submitting
 //   <button data-confirm="…">          asks before its click submits
+//   <button data-toggle-nav aria-controls="id">  opens/closes the navigation on a phone
 //   <input type="checkbox" data-check-all="#bulk input[name=id]">  (un)checks them all
 //   <div data-reload-after="5000">     reloads the page after that many ms
 //   <form data-live-validate="/url">   posts the form there as the manager types and fills
@@ -24,6 +25,12 @@
   document.addEventListener("click", function (e) {
     var el = e.target.closest ? e.target.closest("[data-confirm]") : null;
     if (el && el.tagName !== "FORM" && !window.confirm(el.getAttribute("data-confirm"))) e.preventDefault();
+    var toggle = e.target.closest ? e.target.closest("[data-toggle-nav]") : null;
+    if (toggle) {
+      var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+      var open = nav.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
     var all = e.target.closest ? e.target.closest("[data-check-all]") : null;
     if (all) {
       document.querySelectorAll(all.getAttribute("data-check-all")).forEach(function (c) { c.checked = all.checked; });
