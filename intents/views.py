@@ -54,7 +54,10 @@ async def faq_list(request: web.Request) -> dict:
     page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
     pages = max(1, -(-len(entries) // PAGE_SIZE))
     page = min(page, pages)
-    return {"entries": entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], "q": query, "tab": "list",
+    names = {g["id"]: g["name"] for g in await _groups(request)}
+    shown = entries[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    chat_names = {gid: names.get(gid, gid) for e in shown for gid in e.groups}
+    return {"entries": shown, "chat_names": chat_names, "q": query, "tab": "list",
             "page": page, "pages": pages, "matched": len(entries),
             "phrasings": faq.engine.phrasing_count, "total": len(faq.engine.entries)}
 

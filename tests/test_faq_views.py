@@ -134,3 +134,16 @@ async def test_cluster_added_to_a_missing_entry_is_refused_and_kept(client):
             "csrf_token": csrf, "action": "add", "ids": str(row["id"]), "target": target})
         assert "未保存" in await resp.text()
     assert len(store.faq.open_unanswered()) == 1
+
+
+async def test_faq_list_has_no_delete_button_per_row_and_the_edit_page_asks_first(client):
+    csrf = await login(client, "ops", "manager")
+    await import_fixture(client, csrf)
+    page = await (await client.get("/faq")).text()
+    assert "/faq/delete/" not in page and ">id<" not in page
+    entry_id = client.app[STORE].faq.list_entries()[0]["id"]
+    edit = await (await client.get(f"/faq/edit/{entry_id}")).text()
+    assert f'action="/faq/delete/{entry_id}"' in edit and "data-confirm=" in edit
+    resp = await client.post(f"/faq/delete/{entry_id}", data={"csrf_token": csrf}, allow_redirects=False)
+    assert resp.status == 302
+    assert all(e["id"] != entry_id for e in client.app[STORE].faq.list_entries())
