@@ -50,6 +50,7 @@ def main() -> None:
     t0 = datetime(2026, 6, 1, tzinfo=UTC)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "q.db")
+        store.chats.ensure_chats([("sim", f"g{c}", "group", f"群{c}") for c in range(CHATS)])
         for start in range(0, history, BATCH):
             store.messages.record_batch([(e, "passed", False) for e in events(start, BATCH, texts, t0)], [])
         timed = 0.0

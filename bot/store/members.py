@@ -63,6 +63,26 @@ CREATE TABLE member_state (
 INSERT INTO member_state(id, version) VALUES (1, 0)
 """
 
+# An existing database's members and messages, brought into the directory once: message
+# counts per chat from `messages` (one scan at the upgrade), profiles and names from the
+# chats' member rows. The bare `sender_name` / `name` columns take the latest row's value.
+MEMBERS_V2 = """
+INSERT INTO members(platform, chat_id, member_id, name, last_seen_at, messages)
+SELECT m.platform, m.chat_id, m.sender_id, m.sender_name, max(m.time), count(*) FROM messages m
+ WHERE m.direction = 'in' AND m.type = 'message' AND m.sender_id != ''
+ AND EXISTS (SELECT 1 FROM chats c WHERE c.platform = m.platform AND c.chat_id = m.chat_id)
+ GROUP BY m.platform, m.chat_id, m.sender_id
+ON CONFLICT(platform, chat_id, member_id) DO UPDATE SET messages = excluded.messages,
+ name = CASE WHEN members.name = '' THEN excluded.name ELSE members.name END,
+ last_seen_at = MAX(COALESCE(members.last_seen_at, ''), excluded.last_seen_at);
+INSERT OR IGNORE INTO member_profiles(platform, user_id, name, first_seen_at, last_seen_at, messages)
+SELECT platform, member_id, name, min(COALESCE(joined_at, last_seen_at, '')),
+ max(COALESCE(last_seen_at, joined_at, '')), sum(messages) FROM members GROUP BY platform, member_id;
+INSERT OR IGNORE INTO member_names(platform, user_id, name, first_seen_at, last_seen_at)
+SELECT platform, member_id, name, min(COALESCE(joined_at, last_seen_at, '')),
+ max(COALESCE(last_seen_at, joined_at, '')) FROM members WHERE name != '' GROUP BY platform, member_id, name
+"""
+
 # the chunk of a multi-row upsert (execute_rows) per table
 _CHAT_UPSERT = (
     "INSERT INTO members(platform, chat_id, member_id, name, last_seen_at, messages) VALUES ",
@@ -115,7 +135,7 @@ class MemberRepo(Repo):
     """Member profiles, names, tags and notes (the `members` schema component)."""
 
     COMPONENT = "members"
-    MIGRATIONS = (MEMBERS_V1,)
+    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2)
 
     # -- recording -------------------------------------------------------------------
 
