@@ -102,8 +102,10 @@ def cmd_show(ctx: CliContext) -> int:
             f"曾用名：{'、'.join(data['names']) or '无'}",
             f"所在群：{'、'.join(data['groups']) or '无'}",
             f"标签：{'、'.join(data['tags']) or '无'}",
-            f"首次出现：{data['first_seen_at'] or '-'}  最近出现：{data['last_seen_at'] or '-'}  发言 {data['messages']} 条",
-            f"有效违规记录：{data['strikes']}  禁言至：{data['muted_until'] or '未禁言'}  黑名单：{'是' if data['blacklisted'] else '否'}",
+            f"首次出现：{data['first_seen_at'] or '-'}  最近出现：{data['last_seen_at'] or '-'}"
+            f"  发言 {data['messages']} 条",
+            f"有效违规记录：{data['strikes']}  禁言至：{data['muted_until'] or '未禁言'}"
+            f"  黑名单：{'是' if data['blacklisted'] else '否'}",
         ]
         if data["group_scoped"]:
             lines.append("注意：该平台的成员 ID 只在一个群内有效，无法跨群识别同一人，不参与全品牌操作（如黑名单）")

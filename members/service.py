@@ -243,7 +243,7 @@ def delete(store: Store, ref: str, actor: str) -> dict[str, int]:
 
 def duration_text(seconds: float) -> str:
     """A duration for people: days and hours, never seconds."""
-    hours = int(round(seconds / 3600))
+    hours = round(seconds / 3600)
     days, hours = divmod(hours, 24)
     if days and hours:
         return f"{days} 天 {hours} 小时"

@@ -497,7 +497,8 @@ class MemberRepo(Repo):
             counts["messages"] = n
             # what the bot said to them 1:1
             conn.execute(
-                "UPDATE messages SET text = '', raw = '{}' WHERE platform = ? AND chat_id = ? AND chat_kind = 'private'",
+                "UPDATE messages SET text = '', raw = '{}'"
+                " WHERE platform = ? AND chat_id = ? AND chat_kind = 'private'",
                 (platform, user_id))
             conn.execute(
                 "UPDATE outbound SET payload = '{}' WHERE platform = ? AND chat_id = ? AND chat_kind = 'private'"
