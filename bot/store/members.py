@@ -83,6 +83,17 @@ SELECT platform, member_id, name, min(COALESCE(joined_at, last_seen_at, '')),
  max(COALESCE(last_seen_at, joined_at, '')) FROM members WHERE name != '' GROUP BY platform, member_id, name
 """
 
+# Member-tag targets of things other domains own (an FAQ entry for VIP members only): kept
+# here so the FAQ's own tables keep their schema.
+MEMBERS_V3 = """
+CREATE TABLE member_targets (
+    kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (kind, target_id)
+)
+"""
+
 # the chunk of a multi-row upsert (execute_rows) per table
 _CHAT_UPSERT = (
     "INSERT INTO members(platform, chat_id, member_id, name, last_seen_at, messages) VALUES ",
@@ -135,7 +146,7 @@ class MemberRepo(Repo):
     """Member profiles, names, tags and notes (the `members` schema component)."""
 
     COMPONENT = "members"
-    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2)
+    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2, MEMBERS_V3)
 
     # -- recording -------------------------------------------------------------------
 
@@ -241,6 +252,19 @@ class MemberRepo(Repo):
         with self.tx() as conn:
             conn.execute(_BUMP)
 
+    def set_rule_tags(self, tags: list[str]) -> None:
+        """The tags `[[member_tags]]` rules give (known before any member has them)."""
+        with self.tx() as conn:
+            conn.execute("INSERT INTO kv(key, value) VALUES ('members.rule_tags', ?)"
+                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (dumps(sorted(set(tags))),))
+
+    @reads
+    def known_tags(self) -> set[str]:
+        """Tags some member has, and the ones rules give."""
+        with self.lock:
+            have = {r[0] for r in self.conn.execute("SELECT DISTINCT tag FROM member_tags")}
+        return have | set(loads(self.scalar("SELECT value FROM kv WHERE key = 'members.rule_tags'"), []))
+
     @reads
     def tags_of(self, platform: str, user_id: str) -> list[dict[str, Any]]:
         return self.query(
@@ -270,6 +294,50 @@ class MemberRepo(Repo):
             params.append(source)
         with self.lock:
             return [(p, u) for p, u in self.conn.execute(sql, params)]
+
+    def retag_silent(self, tag: str, cutoff: str) -> int:
+        """A `silent_days` rule: members last seen before `cutoff` get `tag`, the rule's other
+        holders lose it (a manual tag of the same name stays). Returns the changes."""
+        return self._retag(tag, "SELECT platform, user_id FROM member_profiles WHERE last_seen_at < ?"
+                           " AND deleted_at IS NULL", (cutoff,))
+
+    def retag_active(self, tag: str, since: str, messages: int) -> int:
+        """An `active_messages` rule: at least `messages` messages since `since`."""
+        return self._retag(
+            tag, "SELECT platform, sender_id FROM messages WHERE time >= ? AND direction = 'in'"
+            " AND type = 'message' GROUP BY platform, sender_id HAVING count(*) >= ?", (since, messages))
+
+    def _retag(self, tag: str, members_sql: str, params: tuple[Any, ...]) -> int:
+        now = iso(utcnow())
+        with self.tx() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS retag(platform TEXT, user_id TEXT,"
+                         " PRIMARY KEY (platform, user_id))")
+            conn.execute("DELETE FROM temp.retag")
+            conn.execute(f"INSERT OR IGNORE INTO temp.retag {members_sql}", params)
+            removed = conn.execute(
+                "DELETE FROM member_tags WHERE tag = ? AND source = 'rule'"
+                " AND (platform, user_id) NOT IN (SELECT platform, user_id FROM temp.retag)", (tag,)).rowcount
+            added = conn.execute(
+                "INSERT OR IGNORE INTO member_tags(platform, user_id, tag, source, actor, created_at)"
+                " SELECT platform, user_id, ?, 'rule', 'rule', ? FROM temp.retag", (tag, now)).rowcount
+            conn.execute("DELETE FROM temp.retag")
+            return removed + added
+
+    # -- member-tag targets (faq entries, welcomes, posts) ------------------------------------
+
+    def set_target(self, kind: str, target_id: str, tags: list[str]) -> None:
+        with self.tx() as conn:
+            if tags:
+                conn.execute("INSERT INTO member_targets(kind, target_id, tags) VALUES (?, ?, ?)"
+                             " ON CONFLICT(kind, target_id) DO UPDATE SET tags = excluded.tags",
+                             (kind, target_id, dumps(sorted(set(tags)))))
+            else:
+                conn.execute("DELETE FROM member_targets WHERE kind = ? AND target_id = ?", (kind, target_id))
+
+    @reads
+    def targets(self, kind: str) -> dict[str, list[str]]:
+        return {r["target_id"]: loads(r["tags"], []) for r in self.query(
+            "SELECT target_id, tags FROM member_targets WHERE kind = ?", (kind,))}
 
     # -- notes -------------------------------------------------------------------------
 
