@@ -145,7 +145,8 @@ class FaqService:
         entry = entry_from_dict(data, "条目")
         unknown = sorted(set(member_tags) - self.store.members.known_tags())
         if unknown:
-            raise FaqFileError(f"未知的成员标签：{'、'.join(unknown)}（先给成员加上该标签，或在 [[member_tags]] 中配置）")
+            raise FaqFileError(f"未知的成员标签：{'、'.join(unknown)}"
+                               "（先给成员加上该标签，或在 [[member_tags]] 中配置）")
         entry.member_tags = member_tags
         with self._lock:
             self.store.members.set_target("faq", entry.id, member_tags)

@@ -72,9 +72,9 @@ class MemberTagBook:
                 continue
             if rule.when == "joined_group_tag" and event.is_group and rule.value in ctx.chat_tags:
                 new.append(rule.tag)
-            elif outcome is not None and rule.when in ("faq_entry", "keyword_rule"):
-                if _answered_by(outcome, rule.when, str(rule.value)):
-                    new.append(rule.tag)
+            elif (outcome is not None and rule.when in ("faq_entry", "keyword_rule")
+                  and _answered_by(outcome, rule.when, str(rule.value))):
+                new.append(rule.tag)
         if not new:
             return
         self._tags[(event.platform, event.sender_id)] = have | frozenset(new)
@@ -132,9 +132,9 @@ def _answered_by(outcome: Outcome, when: str, value: str) -> bool:
     stage = "intents" if when == "faq_entry" else "keywords"
     key = "entry_id" if when == "faq_entry" else "rule_id"
     for d in outcome.decisions:
-        if d.stage == stage and d.outcome in ("answered", "cooldown") and isinstance(d.detail, dict):
-            if str(d.detail.get(key, "")) == value:
-                return True
+        if (d.stage == stage and d.outcome in ("answered", "cooldown") and isinstance(d.detail, dict)
+                and str(d.detail.get(key, "")) == value):
+            return True
     return False
 
 
