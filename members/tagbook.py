@@ -70,9 +70,7 @@ class MemberTagBook:
         for rule in self.rules:
             if rule.tag in have or rule.tag in new:
                 continue
-            if rule.when == "joined_group_tag" and event.is_group and rule.value in ctx.chat_tags:
-                new.append(rule.tag)
-            elif (outcome is not None and rule.when in ("faq_entry", "keyword_rule")
+            if (rule.when == "joined_group_tag" and event.is_group and rule.value in ctx.chat_tags) or (outcome is not None and rule.when in ("faq_entry", "keyword_rule")
                   and _answered_by(outcome, rule.when, str(rule.value))):
                 new.append(rule.tag)
         if not new:
