@@ -70,8 +70,12 @@ class MemberTagBook:
         for rule in self.rules:
             if rule.tag in have or rule.tag in new:
                 continue
-            if (rule.when == "joined_group_tag" and event.is_group and rule.value in ctx.chat_tags) or (outcome is not None and rule.when in ("faq_entry", "keyword_rule")
-                  and _answered_by(outcome, rule.when, str(rule.value))):
+            if rule.when == "joined_group_tag":
+                hit = event.is_group and rule.value in ctx.chat_tags
+            else:
+                hit = (outcome is not None and rule.when in ("faq_entry", "keyword_rule")
+                       and _answered_by(outcome, rule.when, str(rule.value)))
+            if hit:
                 new.append(rule.tag)
         if not new:
             return
