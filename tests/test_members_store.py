@@ -86,6 +86,10 @@ def test_blacklisted_reads_the_guard_table_when_it_exists(store: Store):
         store.conn.execute("INSERT INTO blacklist VALUES ('onebot:1', '广告', 'admin', '2026-01-01')")
     assert store.members.is_blacklisted("onebot:1") is True
     assert store.members.is_blacklisted("onebot:2") is False
+    store.members.upsert("onebot", "100", "1", "甲")
+    store.members.upsert("onebot", "100", "2", "乙")
+    rows, total = store.members.search(blacklisted=True)
+    assert total == 1 and [r["ref"] for r in rows] == ["onebot:1"]
 
 
 @pytest.mark.parametrize("ref", ["", "onebot", "onebot:", ":123"])

@@ -94,6 +94,17 @@ CREATE TABLE member_targets (
 )
 """
 
+# The directory's pages are ordered by last seen, then platform and user id (a stable order for
+# paging): an index on all three serves the order without sorting 100k rows, and a deep
+# page walks the index alone (bench/bench_members.py).
+MEMBERS_V4 = """
+DROP INDEX member_profiles_seen;
+CREATE INDEX member_profiles_seen ON member_profiles(last_seen_at, platform, user_id);
+CREATE INDEX member_profiles_user ON member_profiles(user_id);
+DROP INDEX member_tags_tag;
+CREATE INDEX member_tags_tag ON member_tags(tag, platform, user_id)
+"""
+
 # the chunk of a multi-row upsert (execute_rows) per table
 _CHAT_UPSERT = (
     "INSERT INTO members(platform, chat_id, member_id, name, last_seen_at, messages) VALUES ",
@@ -146,7 +157,7 @@ class MemberRepo(Repo):
     """Member profiles, names, tags and notes (the `members` schema component)."""
 
     COMPONENT = "members"
-    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2, MEMBERS_V3)
+    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2, MEMBERS_V3, MEMBERS_V4)
 
     # -- recording -------------------------------------------------------------------
 
@@ -439,35 +450,42 @@ class MemberRepo(Repo):
                muted_at: datetime | None = None, blacklisted: bool = False, silent_days: int = 0,
                now: datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """One page of members, most recently seen first, and how many match."""
+        # Each filter is a set of profile rowids found through its own index (a tag's members,
+        # a chat's members …), so a selective filter never walks all 100k profiles.
         where, params = ["1=1"], []
+        join = "JOIN member_profiles p2 ON p2.platform = x.platform AND p2.user_id = x.{}"
         if text:
-            # the names table holds every name, the current one too: one scan of it, not one
-            # lookup per member
-            where.append("(p.user_id = ? OR (p.platform, p.user_id) IN (SELECT platform, user_id FROM member_names"
-                         " WHERE name LIKE ? ESCAPE '\\'))")
+            # the names table holds every name, the current one too
+            where.append("p.rowid IN (SELECT rowid FROM member_profiles WHERE user_id = ?"
+                         f" UNION SELECT p2.rowid FROM member_names x {join.format('user_id')}"
+                         " WHERE x.name LIKE ? ESCAPE '\\')")
             params += [text, f"%{_escape_like(text)}%"]
         if chat:
-            where.append("(p.platform, p.user_id) IN (SELECT platform, member_id FROM members"
-                         " WHERE platform = ? AND chat_id = ? AND left_at IS NULL)")
+            where.append(f"p.rowid IN (SELECT p2.rowid FROM members x {join.format('member_id')}"
+                         " WHERE x.platform = ? AND x.chat_id = ? AND x.left_at IS NULL)")
             params += list(chat)
         if tag:
-            where.append("(p.platform, p.user_id) IN (SELECT platform, user_id FROM member_tags WHERE tag = ?)")
+            where.append(f"p.rowid IN (SELECT p2.rowid FROM member_tags x {join.format('user_id')} WHERE x.tag = ?)")
             params.append(tag)
         if muted_at is not None:
-            where.append(f"(p.platform, p.user_id) IN ({MUTED_SQL})")
+            where.append(f"p.rowid IN (SELECT p2.rowid FROM ({MUTED_SQL}) x {join.format('member_id')})")
             params.append(_julian(muted_at))
         if blacklisted:
             if self.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blacklist'") is None:
                 return [], 0
-            where.append("(p.platform || ':' || p.user_id) IN (SELECT ref FROM blacklist)")
+            where.append("p.rowid IN (SELECT p2.rowid FROM blacklist b JOIN member_profiles p2"
+                         " ON p2.platform = substr(b.ref, 1, instr(b.ref, ':') - 1)"
+                         " AND p2.user_id = substr(b.ref, instr(b.ref, ':') + 1))")
         if silent_days > 0:
             where.append("p.last_seen_at < ?")
             params.append(iso((now or utcnow()) - timedelta(days=silent_days)))
         sql_where = " AND ".join(where)
         total = self.scalar(f"SELECT count(*) FROM member_profiles p WHERE {sql_where}", params)
+        # the page's rowids first, from the index alone, then only those rows
         rows = self.query(
-            f"SELECT p.* FROM member_profiles p WHERE {sql_where} ORDER BY p.last_seen_at DESC,"
-            " p.platform, p.user_id LIMIT ? OFFSET ?", [*params, limit, offset],
+            f"SELECT p.* FROM member_profiles p WHERE p.rowid IN (SELECT p.rowid FROM member_profiles p"
+            f" WHERE {sql_where} ORDER BY p.last_seen_at DESC, p.platform DESC, p.user_id DESC LIMIT ? OFFSET ?)"
+            " ORDER BY p.last_seen_at DESC, p.platform DESC, p.user_id DESC", [*params, limit, offset],
         )
         if rows:
             self._attach_tags(rows)
@@ -480,9 +498,10 @@ class MemberRepo(Repo):
         for r in rows:
             r["tags"] = []
         marks = ",".join("(?, ?)" for _ in keys)
+        # joined to the page's members: a primary-key lookup each, not a scan of every tag
         for t in self.query(
-            f"SELECT platform, user_id, tag FROM member_tags WHERE (platform, user_id) IN (VALUES {marks})"
-            " ORDER BY tag", [v for k in keys for v in k],
+            f"SELECT t.platform, t.user_id, t.tag FROM (VALUES {marks}) v JOIN member_tags t"
+            " ON t.platform = v.column1 AND t.user_id = v.column2 ORDER BY t.tag", [v for k in keys for v in k],
         ):
             keys[(t["platform"], t["user_id"])]["tags"].append(t["tag"])
 
