@@ -96,3 +96,17 @@ def test_blacklisted_reads_the_guard_table_when_it_exists(store: Store):
 def test_malformed_refs_are_refused_in_chinese(ref):
     with pytest.raises(MemberRefError, match="平台:用户ID"):
         parse_ref(ref)
+
+
+def test_demo_reset_forgets_simulated_members_and_seeds_them_again(tmp_path):
+    from bot.demo import reset_demo, seed_if_empty
+
+    settings = make_settings(tmp_path)
+    with Store(settings.database_path) as store:
+        seed_if_empty(store, settings)
+        store.members.upsert("sim", "g_mom", "u_stranger", "路人")
+        store.members.add_tags([("sim", "u_mama_wang", "VIP")])
+        reset_demo(store)
+        assert store.members.get("sim", "u_stranger") is None
+        assert store.members.tags_of("sim", "u_mama_wang") == []
+        assert store.members.get("sim", "u_mama_wang")["messages"] == 1

@@ -215,6 +215,13 @@ class MemberRepo(Repo):
         if name:
             execute_rows(conn, _NAME_UPSERT[0], [(platform, user_id, name, now, now)], _NAME_UPSERT[1])
 
+    def delete_platform(self, platform: str) -> None:
+        """Forget a platform's members (the simulator's demo reset)."""
+        with self.tx() as conn:
+            for table in ("member_profiles", "member_names", "member_tags", "member_notes"):
+                conn.execute(f"DELETE FROM {table} WHERE platform = ?", (platform,))
+            conn.execute(_BUMP)
+
     # -- change detection (the CLI and a second console change tags while the bot runs) ----
 
     @reads
