@@ -459,7 +459,7 @@ class MemberRepo(Repo):
         """One page of members, most recently seen first, and how many match."""
         # Each filter is a set of profile rowids found through its own index (a tag's members,
         # a chat's members …), so a selective filter never walks all 100k profiles.
-        where, params = ["1=1"], []
+        where, params, joins, join_params = ["1=1"], [], "", []
         join = "JOIN member_profiles p2 ON p2.platform = x.platform AND p2.user_id = x.{}"
         if text:
             # the names table holds every name, the current one too
@@ -467,13 +467,15 @@ class MemberRepo(Repo):
                          f" UNION SELECT p2.rowid FROM member_names x {join.format('user_id')}"
                          " WHERE x.name LIKE ? ESCAPE '\\')")
             params += [text, f"%{_escape_like(text)}%"]
+        # a chat's members and a tag's members are joined (one row per member each): the
+        # planner starts from the smaller index instead of probing a list per profile
         if chat:
-            where.append(f"p.rowid IN (SELECT p2.rowid FROM members x {join.format('member_id')}"
-                         " WHERE x.platform = ? AND x.chat_id = ? AND x.left_at IS NULL)")
-            params += list(chat)
+            joins += (" JOIN members cm ON cm.platform = p.platform AND cm.member_id = p.user_id"
+                      " AND cm.platform = ? AND cm.chat_id = ? AND cm.left_at IS NULL")
+            join_params += list(chat)
         if tag:
-            where.append(f"p.rowid IN (SELECT p2.rowid FROM member_tags x {join.format('user_id')} WHERE x.tag = ?)")
-            params.append(tag)
+            joins += " JOIN member_tags tg ON tg.platform = p.platform AND tg.user_id = p.user_id AND tg.tag = ?"
+            join_params.append(tag)
         if muted_at is not None:
             where.append(f"p.rowid IN (SELECT p2.rowid FROM ({MUTED_SQL}) x {join.format('member_id')})")
             params.append(_julian(muted_at))
@@ -487,13 +489,23 @@ class MemberRepo(Repo):
             where.append("p.last_seen_at < ?")
             params.append(iso((now or utcnow()) - timedelta(days=silent_days)))
         sql_where = " AND ".join(where)
-        total = self.scalar(f"SELECT count(*) FROM member_profiles p WHERE {sql_where}", params)
-        # the page's rowids first, from the index alone, then only those rows
-        rows = self.query(
-            f"SELECT p.* FROM member_profiles p WHERE p.rowid IN (SELECT p.rowid FROM member_profiles p"
-            f" WHERE {sql_where} ORDER BY p.last_seen_at DESC, p.platform DESC, p.user_id DESC LIMIT ? OFFSET ?)"
-            " ORDER BY p.last_seen_at DESC, p.platform DESC, p.user_id DESC", [*params, limit, offset],
-        )
+        order = "ORDER BY p.last_seen_at DESC, p.platform DESC, p.user_id DESC"
+        if joins or len(where) > 1 + (silent_days > 0):
+            # a set filter: its members once, in page order; the total is their number
+            with self.lock:
+                ids = [r[0] for r in self.conn.execute(
+                    f"SELECT p.rowid FROM member_profiles p{joins} WHERE {sql_where} {order}",
+                    [*join_params, *params])]
+            total, page = len(ids), ids[offset:offset + limit]
+            rows = self.query(f"SELECT p.* FROM member_profiles p WHERE p.rowid IN ({','.join('?' * len(page))})"
+                              f" {order}", page) if page else []
+        else:
+            # everyone, or a last-seen range: counted and paged on the last-seen index alone
+            total = self.scalar(f"SELECT count(*) FROM member_profiles p WHERE {sql_where}", params)
+            rows = self.query(
+                f"SELECT p.* FROM member_profiles p WHERE p.rowid IN (SELECT p.rowid FROM member_profiles p"
+                f" WHERE {sql_where} {order} LIMIT ? OFFSET ?) {order}", [*params, limit, offset],
+            )
         if rows:
             self._attach_tags(rows)
         for r in rows:
