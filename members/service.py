@@ -194,7 +194,6 @@ def list_members(store: Store, *, group: str = "", tag: str = "", text: str = ""
         silent_days=silent_days, now=now, limit=limit, offset=offset,
     )
     for r in rows:
-        r["names"] = [r["name"]] if r["name"] else []
         r["group_scoped"] = r["platform"] in GROUP_SCOPED_PLATFORMS
     return rows, total
 

@@ -51,7 +51,7 @@ async def test_every_sender_gets_a_profile_with_names_groups_and_counts(bot):
     groups = {g["chat_id"]: g["messages"] for g in store.members.groups("sim", "u1")}
     assert groups == {"g1": 3, "g2": 1}
     rows, total = store.members.search()
-    assert total == 2 and {r["ref"] for r in rows} == {"sim:u1", "sim:u2"}
+    assert total == 2 and {r["ref"]: r["names"] for r in rows} == {"sim:u1": ["王大锤", "小王"], "sim:u2": ["小李"]}
 
 
 async def test_join_and_leave_are_kept_per_group(bot):

@@ -508,9 +508,23 @@ class MemberRepo(Repo):
             )
         if rows:
             self._attach_tags(rows)
+            self._attach_names(rows)
         for r in rows:
             r["ref"] = make_ref(r["platform"], r["user_id"])
         return rows, total
+
+    def _attach_names(self, rows: list[dict[str, Any]]) -> None:
+        """Each row's names, latest first."""
+        keys = {(r["platform"], r["user_id"]): r for r in rows}
+        for r in rows:
+            r["names"] = []
+        marks = ",".join("(?, ?)" for _ in keys)
+        for n in self.query(
+            f"SELECT n.platform, n.user_id, n.name FROM (VALUES {marks}) v JOIN member_names n"
+            " ON n.platform = v.column1 AND n.user_id = v.column2 ORDER BY n.last_seen_at DESC",
+            [v for k in keys for v in k],
+        ):
+            keys[(n["platform"], n["user_id"])]["names"].append(n["name"])
 
     def _attach_tags(self, rows: list[dict[str, Any]]) -> None:
         keys = {(r["platform"], r["user_id"]): r for r in rows}
