@@ -13,97 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.store import member_data
 from bot.store.base import Repo, dumps, execute_rows, iso, loads, reads, utcnow
-
-MEMBERS_V1 = """
-CREATE TABLE member_profiles (
-    platform TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    name TEXT NOT NULL DEFAULT '',
-    first_seen_at TEXT NOT NULL,
-    last_seen_at TEXT NOT NULL,
-    messages INTEGER NOT NULL DEFAULT 0,
-    deleted_at TEXT,
-    PRIMARY KEY (platform, user_id)
-);
-CREATE INDEX member_profiles_seen ON member_profiles(last_seen_at);
-CREATE TABLE member_names (
-    platform TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    first_seen_at TEXT NOT NULL,
-    last_seen_at TEXT NOT NULL,
-    PRIMARY KEY (platform, user_id, name)
-);
-CREATE TABLE member_tags (
-    platform TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    source TEXT NOT NULL DEFAULT 'manual',
-    actor TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (platform, user_id, tag)
-);
-CREATE INDEX member_tags_tag ON member_tags(tag);
-CREATE TABLE member_notes (
-    id INTEGER PRIMARY KEY,
-    platform TEXT NOT NULL,
-    user_id TEXT NOT NULL,
-    text TEXT NOT NULL,
-    actor TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
-);
-CREATE INDEX member_notes_member ON member_notes(platform, user_id);
-ALTER TABLE members ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX members_by_member ON members(platform, member_id);
-CREATE TABLE member_state (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    version INTEGER NOT NULL
-);
-INSERT INTO member_state(id, version) VALUES (1, 0)
-"""
-
-# An existing database's members and messages, brought into the directory once: message
-# counts per chat from `messages` (one scan at the upgrade), profiles and names from the
-# chats' member rows. The bare `sender_name` / `name` columns take the latest row's value.
-MEMBERS_V2 = """
-INSERT INTO members(platform, chat_id, member_id, name, last_seen_at, messages)
-SELECT m.platform, m.chat_id, m.sender_id, m.sender_name, max(m.time), count(*) FROM messages m
- WHERE m.direction = 'in' AND m.type = 'message' AND m.sender_id != ''
- AND EXISTS (SELECT 1 FROM chats c WHERE c.platform = m.platform AND c.chat_id = m.chat_id)
- GROUP BY m.platform, m.chat_id, m.sender_id
-ON CONFLICT(platform, chat_id, member_id) DO UPDATE SET messages = excluded.messages,
- name = CASE WHEN members.name = '' THEN excluded.name ELSE members.name END,
- last_seen_at = MAX(COALESCE(members.last_seen_at, ''), excluded.last_seen_at);
-INSERT OR IGNORE INTO member_profiles(platform, user_id, name, first_seen_at, last_seen_at, messages)
-SELECT platform, member_id, name, min(COALESCE(joined_at, last_seen_at, '')),
- max(COALESCE(last_seen_at, joined_at, '')), sum(messages) FROM members GROUP BY platform, member_id;
-INSERT OR IGNORE INTO member_names(platform, user_id, name, first_seen_at, last_seen_at)
-SELECT platform, member_id, name, min(COALESCE(joined_at, last_seen_at, '')),
- max(COALESCE(last_seen_at, joined_at, '')) FROM members WHERE name != '' GROUP BY platform, member_id, name
-"""
-
-# Member-tag targets of things other domains own (an FAQ entry for VIP members only): kept
-# here so the FAQ's own tables keep their schema.
-MEMBERS_V3 = """
-CREATE TABLE member_targets (
-    kind TEXT NOT NULL,
-    target_id TEXT NOT NULL,
-    tags TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (kind, target_id)
-)
-"""
-
-# The directory's pages are ordered by last seen, then platform and user id (a stable order for
-# paging): an index on all three serves the order without sorting 100k rows, and a deep
-# page walks the index alone (bench/bench_members.py).
-MEMBERS_V4 = """
-DROP INDEX member_profiles_seen;
-CREATE INDEX member_profiles_seen ON member_profiles(last_seen_at, platform, user_id);
-CREATE INDEX member_profiles_user ON member_profiles(user_id);
-DROP INDEX member_tags_tag;
-CREATE INDEX member_tags_tag ON member_tags(tag, platform, user_id)
-"""
+from bot.store.schema_members import MIGRATIONS
 
 # the chunk of a multi-row upsert (execute_rows) per table
 _CHAT_UPSERT = (
@@ -154,10 +66,11 @@ def make_ref(platform: str, user_id: str) -> str:
 
 
 class MemberRepo(Repo):
-    """Member profiles, names, tags and notes (the `members` schema component)."""
+    """Member profiles, names, tags and notes (the `members` schema component, schema_members.py;
+    a member's own data, export and erasure, in member_data.py)."""
 
     COMPONENT = "members"
-    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2, MEMBERS_V3, MEMBERS_V4)
+    MIGRATIONS = MIGRATIONS
 
     # -- recording -------------------------------------------------------------------
 
@@ -548,95 +461,16 @@ class MemberRepo(Repo):
                 ends.append(end)
         return iso(max(ends)) if ends else None
 
-    # -- a member's own data ------------------------------------------------------------
+    # -- a member's own data (member_data.py) ---------------------------------------------
 
     @reads
     def export(self, platform: str, user_id: str) -> dict[str, Any]:
         """Everything stored about one member, for `member export` (personal-data requests)."""
-        chats = [g["chat_id"] for g in self.groups(platform, user_id)]
-        messages: list[dict[str, Any]] = []
-        for chat_id in chats:
-            messages += self.query(
-                "SELECT uid, chat_id, time, type, text, status FROM messages WHERE platform = ? AND chat_id = ?"
-                " AND sender_id = ? AND direction = 'in' ORDER BY time", (platform, chat_id, user_id),
-            )
-        for m in messages:
-            m["decisions"] = [
-                {"time": d["time"], "status": d["status"], "stage": d["stage"], "outcome": d["outcome"],
-                 "reason": d["reason"]}
-                for d in self.query("SELECT * FROM decisions WHERE message_uid = ? ORDER BY id", (m["uid"],))
-            ]
-        flags = []
-        if chats:
-            marks = ",".join("?" * len(chats))
-            flags = self.query(
-                f"SELECT id, message_uid, chat_id, time, rule, category, action, status, text, decided_by,"
-                f" decided_at FROM moderation_flags WHERE platform = ? AND chat_id IN ({marks}) AND member_id = ?"
-                " ORDER BY time", (platform, *chats, user_id),
-            )
-        deliveries = self.query(
-            "SELECT id, source, chat_id, status, payload, created_at, sent_at FROM outbound"
-            " WHERE platform = ? AND chat_kind = 'private' AND chat_id = ? ORDER BY id", (platform, user_id),
-        )
-        for d in deliveries:
-            d["payload"] = loads(d["payload"], {})
-        join_requests: list[dict[str, Any]] = []
-        if self.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'join_requests'"):
-            cols = {r["name"] for r in self.query("PRAGMA table_info(join_requests)")}
-            if "ref" in cols:
-                join_requests = self.query("SELECT * FROM join_requests WHERE ref = ?", (make_ref(platform, user_id),))
-        return {
-            "ref": make_ref(platform, user_id), "profile": self.get(platform, user_id),
-            "names": self.names(platform, user_id), "groups": self.groups(platform, user_id),
-            "tags": self.tags_of(platform, user_id), "notes": self.notes(platform, user_id),
-            "strikes": self.strikes(platform, user_id, limit=100_000), "flags": flags,
-            "messages": messages, "deliveries": deliveries, "join_requests": join_requests,
-            "blacklisted": self.is_blacklisted(make_ref(platform, user_id)),
-        }
+        return member_data.export(self, platform, user_id)
 
     def erase(self, platform: str, user_id: str, actor: str) -> dict[str, int]:
-        """Remove a member's content and personal fields from every table; counts stay (messages,
-        decisions, strikes as rows), and one audit row says who erased whom and when."""
-        now = iso(utcnow())
-        ref = make_ref(platform, user_id)
-        counts: dict[str, int] = {}
-        with self.tx() as conn:
-            chats = [r[0] for r in conn.execute(
-                "SELECT chat_id FROM members WHERE platform = ? AND member_id = ?", (platform, user_id))]
-            n = 0
-            for chat_id in chats:
-                conn.execute(
-                    "UPDATE decisions SET reason = '', trace = '[]' WHERE message_uid IN (SELECT uid FROM messages"
-                    " WHERE platform = ? AND chat_id = ? AND sender_id = ?)", (platform, chat_id, user_id))
-                n += conn.execute(
-                    "UPDATE messages SET text = '', sender_name = '', mentions = '[]', attachments = '[]', raw = '{}'"
-                    " WHERE platform = ? AND chat_id = ? AND sender_id = ?", (platform, chat_id, user_id)).rowcount
-                conn.execute(
-                    "UPDATE moderation_flags SET text = '', member_name = '', hits = '[]', detail = '{}', note = ''"
-                    " WHERE platform = ? AND chat_id = ? AND member_id = ?", (platform, chat_id, user_id))
-            counts["messages"] = n
-            # what the bot said to them 1:1
-            conn.execute(
-                "UPDATE messages SET text = '', raw = '{}'"
-                " WHERE platform = ? AND chat_id = ? AND chat_kind = 'private'",
-                (platform, user_id))
-            conn.execute(
-                "UPDATE outbound SET payload = '{}' WHERE platform = ? AND chat_id = ? AND chat_kind = 'private'"
-                " AND status NOT IN ('pending', 'sending')", (platform, user_id))
-            conn.execute("UPDATE members SET name = '' WHERE platform = ? AND member_id = ?", (platform, user_id))
-            conn.execute("UPDATE member_profiles SET name = '', deleted_at = ? WHERE platform = ? AND user_id = ?",
-                         (now, platform, user_id))
-            counts["names"] = conn.execute(
-                "DELETE FROM member_names WHERE platform = ? AND user_id = ?", (platform, user_id)).rowcount
-            counts["notes"] = conn.execute(
-                "DELETE FROM member_notes WHERE platform = ? AND user_id = ?", (platform, user_id)).rowcount
-            counts["tags"] = conn.execute(
-                "DELETE FROM member_tags WHERE platform = ? AND user_id = ?", (platform, user_id)).rowcount
-            conn.execute(_BUMP)
-            # who and when, not what: the detail holds no erased content
-            conn.execute("INSERT INTO audit_log(time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-                         (now, actor, "member.delete", ref, dumps({})))
-        return counts
+        """Remove a member's content and personal fields; counts and an audit row stay."""
+        return member_data.erase(self, platform, user_id, actor)
 
 
 # members with a mute that has not ended at ?, from the strikes ("mute:86400s")
