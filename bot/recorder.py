@@ -26,6 +26,8 @@ log = logging.getLogger("qunbot.recorder")
 
 # a deferred write that failed this many times (each in its own batch) is set aside
 DEFERRED_ATTEMPTS = 3
+# how many members' last written names the recorder remembers (then it starts again)
+NAMES_REMEMBERED = 200_000
 # SQLite primary result codes that mean the database failed, not one write: the whole batch
 # fails and is kept for retry (a full disk must never make the recorder drop writes)
 DATABASE_FAILURES = frozenset({
@@ -87,8 +89,11 @@ class Recorder:
         # upsert per member seen, not one per message; a crash loses at most that many
         # seconds of counts, never a message)
         self._seen: dict[tuple[str, str, str], list[Any]] = {}
-        self.members_interval = 1.0
+        self.members_interval = 2.0
         self._members_due = 0.0
+        # the name last written per (platform, chat, sender): an unchanged name is not
+        # written again (the name history's upsert is a third of the member write)
+        self._names_written: dict[tuple[str, str, str], str] = {}
 
     def add_message(self, event: Event, *, truncated: bool = False) -> None:
         """Queue a message for the next batch (not yet durable)."""
@@ -173,8 +178,7 @@ class Recorder:
                 # a deferred write: its own savepoint, retried and set aside like the others
                 seen, self._seen = self._seen, {}
                 self._members_due = time.monotonic() + self.members_interval
-                self._deferred.append(_Deferred(self.store.members.record_seen,
-                                                ([(*k, *v) for k, v in seen.items()],)))
+                self._deferred.append(_Deferred(self.store.members.record_seen, (self._seen_rows(seen),)))
             messages, self._messages = self._messages, []
             decisions, self._decisions = self._decisions, []
             statuses, self._statuses = self._statuses, []
@@ -201,6 +205,19 @@ class Recorder:
             if failed:
                 self._set_aside(failed)
             return len(messages)
+
+    def _seen_rows(self, seen: dict[tuple[str, str, str], list[Any]]) -> list[tuple[Any, ...]]:
+        written = self._names_written
+        if len(written) > NAMES_REMEMBERED:
+            written.clear()
+        rows = []
+        for key, (name, count, first, last) in seen.items():
+            if name and written.get(key) == name:
+                name = ""  # unchanged: the stored name stays
+            elif name:
+                written[key] = name
+            rows.append((*key, name, count, first, last))
+        return rows
 
     def _set_aside(self, failed: list[tuple[_Deferred, Exception]]) -> None:
         """Deferred writes that failed on their own: retried with the next batch, dropped
