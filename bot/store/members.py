@@ -38,6 +38,25 @@ _NAME_UPSERT = (
     " ON CONFLICT(platform, user_id, name) DO UPDATE SET"
     " last_seen_at = MAX(member_names.last_seen_at, excluded.last_seen_at)",
 )
+_SEEN_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS member_seen(platform TEXT, chat_id TEXT, user_id TEXT, name TEXT,"
+    " messages INTEGER, first TEXT, last TEXT)"
+)
+# the latest name of a person is looked up per person: an index, not a scan per person
+_SEEN_INDEX = "CREATE INDEX IF NOT EXISTS temp.member_seen_user ON member_seen(platform, user_id, last)"
+# per chat; per person (the latest non-empty name); each name's first and last time
+_SEEN_UPSERTS = (
+    _CHAT_UPSERT[0].replace(" VALUES ", " SELECT platform, chat_id, user_id, name, last, messages"
+                            " FROM temp.member_seen WHERE true") + _CHAT_UPSERT[1],
+    _PROFILE_UPSERT[0].replace(" VALUES ", " SELECT platform, user_id,"
+                               " COALESCE((SELECT s2.name FROM temp.member_seen s2 WHERE s2.platform = s.platform"
+                               " AND s2.user_id = s.user_id AND s2.name != '' ORDER BY s2.last DESC LIMIT 1), ''),"
+                               " min(first), max(last), sum(messages) FROM temp.member_seen s"
+                               " GROUP BY platform, user_id") + _PROFILE_UPSERT[1],
+    _NAME_UPSERT[0].replace(" VALUES ", " SELECT platform, user_id, name, min(first), max(last)"
+                            " FROM temp.member_seen WHERE name != '' GROUP BY platform, user_id, name")
+    + _NAME_UPSERT[1],
+)
 _BUMP = "UPDATE member_state SET version = version + 1 WHERE id = 1"
 
 # Platforms whose user ids are scoped to one group (the QQ official bot's member openids):
@@ -75,31 +94,21 @@ class MemberRepo(Repo):
     # -- recording -------------------------------------------------------------------
 
     def record_seen(self, rows: Sequence[SeenRow]) -> None:
-        """Members the recorder saw since the last call, summed per (platform, chat, sender)."""
+        """Members the recorder saw since the last call, summed per (platform, chat, sender).
+
+        The rows go into a temporary table in one statement and SQLite sums them per person
+        from there: the writer thread spends its time in SQLite, which lets go of the GIL, not
+        in Python, which would hold up the event loop (docs/performance.md).
+        """
         if not rows:
             return
-        profiles: dict[tuple[str, str], list[Any]] = {}
-        names: dict[tuple[str, str, str], list[str]] = {}
-        for platform, _chat, user_id, name, count, first, last in rows:
-            p = profiles.get((platform, user_id))
-            if p is None:
-                profiles[(platform, user_id)] = [platform, user_id, name, first, last, count]
-            else:
-                if name and last >= p[4]:
-                    p[2] = name
-                p[3], p[4], p[5] = min(p[3], first), max(p[4], last), p[5] + count
-            if name:
-                n = names.get((platform, user_id, name))
-                if n is None:
-                    names[(platform, user_id, name)] = [platform, user_id, name, first, last]
-                else:
-                    n[3], n[4] = min(n[3], first), max(n[4], last)
         with self.tx() as conn:
-            execute_rows(conn, _CHAT_UPSERT[0], [(p, c, u, n, last, k) for p, c, u, n, k, _f, last in rows],
-                         _CHAT_UPSERT[1])
-            execute_rows(conn, _PROFILE_UPSERT[0], list(profiles.values()), _PROFILE_UPSERT[1])
-            if names:
-                execute_rows(conn, _NAME_UPSERT[0], list(names.values()), _NAME_UPSERT[1])
+            conn.execute(_SEEN_TABLE)
+            conn.execute(_SEEN_INDEX)
+            execute_rows(conn, "INSERT INTO temp.member_seen VALUES ", rows)
+            for statement in _SEEN_UPSERTS:
+                conn.execute(statement)
+            conn.execute("DELETE FROM temp.member_seen")
 
     def upsert(self, platform: str, chat_id: str, user_id: str, name: str = "", *, joined: bool = False,
                left: bool = False, at: datetime | None = None, chat_kind: str = "group") -> None:
