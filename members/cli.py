@@ -155,10 +155,13 @@ def cmd_import(ctx: CliContext) -> int:
 
 
 def cmd_export(ctx: CliContext) -> int:
+    store = ctx.store()
     try:
-        text = service.export(ctx.store(), ctx.args.ref, ctx.args.format)
+        text = service.export(store, ctx.args.ref, ctx.args.format)
     except MemberError as exc:
         return _fail(exc)
+    # who took a copy of someone's personal data: the console's entry
+    service.audit(store, ACTOR, "member.export", ctx.args.ref, {"format": ctx.args.format})
     if ctx.args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0

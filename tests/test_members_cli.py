@@ -95,6 +95,10 @@ def test_export_then_delete_leaves_no_message_text(tmp_path, capsys):
     target = tmp_path / "mama.csv"
     assert run(capsys, "member", "export", MAMA, "--format", "csv", "-o", str(target), "--config", config)[0] == 0
     assert "大家早上好" in target.read_text(encoding="utf-8-sig")
+    with Store(tmp_path / "data" / "qunbot.db") as store:
+        exports = store.accounts.audit_entries(action="member.export")
+    assert [(e["actor"], e["target"], e["detail"]) for e in exports] == [
+        ("cli", MAMA, {"format": "csv"}), ("cli", MAMA, {"format": "json"})]
     run(capsys, "member", "tag", "add", MAMA, "VIP", "--config", config)
     code, _, err = run(capsys, "member", "delete", MAMA, "--config", config)
     assert code == 2 and "--yes" in err
