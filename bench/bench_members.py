@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import re
 import tempfile
@@ -162,10 +163,9 @@ async def run(members: int, messages: int, rounds: int) -> None:
                 }
                 for name, (path, params) in variants.items():
                     await get(path, params)  # warm
-                    report(name, await timed(lambda p=path, q=params: get(p, q), rounds))
+                    report(name, await timed(functools.partial(get, path, params), rounds))
                 page = await (await http.get("/members", params={"tag": "VIP"})).text()
-                ref = re.search(r'href="/members/(onebot:u\d+)"', page)
-                assert ref, "no member on the list page"
+                assert re.search(r'href="/members/(onebot:u\d+)"', page), "no member on the list page"
                 refs_iter = iter(refs * 2)
                 report("member_page", await timed(lambda: get(f"/members/{next(refs_iter)}"), rounds))
         finally:

@@ -104,10 +104,10 @@ class Recorder:
         row = message_row(event, "received", truncated)
         self._messages.append(row)
         if event.sender_id and event.type is EventType.MESSAGE:
-            key = (event.platform, event.chat_id, event.sender_id)
-            seen = self._seen.get(key)
+            member = (event.platform, event.chat_id, event.sender_id)
+            seen = self._seen.get(member)
             if seen is None:
-                self._seen[key] = [event.sender_name, 1, row[8], row[8]]
+                self._seen[member] = [event.sender_name, 1, row[8], row[8]]
             else:
                 seen[1] += 1
                 if row[8] >= seen[3]:

@@ -54,19 +54,19 @@ def _int(value: str, default: int = 0, low: int = 0, high: int = 10_000) -> int:
 async def member_list(request: web.Request) -> dict[str, Any]:
     store = request.app[STORE]
     q = request.query
-    filters = {
-        "q": q.get("q", "").strip()[:100], "group": q.get("group", "").strip(), "tag": q.get("tag", "").strip(),
-        "muted": q.get("muted") == "1", "blacklisted": q.get("blacklisted") == "1",
-        "silent": _int(q.get("silent", "0"), high=3650),
-    }
+    text, group, tag = q.get("q", "").strip()[:100], q.get("group", "").strip(), q.get("tag", "").strip()
+    muted, blacklisted = q.get("muted") == "1", q.get("blacklisted") == "1"
+    silent = _int(q.get("silent", "0"), high=3650)
+    filters: dict[str, Any] = {"q": text, "group": group, "tag": tag, "muted": muted, "blacklisted": blacklisted,
+                               "silent": silent}
     page = _int(q.get("page", "1"), 1, 1, 100_000)
     error = ""
     rows: list[dict[str, Any]] = []
     total = 0
     try:
         rows, total = await store.read(functools.partial(
-            service.list_members, store, group=filters["group"], tag=filters["tag"], text=filters["q"],
-            muted=filters["muted"], blacklisted=filters["blacklisted"], silent_days=filters["silent"],
+            service.list_members, store, group=group, tag=tag, text=text,
+            muted=muted, blacklisted=blacklisted, silent_days=silent,
             limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, rule_tags=_rule_tags(request)))
     except MemberError as exc:
         error = str(exc)

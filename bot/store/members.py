@@ -381,7 +381,9 @@ class MemberRepo(Repo):
         """One page of members, most recently seen first, and how many match."""
         # Each filter is a set of profile rowids found through its own index (a tag's members,
         # a chat's members …), so a selective filter never walks all 100k profiles.
-        where, params, joins, join_params = ["1=1"], [], "", []
+        where, joins = ["1=1"], ""
+        params: list[Any] = []
+        join_params: list[Any] = []
         join = "JOIN member_profiles p2 ON p2.platform = x.platform AND p2.user_id = x.{}"
         if text:
             # the names table holds every name, the current one too
