@@ -75,6 +75,8 @@ def test_tags_filter_and_version_bump(store: Store):
     assert total == 1 and rows[0]["ref"] == "onebot:10001" and rows[0]["tags"] == ["VIP"]
     rows, total = store.members.search(text="珍")
     assert [r["ref"] for r in rows] == ["onebot:10002"]
+    assert store.members.members_by_tag(["VIP", "宝妈"]) == [
+        {"platform": "onebot", "user_id": "10001", "nickname": "阿强"}]
     assert store.members.remove_tags([("onebot", "10001", "VIP")]) == 1
     assert store.members.search(tag="VIP")[1] == 0
 

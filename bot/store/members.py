@@ -279,6 +279,19 @@ class MemberRepo(Repo):
         return {r["target_id"]: loads(r["tags"], []) for r in self.query(
             "SELECT target_id, tags FROM member_targets WHERE kind = ?", (kind,))}
 
+    @reads
+    def members_by_tag(self, tags: list[str]) -> list[dict[str, Any]]:
+        """Members carrying one of `tags`, as broadcasts' MembersByTag wants them: platform,
+        user_id, nickname (erased members left out)."""
+        if not tags:
+            return []
+        marks = ",".join("?" * len(tags))
+        return self.query(
+            f"SELECT DISTINCT p.platform, p.user_id, p.name AS nickname FROM member_tags t JOIN member_profiles p"
+            f" ON p.platform = t.platform AND p.user_id = t.user_id WHERE t.tag IN ({marks}) AND p.deleted_at IS NULL"
+            " ORDER BY p.platform, p.user_id", list(tags),
+        )
+
     # -- notes -------------------------------------------------------------------------
 
     def add_note(self, platform: str, user_id: str, text: str, actor: str) -> int:
