@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.store.base import dumps, iso, utcnow
-from bot.store.members import GROUP_SCOPED_PLATFORMS, MemberRefError, make_ref, mute_end, parse_ref
+from bot.store.members import GROUP_SCOPED_PLATFORMS, MemberRefError, make_ref, parse_ref
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -152,7 +152,6 @@ def show(store: Store, ref: str, now: datetime | None = None) -> dict[str, Any]:
     ref = make_ref(platform, user_id)
     groups = repo.groups(platform, user_id)
     history = repo.strikes(platform, user_id)
-    ends = [e for s in history if not s["revoked"] and (e := mute_end(s)) is not None and e > now]
     now_s = iso(now)
     for s in history:
         s["active"] = not s["revoked"] and s["expires_at"] > now_s
@@ -167,7 +166,7 @@ def show(store: Store, ref: str, now: datetime | None = None) -> dict[str, Any]:
         "first_seen_at": profile.get("first_seen_at"), "last_seen_at": profile.get("last_seen_at"),
         "messages": profile.get("messages", 0),
         "strikes": sum(1 for s in history if s["active"]), "strike_history": history,
-        "muted_until": iso(max(ends)) if ends else None,
+        "muted_until": repo.muted_until(platform, user_id, now),
         "blacklisted": repo.is_blacklisted(ref),
         "notes": repo.notes(platform, user_id),
         "group_scoped": platform in GROUP_SCOPED_PLATFORMS,
@@ -229,6 +228,8 @@ def export(store: Store, ref: str, fmt: str = "json") -> str:
         writer.writerow(["message", m["time"], m["chat_id"], m["text"], dumps(m["decisions"])])
     for d in data["deliveries"]:
         writer.writerow(["delivery", d["created_at"], d["chat_id"], d["payload"].get("text", ""), dumps(d)])
+    for mute in data["mutes"]:
+        writer.writerow(["mute", mute.get("since", ""), mute.get("chat_id", ""), mute.get("reason", ""), dumps(mute)])
     for j in data["join_requests"]:
         writer.writerow(["join_request", j.get("created_at", ""), j.get("chat_id", ""), "", dumps(j)])
     return out.getvalue()

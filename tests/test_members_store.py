@@ -112,3 +112,43 @@ def test_demo_reset_forgets_simulated_members_and_seeds_them_again(tmp_path):
         assert store.members.get("sim", "u_stranger") is None
         assert store.members.tags_of("sim", "u_mama_wang") == []
         assert store.members.get("sim", "u_mama_wang")["messages"] == 1
+
+
+# the guard area's tables as the guard branch creates them (bot/store/guard.py on main)
+GUARD_TABLES = """
+CREATE TABLE join_requests (id INTEGER PRIMARY KEY, platform TEXT NOT NULL, chat_id TEXT NOT NULL,
+  member_id TEXT NOT NULL, sub_type TEXT NOT NULL DEFAULT 'add', flag TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '',
+  time TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', decided_by TEXT NOT NULL DEFAULT '',
+  decided_at TEXT);
+CREATE TABLE mutes (id INTEGER PRIMARY KEY, platform TEXT NOT NULL, chat_id TEXT NOT NULL, member_id TEXT NOT NULL,
+  member_name TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, until TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
+  lifted_at TEXT, lifted_by TEXT NOT NULL DEFAULT '')
+"""
+
+
+def test_guard_mutes_and_join_requests_are_read_exported_and_erased(store: Store):
+    from members import service
+
+    now = datetime.now(UTC)
+    store.members.upsert("onebot", "100", "7", "小七")
+    store.members.upsert("onebot", "100", "8", "小八")
+    until = (now + timedelta(days=2)).isoformat()
+    with store.lock:
+        for statement in GUARD_TABLES.split(";"):
+            store.conn.execute(statement)
+        store.conn.execute("INSERT INTO mutes(platform, chat_id, member_id, member_name, since, until)"
+                           " VALUES ('onebot', '100', '7', '小七', ?, ?)", (now.isoformat(), until))
+        store.conn.execute("INSERT INTO mutes(platform, chat_id, member_id, member_name, since, until, lifted_at)"
+                           " VALUES ('onebot', '100', '8', '小八', ?, ?, ?)", (now.isoformat(), until, now.isoformat()))
+        store.conn.execute("INSERT INTO join_requests(platform, chat_id, member_id, flag, comment, time, status)"
+                           " VALUES ('onebot', '100', '7', 'f1', '我是小七，朋友介绍来的', ?, 'approved')",
+                           (now.isoformat(),))
+    assert service.show(store, "onebot:7")["muted_until"] == until
+    # lifted (解除禁言): not muted any more
+    assert service.show(store, "onebot:8")["muted_until"] is None
+    assert [r["ref"] for r in store.members.search(muted_at=now)[0]] == ["onebot:7"]
+    assert "朋友介绍来的" in service.export(store, "onebot:7")
+    assert "小七" in service.export(store, "onebot:7", "csv").split("mute,", 1)[1]
+    service.delete(store, "onebot:7", "admin")
+    exported = service.export(store, "onebot:7")
+    assert "朋友介绍来的" not in exported and "小七" not in exported

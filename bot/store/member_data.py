@@ -46,10 +46,15 @@ def export(repo: MemberRepo, platform: str, user_id: str) -> dict[str, Any]:
     join_requests: list[dict[str, Any]] = []
     if repo.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'join_requests'"):
         cols = {r["name"] for r in repo.query("PRAGMA table_info(join_requests)")}
+        if "member_id" in cols:
+            join_requests = repo.query(
+                "SELECT * FROM join_requests WHERE platform = ? AND member_id = ? ORDER BY rowid", (platform, user_id))
         if "ref" in cols:
             join_requests = repo.query("SELECT * FROM join_requests WHERE ref = ?", (make_ref(platform, user_id),))
+    mutes = repo.query("SELECT * FROM mutes WHERE platform = ? AND member_id = ? ORDER BY id",
+                       (platform, user_id)) if repo.has_table("mutes") else []
     return {
-        "ref": make_ref(platform, user_id), "profile": repo.get(platform, user_id),
+        "ref": make_ref(platform, user_id), "profile": repo.get(platform, user_id), "mutes": mutes,
         "names": repo.names(platform, user_id), "groups": repo.groups(platform, user_id),
         "tags": repo.tags_of(platform, user_id), "notes": repo.notes(platform, user_id),
         "strikes": repo.strikes(platform, user_id, limit=100_000), "flags": flags,
@@ -89,6 +94,13 @@ def erase(repo: MemberRepo, platform: str, user_id: str, actor: str) -> dict[str
             "UPDATE outbound SET payload = '{}' WHERE platform = ? AND chat_id = ? AND chat_kind = 'private'"
             " AND status NOT IN ('pending', 'sending')", (platform, user_id))
         conn.execute("UPDATE members SET name = '' WHERE platform = ? AND member_id = ?", (platform, user_id))
+        # the guard's tables, where they exist: names in mutes, answers in join requests
+        if repo.has_table("mutes"):
+            conn.execute("UPDATE mutes SET member_name = '' WHERE platform = ? AND member_id = ?", (platform, user_id))
+        if repo.has_table("join_requests") and "member_id" in {
+                r[1] for r in conn.execute("PRAGMA table_info(join_requests)")}:
+            conn.execute("UPDATE join_requests SET comment = '' WHERE platform = ? AND member_id = ?",
+                         (platform, user_id))
         conn.execute("UPDATE member_profiles SET name = '', deleted_at = ? WHERE platform = ? AND user_id = ?",
                      (now, platform, user_id))
         counts["names"] = conn.execute(

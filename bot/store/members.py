@@ -414,8 +414,13 @@ class MemberRepo(Repo):
             joins += " JOIN member_tags tg ON tg.platform = p.platform AND tg.user_id = p.user_id AND tg.tag = ?"
             join_params.append(tag)
         if muted_at is not None:
-            where.append(f"p.rowid IN (SELECT p2.rowid FROM ({MUTED_SQL}) x {join.format('member_id')})")
-            params.append(_julian(muted_at))
+            at: str | float
+            if self.has_table("mutes"):
+                muted_sql, at = _GUARD_MUTED_SQL, iso(muted_at)
+            else:
+                muted_sql, at = MUTED_SQL, _julian(muted_at)
+            where.append(f"p.rowid IN (SELECT p2.rowid FROM ({muted_sql}) x {join.format('member_id')})")
+            params.append(at)
         if blacklisted:
             if self.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blacklist'") is None:
                 return [], 0
@@ -475,9 +480,17 @@ class MemberRepo(Repo):
         ):
             keys[(t["platform"], t["user_id"])]["tags"].append(t["tag"])
 
+    def has_table(self, name: str) -> bool:
+        return self.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+
     @reads
     def muted_until(self, platform: str, user_id: str, now: datetime) -> str | None:
-        """When the member's latest unexpired mute (a strike with a mute step) ends, if any."""
+        """When the member's latest mute that is not over ends, if any: from the guard's `mutes`
+        table where it exists (it knows about unmutes), else from the strikes' mute steps."""
+        if self.has_table("mutes"):
+            return self.scalar(
+                "SELECT max(until) FROM mutes WHERE platform = ? AND member_id = ? AND lifted_at IS NULL"
+                " AND until > ?", (platform, user_id, iso(now)))
         ends = []
         for s in self.strikes(platform, user_id):
             end = mute_end(s)
@@ -502,6 +515,10 @@ MUTED_SQL = (
     "SELECT platform, member_id FROM moderation_strikes WHERE revoked = 0 AND step LIKE 'mute:%s'"
     " AND julianday(time) + CAST(substr(step, 6, length(step) - 6) AS REAL) / 86400.0 > ?"
 )
+
+
+# the same from the guard's mutes table (unmutes lift a mute there)
+_GUARD_MUTED_SQL = "SELECT DISTINCT platform, member_id FROM mutes WHERE lifted_at IS NULL AND until > ?"
 
 
 def _julian(dt: datetime) -> float:
