@@ -24,6 +24,12 @@ routes = web.RouteTableDef()
 NAV: list[tuple[str, str, str]] = [("成员", "/members", "moderator")]
 
 PAGE_SIZE = 50
+# the words a manager reads for the pipeline's stage and status codes
+STAGE_LABELS = {"dedupe": "去重", "record": "记录", "moderation": "内容审核", "commands": "命令",
+                "keywords": "关键词回复", "intents": "常见问题"}
+STATUS_LABELS = {"passed": "未触发回复", "answered": "已回答", "suggested": "已推荐问题", "blocked": "已拦截",
+                 "held": "待审核", "received": "已接收", "cooldown": "冷却中", "pass": "未命中",
+                 "duplicate": "重复消息", "recorded": "已记录", "feedback": "成员反馈"}
 STEP_LABELS = {"warn": "警告", "mute": "禁言", "kick": "移出", "recall": "撤回", "review": "待审核"}
 
 
@@ -109,7 +115,8 @@ async def member_page(request: web.Request) -> dict[str, Any]:
     user = current_user(request)
     return {"m": data, "ref": ref, "messages": messages, "chat_names": chat_names, "url": member_url(ref),
             "is_admin": bool(user and user["role"] == "admin"),
-            "can_tag": bool(user and user["role"] in ("admin", "manager")), "when_labels": WHEN_LABELS}
+            "can_tag": bool(user and user["role"] in ("admin", "manager")), "when_labels": WHEN_LABELS,
+            "stage_labels": STAGE_LABELS, "status_labels": STATUS_LABELS}
 
 
 async def _act(request: web.Request, fn: Any, *args: Any) -> Any:
@@ -199,4 +206,5 @@ async def member_trace(request: web.Request) -> dict[str, Any]:
     if message is None or f"{message['platform']}:{message['sender_id']}" != ref:
         raise web.HTTPNotFound(text="消息不存在")
     decisions = await store.run(store.messages.decisions, uid)
-    return {"ref": ref, "message": message, "decisions": decisions, "url": member_url(ref)}
+    return {"ref": ref, "message": message, "decisions": decisions, "url": member_url(ref),
+            "stage_labels": STAGE_LABELS, "status_labels": STATUS_LABELS}
