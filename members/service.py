@@ -159,7 +159,8 @@ def show(store: Store, ref: str, now: datetime | None = None) -> dict[str, Any]:
         "ref": ref, "platform": platform, "user_id": user_id, "name": profile.get("name", ""),
         "names": [n["name"] for n in repo.names(platform, user_id)],
         "name_history": repo.names(platform, user_id),
-        "groups": [g["chat_name"] or g["chat_id"] for g in groups if not g["left_at"]],
+        # group chats they are in now (a 1:1 chat with the bot is in group_details only)
+        "groups": [g["chat_name"] or g["chat_id"] for g in groups if not g["left_at"] and g["kind"] == "group"],
         "group_details": groups,
         "tags": [t["tag"] for t in repo.tags_of(platform, user_id)],
         "tag_details": repo.tags_of(platform, user_id),

@@ -152,3 +152,14 @@ def test_guard_mutes_and_join_requests_are_read_exported_and_erased(store: Store
     service.delete(store, "onebot:7", "admin")
     exported = service.export(store, "onebot:7")
     assert "朋友介绍来的" not in exported and "小七" not in exported
+
+
+def test_show_lists_group_chats_not_the_private_chat(store: Store):
+    from members import service
+
+    store.chats.upsert_chat("mp", "g1", name="公众号粉丝群")
+    store.members.upsert("mp", "g1", "o_abc", "粉丝")
+    store.members.upsert("mp", "o_abc", "o_abc", "粉丝", chat_kind="private")
+    data = service.show(store, "mp:o_abc")
+    assert data["groups"] == ["公众号粉丝群"]
+    assert {g["chat_id"] for g in data["group_details"]} == {"g1", "o_abc"}
