@@ -76,7 +76,7 @@ async def member_list(request: web.Request) -> dict[str, Any]:
             limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, rule_tags=_rule_tags(request)))
     except MemberError as exc:
         error = str(exc)
-    chats = await store.run(store.chats.list_chats)
+    chats = await store.run(store.chats.list_chats, None, "group")
     tags = sorted(set(await store.run(store.members.tag_counts)) | set(_rule_tags(request)))
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     keep = {k: ("1" if v is True else v) for k, v in filters.items() if v}
