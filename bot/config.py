@@ -16,6 +16,7 @@ from bot.settings_loader import secret as secret_field  # ConsoleSettings has a 
 from broadcasts.config import BroadcastSettings
 from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig
+from members.config import MemberTagRule
 from moderation.config import ModerationSettings
 from schedules.config import CampaignConfig, PostConfig, ScheduleSettings
 
@@ -189,6 +190,8 @@ class Settings:
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
     sending: SendingSettings = field(default_factory=SendingSettings)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
+    # tags members get by rule (joined a tagged group, asked an FAQ entry, silent, active)
+    member_tags: list[MemberTagRule] = field(default_factory=list)
     # where the file was read from; relative paths resolve against its folder
     source: str = ""
 

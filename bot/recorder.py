@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.kernel.events import Decision, Event
+from bot.kernel.events import Decision, Event, EventType
 from bot.store.base import iso, utcnow
 from bot.store.messages import STATUS, message_row, trace_row
 
@@ -25,6 +26,8 @@ log = logging.getLogger("qunbot.recorder")
 
 # a deferred write that failed this many times (each in its own batch) is set aside
 DEFERRED_ATTEMPTS = 3
+# how many members' last written names the recorder remembers (then it starts again)
+NAMES_REMEMBERED = 200_000
 # SQLite primary result codes that mean the database failed, not one write: the whole batch
 # fails and is kept for retry (a full disk must never make the recorder drop writes)
 DATABASE_FAILURES = frozenset({
@@ -81,6 +84,16 @@ class Recorder:
         self.last_error: str | None = None
         # deferred writes that failed DEFERRED_ATTEMPTS times and were set aside (/metrics)
         self.deferred_dropped = 0
+        # the member directory: (platform, chat, sender) -> [name, messages, first, last] seen
+        # since the last write, summed here and written every `members_interval` seconds (one
+        # upsert per member seen, not one per message; a crash loses at most that many
+        # seconds of counts, never a message)
+        self._seen: dict[tuple[str, str, str], list[Any]] = {}
+        self.members_interval = 2.0
+        self._members_due = 0.0
+        # the name last written per (platform, chat, sender): an unchanged name is not
+        # written again (the name history's upsert is a third of the member write)
+        self._names_written: dict[tuple[str, str, str], str] = {}
 
     def add_message(self, event: Event, *, truncated: bool = False) -> None:
         """Queue a message for the next batch (not yet durable)."""
@@ -88,7 +101,19 @@ class Recorder:
         if key not in self._known_chats:
             self._known_chats.add(key)
             self._chats.append((event.platform, event.chat_id, str(event.chat_kind), event.chat_name))
-        self._messages.append(message_row(event, "received", truncated))
+        row = message_row(event, "received", truncated)
+        self._messages.append(row)
+        if event.sender_id and event.type is EventType.MESSAGE:
+            member = (event.platform, event.chat_id, event.sender_id)
+            seen = self._seen.get(member)
+            if seen is None:
+                self._seen[member] = [event.sender_name, 1, row[8], row[8]]
+            else:
+                seen[1] += 1
+                if row[8] >= seen[3]:
+                    seen[3] = row[8]
+                    if event.sender_name:
+                        seen[0] = event.sender_name
         if len(self._messages) >= self.max_batch:
             self._wake.set()
 
@@ -145,9 +170,15 @@ class Recorder:
             if self._commit_soon is not None:
                 self._commit_soon.cancel()
                 self._commit_soon = None
-            if not (self._messages or self._decisions or self._statuses or self._deferred):
+            members_due = bool(self._seen) and time.monotonic() >= self._members_due
+            if not (self._messages or self._decisions or self._statuses or self._deferred or members_due):
                 _resolve(waiters)
                 return 0
+            if members_due:
+                # a deferred write: its own savepoint, retried and set aside like the others
+                seen, self._seen = self._seen, {}
+                self._members_due = time.monotonic() + self.members_interval
+                self._deferred.append(_Deferred(self.store.members.record_seen, (self._seen_rows(seen),)))
             messages, self._messages = self._messages, []
             decisions, self._decisions = self._decisions, []
             statuses, self._statuses = self._statuses, []
@@ -174,6 +205,19 @@ class Recorder:
             if failed:
                 self._set_aside(failed)
             return len(messages)
+
+    def _seen_rows(self, seen: dict[tuple[str, str, str], list[Any]]) -> list[tuple[Any, ...]]:
+        written = self._names_written
+        if len(written) > NAMES_REMEMBERED:
+            written.clear()
+        rows = []
+        for key, (name, count, first, last) in seen.items():
+            if name and written.get(key) == name:
+                name = ""  # unchanged: the stored name stays
+            elif name:
+                written[key] = name
+            rows.append((*key, name, count, first, last))
+        return rows
 
     def _set_aside(self, failed: list[tuple[_Deferred, Exception]]) -> None:
         """Deferred writes that failed on their own: retried with the next batch, dropped
@@ -218,6 +262,7 @@ class Recorder:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        self._members_due = 0.0
         await self.flush()
 
     async def _loop(self) -> None:

@@ -92,7 +92,7 @@ class FaqEngine:
         with self._lock:
             self._unindex(entry.id)
             self.entries[entry.id] = entry
-            if entry.groups or entry.tags:
+            if entry.groups or entry.tags or entry.member_tags:
                 self._scoped.add(entry.id)
             else:
                 self._scoped.discard(entry.id)
@@ -151,24 +151,26 @@ class FaqEngine:
 
     def candidates(self, text: str, limit: int = 5, *, chat_id: str | None = None,
                    chat_tags: list[str] | None = None, private: bool = False,
-                   vector: np.ndarray | None = None, encode: bool = True) -> list[Candidate]:
+                   vector: np.ndarray | None = None, encode: bool = True,
+                   member_tags: frozenset[str] | None = None) -> list[Candidate]:
         """The best entries for a question, best first, one candidate per entry."""
-        return self._rank(text, limit, chat_id, chat_tags, private, vector, encode)[0]
+        return self._rank(text, limit, chat_id, chat_tags, private, vector, encode, member_tags=member_tags)[0]
 
     def _rank(self, text: str, limit: int, chat_id: str | None, chat_tags: list[str] | None,
               private: bool, vector: np.ndarray | None, encode: bool,
               state: tuple[int, Tokens, list[tuple[int, float]], list[Scores]] | None = None,
+              member_tags: frozenset[str] | None = None,
               ) -> tuple[list[Candidate], bool, tuple[int, Tokens, list[tuple[int, float]], list[Scores]] | None]:
         """Candidates; whether a question vector was needed but not given (encode=False); and
         the lexical work, which the call with the vector reuses if nothing was edited meanwhile."""
         with self._lock:
             docs = self._docs
             accept = None
-            if chat_id is not None and not private and self._scoped:
+            if self._scoped and ((chat_id is not None and not private) or member_tags is not None):
                 entries = self.entries
 
                 def accept(doc: int) -> bool:
-                    return entries[docs[doc][0]].applies_to(chat_id, chat_tags, private)
+                    return entries[docs[doc][0]].applies_to(chat_id, chat_tags, private, member_tags)
 
             if state is not None and state[0] == self.version:
                 _, query, hits, scored = state
@@ -237,13 +239,14 @@ class FaqEngine:
 
     def match(self, text: str, *, chat_id: str | None = None, chat_tags: list[str] | None = None,
               private: bool = False, suggest_max: int = 3, vector: np.ndarray | None = None,
-              encode: bool = True, after: Match | None = None) -> Match:
+              encode: bool = True, after: Match | None = None,
+              member_tags: frozenset[str] | None = None) -> Match:
         """The verdict on a question. encode=False (the event loop): a question that needs a
         vector not in the cache comes back with `pending` set; compute the vector elsewhere
-        and call again with it."""
+        and call again with it. `member_tags`: the asking member's tags (entries may target them)."""
         state = after.lexical if after is not None else None
         cands, pending, lexical = self._rank(text, max(suggest_max, 3), chat_id, chat_tags, private,
-                                             vector, encode, state)
+                                             vector, encode, state, member_tags=member_tags)
         outcome = self.decide(cands)
         if outcome == "suggest":
             floor = self._limits(cands[0])[1]

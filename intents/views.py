@@ -88,7 +88,8 @@ async def faq_edit(request: web.Request) -> dict:
     if entry is None:
         raise web.HTTPNotFound(text="条目不存在")
     form = {"id": entry.id, "answer": entry.answer, "questions": "\n".join(entry.questions),
-            "tags": ", ".join(entry.tags), "groups": entry.groups, "enabled": entry.enabled}
+            "tags": ", ".join(entry.tags), "groups": entry.groups, "enabled": entry.enabled,
+            "member_tags": ", ".join(entry.member_tags)}
     return {"entry": entry, "form": form, "tab": "list", "chats": await _groups(request)}
 
 
@@ -103,6 +104,7 @@ async def faq_save(request: web.Request) -> web.StreamResponse:
         "groups": list(dict.fromkeys([*(str(g) for g in form.getall("group", [])),
                                       *_items(str(form.get("groups", "")))])),
         "enabled": form.get("enabled") == "on",
+        "member_tags": _items(str(form.get("member_tags", ""))),
     }
     faq = faq_of(request)
     original = str(form.get("original_id", ""))
@@ -130,7 +132,8 @@ async def faq_save(request: web.Request) -> web.StreamResponse:
 
 async def _edit_error(request: web.Request, data: dict, error: str, original: str = "",
                       conflicts: list[Conflict] | None = None) -> web.Response:
-    form = {**data, "questions": "\n".join(data["questions"]), "tags": ", ".join(data["tags"])}
+    form = {**data, "questions": "\n".join(data["questions"]), "tags": ", ".join(data["tags"]),
+            "member_tags": ", ".join(data.get("member_tags", []))}
     entry = await run(request, faq_of(request).get, original) if original else None
     context = {"entry": entry, "form": form, "error": error, "tab": "list", "conflicts": conflicts or [],
                "choices": CHOICES, "chats": await _groups(request)}

@@ -34,6 +34,7 @@ from bot.store.faq import FaqRepo
 from bot.store.guard import GuardRepo
 from bot.store.keywords import KeywordRepo
 from bot.store.lexicon import LexiconRepo
+from bot.store.members import MemberRepo
 from bot.store.messages import MessageRepo
 from bot.store.moderation import ModerationRepo
 from bot.store.outbound import OutboundItem, OutboundRepo
@@ -48,7 +49,8 @@ T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
 SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo,
-                            GuardRepo, BroadcastRepo]
+                            GuardRepo, BroadcastRepo,
+                            MemberRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -82,6 +84,7 @@ class Store:
         self.reports = ReportRepo(*args)
         self.guard = GuardRepo(*args)
         self.broadcasts = BroadcastRepo(*args)
+        self.members = MemberRepo(*args)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")
         self._closed = False
