@@ -51,6 +51,8 @@ async def test_muted_filter_and_member_page_show_the_mute_in_days(client):
     now = datetime.now(UTC)
     store.moderation.add_strike("sim", "g_mom", "u_tiantian", time=now, expires_at=now + timedelta(days=30),
                                 step="mute:86400s", reason="广告")
+    # the platform confirmed the mute: the guard's muted list has it
+    store.guard.record_mute("sim", "g_mom", "u_tiantian", "甜甜妈", now, now + timedelta(days=1), "广告")
     page = await (await client.get("/members", params={"muted": "1"})).text()
     assert "甜甜妈" in page and "共 1 人" in page
     page = await (await client.get("/members/sim:u_tiantian")).text()

@@ -81,11 +81,9 @@ def test_tags_filter_and_version_bump(store: Store):
     assert store.members.search(tag="VIP")[1] == 0
 
 
-def test_blacklisted_reads_the_guard_table_when_it_exists(store: Store):
+def test_blacklisted_reads_the_guard_table(store: Store):
     assert store.members.is_blacklisted("onebot:1") is False
-    with store.lock:
-        store.conn.execute("CREATE TABLE blacklist(ref TEXT PRIMARY KEY, reason TEXT, by_user TEXT, created_at TEXT)")
-        store.conn.execute("INSERT INTO blacklist VALUES ('onebot:1', '广告', 'admin', '2026-01-01')")
+    store.guard.blacklist_add("onebot:1", "广告", "admin")
     assert store.members.is_blacklisted("onebot:1") is True
     assert store.members.is_blacklisted("onebot:2") is False
     store.members.upsert("onebot", "100", "1", "甲")
@@ -115,17 +113,6 @@ def test_demo_reset_forgets_simulated_members_and_seeds_them_again(tmp_path):
 
 
 # the guard area's tables as the guard branch creates them (bot/store/guard.py on main)
-GUARD_TABLES = """
-CREATE TABLE join_requests (id INTEGER PRIMARY KEY, platform TEXT NOT NULL, chat_id TEXT NOT NULL,
-  member_id TEXT NOT NULL, sub_type TEXT NOT NULL DEFAULT 'add', flag TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '',
-  time TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', decided_by TEXT NOT NULL DEFAULT '',
-  decided_at TEXT);
-CREATE TABLE mutes (id INTEGER PRIMARY KEY, platform TEXT NOT NULL, chat_id TEXT NOT NULL, member_id TEXT NOT NULL,
-  member_name TEXT NOT NULL DEFAULT '', since TEXT NOT NULL, until TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-  lifted_at TEXT, lifted_by TEXT NOT NULL DEFAULT '')
-"""
-
-
 def test_guard_mutes_and_join_requests_are_read_exported_and_erased(store: Store):
     from members import service
 
@@ -133,9 +120,7 @@ def test_guard_mutes_and_join_requests_are_read_exported_and_erased(store: Store
     store.members.upsert("onebot", "100", "7", "小七")
     store.members.upsert("onebot", "100", "8", "小八")
     until = (now + timedelta(days=2)).isoformat()
-    with store.lock:
-        for statement in GUARD_TABLES.split(";"):
-            store.conn.execute(statement)
+    with store.lock:  # the guard's tables (moderation side of issue 18)
         store.conn.execute("INSERT INTO mutes(platform, chat_id, member_id, member_name, since, until)"
                            " VALUES ('onebot', '100', '7', '小七', ?, ?)", (now.isoformat(), until))
         store.conn.execute("INSERT INTO mutes(platform, chat_id, member_id, member_name, since, until, lifted_at)"
