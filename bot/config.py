@@ -15,6 +15,7 @@ from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig
 from moderation.config import ModerationSettings
 from schedules.config import CampaignConfig, PostConfig, ScheduleSettings
+from schedules.sop_config import SopConfig
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -178,6 +179,8 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     campaigns: list[CampaignConfig] = field(default_factory=list)
     posts: list[PostConfig] = field(default_factory=list)
+    # 群SOP sequences: steps relative to a member joining or a group being tagged (docs/sop.md)
+    sop: list[SopConfig] = field(default_factory=list)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     # where the file was read from; relative paths resolve against its folder
     source: str = ""
@@ -261,6 +264,11 @@ def _check_cross_references(settings: Settings, path: str | Path | None) -> list
         if key in seen:
             errors.append(ConfigError(path, f"groups[{i}].id", f"群 {group.id!r} 重复"))
         seen.add(key)
+    ids: set[str] = set()
+    for i, seq in enumerate(settings.sop):
+        if seq.id in ids:
+            errors.append(ConfigError(path, f"sop[{i}].id", f"序列 id {seq.id!r} 重复"))
+        ids.add(seq.id)
     enabled = settings.adapters.enabled_names()
     if not enabled and not settings.console.enabled:
         errors.append(ConfigError(path, "adapters", "没有启用任何适配器，控制台也已关闭：没有可运行的内容"))

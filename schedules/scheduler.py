@@ -23,6 +23,8 @@ from schedules.jobs import CAMPAIGN, LIVE_STATUSES, POST, Job, sync_config
 from schedules.keyword_rules import sync_campaign_rules
 from schedules.misfire import decide
 from schedules.planner import known_chats, plan_one
+from schedules.sop_runner import SopRunner
+from schedules.sop_service import sync_config as sync_sop_config
 from schedules.timeline import (
     campaign_bounds,
     campaign_plan,
@@ -55,6 +57,8 @@ class Scheduler:
         self._aps: Any = None
         self._keywords_dirty = False
         self.fired = 0
+        # 群SOP sequences, run on the same tick (schedules/sop_runner.py)
+        self.sop = SopRunner(services)
 
     # -- lifecycle of the scheduler ----------------------------------------------------
 
@@ -76,7 +80,10 @@ class Scheduler:
     async def load(self) -> list[dict[str, Any]]:
         """Sync config.toml jobs into the store and settle what was missed while down."""
         await self.store.run(sync_config, self.store, self.settings, self.clock.now())
-        return await self.run_due()
+        await self.store.run(sync_sop_config, self.store, self.settings, self.clock.now())
+        results = await self.run_due()
+        await self.sop.run_due()
+        return results
 
     async def stop(self) -> None:
         """Stop the timers and wait for a run in progress to finish its hand-over."""
@@ -85,8 +92,14 @@ class Scheduler:
             self._aps = None
         async with self.lock:
             pass
+        async with self.sop.lock:
+            pass
 
     async def _tick(self) -> None:
+        try:
+            await self.sop.run_due()
+        except Exception:
+            log.exception("SOP tick failed")
         try:
             await self.run_due()
             await self.rearm()

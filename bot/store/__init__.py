@@ -39,13 +39,14 @@ from bot.store.reports import ReportRepo
 from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
 from bot.store.schema_moderation import ModerationSchema
+from bot.store.sop import SopRepo
 
 __all__ = ["OutboundItem", "Store", "StoreError"]
 
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
-SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo]
+SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo, SopRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -76,6 +77,7 @@ class Store:
         self.lexicon = LexiconRepo(*args)
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
+        self.sop = SopRepo(*args)
         self.reports = ReportRepo(*args)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")
