@@ -16,7 +16,7 @@ from bot.urls import url_error
 from keywords.normalize import normalize as normalize_text
 from keywords.regexcheck import compile_pattern, flags_for, runtime_pattern
 from keywords.regexshape import required_literals
-from keywords.templates import REPLY_FIELDS, check_template
+from keywords.templates import REPLY_CONTEXT, check_template
 from keywords.windows import format_dates, format_windows, parse_dates, parse_windows
 
 MATCH_MODES = ("exact", "prefix", "contains", "regex", "fuzzy")
@@ -198,12 +198,12 @@ def _check_semantics(spec: dict[str, Any], errors: dict[str, str]) -> None:
             if len(text) > MAX_REPLY_LENGTH:
                 errors["replies" if spec["replies"] else "reply"] = f"回复太长（最多 {MAX_REPLY_LENGTH} 个字符）"
             try:
-                check_template(text, REPLY_FIELDS)
+                check_template(text, REPLY_CONTEXT)
             except ValueError as exc:
                 errors["replies" if text in spec["replies"] else "reply"] = str(exc)
     if "title" not in errors:
         try:
-            check_template(spec["title"], REPLY_FIELDS)
+            check_template(spec["title"], REPLY_CONTEXT)
         except ValueError as exc:
             errors["title"] = str(exc)
     if spec["kind"] == "link" and not spec["url"]:

@@ -1,61 +1,26 @@
-"""Reply templates: `{nickname}`, `{group}`, `{date}`, `{time}` … filled in one pass, values escaped.
+"""Keyword replies and welcomes render through the one template module (bot/kernel/templates.py).
 
-A value is inserted verbatim and never parsed again, so a nickname such as `{group}` or
-`<b>x</b>` appears literally. `{{` and `}}` write literal braces.
+Kept as the keywords package's names for it: the reply context is "member", the welcome one "welcome".
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from bot.kernel.templates import CONTEXTS, MAX_VALUE_LENGTH, WEEKDAYS, check, clean_value, time_values
+from bot.kernel.templates import render as _render
 
-REPLY_FIELDS = ("nickname", "group", "date", "time", "weekday")
-WELCOME_FIELDS = ("nickname", "group", "count", "date", "time", "weekday")
-WEEKDAYS = "一二三四五六日"
-MAX_VALUE_LENGTH = 64
+REPLY_CONTEXT = "member"
+WELCOME_CONTEXT = "welcome"
+REPLY_FIELDS = CONTEXTS[REPLY_CONTEXT].variables
+WELCOME_FIELDS = CONTEXTS[WELCOME_CONTEXT].variables
 
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def check_template(text: str, allowed: Iterable[str] = REPLY_FIELDS) -> None:
-    """Raise ValueError (zh-CN) when the template names an unknown placeholder."""
-    allowed = tuple(allowed)
-    for m in _PLACEHOLDER.finditer(text):
-        name = m.group(1)
-        if name is not None and name not in allowed:
-            shown = " ".join("{" + a + "}" for a in allowed)
-            raise ValueError(f"未知的占位符 {{{name}}}，可用的有：{shown}（要写花括号本身请用 {{{{ 和 }}}}）")
+__all__ = ["MAX_VALUE_LENGTH", "REPLY_FIELDS", "WEEKDAYS", "WELCOME_FIELDS", "check_template", "clean_value",
+           "render", "time_values"]
 
 
-def clean_value(value: str) -> str:
-    """A user-provided value as plain text: no control or direction characters, one line, bounded."""
-    value = _CONTROL.sub("", value)
-    value = " ".join(value.split())
-    if len(value) > MAX_VALUE_LENGTH:
-        value = value[: MAX_VALUE_LENGTH - 1] + "…"
-    return value
+def check_template(text: str, context: str = REPLY_CONTEXT) -> None:
+    """Raise ValueError (zh-CN, naming the valid placeholders) for an unknown or out-of-context one."""
+    check(text, context)
 
 
-def render(text: str, values: Mapping[str, str]) -> str:
-    """Fill placeholders in one pass; unknown names are left as written."""
-
-    def sub(m: re.Match[str]) -> str:
-        token = m.group(0)
-        if token == "{{":
-            return "{"
-        if token == "}}":
-            return "}"
-        name = m.group(1)
-        return values.get(name, token)
-
-    return _PLACEHOLDER.sub(sub, text)
-
-
-def time_values(local) -> dict[str, str]:
-    """`{date}`, `{time}`, `{weekday}` for a local datetime."""
-    return {
-        "date": local.strftime("%Y-%m-%d"),
-        "time": local.strftime("%H:%M"),
-        "weekday": "星期" + WEEKDAYS[local.weekday()],
-    }
+def render(text: str, values: dict[str, str], context: str = REPLY_CONTEXT) -> str:
+    return _render(text, context, values)

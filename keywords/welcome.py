@@ -21,7 +21,7 @@ from bot.kernel.priorities import REPLY_PRIORITY
 from bot.services import Services
 from bot.store.outbound import OutboundItem
 from keywords.rules import RuleError, split_list, to_bool, to_seconds
-from keywords.templates import WELCOME_FIELDS, check_template, clean_value, render, time_values
+from keywords.templates import WELCOME_CONTEXT, check_template, clean_value, render, time_values
 
 log = logging.getLogger("qunbot.keywords.welcome")
 
@@ -56,7 +56,7 @@ def clean_welcome(data: dict[str, Any]) -> dict[str, Any]:
             errors["text"] = "欢迎语不能为空"
         else:
             try:
-                check_template(spec["text"], WELCOME_FIELDS)
+                check_template(spec["text"], WELCOME_CONTEXT)
             except ValueError as exc:
                 errors["text"] = str(exc)
     if "window" not in errors and spec["window"] > MAX_WINDOW:
@@ -154,7 +154,7 @@ class WelcomeBatcher:
         nickname = "、".join(shown) + (f" 等 {len(names)} 位新朋友" if len(names) > MAX_NAMES else "")
         local = now.astimezone(self.services.settings.tz)
         values = {"nickname": nickname, "group": clean_value(group), "count": str(len(names)), **time_values(local)}
-        return render(text, values)
+        return render(text, values, WELCOME_CONTEXT)
 
     async def flush_due(self) -> int:
         """Send every welcome whose window has closed (by the injected clock); returns how many."""

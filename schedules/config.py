@@ -162,6 +162,14 @@ class PostConfig:
         for i, t in enumerate(self.texts):
             if not t.strip():
                 raise ValueError(f"texts: 第 {i + 1} 条内容为空")
+        from bot.kernel.templates import validate
+
+        # posts go to groups: the group-level variables only ("group" context); nothing is ever
+        # sent as a literal {name}
+        for key, text in [("text", self.text)] + [("texts", t) for t in self.texts]:
+            errors = validate(text, "group")
+            if errors:
+                raise ValueError(f"{key}: {errors[0]}")
         given = [k for k, v in (("every", self.every is not None), ("cron", self.cron), ("at", self.at)) if v]
         if len(given) != 1:
             raise ValueError(
@@ -247,7 +255,7 @@ class CampaignConfig:
 
     def validate(self) -> None:
         from bot.urls import url_error
-        from schedules.templates import check_template
+        from schedules.templates import CAMPAIGN_CONTEXT, KEYWORD_REPLY_CONTEXT, check_template
 
         if not self.name.strip():
             raise ValueError("name: 名称不能为空")
@@ -272,13 +280,14 @@ class CampaignConfig:
             if problem:
                 raise ValueError(f"link: {problem}")
         _check_targets(self.groups, self.tags)
-        for key in CAMPAIGN_TEMPLATES:
-            try:
-                check_template(getattr(self, key), self)
-            except ValueError as exc:
-                raise ValueError(f"{key}: {exc}") from None
         if "{countdown}" in self.keyword_reply:
             raise ValueError("keyword_reply: 关键词回复不支持 {countdown}（不会实时更新），请用 {end} 表示结束时间")
+        for key in CAMPAIGN_TEMPLATES:
+            try:
+                check_template(getattr(self, key), self,
+                               KEYWORD_REPLY_CONTEXT if key == "keyword_reply" else CAMPAIGN_CONTEXT)
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
         for i, word in enumerate(self.keywords):
             if not word.strip():
                 raise ValueError(f"keywords: 第 {i + 1} 个关键词为空")

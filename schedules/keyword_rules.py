@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot.kernel.templates import escape
 from schedules.config import CampaignConfig
 from schedules.jobs import CAMPAIGN, Job
-from schedules.templates import campaign_values, render
+from schedules.templates import KEYWORD_REPLY_CONTEXT, campaign_values, render
 from schedules.timeline import campaign_bounds
 
 if TYPE_CHECKING:
@@ -51,7 +52,10 @@ def campaign_rule_specs(job: Job, tz: ZoneInfo) -> list[dict[str, Any]]:
     if not isinstance(spec, CampaignConfig) or not spec.keywords or not spec.keyword_reply:
         return []
     start, end = campaign_bounds(spec, tz)
-    reply = render(spec.keyword_reply, campaign_values(spec, start, "start", tz, start, end))
+    # the reply becomes a keyword rule's template: values are escaped so a brace in an item name
+    # stays literal when the keyword engine renders it again
+    values = {k: escape(v) for k, v in campaign_values(spec, start, "start", tz, start, end).items()}
+    reply = render(spec.keyword_reply, values, KEYWORD_REPLY_CONTEXT)
     local_start, local_end = start.astimezone(tz), end.astimezone(tz)
     rules = []
     for i, keyword in enumerate(spec.keywords):

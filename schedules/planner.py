@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.kernel.priorities import BROADCAST_PRIORITY
+from bot.kernel.templates import clean_value, render, time_values
 from bot.store.outbound import OutboundItem
 from schedules.config import CampaignConfig
 from schedules.jobs import Job
-from schedules.templates import campaign_values, render
+from schedules.templates import CAMPAIGN_CONTEXT, campaign_values
 from schedules.timeline import SALE_KINDS, Occurrence, campaign_bounds, occurrence_key, occurrences
 
 if TYPE_CHECKING:
     from bot.services import DomainSettings
 
+# recurring posts go to groups with no particular member
+POST_CONTEXT = "group"
 TEMPLATE_KEYS = {
     "announce": "announce_text", "start": "start_text", "remind": "remind_text",
     "last_call": "last_call_text", "end": "end_text",
@@ -42,7 +45,9 @@ class Planned:
 
     job: Job
     occ: Occurrence
-    text: str
+    template: str
+    context: str
+    values: dict[str, str]
     targets: list[Target]
     missing: list[str] = field(default_factory=list)
     not_after: datetime | None = None
@@ -55,11 +60,21 @@ class Planned:
     def key(self) -> str:
         return occurrence_key(self.occ.time)
 
+    def text_for(self, target: Target | None) -> str:
+        """The text as that chat receives it: `{group}` is its name (the defect was a literal `{group}`)."""
+        group = clean_value(target.label) if target is not None else ""
+        return render(self.template, self.context, {**self.values, "group": group})
+
+    @property
+    def text(self) -> str:
+        """The text for the first target: what run records and previews without a chat show."""
+        return self.text_for(self.targets[0] if self.targets else None)
+
     def items(self) -> list[OutboundItem]:
         return [
             OutboundItem(
                 source=self.source, occurrence=self.key, platform=t.platform, chat_id=t.chat_id,
-                chat_kind=t.kind, payload={"text": self.text, "kind": "text"},
+                chat_kind=t.kind, payload={"text": self.text_for(t), "kind": "text", "bulk": True},
                 priority=BROADCAST_PRIORITY, not_after=self.not_after,
             )
             for t in self.targets
@@ -107,15 +122,21 @@ def resolve_targets(groups: list[str], tags: list[str], chats: list[dict[str, An
     return list(found.values()), missing
 
 
-def render_text(job: Job, occ: Occurrence, tz: ZoneInfo, rotation: int = 0) -> str:
+def template_of(job: Job, occ: Occurrence, tz: ZoneInfo, rotation: int = 0) -> tuple[str, str, dict[str, str]]:
+    """(template, context, values without `{group}`) of one occurrence; the group is filled per target."""
     spec = job.spec
+    values = time_values(occ.time.astimezone(tz))
     if isinstance(spec, CampaignConfig):
         start, end = campaign_bounds(spec, tz)
         template = getattr(spec, TEMPLATE_KEYS[occ.kind])
-        return render(template, campaign_values(spec, occ.time, occ.kind, tz, start, end))
-    if spec.texts:
-        return spec.texts[rotation % len(spec.texts)]
-    return spec.text
+        return template, CAMPAIGN_CONTEXT, {**values, **campaign_values(spec, occ.time, occ.kind, tz, start, end)}
+    text = spec.texts[rotation % len(spec.texts)] if spec.texts else spec.text
+    return text, POST_CONTEXT, values
+
+
+def render_text(job: Job, occ: Occurrence, tz: ZoneInfo, rotation: int = 0, group: str = "") -> str:
+    template, context, values = template_of(job, occ, tz, rotation)
+    return render(template, context, {**values, "group": group})
 
 
 def plan_one(job: Job, occ: Occurrence, tz: ZoneInfo, chats: list[dict[str, Any]], rotation: int = 0) -> Planned:
@@ -124,7 +145,8 @@ def plan_one(job: Job, occ: Occurrence, tz: ZoneInfo, chats: list[dict[str, Any]
     not_after = None
     if isinstance(spec, CampaignConfig) and occ.kind in SALE_KINDS:
         not_after = campaign_bounds(spec, tz)[1]
-    return Planned(job, occ, render_text(job, occ, tz, rotation), targets, missing, not_after)
+    template, context, values = template_of(job, occ, tz, rotation)
+    return Planned(job, occ, template, context, values, targets, missing, not_after)
 
 
 def plan(job: Job, after: datetime, until: datetime, tz: ZoneInfo, chats: list[dict[str, Any]],
@@ -149,6 +171,6 @@ def preview_rows(jobs: Iterable[Job], after: datetime, until: datetime, tz: Zone
                              "missing": p.missing})
             for t in p.targets:
                 rows.append({**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform,
-                             "text": p.text})
+                             "text": p.text_for(t)})
     rows.sort(key=lambda r: (r["time"], r["job"], r["chat"] or ""))
     return rows

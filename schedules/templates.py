@@ -2,51 +2,26 @@
 
 from __future__ import annotations
 
-import string
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-PLACEHOLDERS = {
-    "item": "商品名",
-    "price": "秒杀价",
-    "original_price": "原价",
-    "discount": "折扣（如“3.9折”）",
-    "countdown": "倒计时（预告：距开始；活动中：距结束）",
-    "link": "活动链接（http:// 或 https://）",
-    "stock": "库存",
-    "start": "开始时间（如“11月25日 10:00”）",
-    "end": "结束时间",
-    "name": "活动名称",
-}
+from bot.kernel import templates
+from bot.kernel.templates import CAMPAIGN_FIELDS, VARIABLES
+
+# the campaign's own variables (bot/kernel/templates.py has the group-level ones too)
+PLACEHOLDERS = {k: VARIABLES[k] for k in CAMPAIGN_FIELDS}
+CAMPAIGN_CONTEXT = "campaign"
+KEYWORD_REPLY_CONTEXT = "campaign_reply"
 
 
-def template_fields(text: str) -> list[str]:
-    """Names used in a template; raises ValueError for broken braces."""
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as exc:
-        raise ValueError(f"模板格式错误：{exc}（花括号请写成 {{{{ 和 }}}}）") from None
-    names = []
-    for _literal, name, spec, conv in parsed:
-        if name is None:
-            continue
-        if not name or spec or conv:
-            raise ValueError(f"模板占位符 {{{name}}} 无效，请只写 {{item}} 这样的名称")
-        names.append(name)
-    return names
-
-
-def check_template(text: str, campaign: Any) -> None:
+def check_template(text: str, campaign: Any, context: str = CAMPAIGN_CONTEXT) -> None:
     """Reject unknown placeholders, and ones that need a value the campaign does not have."""
-    for name in template_fields(text):
-        if name not in PLACEHOLDERS:
-            known = "、".join(f"{{{k}}}" for k in PLACEHOLDERS)
-            raise ValueError(f"未知占位符 {{{name}}}，可用：{known}")
-        if name == "link" and not campaign.link:
-            raise ValueError("模板用到了 {link}，但活动没有设置 link")
-        if name == "stock" and campaign.stock is None:
-            raise ValueError("模板用到了 {stock}，但活动没有设置 stock")
+    templates.check(text, context)
+    if templates.uses(text, "link") and not campaign.link:
+        raise ValueError("模板用到了 {link}，但活动没有设置 link")
+    if templates.uses(text, "stock") and campaign.stock is None:
+        raise ValueError("模板用到了 {stock}，但活动没有设置 stock")
 
 
 def format_price(value: float) -> str:
@@ -105,5 +80,5 @@ def campaign_values(campaign: Any, at: datetime, kind: str, tz: ZoneInfo, start:
     }
 
 
-def render(text: str, values: dict[str, str]) -> str:
-    return text.format_map(values)
+def render(text: str, values: dict[str, str], context: str = CAMPAIGN_CONTEXT) -> str:
+    return templates.render(text, context, values)

@@ -153,3 +153,16 @@ async def test_apscheduler_timer_fires_the_occurrence_on_the_real_clock(running)
     await wait_until(lambda: any("纸巾 现已开抢" in t for t in bot_messages(bot, "g_mom")), timeout=10)
     await bot.schedules.transition(job.id, "cancel")
     assert bot.schedules.next_run(job.id) is None
+
+
+async def test_scheduled_post_fills_group_and_time_per_group(running):
+    """The defect: `【测试】{group} 现在是 {time}` arrived with the literal `{group}` and `{time}`."""
+    clock = FakeClock(sh(2026, 11, 23, 8, 59))
+    posts = [{"name": "测试", "text": "【测试】{group} 现在是 {time}", "at": ["09:00"],
+              "groups": ["g_student", "g_mom"]}]
+    bot = await running(clock, posts=posts)
+    clock.set(sh(2026, 11, 23, 9, 0))
+    await bot.scheduler.run_due()
+    assert await bot.outbox.drain(5)
+    assert bot_messages(bot, "g_student")[-1] == "【测试】学生群 现在是 09:00"
+    assert bot_messages(bot, "g_mom")[-1] == "【测试】宝妈群 现在是 09:00"

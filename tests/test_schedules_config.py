@@ -39,7 +39,7 @@ def test_bad_post_is_rejected_with_its_key_path(tmp_path, post, key, words):
 
 @pytest.mark.parametrize(("campaign", "key", "words"), [
     ({"end": "2026-11-25T09:00:00"}, "campaigns[0].end", "必须晚于"),
-    ({"start_text": "{item} 只要 {prise}"}, "campaigns[0].start_text", "未知占位符 {prise}"),
+    ({"start_text": "{item} 只要 {prise}"}, "campaigns[0].start_text", "未知的占位符 {prise}"),
     ({"link": ""}, "campaigns[0].announce_text", "{link}"),
     ({"end_text": "{stock} 件已售罄"}, "campaigns[0].end_text", "stock"),
     ({"announce": ["1h", "soon"]}, "campaigns[0].announce[1]", "时长格式不对"),

@@ -60,7 +60,7 @@ async def test_bad_campaign_form_is_shown_again_with_a_chinese_error(client):
     resp = await client.post("/schedules/campaigns/new",
                              data={**CAMPAIGN_FORM, "start_text": "{itme}", "csrf_token": token})
     assert resp.status == 400
-    assert "开抢文案：未知占位符 {itme}" in await resp.text()
+    assert "开抢文案：未知的占位符 {itme}" in await resp.text()
 
 
 async def test_manager_creates_and_pauses_a_recurring_post(client):
