@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Any, Literal
 
+from bot.kernel import templates
 from bot.kernel.durations import Duration
 
 ANCHORS = ("member_joined", "group_tagged")
@@ -54,7 +55,8 @@ class SopStepConfig:
 
     # when: "0d" (at the anchor), "3d 10:00" (3 days later, local time 10:00, [bot] timezone), "2h", "30m"
     after: str
-    # the message; may use {nickname}, {group}, {date}, {time}, {weekday} (docs/sop.md)
+    # the message: {nickname} (member_joined steps and group_tagged private steps), {group}, {date},
+    # {time}, {weekday}; lines starting with {variant} are alternatives (docs/sop.md)
     text: str
     # true: 1:1 to the member (member_joined; group_tagged: to every member of the group); false: in the group
     private: bool = False
@@ -77,15 +79,10 @@ class SopStepConfig:
         return "member" if self.private else "group"
 
     def validate(self) -> None:
-        from schedules.sop_text import check_text
-
+        # the text's variables are checked by the sequence, which knows the anchor (text_context)
         parse_after(self.after)
         if not self.text.strip():
             raise ValueError("text: 内容不能为空")
-        try:
-            check_text(self.text)
-        except ValueError as exc:
-            raise ValueError(f"text: {exc}") from None
         if self.to == "staff" and self.private:
             raise ValueError('to: to = "staff" 已经是私聊群主/管理员，不要再写 private = true')
 
@@ -119,6 +116,17 @@ class SopConfig:
         for i, tag in enumerate(self.tags):
             if not tag.strip():
                 raise ValueError(f"tags: 第 {i + 1} 个标签为空")
+        for i, step in enumerate(self.steps):
+            errors = templates.validate(step.text, text_context(self.anchor, step))
+            if errors:
+                raise ValueError(f"steps[{i}].text: {errors[0]}")
+
+
+def text_context(anchor: str, step: SopStepConfig) -> str:
+    """The template context of a step: a member is known except in a group_tagged group/staff step."""
+    if anchor == "member_joined" or step.target == "member":
+        return "member"
+    return "group"
 
 
 def parse_sequence(raw: dict[str, Any], key: str = "") -> SopConfig:

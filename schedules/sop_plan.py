@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.kernel import templates
 from bot.kernel.durations import format_duration
 from bot.settings_loader import ConfigError
-from schedules.sop_config import SopConfig, SopStepConfig, parse_after, parse_sequence
+from schedules.sop_config import SopConfig, SopStepConfig, parse_after, parse_sequence, text_context
 
 # later than this counts as "sent late" in the record
 LATE_AFTER = 60.0
@@ -77,6 +79,15 @@ def source(seq_id: str, step_index: int) -> str:
 
 def occurrence(platform: str, chat_id: str, member_id: str) -> str:
     return f"{platform}:{chat_id}:{member_id}" if member_id else f"{platform}:{chat_id}"
+
+
+def render_step(spec: SopConfig, step: SopStepConfig, *, nickname: str, group: str, local: datetime,
+                rng: random.Random | None = None) -> str:
+    """A step's text as sent (the one template module, in the step's context)."""
+    values = templates.group_values(group, local)
+    if nickname:
+        values["nickname"] = templates.clean_value(nickname)
+    return templates.render(step.text, text_context(spec.anchor, step), values, rng)
 
 
 def load_spec(row: dict[str, Any]) -> SopConfig | None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.store.outbound import OutboundItem
 from schedules import sop_members
-from schedules.sop_config import SopConfig, SopStepConfig
+from schedules.sop_config import SopConfig
 from schedules.sop_plan import (
     REASON_BLACKLISTED,
     REASON_GONE,
@@ -33,10 +33,10 @@ from schedules.sop_plan import (
     decide,
     load_spec,
     occurrence,
+    render_step,
     source,
     step_times,
 )
-from schedules.sop_text import render_text
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -175,7 +175,6 @@ class SopRunner:
     async def _step(self, enrollment: dict[str, Any], seq: dict[str, Any], spec: SopConfig, index: int,
                     due: datetime, now: datetime) -> dict[str, Any]:
         repo = self.store.sop
-        step = spec.steps[index]
         src, occ = source(spec.id, index), occurrence(enrollment["platform"], enrollment["chat_id"],
                                                       enrollment["member_id"])
         result = {"sequence": spec.id, "step": index + 1, "enrollment": enrollment["id"], "due": due,
@@ -191,7 +190,7 @@ class SopRunner:
                 result.update(status="submitted")
                 return result
             return await self._skip(result, enrollment, index, due, reason)
-        items, text, why_not = await self.store.run(self._items, enrollment, step, src, occ, now, self.grace(spec))
+        items, text, why_not = await self.store.run(self._items, enrollment, spec, index, src, occ, now)
         if why_not:
             return await self._skip(result, enrollment, index, due, why_not)
         if self.services.submit is not None:
@@ -213,10 +212,11 @@ class SopRunner:
         result["reason"] = reason
         return result
 
-    def _items(self, enrollment: dict[str, Any], step: SopStepConfig, src: str, occ: str, now: datetime,
-               grace: float) -> tuple[list[OutboundItem], str, str]:
+    def _items(self, enrollment: dict[str, Any], spec: SopConfig, index: int, src: str, occ: str,
+               now: datetime) -> tuple[list[OutboundItem], str, str]:
         """(writer thread) The outbox rows of one step, its text, or why it cannot be sent."""
         store = self.store
+        step = spec.steps[index]
         platform, chat_id, member_id = enrollment["platform"], enrollment["chat_id"], enrollment["member_id"]
         chat = store.chats.get_chat(platform, chat_id) or {"name": ""}
         local = now.astimezone(self.tz)
@@ -249,13 +249,14 @@ class SopRunner:
         caps = self.services.capabilities(platform)
         if caps and "private" not in caps and any(kind == "private" for _, kind, _ in targets):
             return [], "", f"{platform} 平台不支持私聊发送"
-        not_after = now + timedelta(seconds=max(grace, MIN_SEND_WINDOW))
+        not_after = now + timedelta(seconds=max(self.grace(spec), MIN_SEND_WINDOW))
         items = []
         text = ""
         for target, kind, nickname in targets:
-            text = render_text(step.text, nickname=nickname, group=chat["name"] or chat_id, local=local)
+            text = render_step(spec, step, nickname=nickname, group=chat["name"] or chat_id, local=local,
+                               rng=self.services.rng)
             items.append(OutboundItem(
                 source=src, occurrence=occ, platform=platform, chat_id=target, chat_kind=kind,
-                payload={"text": text, "kind": "text"}, priority=BROADCAST_PRIORITY, not_after=not_after,
+                payload={"text": text, "kind": "text", "bulk": True}, priority=BROADCAST_PRIORITY, not_after=not_after,
             ))
         return items, text, ""

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from schedules.sop_config import SopConfig, parse_sequence, to_raw
-from schedules.sop_plan import applies, load_spec, occurrence, source, step_times
-from schedules.sop_text import render_text
+from schedules.sop_plan import applies, load_spec, occurrence, render_step, source, step_times
 
 if TYPE_CHECKING:
     from bot.services import DomainSettings
@@ -114,8 +113,8 @@ def member_preview(store: Store, settings: DomainSettings, ref: str, now: dateti
             for i, (step, due) in enumerate(zip(spec.steps, step_times(anchor, spec, tz), strict=True)):
                 status, reason = _step_status(store, enrollment, spec.id, i, m)
                 local = due.astimezone(tz)
-                text = render_text(step.text, nickname=m["name"] or m["member_id"],
-                                   group=chat["name"] or m["chat_id"], local=local)
+                nickname = m["name"] or m["member_id"]
+                text = render_step(spec, step, nickname=nickname, group=chat["name"] or m["chat_id"], local=local)
                 out.append({
                     "sequence": spec.id, "anchor": spec.anchor, "step": i + 1, "after": step.after,
                     "to": step.target, "platform": m["platform"], "chat": m["chat_id"], "chat_name": chat["name"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -49,7 +50,8 @@ class World:
     def _start(self) -> None:
         self.settings = settings_from_dict(self.config)
         self.scheduler = Scheduler(Services(settings=self.settings, store=self.store, clock=self.clock,
-                                            capabilities=lambda platform: frozenset({"send", "private"})))
+                                            capabilities=lambda platform: frozenset({"send", "private"}),
+                                            rng=random.Random(7)))
         self.scheduler.sop.member_tags = lambda store, platform, member: self.tags.get(member, set())
 
     async def load(self) -> None:
@@ -301,3 +303,31 @@ steps = [{after = "3d 25:00", text = "hi {price}"}, {after = "1h", text = "", pr
     assert any(line.startswith(f"{path}: sop[0].anchor:") for line in lines), lines
     assert any("sop[1].steps[0].after" in line for line in lines), lines
     assert any("sop[1].steps[1].text" in line for line in lines), lines
+
+
+def test_text_variables_are_checked_in_the_steps_context():
+    from schedules.sop_config import parse_sequence
+
+    group_step = {"id": "g", "anchor": "group_tagged", "tags": ["VIP"],
+                  "steps": [{"after": "0d", "text": "欢迎 {nickname}"}]}
+    with pytest.raises(ConfigError) as exc:
+        parse_sequence(group_step)
+    (error,) = exc.value.errors
+    assert error.key == "steps[0].text"
+    assert "{nickname}" in error.reason and "此处可用：{group} {date} {time} {weekday}" in error.reason
+    # the same variable is fine where a member is known: a private step of the group sequence
+    group_step["steps"][0]["private"] = True
+    assert parse_sequence(group_step).steps[0].target == "member"
+
+
+async def test_variant_lines_pick_one_alternative_per_member(world):
+    seq = {"id": "v", "anchor": "member_joined", "steps": [
+        {"after": "0d", "text": "{variant}你好 {nickname}\n{variant}嗨 {nickname}\n欢迎常来", "private": True}]}
+    w = world({"sop": [seq]}, sh(11, 23, 9, 0))
+    await w.load()
+    for i in range(12):
+        w.join("mom", f"u{i}", f"成员{i}")
+    await w.run(sh(11, 23, 9, 0))
+    texts = [t for _, _, t in w.sent()]
+    assert len(texts) == 12 and all(t.endswith("\n欢迎常来") and "{" not in t for t in texts)
+    assert {t.split()[0] for t in texts} == {"你好", "嗨"}
