@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qunbot.sop")
 
-# enrollments handled per run (the rest wait for the next tick)
-BATCH = 1000
+# enrollments read from the store at a time
+BATCH = 500
 # joins are looked for again this far back each run: a join's row may commit after a scan began
 RESCAN = timedelta(minutes=10)
 # a step handed over but held back this long (adapter offline, rate limits) is dropped, not sent late
@@ -97,13 +97,19 @@ class SopRunner:
             seqs = {row["id"]: row for row in await self.sequences()}
             await self.store.run(self._enroll, list(seqs.values()), now)
             results: list[dict[str, Any]] = []
-            for enrollment in await self.store.run(self.store.sop.due, now, BATCH):
-                try:
-                    results.extend(await self._handle(enrollment, seqs.get(enrollment["seq_id"]), now))
-                except Exception:
-                    # its next_at stays: the next run tries again; the ledger keeps it once
-                    log.exception("SOP %s: enrollment %s failed", enrollment["seq_id"], enrollment["id"])
-            return results
+            failed: set[int] = set()
+            while True:
+                batch = [e for e in await self.store.run(self.store.sop.due, now, BATCH + len(failed))
+                         if e["id"] not in failed]
+                for enrollment in batch:
+                    try:
+                        results.extend(await self._handle(enrollment, seqs.get(enrollment["seq_id"]), now))
+                    except Exception:
+                        # its next_at stays: the next run tries again; the ledger keeps it once
+                        failed.add(enrollment["id"])
+                        log.exception("SOP %s: enrollment %s failed", enrollment["seq_id"], enrollment["id"])
+                if len(batch) < BATCH:
+                    return results
 
     def _enroll(self, seqs: list[dict[str, Any]], now: datetime) -> None:
         """(writer thread) New joins and newly tagged groups become enrollments."""

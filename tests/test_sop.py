@@ -331,3 +331,28 @@ async def test_variant_lines_pick_one_alternative_per_member(world):
     texts = [t for _, _, t in w.sent()]
     assert len(texts) == 12 and all(t.endswith("\n欢迎常来") and "{" not in t for t in texts)
     assert {t.split()[0] for t in texts} == {"你好", "嗨"}
+
+
+def test_cli_preview_lists_the_members_steps_as_json(tmp_path, capsys):
+    import json
+
+    from bot.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[bot]\ndemo = true\ndata_dir = 'data'\n[console]\nport = 0\n"
+        "[[sop]]\nid = 'newbie'\nanchor = 'member_joined'\ntags = ['宝妈']\n"
+        "steps = [{after = '0d', text = '欢迎 {nickname}', private = true}, {after = '2d 20:00', text = '问卷'}]\n",
+        encoding="utf-8")
+    assert main(["sop", "preview", "--member", "nobody", "--config", str(config)]) == 1
+    assert "找不到成员" in capsys.readouterr().err
+    assert main(["sop", "preview", "--member", "u_mama_wang", "--json", "--config", str(config)]) == 0
+    assert json.loads(capsys.readouterr().out) == [], "members from before the sequence are not enrolled"
+    store = Store(tmp_path / "data" / "qunbot.db")
+    store.chats.upsert_member("sim", "g_mom", "u_new", "新妈妈", joined=True)
+    store.close()
+    assert main(["sop", "preview", "--member", "sim:u_new", "--json", "--config", str(config)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["sequence"], r["step"], r["to"], r["status"], r["text"]) for r in rows] == [
+        ("newbie", 1, "member", "pending", "欢迎 新妈妈"), ("newbie", 2, "group", "pending", "问卷")]
+    assert rows[1]["time"].endswith("20:00:00+08:00") and rows[0]["chat_name"] == "宝妈群"
