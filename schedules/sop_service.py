@@ -65,7 +65,9 @@ def save(store: Store, raw: dict[str, Any], now: datetime, *, seq_id: str | None
         raise SopError("此序列来自 config.toml，请在配置文件中修改")
     if spec.id != seq_id:
         raise SopError("序列 id 保存后不能修改（它是发送记录的一部分）")
-    repo.update_sequence(seq_id, spec=to_raw(spec))
+    was_enabled = current["spec"].get("enabled", True)
+    status = None if spec.enabled == was_enabled else ("active" if spec.enabled else "paused")
+    repo.update_sequence(seq_id, spec=to_raw(spec), status=status)
     return spec
 
 
