@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import cli_commands, reports_cli
     from intents import cli as faq_cli
     from keywords import cli as keywords_cli
+    from members import cli as members_cli
     from moderation import cli as moderation_cli
     from schedules import cli as schedules_cli
 
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_common_parent(sub, sub_common)
     cli_commands.register(sub)
     reports_cli.register(sub)
-    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli):
+    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli, members_cli):
         module.register(sub)
     return parser
 

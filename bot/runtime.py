@@ -410,9 +410,11 @@ class Bot:
 
         def write() -> None:
             store.chats.ensure_chats([(event.platform, event.chat_id, str(event.chat_kind), event.chat_name)])
-            store.chats.upsert_member(
+            # the chat's member row and the member directory's profile and names
+            store.members.upsert(
                 event.platform, event.chat_id, event.sender_id, event.sender_name,
                 joined=event.type is EventType.MEMBER_JOIN, left=event.type is EventType.MEMBER_LEAVE,
+                chat_kind=str(event.chat_kind),
             )
 
         await store.run(write)
