@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 
 def member_tags(store: Store, platform: str, member_id: str) -> set[str]:
-    """The member's tags in the member directory (none until the directory exists)."""
-    return set()
+    """The member's tags in the member directory (manual, imported and rule-given alike)."""
+    return {row["tag"] for row in store.members.tags_of(platform, member_id)}
 
 
 def blacklisted(store: Store, platform: str, member_id: str) -> bool:

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from schedules import sop_members
 from schedules.sop_config import SopConfig, parse_sequence, to_raw
-from schedules.sop_plan import applies, load_spec, occurrence, render_step, source, step_times
+from schedules.sop_plan import applies, condition_fails, load_spec, occurrence, render_step, source, step_times
 
 if TYPE_CHECKING:
     from bot.services import DomainSettings
@@ -114,6 +115,10 @@ def member_preview(store: Store, settings: DomainSettings, ref: str, now: dateti
                 continue
             for i, (step, due) in enumerate(zip(spec.steps, step_times(anchor, spec, tz), strict=True)):
                 status, reason = _step_status(store, enrollment, spec.id, i, m)
+                if status == "pending" and (step.if_tag or step.unless_tag):
+                    failed = condition_fails(step, sop_members.member_tags(store, m["platform"], m["member_id"]))
+                    if failed:
+                        reason = f"按当前标签将跳过（{failed}）"
                 local = due.astimezone(tz)
                 nickname = m["name"] or m["member_id"]
                 text = render_step(spec, step, nickname=nickname, group=chat["name"] or m["chat_id"], local=local)

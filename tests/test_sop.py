@@ -356,3 +356,18 @@ def test_cli_preview_lists_the_members_steps_as_json(tmp_path, capsys):
     assert [(r["sequence"], r["step"], r["to"], r["status"], r["text"]) for r in rows] == [
         ("newbie", 1, "member", "pending", "欢迎 新妈妈"), ("newbie", 2, "group", "pending", "问卷")]
     assert rows[1]["time"].endswith("20:00:00+08:00") and rows[0]["chat_name"] == "宝妈群"
+
+
+async def test_conditions_read_the_member_directorys_tags(world):
+    from schedules import sop_members
+
+    seq = {"id": "vip2", "anchor": "member_joined", "steps": [
+        {"after": "0d", "text": "VIP 你好 {nickname}", "private": True, "if_tag": "VIP"}]}
+    w = world({"sop": [seq]}, sh(11, 23, 9, 0))
+    w.scheduler.sop.member_tags = sop_members.member_tags
+    await w.load()
+    w.store.members.add_tags([("sim", "u1", "VIP")])
+    w.join("mom", "u1", "甲")
+    w.join("mom", "u2", "乙")
+    await w.run(sh(11, 23, 9, 0))
+    assert w.sent() == [("sop:vip2:0", "u1", "VIP 你好 甲")]
