@@ -47,12 +47,13 @@ CREATE TABLE sop_steps (
     decided_at TEXT NOT NULL,
     PRIMARY KEY (enrollment_id, step)
 );
-CREATE INDEX IF NOT EXISTS members_joined_at ON members(joined_at)
+CREATE INDEX IF NOT EXISTS members_joined_at ON members(joined_at) WHERE joined_at IS NOT NULL
 """
 
 
-# The last index lets each run find new members by their join time; only joins and leaves
-# write `members` (not messages), so it costs the hot path nothing.
+# The last index lets each run find new members by their join time. It is partial: the rows
+# the recorder's member sums create for speakers have no join time and never enter it, so
+# recording pays nothing for it; only join events do.
 
 
 class SopRepo(Repo):
