@@ -60,8 +60,9 @@ class SopStepConfig:
     text: str
     # true: 1:1 to the member (member_joined; group_tagged: to every member of the group); false: in the group
     private: bool = False
-    # "staff": privately to the group's owner and managers instead of members (a reminder for staff)
-    to: Literal["", "member", "staff"] = ""
+    # "staff": privately to the group's owner and managers instead of members (a reminder for staff);
+    # "member" / "group" say the same as private = true / false; "" = as private says
+    to: Literal["", "member", "group", "staff"] = ""
     # only when the member has this tag (member tags of the member directory); "" = always
     if_tag: str = ""
     # only when the member does not have this tag; "" = always
@@ -74,8 +75,8 @@ class SopStepConfig:
     @property
     def target(self) -> str:
         """member (1:1) / group (in the group) / staff (1:1 to owner and managers)."""
-        if self.to == "staff":
-            return "staff"
+        if self.to:
+            return self.to
         return "member" if self.private else "group"
 
     def validate(self) -> None:
@@ -85,6 +86,8 @@ class SopStepConfig:
             raise ValueError("text: 内容不能为空")
         if self.to == "staff" and self.private:
             raise ValueError('to: to = "staff" 已经是私聊群主/管理员，不要再写 private = true')
+        if self.to == "group" and self.private:
+            raise ValueError('to: to = "group" 是发在群内，与 private = true 矛盾')
 
 
 @dataclass(frozen=True)

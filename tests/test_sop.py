@@ -371,3 +371,17 @@ async def test_conditions_read_the_member_directorys_tags(world):
     w.join("mom", "u2", "乙")
     await w.run(sh(11, 23, 9, 0))
     assert w.sent() == [("sop:vip2:0", "u1", "VIP 你好 甲")]
+
+
+def test_step_recipient_from_to_and_private():
+    from schedules.sop_config import parse_sequence
+
+    def target(**step):
+        seq = {"id": "t", "anchor": "member_joined", "steps": [{"after": "0d", "text": "hi", **step}]}
+        return parse_sequence(seq).steps[0].target
+
+    assert target() == "group" and target(private=True) == "member" and target(to="member") == "member"
+    assert target(to="staff") == "staff" and target(to="group") == "group"
+    with pytest.raises(ConfigError) as exc:
+        target(to="group", private=True)
+    assert exc.value.errors[0].key == "steps[0].to"
