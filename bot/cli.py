@@ -39,6 +39,12 @@ class CliContext:
             seed_if_empty(self._store, self.settings)
         return self._store
 
+    def adapters(self) -> dict[str, Any]:
+        """The enabled adapters, built but not started (their capabilities and limits)."""
+        from bot.adapters.registry import build_adapters
+
+        return dict(build_adapters(self.settings))
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -56,6 +62,7 @@ Handler = Callable[[CliContext], int]
 
 def build_parser() -> argparse.ArgumentParser:
     from bot import cli_commands, reports_cli
+    from broadcasts import cli as broadcasts_cli
     from intents import cli as faq_cli
     from keywords import cli as keywords_cli
     from members import cli as members_cli
@@ -78,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_common_parent(sub, sub_common)
     cli_commands.register(sub)
     reports_cli.register(sub)
-    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli, members_cli):
+    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli, members_cli, broadcasts_cli):
         module.register(sub)
     return parser
 

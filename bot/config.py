@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.adapters.config import AdaptersSettings
 from bot.kernel.durations import Duration
+from bot.kernel.pacing import SendingSettings
 from bot.settings_loader import ConfigError, load_section, raise_all, secret
+from broadcasts.config import BroadcastSettings
 from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig
 from members.config import MemberTagRule
@@ -180,6 +182,8 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     campaigns: list[CampaignConfig] = field(default_factory=list)
     posts: list[PostConfig] = field(default_factory=list)
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    sending: SendingSettings = field(default_factory=SendingSettings)
     # 群SOP sequences: steps relative to a member joining or a group being tagged (docs/sop.md)
     sop: list[SopConfig] = field(default_factory=list)
     reports: ReportsSettings = field(default_factory=ReportsSettings)

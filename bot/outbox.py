@@ -39,6 +39,7 @@ from bot.adapters.base import (
 )
 from bot.kernel.actions import ACTION_KIND
 from bot.kernel.clock import Clock
+from bot.kernel.pacing import Pacer, is_bulk
 from bot.outcomes import Outcomes
 from bot.ratelimit import SlidingWindow
 from bot.store.outbound import OutboundItem
@@ -68,9 +69,11 @@ class Outbox:
     def __init__(
         self, store: Store, adapters: dict[str, Adapter], settings: OutboxSettings,
         clock: Clock | None = None, rng: Callable[[], float] = random.random,
-        max_concurrency: int = 16, recorder: Recorder | None = None,
+        max_concurrency: int = 16, recorder: Recorder | None = None, pacer: Pacer | None = None,
     ) -> None:
         self.store = store
+        # paces bulk sends (payload "bulk": true) per account; replies and actions never wait for it
+        self.pacer = pacer
         # write-behind for bookkeeping that a crash may lose safely (idempotent adapters only)
         self.recorder = recorder
         self.adapters = adapters
@@ -283,6 +286,16 @@ class Outbox:
                     heapq.heappop(queue)
                     self._offline.park(item)
                     continue
+                bulk = self.pacer is not None and is_bulk(item.payload)
+                if bulk:
+                    assert self.pacer is not None
+                    pace_wait = self.pacer.wait(platform, item.payload.get("text", ""))
+                    if pace_wait > 0:
+                        # only this item waits: replies behind it in the heap still go now
+                        heapq.heappop(queue)
+                        deferred.append((prio, now + pace_wait, seq, item))
+                        next_wake = min(next_wake, pace_wait)
+                        continue
                 adapter_wait = max((w.wait_time(platform) for lim, w in windows if lim.scope == "adapter"), default=0.0)
                 if adapter_wait > 0:
                     next_wake = min(next_wake, adapter_wait)
@@ -301,6 +314,9 @@ class Outbox:
                 slots = [(w, platform if lim.scope == "adapter" else target_key) for lim, w in windows]
                 for w, key in slots:
                     w.reserve(key)
+                if bulk:
+                    assert self.pacer is not None
+                    self.pacer.reserve(platform, item.payload.get("text", ""))
                 await self._sem.acquire()
                 task = asyncio.create_task(self._send(item, slots))
                 self._inflight.add(task)
@@ -329,8 +345,11 @@ class Outbox:
         store = self.store
         # the limit counts what the platform may have seen: sent or uncertain, not refused tries
         counted = False
+        # how the attempt ended, for the pacer: sent / failed / uncertain / waiting / retry
+        paced = ("retry", "")
         try:
             if item.id in self._cancelled:
+                paced = ("waiting", "")  # nothing went out: give the budget back
                 self._cancelled.discard(item.id)
                 self.outcomes.settle(item, "cancelled")
                 return
@@ -358,6 +377,7 @@ class Outbox:
             try:
                 platform_id = await _deliver(adapter, delivery)
             except NotConnected as exc:
+                paced = ("waiting", "")
                 await self._wait_for_connection(item, adapter, str(exc), marked=not cheap)
                 return
             except (OutcomeUnknown, TimeoutError, OSError) as exc:
@@ -366,17 +386,21 @@ class Outbox:
                 if adapter.idempotent_send:
                     await self._retry_or_fail(item, attempts, error, None)
                     return
+                paced = ("uncertain", error)
                 log.warning("delivery %s to %s:%s is uncertain: %s", item.id, item.platform, item.chat_id, error)
                 error = f"{ERR_UNCERTAIN}（{error}）"[:500]
                 await store.run(store.outbound.mark, item.id, "uncertain", error=error)
                 self.outcomes.settle(item, "uncertain", error)
                 return
             except TransientSendError as exc:
-                await self._retry_or_fail(item, attempts, str(exc) or type(exc).__name__, exc.retry_after)
+                error = str(exc) or type(exc).__name__
+                paced = ("failed" if attempts >= self.settings.max_attempts else "retry", error)
+                await self._retry_or_fail(item, attempts, error, exc.retry_after)
                 return
             except (PermanentSendError, ActionNotSupported) as exc:
                 log.warning("delivery %s to %s:%s failed: %s", item.id, item.platform, item.chat_id, exc)
                 error = (str(exc) if not isinstance(exc, ActionNotSupported) else f"平台不支持该操作：{exc}")[:500]
+                paced = ("failed", error)
                 await store.run(store.outbound.mark, item.id, "failed", error=error)
                 self.outcomes.settle(item, "failed", error)
                 return
@@ -388,6 +412,7 @@ class Outbox:
                 self.outcomes.settle(item, "failed", ERR_BUG)
                 return
             counted = True
+            paced = ("sent", "")
             if self.recorder is not None:
                 # Written behind: until it lands, a crash leaves the row "sending" (not idempotent:
                 # marked uncertain, never resent) or "pending" (idempotent: resent harmlessly).
@@ -402,6 +427,8 @@ class Outbox:
         except Exception:
             log.exception("outbox bookkeeping failed for delivery %s", item.id)
         finally:
+            if self.pacer is not None and is_bulk(item.payload) and paced[0] != "retry":
+                self.pacer.result(item.platform, *paced)
             for w, key in slots:
                 if counted:
                     w.commit(key)

@@ -25,10 +25,13 @@ from bot.outbox import Outbox
 from bot.recorder import Recorder
 from bot.recovery import RECOVERY_LIMIT, RECOVERY_WINDOW, requeue_unhandled, too_late
 from bot.reports.daily import DailySummary
+from bot.sending import SendingGuard, platform_info
 from bot.services import Services
 from bot.stages import Deduper, RecordStage
 from bot.store import Store
 from bot.store.outbound import OutboundItem
+from broadcasts.compose import PlatformInfo
+from broadcasts.runner import BroadcastRunner, apply_cancels_offline
 from intents.stage import FaqStage
 from keywords.stage import KeywordStage
 from moderation.stage import ModerationStage
@@ -59,7 +62,11 @@ class Bot:
         self.recorder = Recorder(store)
         self.services.defer_write = self.recorder.defer
         self.services.defer_row = self.recorder.defer_row
-        self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder)
+        # pacing of bulk sends per account (bot/kernel/pacing.py): jitter, budget, quiet hours, breaker
+        self.sending = SendingGuard(settings.sending, settings.tz, store, self.clock)
+        self.outbox = Outbox(store, self.adapters, settings.outbox, clock=self.clock, recorder=self.recorder,
+                             pacer=self.sending.pacer)
+        self.sending.outbox = self.outbox
         self.outbox.outcomes.hook = audit_outcomes(store, self.recorder)
         self.services.submit_nowait = self.outbox.submit_nowait
         self.deduper = Deduper()
@@ -81,6 +88,10 @@ class Bot:
         self.schedules = ScheduleService(
             self.scheduler, retry_failed=self.outbox.retry_failed, cancel_pending=self.outbox.cancel,
         )
+        # one-off broadcasts (群发): created from the console or a shell, sent from here
+        self.broadcasts = BroadcastRunner(store, self.clock, settings.broadcast.poll_seconds,
+                                          submit=self._submit_items, cancel=self.outbox.cancel,
+                                          retry=self.outbox.retry_failed)
         self.metrics = Metrics()
         self.daily_summary = DailySummary(self)
         # dedupe and record run when an adapter hands the event over; the rest in a worker
@@ -106,6 +117,10 @@ class Bot:
 
     def stage(self, name: str) -> Any:
         return dict(self.pipeline.stages)[name]
+
+    def platforms(self) -> dict[str, PlatformInfo]:
+        """What broadcasts need to know of each enabled adapter (capabilities, text size limit)."""
+        return platform_info(self.adapters)
 
     def capabilities(self, platform: str) -> frozenset[str]:
         adapter = self.adapters.get(platform)
@@ -137,6 +152,9 @@ class Bot:
         await self.store.run(self.refresh_chats)
         self.deduper.seed(await self.store.run(self.store.messages.recent_uids, 100_000))
         await self.recorder.start()
+        await self.store.run(self.sending.restore, list(self.adapters))
+        # cancels asked for while the bot was down are applied before the outbox loads the ledger
+        await self.store.run(apply_cancels_offline, self.store)
         await self.outbox.start()
         self._workers = [asyncio.create_task(self._work(q), name=f"worker-{i}") for i, q in enumerate(self._queues)]
         for adapter in self.adapters.values():
@@ -145,6 +163,7 @@ class Bot:
         # recovered messages are handled before its new ones; after the adapters, which act
         await self._recover()
         await self.scheduler.start()
+        await self.broadcasts.start()
         self.daily_summary.start()
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
@@ -169,6 +188,7 @@ class Bot:
     async def stop(self) -> None:
         """Finish queued messages, flush records, stop the outbox and adapters."""
         await self.scheduler.stop()
+        await self.broadcasts.stop()
         await self.daily_summary.stop()
         # events still being taken in (a socket's reader hands them over in the background)
         # are queued before the queues are drained, not recorded and left for the next start

@@ -31,6 +31,9 @@ def make_settings(tmp_path: Path, **sections: Any) -> Settings:
         "bot": {"data_dir": str(tmp_path / "data"), "demo": True},
         "console": {"secret": "test-secret-key-0123456789"},
         "outbox": {"per_target_per_minute": 1000, "per_adapter_per_minute": 10000, "retry_base": "0.05s"},
+        # bulk pacing off unless a test is about it: posts go out as soon as they are due
+        "sending": {"jitter": "0", "quiet_hours": "", "daily_budget": 100000, "identical_per_minute": 100000},
+        "broadcast": {"poll_seconds": 0.1},
     }
     for key, value in sections.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):

@@ -127,6 +127,10 @@ class Adapter:
     # True when re-sending the same delivery id cannot post twice (used after a crash mid-send)
     idempotent_send: bool = False
     rate_limits: tuple[RateLimit, ...] = ()
+    # the longest text one message may carry, in UTF-8 bytes (0: no documented limit); longer
+    # broadcasts are split into several messages, or refused when `split_long_text` is False
+    max_text_bytes: int = 0
+    split_long_text: bool = True
     # set by start(); None (or not set) before it
     bot: Host | None
 

@@ -36,6 +36,8 @@ class WebhookAdapter(Adapter):
 
     name = PLATFORM
     capabilities = frozenset({SEND, LINK_CARD})
+    # WeCom text messages: "最长不超过2048个字节" (app message API and group robot alike)
+    max_text_bytes = 2048
     rate_limits = (ROBOT_LIMIT,)
 
     def __init__(self, robots: list[WebhookSettings]) -> None:

@@ -45,6 +45,8 @@ class WecomAdapter(WechatCallbackAdapter):
 
     name = PLATFORM
     capabilities = frozenset({SEND, PRIVATE, LINK_CARD})
+    # WeCom text messages: "最长不超过2048个字节" (app message API and group robot alike)
+    max_text_bytes = 2048
     # the platform silently drops messages past these, so the outbox holds them back instead
     rate_limits = (RateLimit("target", 30, 60.0), RateLimit("target", 1000, 3600.0))
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from bot.store.accounts import AccountRepo
 from bot.store.base import Connections, Repo, StoreError, apply_migrations, open_database
+from bot.store.broadcasts import BroadcastRepo
 from bot.store.chats import ChatRepo
 from bot.store.faq import FaqRepo
 from bot.store.keywords import KeywordRepo
@@ -48,7 +49,7 @@ T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
 SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo,
-                             MemberRepo, SopRepo]
+                             MemberRepo, BroadcastRepo, SopRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -82,6 +83,7 @@ class Store:
         self.sop = SopRepo(*args)
         self.reports = ReportRepo(*args)
         self.members = MemberRepo(*args)
+        self.broadcasts = BroadcastRepo(*args)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")
         self._closed = False

@@ -194,6 +194,17 @@ class OutboundRepo(Repo):
         return rows
 
     @reads
+    def bulk_sent_since(self, since: datetime) -> dict[str, int]:
+        """Per platform: bulk deliveries (payload "bulk": true) that may have reached it since `since`
+        (the pacer's daily budget, restored at start)."""
+        rows = self.query(
+            "SELECT platform, count(*) AS n FROM outbound WHERE updated_at >= ?"
+            " AND status IN ('sent', 'uncertain', 'sending') AND json_extract(payload, '$.bulk') = 1"
+            " GROUP BY platform", (iso(since),),
+        )
+        return {r["platform"]: r["n"] for r in rows}
+
+    @reads
     def count_by_status(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in self.query("SELECT status, count(*) AS n FROM outbound GROUP BY status")}
 

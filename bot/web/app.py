@@ -49,7 +49,7 @@ log = logging.getLogger("qunbot.web")
 
 HERE = Path(__file__).parent
 # The domain packages' console pages, registered explicitly in navigation order.
-DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules")
+DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules", "broadcasts")
 
 MAX_BODY = 1024 * 1024
 # how long a platform's socket may take to answer our close frame at shutdown
@@ -175,6 +175,8 @@ async def _context(request: web.Request) -> dict:
         "csrf_token": csrf_token(request),
         "flashes": request.get(FLASH_IN, []),
         "has_role": lambda role: has_role(user, role),
+        # bulk sends paused by the circuit breaker: a banner on every page until resumed
+        "paused_accounts": request.app[BOT].sending.banner() if user and BOT in request.app else [],
     }
 
 
