@@ -48,8 +48,6 @@ log = logging.getLogger("qunbot.sop")
 BATCH = 500
 # joins are looked for again this far back each run: a join's row may commit after a scan began
 RESCAN = timedelta(minutes=10)
-# a step handed over but held back this long (adapter offline, rate limits) is dropped, not sent late
-MIN_SEND_WINDOW = 6 * 3600.0
 
 TagsFn = Callable[["Store", str, str], set[str]]
 
@@ -255,7 +253,6 @@ class SopRunner:
         caps = self.services.capabilities(platform)
         if caps and "private" not in caps and any(kind == "private" for _, kind, _ in targets):
             return [], "", f"{platform} 平台不支持私聊发送"
-        not_after = now + timedelta(seconds=max(self.grace(spec), MIN_SEND_WINDOW))
         items = []
         text = ""
         for target, kind, nickname in targets:
@@ -263,6 +260,6 @@ class SopRunner:
                                rng=self.services.rng)
             items.append(OutboundItem(
                 source=src, occurrence=occ, platform=platform, chat_id=target, chat_kind=kind,
-                payload={"text": text, "kind": "text", "bulk": True}, priority=BROADCAST_PRIORITY, not_after=not_after,
+                payload={"text": text, "kind": "text", "bulk": True}, priority=BROADCAST_PRIORITY,
             ))
         return items, text, ""

@@ -3,6 +3,9 @@ the staff reminder reaches the group's manager, and leaving stops the rest."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.adapters.registry import build_adapters
@@ -12,7 +15,7 @@ from bot.kernel.events import ChatKind, EventType
 from bot.runtime import Bot
 from bot.store import Store
 from schedules.sop_service import member_preview
-from tests.conftest import make_settings
+from tests.conftest import make_settings, wait_until
 
 SOP = [{
     "id": "newbie", "anchor": "member_joined", "tags": ["宝妈"],
@@ -66,3 +69,29 @@ async def test_member_joining_a_tagged_group_gets_the_first_step_and_staff_a_rem
     await bot.scheduler.sop.run_due(bot.clock.now().replace(year=bot.clock.now().year + 1))
     rows = await bot.store.run(member_preview, bot.store, bot.settings, "sim:u_new", bot.clock.now())
     assert rows[2]["status"] == "skipped" and rows[2]["reason"] == "成员已退群，序列停止"
+
+
+async def test_sop_steps_are_bulk_sends_held_by_quiet_hours_while_replies_go(tmp_path):
+    from datetime import timedelta
+
+    tz = ZoneInfo("Asia/Shanghai")
+    now = datetime.now(tz)
+    quiet = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    settings = make_settings(tmp_path, sop=SOP, sending={"quiet_hours": quiet})
+    store = Store(settings.database_path)
+    seed_if_empty(store, settings)
+    bot = Bot(settings, store, clock=Clock(), adapters=build_adapters(settings))
+    await bot.start()
+    try:
+        await membership(bot, EventType.MEMBER_JOIN, "u_new", "新妈妈")
+        await bot.scheduler.sop.run_due()
+        sim = bot.adapters["sim"]
+        await bot.submit(sim.make_event("g_mom", ChatKind.GROUP, "u_new", "新妈妈", "/help",  # type: ignore[attr-defined]
+                                        time=bot.clock.now(), chat_name="宝妈群"))
+        await wait_until(lambda: any("可用命令" in t for t in outgoing(bot, "g_mom")))
+        rows = [r for r in bot.store.outbound.list(limit=100) if r["source"].startswith("sop:")]
+        assert rows and {r["status"] for r in rows} == {"pending"}, "SOP steps wait for the quiet hours to end"
+        assert all(r["payload"]["bulk"] is True for r in rows)
+    finally:
+        await bot.stop()
+        store.close()

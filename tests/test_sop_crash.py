@@ -40,6 +40,12 @@ enabled = true
 [outbox]
 per_target_per_minute = 20
 per_adapter_per_minute = 12000
+[sending]
+# pacing off: this test is about the ledger across a kill, not about jitter
+jitter = "0"
+quiet_hours = ""
+daily_budget = 100000
+identical_per_minute = 100000
 [logging]
 level = "WARNING"
 
