@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.adapters.registry import build_adapters
+from bot.adapters.sim import SimAdapter
 from bot.demo import seed_if_empty
 from bot.kernel.clock import Clock
 from bot.kernel.events import ChatKind, EventType
@@ -45,7 +46,8 @@ def outgoing(bot: Bot, chat_id: str) -> list[str]:
 
 async def membership(bot: Bot, kind: EventType, member: str, name: str) -> None:
     sim = bot.adapters["sim"]
-    event = sim.make_event("g_mom", ChatKind.GROUP, member, name, "", time=bot.clock.now(), type=kind,  # type: ignore[attr-defined]
+    assert isinstance(sim, SimAdapter)
+    event = sim.make_event("g_mom", ChatKind.GROUP, member, name, "", time=bot.clock.now(), type=kind,
                            chat_name="宝妈群")
     await bot.submit(event)
 
@@ -86,7 +88,8 @@ async def test_sop_steps_are_bulk_sends_held_by_quiet_hours_while_replies_go(tmp
         await membership(bot, EventType.MEMBER_JOIN, "u_new", "新妈妈")
         await bot.scheduler.sop.run_due()
         sim = bot.adapters["sim"]
-        await bot.submit(sim.make_event("g_mom", ChatKind.GROUP, "u_new", "新妈妈", "/help",  # type: ignore[attr-defined]
+        assert isinstance(sim, SimAdapter)
+        await bot.submit(sim.make_event("g_mom", ChatKind.GROUP, "u_new", "新妈妈", "/help",
                                         time=bot.clock.now(), chat_name="宝妈群"))
         await wait_until(lambda: any("可用命令" in t for t in outgoing(bot, "g_mom")))
         rows = [r for r in bot.store.outbound.list(limit=100) if r["source"].startswith("sop:")]
