@@ -39,6 +39,8 @@ log = logging.getLogger("qunbot.schedules")
 
 # occurrences looked at per job and run after a long downtime (the rest are left behind unrecorded)
 MAX_CATCHUP = 500
+# seconds between two SOP runs (or [schedule] tick when shorter): joins found, due steps sent
+SOP_TICK = 5.0
 
 class Scheduler:
     """Fires posts and campaign messages of the stored jobs through the outbox, exactly once."""
@@ -73,6 +75,10 @@ class Scheduler:
         self._aps = AsyncIOScheduler(timezone=self.tz)
         self._aps.add_job(self._tick, IntervalTrigger(seconds=float(self.settings.schedule.tick)),
                           id="schedules-tick", coalesce=True, max_instances=1, misfire_grace_time=None)
+        # 群SOP on its own, shorter tick: a new member's day-0 step goes within seconds of the join
+        sop_tick = min(float(self.settings.schedule.tick), SOP_TICK)
+        self._aps.add_job(self._sop_tick, IntervalTrigger(seconds=sop_tick), id="sop-tick", coalesce=True,
+                          max_instances=1, misfire_grace_time=None)
         self._aps.start()
         await self.rearm()
         await self.sync_keywords()
@@ -95,11 +101,13 @@ class Scheduler:
         async with self.sop.lock:
             pass
 
-    async def _tick(self) -> None:
+    async def _sop_tick(self) -> None:
         try:
             await self.sop.run_due()
         except Exception:
             log.exception("SOP tick failed")
+
+    async def _tick(self) -> None:
         try:
             await self.run_due()
             await self.rearm()

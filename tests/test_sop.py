@@ -385,3 +385,17 @@ def test_step_recipient_from_to_and_private():
     with pytest.raises(ConfigError) as exc:
         target(to="group", private=True)
     assert exc.value.errors[0].key == "steps[0].to"
+
+
+async def test_group_sequence_stops_when_the_group_loses_the_tag(world):
+    seq = {"id": "vipg", "anchor": "group_tagged", "tags": ["VIP"], "steps": [
+        {"after": "0d", "text": "欢迎升级"}, {"after": "2d", "text": "第三天"}]}
+    w = world({"sop": [seq]}, sh(11, 23, 9, 0))
+    await w.load()
+    w.store.chats.set_tags("sim", "stu", ["VIP"])
+    await w.run(sh(11, 23, 9, 1))
+    w.store.chats.set_tags("sim", "stu", ["学生"])
+    await w.run(sh(11, 26, 9, 0))
+    assert [s[0] for s in w.sent()] == ["sop:vipg:0"]
+    (enrollment,) = w.store.sop.recent("vipg")
+    assert enrollment["status"] == "stopped" and enrollment["reason"] == "群已不再带有序列的标签，序列停止"

@@ -98,3 +98,17 @@ async def test_sop_steps_are_bulk_sends_held_by_quiet_hours_while_replies_go(tmp
     finally:
         await bot.stop()
         store.close()
+
+
+async def test_running_bot_sends_the_day_0_step_on_its_own_tick(tmp_path):
+    settings = make_settings(tmp_path, sop=SOP, schedule={"tick": "1s"})
+    store = Store(settings.database_path)
+    seed_if_empty(store, settings)
+    bot = Bot(settings, store, clock=Clock(), adapters=build_adapters(settings))
+    await bot.start()
+    try:
+        await membership(bot, EventType.MEMBER_JOIN, "u_tick", "准时妈妈")
+        await wait_until(lambda: outgoing(bot, "u_tick") == ["欢迎 准时妈妈 加入宝妈群，有问题随时问我～"], timeout=10)
+    finally:
+        await bot.stop()
+        store.close()
