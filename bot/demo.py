@@ -84,6 +84,7 @@ def reset_demo(store: Store) -> None:
     with store.chats.tx():
         store.messages.delete_platform("sim")
         store.chats.delete_platform("sim")
+        store.members.delete_platform("sim")
     seed_demo(store)
 
 

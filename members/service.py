@@ -47,7 +47,7 @@ def check_tag(tag: str) -> str:
 
 def known_tags(store: Store, rule_tags: list[str] | tuple[str, ...] = ()) -> set[str]:
     """Tags some member has, plus the ones `[[member_tags]]` rules give."""
-    return set(store.members.tag_counts()) | set(rule_tags)
+    return store.members.known_tags() | set(rule_tags)
 
 
 def check_known_tag(store: Store, tag: str, rule_tags: list[str] | tuple[str, ...] = ()) -> str:

@@ -86,9 +86,27 @@ def test_blacklisted_reads_the_guard_table_when_it_exists(store: Store):
         store.conn.execute("INSERT INTO blacklist VALUES ('onebot:1', '广告', 'admin', '2026-01-01')")
     assert store.members.is_blacklisted("onebot:1") is True
     assert store.members.is_blacklisted("onebot:2") is False
+    store.members.upsert("onebot", "100", "1", "甲")
+    store.members.upsert("onebot", "100", "2", "乙")
+    rows, total = store.members.search(blacklisted=True)
+    assert total == 1 and [r["ref"] for r in rows] == ["onebot:1"]
 
 
 @pytest.mark.parametrize("ref", ["", "onebot", "onebot:", ":123"])
 def test_malformed_refs_are_refused_in_chinese(ref):
     with pytest.raises(MemberRefError, match="平台:用户ID"):
         parse_ref(ref)
+
+
+def test_demo_reset_forgets_simulated_members_and_seeds_them_again(tmp_path):
+    from bot.demo import reset_demo, seed_if_empty
+
+    settings = make_settings(tmp_path)
+    with Store(settings.database_path) as store:
+        seed_if_empty(store, settings)
+        store.members.upsert("sim", "g_mom", "u_stranger", "路人")
+        store.members.add_tags([("sim", "u_mama_wang", "VIP")])
+        reset_demo(store)
+        assert store.members.get("sim", "u_stranger") is None
+        assert store.members.tags_of("sim", "u_mama_wang") == []
+        assert store.members.get("sim", "u_mama_wang")["messages"] == 1

@@ -83,6 +83,28 @@ SELECT platform, member_id, name, min(COALESCE(joined_at, last_seen_at, '')),
  max(COALESCE(last_seen_at, joined_at, '')) FROM members WHERE name != '' GROUP BY platform, member_id, name
 """
 
+# Member-tag targets of things other domains own (an FAQ entry for VIP members only): kept
+# here so the FAQ's own tables keep their schema.
+MEMBERS_V3 = """
+CREATE TABLE member_targets (
+    kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (kind, target_id)
+)
+"""
+
+# The directory's pages are ordered by last seen, then platform and user id (a stable order for
+# paging): an index on all three serves the order without sorting 100k rows, and a deep
+# page walks the index alone (bench/bench_members.py).
+MEMBERS_V4 = """
+DROP INDEX member_profiles_seen;
+CREATE INDEX member_profiles_seen ON member_profiles(last_seen_at, platform, user_id);
+CREATE INDEX member_profiles_user ON member_profiles(user_id);
+DROP INDEX member_tags_tag;
+CREATE INDEX member_tags_tag ON member_tags(tag, platform, user_id)
+"""
+
 # the chunk of a multi-row upsert (execute_rows) per table
 _CHAT_UPSERT = (
     "INSERT INTO members(platform, chat_id, member_id, name, last_seen_at, messages) VALUES ",
@@ -135,7 +157,7 @@ class MemberRepo(Repo):
     """Member profiles, names, tags and notes (the `members` schema component)."""
 
     COMPONENT = "members"
-    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2)
+    MIGRATIONS = (MEMBERS_V1, MEMBERS_V2, MEMBERS_V3, MEMBERS_V4)
 
     # -- recording -------------------------------------------------------------------
 
@@ -193,6 +215,13 @@ class MemberRepo(Repo):
         if name:
             execute_rows(conn, _NAME_UPSERT[0], [(platform, user_id, name, now, now)], _NAME_UPSERT[1])
 
+    def delete_platform(self, platform: str) -> None:
+        """Forget a platform's members (the simulator's demo reset)."""
+        with self.tx() as conn:
+            for table in ("member_profiles", "member_names", "member_tags", "member_notes"):
+                conn.execute(f"DELETE FROM {table} WHERE platform = ?", (platform,))
+            conn.execute(_BUMP)
+
     # -- change detection (the CLI and a second console change tags while the bot runs) ----
 
     @reads
@@ -241,6 +270,19 @@ class MemberRepo(Repo):
         with self.tx() as conn:
             conn.execute(_BUMP)
 
+    def set_rule_tags(self, tags: list[str]) -> None:
+        """The tags `[[member_tags]]` rules give (known before any member has them)."""
+        with self.tx() as conn:
+            conn.execute("INSERT INTO kv(key, value) VALUES ('members.rule_tags', ?)"
+                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (dumps(sorted(set(tags))),))
+
+    @reads
+    def known_tags(self) -> set[str]:
+        """Tags some member has, and the ones rules give."""
+        with self.lock:
+            have = {r[0] for r in self.conn.execute("SELECT DISTINCT tag FROM member_tags")}
+        return have | set(loads(self.scalar("SELECT value FROM kv WHERE key = 'members.rule_tags'"), []))
+
     @reads
     def tags_of(self, platform: str, user_id: str) -> list[dict[str, Any]]:
         return self.query(
@@ -270,6 +312,50 @@ class MemberRepo(Repo):
             params.append(source)
         with self.lock:
             return [(p, u) for p, u in self.conn.execute(sql, params)]
+
+    def retag_silent(self, tag: str, cutoff: str) -> int:
+        """A `silent_days` rule: members last seen before `cutoff` get `tag`, the rule's other
+        holders lose it (a manual tag of the same name stays). Returns the changes."""
+        return self._retag(tag, "SELECT platform, user_id FROM member_profiles WHERE last_seen_at < ?"
+                           " AND deleted_at IS NULL", (cutoff,))
+
+    def retag_active(self, tag: str, since: str, messages: int) -> int:
+        """An `active_messages` rule: at least `messages` messages since `since`."""
+        return self._retag(
+            tag, "SELECT platform, sender_id FROM messages WHERE time >= ? AND direction = 'in'"
+            " AND type = 'message' GROUP BY platform, sender_id HAVING count(*) >= ?", (since, messages))
+
+    def _retag(self, tag: str, members_sql: str, params: tuple[Any, ...]) -> int:
+        now = iso(utcnow())
+        with self.tx() as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS retag(platform TEXT, user_id TEXT,"
+                         " PRIMARY KEY (platform, user_id))")
+            conn.execute("DELETE FROM temp.retag")
+            conn.execute(f"INSERT OR IGNORE INTO temp.retag {members_sql}", params)
+            removed = conn.execute(
+                "DELETE FROM member_tags WHERE tag = ? AND source = 'rule'"
+                " AND (platform, user_id) NOT IN (SELECT platform, user_id FROM temp.retag)", (tag,)).rowcount
+            added = conn.execute(
+                "INSERT OR IGNORE INTO member_tags(platform, user_id, tag, source, actor, created_at)"
+                " SELECT platform, user_id, ?, 'rule', 'rule', ? FROM temp.retag", (tag, now)).rowcount
+            conn.execute("DELETE FROM temp.retag")
+            return removed + added
+
+    # -- member-tag targets (faq entries, welcomes, posts) ------------------------------------
+
+    def set_target(self, kind: str, target_id: str, tags: list[str]) -> None:
+        with self.tx() as conn:
+            if tags:
+                conn.execute("INSERT INTO member_targets(kind, target_id, tags) VALUES (?, ?, ?)"
+                             " ON CONFLICT(kind, target_id) DO UPDATE SET tags = excluded.tags",
+                             (kind, target_id, dumps(sorted(set(tags)))))
+            else:
+                conn.execute("DELETE FROM member_targets WHERE kind = ? AND target_id = ?", (kind, target_id))
+
+    @reads
+    def targets(self, kind: str) -> dict[str, list[str]]:
+        return {r["target_id"]: loads(r["tags"], []) for r in self.query(
+            "SELECT target_id, tags FROM member_targets WHERE kind = ?", (kind,))}
 
     # -- notes -------------------------------------------------------------------------
 
@@ -371,35 +457,42 @@ class MemberRepo(Repo):
                muted_at: datetime | None = None, blacklisted: bool = False, silent_days: int = 0,
                now: datetime | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """One page of members, most recently seen first, and how many match."""
+        # Each filter is a set of profile rowids found through its own index (a tag's members,
+        # a chat's members …), so a selective filter never walks all 100k profiles.
         where, params = ["1=1"], []
+        join = "JOIN member_profiles p2 ON p2.platform = x.platform AND p2.user_id = x.{}"
         if text:
-            where.append("(p.user_id = ? OR p.name LIKE ? OR EXISTS (SELECT 1 FROM member_names n"
-                         " WHERE n.platform = p.platform AND n.user_id = p.user_id AND n.name LIKE ?))")
-            like = f"%{_escape_like(text)}%"
-            params += [text, like, like]
-            where[-1] = where[-1].replace("LIKE ?", "LIKE ? ESCAPE '\\'")
+            # the names table holds every name, the current one too
+            where.append("p.rowid IN (SELECT rowid FROM member_profiles WHERE user_id = ?"
+                         f" UNION SELECT p2.rowid FROM member_names x {join.format('user_id')}"
+                         " WHERE x.name LIKE ? ESCAPE '\\')")
+            params += [text, f"%{_escape_like(text)}%"]
         if chat:
-            where.append("(p.platform, p.user_id) IN (SELECT platform, member_id FROM members"
-                         " WHERE platform = ? AND chat_id = ? AND left_at IS NULL)")
+            where.append(f"p.rowid IN (SELECT p2.rowid FROM members x {join.format('member_id')}"
+                         " WHERE x.platform = ? AND x.chat_id = ? AND x.left_at IS NULL)")
             params += list(chat)
         if tag:
-            where.append("(p.platform, p.user_id) IN (SELECT platform, user_id FROM member_tags WHERE tag = ?)")
+            where.append(f"p.rowid IN (SELECT p2.rowid FROM member_tags x {join.format('user_id')} WHERE x.tag = ?)")
             params.append(tag)
         if muted_at is not None:
-            where.append(f"(p.platform, p.user_id) IN ({MUTED_SQL})")
+            where.append(f"p.rowid IN (SELECT p2.rowid FROM ({MUTED_SQL}) x {join.format('member_id')})")
             params.append(_julian(muted_at))
         if blacklisted:
             if self.scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blacklist'") is None:
                 return [], 0
-            where.append("(p.platform || ':' || p.user_id) IN (SELECT ref FROM blacklist)")
+            where.append("p.rowid IN (SELECT p2.rowid FROM blacklist b JOIN member_profiles p2"
+                         " ON p2.platform = substr(b.ref, 1, instr(b.ref, ':') - 1)"
+                         " AND p2.user_id = substr(b.ref, instr(b.ref, ':') + 1))")
         if silent_days > 0:
             where.append("p.last_seen_at < ?")
             params.append(iso((now or utcnow()) - timedelta(days=silent_days)))
         sql_where = " AND ".join(where)
         total = self.scalar(f"SELECT count(*) FROM member_profiles p WHERE {sql_where}", params)
+        # the page's rowids first, from the index alone, then only those rows
         rows = self.query(
-            f"SELECT p.* FROM member_profiles p WHERE {sql_where} ORDER BY p.last_seen_at DESC,"
-            " p.platform, p.user_id LIMIT ? OFFSET ?", [*params, limit, offset],
+            f"SELECT p.* FROM member_profiles p WHERE p.rowid IN (SELECT p.rowid FROM member_profiles p"
+            f" WHERE {sql_where} ORDER BY p.last_seen_at DESC, p.platform DESC, p.user_id DESC LIMIT ? OFFSET ?)"
+            " ORDER BY p.last_seen_at DESC, p.platform DESC, p.user_id DESC", [*params, limit, offset],
         )
         if rows:
             self._attach_tags(rows)
@@ -412,9 +505,10 @@ class MemberRepo(Repo):
         for r in rows:
             r["tags"] = []
         marks = ",".join("(?, ?)" for _ in keys)
+        # joined to the page's members: a primary-key lookup each, not a scan of every tag
         for t in self.query(
-            f"SELECT platform, user_id, tag FROM member_tags WHERE (platform, user_id) IN (VALUES {marks})"
-            " ORDER BY tag", [v for k in keys for v in k],
+            f"SELECT t.platform, t.user_id, t.tag FROM (VALUES {marks}) v JOIN member_tags t"
+            " ON t.platform = v.column1 AND t.user_id = v.column2 ORDER BY t.tag", [v for k in keys for v in k],
         ):
             keys[(t["platform"], t["user_id"])]["tags"].append(t["tag"])
 
