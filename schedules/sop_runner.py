@@ -46,8 +46,9 @@ log = logging.getLogger("qunbot.sop")
 
 # enrollments read from the store at a time
 BATCH = 500
-# joins are looked for again this far back each run: a join's row may commit after a scan began
-RESCAN = timedelta(minutes=10)
+# joins are looked for again this far back each run (clock steps; those already enrolled are left
+# out by the query, so the overlap costs one index range)
+RESCAN = timedelta(minutes=2)
 
 TagsFn = Callable[["Store", str, str], set[str]]
 
@@ -113,17 +114,13 @@ class SopRunner:
         """(writer thread) New joins and newly tagged groups become enrollments."""
         repo = self.store.sop
         joined = [s for s in seqs if s["spec_obj"].anchor == "member_joined" and s["status"] == "active"]
-        if joined:
-            since = min(s["since"] for s in joined)
-            if self._scanned is not None:
-                since = max(since, self._scanned - RESCAN)
-            rows = repo.joined_since(since)
-            for seq in joined:
-                spec: SopConfig = seq["spec_obj"]
-                new = [(r["platform"], r["chat_id"], r["member_id"], r["name"], r["joined_at"]) for r in rows
-                       if r["joined_at"] >= seq["since"] and applies(spec, r["tags"])]
-                if new and repo.enroll(seq["id"], new):
-                    log.info("SOP %s: enrolled new members", seq["id"])
+        for seq in joined:
+            since = seq["since"] if self._scanned is None else max(seq["since"], self._scanned - RESCAN)
+            spec: SopConfig = seq["spec_obj"]
+            new = [(r["platform"], r["chat_id"], r["member_id"], r["name"], r["joined_at"])
+                   for r in repo.joined_since(seq["id"], since) if applies(spec, r["tags"])]
+            if new and repo.enroll(seq["id"], new):
+                log.info("SOP %s: enrolled %d new members", seq["id"], len(new))
         self._scanned = now
         tagged = [s for s in seqs if s["spec_obj"].anchor == "group_tagged" and s["status"] == "active"]
         if tagged:

@@ -108,13 +108,16 @@ class SopRepo(Repo):
 
     # -- enrollment ------------------------------------------------------------------
 
-    def joined_since(self, since: datetime) -> list[dict[str, Any]]:
-        """Members present now who joined at or after `since` (their chat's name and tags too)."""
+    def joined_since(self, seq_id: str, since: datetime) -> list[dict[str, Any]]:
+        """Members present now who joined at or after `since` and are not enrolled in the
+        sequence yet (with their chat's name and tags)."""
         rows = self.query(
             "SELECT m.platform, m.chat_id, m.member_id, m.name, m.joined_at, c.name AS chat_name, c.tags"
             " FROM members m JOIN chats c ON c.platform = m.platform AND c.chat_id = m.chat_id"
-            " WHERE m.joined_at >= ? AND m.left_at IS NULL AND c.kind = 'group' ORDER BY m.joined_at",
-            (iso(since),),
+            " WHERE m.joined_at >= ? AND m.left_at IS NULL AND c.kind = 'group' AND NOT EXISTS ("
+            "  SELECT 1 FROM sop_enrollments e WHERE e.seq_id = ? AND e.platform = m.platform"
+            "  AND e.chat_id = m.chat_id AND e.member_id = m.member_id) ORDER BY m.joined_at",
+            (iso(since), seq_id),
         )
         for r in rows:
             r["tags"] = loads(r["tags"], [])
