@@ -145,13 +145,11 @@ class SopRunner:
             await self.store.run(repo.stop, enrollment["id"], REASON_GONE)
             return []
         spec: SopConfig = seq["spec_obj"]
-        stop = await self.store.run(self._stop_reason, enrollment, spec)
+        stop, decided = await self.store.run(self._state, enrollment, spec)
         if stop:
-            await self.store.run(repo.stop, enrollment["id"], stop)
             log.info("SOP %s: enrollment %s stopped: %s", spec.id, enrollment["id"], stop)
             return []
         times = step_times(enrollment["anchor_at"], spec, self.tz)
-        decided = (await self.store.run(repo.steps_of, [enrollment["id"]])).get(enrollment["id"], {})
         results = []
         for index in sorted(range(len(spec.steps)), key=lambda i: times[i]):
             if index in decided or times[index] > now:
@@ -160,6 +158,14 @@ class SopRunner:
         pending = [times[i] for i in range(len(spec.steps)) if i not in decided and times[i] > now]
         await self.store.run(repo.set_next, enrollment["id"], min(pending) if pending else None)
         return results
+
+    def _state(self, enrollment: dict[str, Any], spec: SopConfig) -> tuple[str, dict[int, dict[str, Any]]]:
+        """(writer thread) Why the enrollment stops now (it is stopped then), or its decided steps."""
+        stop = self._stop_reason(enrollment, spec)
+        if stop:
+            self.store.sop.stop(enrollment["id"], stop)
+            return stop, {}
+        return "", self.store.sop.steps_of([enrollment["id"]]).get(enrollment["id"], {})
 
     def _stop_reason(self, enrollment: dict[str, Any], spec: SopConfig) -> str:
         """(writer thread) Why an enrollment ends now: the member left, is blacklisted, the group untagged."""
