@@ -19,6 +19,7 @@ from keywords.config import KeywordRuleConfig, WelcomeConfig
 from members.config import MemberTagRule
 from moderation.config import ModerationSettings
 from schedules.config import CampaignConfig, PostConfig, ScheduleSettings
+from schedules.sop_config import SopConfig
 
 DEFAULT_CONFIG = "config.toml"
 
@@ -189,6 +190,8 @@ class Settings:
     posts: list[PostConfig] = field(default_factory=list)
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
     sending: SendingSettings = field(default_factory=SendingSettings)
+    # 群SOP sequences: steps relative to a member joining or a group being tagged (docs/sop.md)
+    sop: list[SopConfig] = field(default_factory=list)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
     # tags members get by rule (joined a tagged group, asked an FAQ entry, silent, active)
     member_tags: list[MemberTagRule] = field(default_factory=list)
@@ -274,6 +277,11 @@ def _check_cross_references(settings: Settings, path: str | Path | None) -> list
         if key in seen:
             errors.append(ConfigError(path, f"groups[{i}].id", f"群 {group.id!r} 重复"))
         seen.add(key)
+    ids: set[str] = set()
+    for i, seq in enumerate(settings.sop):
+        if seq.id in ids:
+            errors.append(ConfigError(path, f"sop[{i}].id", f"序列 id {seq.id!r} 重复"))
+        ids.add(seq.id)
     enabled = settings.adapters.enabled_names()
     if not enabled and not settings.console.enabled:
         errors.append(ConfigError(path, "adapters", "没有启用任何适配器，控制台也已关闭：没有可运行的内容"))

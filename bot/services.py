@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from keywords.config import KeywordRuleConfig, WelcomeConfig
     from moderation.config import ModerationSettings
     from schedules.config import CampaignConfig, PostConfig, ScheduleSettings
+    from schedules.sop_config import SopConfig
 
 
 class GroupSettings(Protocol):
@@ -72,6 +73,8 @@ class DomainSettings(Protocol):
     def posts(self) -> Sequence[PostConfig]: ...
     @property
     def adapters(self) -> AdapterNotes: ...
+    @property
+    def sop(self) -> Sequence[SopConfig]: ...
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""`qunbot schedule preview | list | status | retry`."""
+"""`qunbot schedule preview | list | status | retry` and `qunbot sop preview`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--occurrence", help="only this occurrence (its ISO time as shown by status)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_retry)
+
+    parser = sub.add_parser("sop", help="群SOP sequences: per-member preview", parents=[common_parent(sub)])
+    nested = parser.add_subparsers(dest="sop_command", metavar="ACTION")
+    nested.required = True
+    p = nested.add_parser("preview", help="every step of every sequence that applies to a member, with its status",
+                          parents=[common])
+    p.add_argument("--member", required=True, help="member id, platform:member_id or nickname")
+    p.add_argument("--json", action="store_true", help="machine-readable output (a list)")
+    p.set_defaults(func=cmd_sop_preview)
 
 
 def _jobs(ctx: CliContext) -> list[Job]:
@@ -190,4 +200,31 @@ def cmd_retry(ctx: CliContext) -> int:
     ctx.emit({"job": row["name"], "requeued": count},
              f"已将 {count} 个失败的目标重新排队；正在运行的机器人请在控制台重试，"
              f"否则它们会在机器人下次启动时发送")
+    return 0
+
+
+def cmd_sop_preview(ctx: CliContext) -> int:
+    from schedules.sop_config import TO_LABELS
+    from schedules.sop_service import STEP_LABELS, SopError, member_preview, sync_config
+
+    store = ctx.store()
+    # config.toml's sequences as the running bot sees them (a no-op when it already synced them)
+    sync_config(store, ctx.settings, now_utc())
+    try:
+        rows = member_preview(store, ctx.settings, ctx.args.member, now_utc())
+    except SopError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+    def text() -> str:
+        if not rows:
+            return "没有适用于该成员的 SOP 序列"
+        lines = []
+        for r in rows:
+            status = STEP_LABELS.get(r["status"], r["status"]) + (f"（{r['reason']}）" if r["reason"] else "")
+            lines.append(f"{r['time']}  {r['sequence']} 第{r['step']}步 [{status}] → {TO_LABELS[r['to']]}"
+                         f"  {r['chat_name'] or r['chat']}\n    {r['text']}")
+        return "\n".join(lines)
+
+    ctx.emit(rows, text)
     return 0

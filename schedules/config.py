@@ -116,6 +116,9 @@ class ScheduleSettings:
     tick: Duration = Duration(30)
     # how many days ahead `qunbot schedule preview` and the console's preview look by default
     preview_days: int = 7
+    # 群SOP: a step missed while the bot was down is sent late within this grace, else skipped and
+    # counted; a sequence's own misfire_grace overrides it
+    sop_misfire_grace: Duration = Duration(6 * 3600)
 
     def validate(self) -> None:
         if self.tick < 1:

@@ -23,6 +23,8 @@ from schedules.jobs import CAMPAIGN, LIVE_STATUSES, POST, Job, sync_config
 from schedules.keyword_rules import sync_campaign_rules
 from schedules.misfire import decide
 from schedules.planner import known_chats, plan_one
+from schedules.sop_runner import SopRunner
+from schedules.sop_service import sync_config as sync_sop_config
 from schedules.timeline import (
     campaign_bounds,
     campaign_plan,
@@ -37,6 +39,8 @@ log = logging.getLogger("qunbot.schedules")
 
 # occurrences looked at per job and run after a long downtime (the rest are left behind unrecorded)
 MAX_CATCHUP = 500
+# seconds between two SOP runs (or [schedule] tick when shorter): joins found, due steps sent
+SOP_TICK = 5.0
 
 class Scheduler:
     """Fires posts and campaign messages of the stored jobs through the outbox, exactly once."""
@@ -55,6 +59,8 @@ class Scheduler:
         self._aps: Any = None
         self._keywords_dirty = False
         self.fired = 0
+        # 群SOP sequences, run on the same tick (schedules/sop_runner.py)
+        self.sop = SopRunner(services)
 
     # -- lifecycle of the scheduler ----------------------------------------------------
 
@@ -69,6 +75,10 @@ class Scheduler:
         self._aps = AsyncIOScheduler(timezone=self.tz)
         self._aps.add_job(self._tick, IntervalTrigger(seconds=float(self.settings.schedule.tick)),
                           id="schedules-tick", coalesce=True, max_instances=1, misfire_grace_time=None)
+        # 群SOP on its own, shorter tick: a new member's day-0 step goes within seconds of the join
+        sop_tick = min(float(self.settings.schedule.tick), SOP_TICK)
+        self._aps.add_job(self._sop_tick, IntervalTrigger(seconds=sop_tick), id="sop-tick", coalesce=True,
+                          max_instances=1, misfire_grace_time=None)
         self._aps.start()
         await self.rearm()
         await self.sync_keywords()
@@ -76,7 +86,10 @@ class Scheduler:
     async def load(self) -> list[dict[str, Any]]:
         """Sync config.toml jobs into the store and settle what was missed while down."""
         await self.store.run(sync_config, self.store, self.settings, self.clock.now())
-        return await self.run_due()
+        await self.store.run(sync_sop_config, self.store, self.settings, self.clock.now())
+        results = await self.run_due()
+        await self.sop.run_due()
+        return results
 
     async def stop(self) -> None:
         """Stop the timers and wait for a run in progress to finish its hand-over."""
@@ -85,6 +98,14 @@ class Scheduler:
             self._aps = None
         async with self.lock:
             pass
+        async with self.sop.lock:
+            pass
+
+    async def _sop_tick(self) -> None:
+        try:
+            await self.sop.run_due()
+        except Exception:
+            log.exception("SOP tick failed")
 
     async def _tick(self) -> None:
         try:

@@ -28,12 +28,14 @@ from schedules.planner import plan, resolve_targets
 from schedules.service import ScheduleError, ScheduleService
 from schedules.templates import PLACEHOLDERS
 from schedules.timeline import KIND_LABELS, next_occurrence
+from schedules.views_sop import NAV as SOP_NAV
+from schedules.views_sop import routes as sop_routes
 
 log = logging.getLogger("qunbot.schedules")
-routes = web.RouteTableDef()
+job_routes = web.RouteTableDef()
 
 # (label shown in the navigation, path, minimum role)
-NAV: list[tuple[str, str, str]] = [("活动与定时消息", "/schedules", "manager")]
+NAV: list[tuple[str, str, str]] = [("活动与定时消息", "/schedules", "manager"), *SOP_NAV]
 
 ACTION_LABELS = {"activate": "启用", "pause": "暂停", "resume": "恢复", "cancel": "取消活动", "archive": "归档"}
 PREVIEW_PAGE = 100  # grouped occurrences per page of the send preview
@@ -63,7 +65,7 @@ def _totals(progress: list[dict[str, Any]]) -> dict[str, int]:
     return {k: sum(p[k] or 0 for p in progress) for k in ("total", "sent", "pending", "failed", "skipped")}
 
 
-@routes.get("/schedules")
+@job_routes.get("/schedules")
 @require_role("manager")
 @aiohttp_jinja2.template("schedules/index.html")
 async def index(request: web.Request) -> dict[str, Any]:
@@ -85,7 +87,7 @@ async def index(request: web.Request) -> dict[str, Any]:
             "posts": [r for r in rows if r["job"].kind == POST], "show_archived": show_archived}
 
 
-@routes.get("/schedules/preview")
+@job_routes.get("/schedules/preview")
 @require_role("manager")
 @aiohttp_jinja2.template("schedules/preview.html")
 async def preview(request: web.Request) -> dict[str, Any]:
@@ -111,7 +113,7 @@ async def preview(request: web.Request) -> dict[str, Any]:
             "total": len(occurrences), "page": page, "pages": pages, "page_size": PREVIEW_PAGE}
 
 
-@routes.get(r"/schedules/{id:\d+}")
+@job_routes.get(r"/schedules/{id:\d+}")
 @require_role("manager")
 @aiohttp_jinja2.template("schedules/job.html")
 async def job_page(request: web.Request) -> dict[str, Any]:
@@ -170,8 +172,8 @@ def _template(kind: str) -> str:
     return "schedules/campaign_form.html" if kind == CAMPAIGN else "schedules/post_form.html"
 
 
-@routes.get("/schedules/campaigns/new")
-@routes.get("/schedules/posts/new")
+@job_routes.get("/schedules/campaigns/new")
+@job_routes.get("/schedules/posts/new")
 @require_role("manager")
 async def new_form(request: web.Request) -> web.Response:
     kind = CAMPAIGN if "/campaigns/" in request.path else POST
@@ -234,19 +236,19 @@ def _form_error(request: web.Request, kind: str, values: dict[str, str], job: Jo
                                           status=400)
 
 
-@routes.post("/schedules/campaigns/new")
+@job_routes.post("/schedules/campaigns/new")
 @require_role("manager")
 async def create_campaign(request: web.Request) -> web.StreamResponse:
     return await _save(request, CAMPAIGN, None)
 
 
-@routes.post("/schedules/posts/new")
+@job_routes.post("/schedules/posts/new")
 @require_role("manager")
 async def create_post(request: web.Request) -> web.StreamResponse:
     return await _save(request, POST, None)
 
 
-@routes.get(r"/schedules/{id:\d+}/edit")
+@job_routes.get(r"/schedules/{id:\d+}/edit")
 @require_role("manager")
 async def edit_form(request: web.Request) -> web.Response:
     job = await _load(request)
@@ -254,14 +256,14 @@ async def edit_form(request: web.Request) -> web.Response:
                                           _form_page(job.kind, form_values(job.spec, job.kind), job))
 
 
-@routes.post(r"/schedules/{id:\d+}/edit")
+@job_routes.post(r"/schedules/{id:\d+}/edit")
 @require_role("manager")
 async def edit_submit(request: web.Request) -> web.StreamResponse:
     job = await _load(request)
     return await _save(request, job.kind, job)
 
 
-@routes.post(r"/schedules/{id:\d+}/action")
+@job_routes.post(r"/schedules/{id:\d+}/action")
 @require_role("manager")
 async def change_status(request: web.Request) -> web.StreamResponse:
     job = await _load(request)
@@ -279,7 +281,7 @@ async def change_status(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"/schedules/{job.id}")
 
 
-@routes.post(r"/schedules/{id:\d+}/retry")
+@job_routes.post(r"/schedules/{id:\d+}/retry")
 @require_role("manager")
 async def retry(request: web.Request) -> web.StreamResponse:
     job = await _load(request)
@@ -292,3 +294,7 @@ async def retry(request: web.Request) -> web.StreamResponse:
     await audit(request, "schedules.retry", f"{job.kind}:{job.id}", {"occurrence": occurrence, "requeued": count})
     flash(request, f"已重新排队 {count} 个失败的目标" if count else "没有需要重试的目标", "ok")
     raise web.HTTPFound(f"/schedules/{job.id}")
+
+
+# the 群SOP pages share this package's route table
+routes = [*job_routes, *sop_routes]

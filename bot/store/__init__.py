@@ -42,6 +42,7 @@ from bot.store.reports import ReportRepo
 from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
 from bot.store.schema_moderation import ModerationSchema
+from bot.store.sop import SopRepo
 
 __all__ = ["OutboundItem", "Store", "StoreError"]
 
@@ -50,7 +51,7 @@ T = TypeVar("T")
 # Order matters: a component may reference tables of the ones before it.
 SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo,
                             GuardRepo, BroadcastRepo,
-                            MemberRepo]
+                            MemberRepo, SopRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -81,6 +82,7 @@ class Store:
         self.lexicon = LexiconRepo(*args)
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
+        self.sop = SopRepo(*args)
         self.reports = ReportRepo(*args)
         self.guard = GuardRepo(*args)
         self.broadcasts = BroadcastRepo(*args)
