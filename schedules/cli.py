@@ -10,6 +10,7 @@ from bot.cli import CliContext, common_parent, now_utc
 from schedules.jobs import STATUS_LABELS, effective_jobs
 from schedules.planner import known_chats, preview_rows
 from schedules.timeline import KIND_LABELS, next_occurrence
+from schedules.wecom_contact_plan import CustomerGroupQuota
 
 if TYPE_CHECKING:
     from schedules.jobs import Job
@@ -60,7 +61,8 @@ def cmd_preview(ctx: CliContext) -> int:
     now = now_utc()
     jobs = [j for j in _jobs(ctx) if j.status == "active"]
     rows = preview_rows(jobs, now, now + timedelta(days=days), settings.tz,
-                        known_chats(store.chats.list_chats(), settings))
+                        known_chats(store.chats.list_chats(), settings),
+                        quota=CustomerGroupQuota.from_store(store, settings, now))
 
     def text() -> str:
         if not rows:
@@ -71,7 +73,13 @@ def cmd_preview(ctx: CliContext) -> int:
                 "（无目标群：" + "、".join(r.get("missing", [])) + "）"
             label = KIND_LABELS.get(r["kind"], r["kind"])
             lines.append(f"{r['time']}  {r['job']}·{label}  → {chat}\n    {r['text']}")
-        lines.append(f"共 {len(rows)} 条（未发送，仅预览）")
+            if r.get("refused"):
+                lines.append(f"    ✗ 不会发送：{r['refused']}")
+            elif r.get("note"):
+                lines.append(f"    （{r['note']}）")
+        refused = sum(1 for r in rows if r.get("refused"))
+        tail = f"，其中 {refused} 条超出限制不会发送" if refused else ""
+        lines.append(f"共 {len(rows)} 条（未发送，仅预览）{tail}")
         return "\n".join(lines)
 
     ctx.emit(rows, text)

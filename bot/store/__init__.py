@@ -39,13 +39,15 @@ from bot.store.reports import ReportRepo
 from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
 from bot.store.schema_moderation import ModerationSchema
+from bot.store.wecom_contact import WecomContactRepo
 
 __all__ = ["OutboundItem", "Store", "StoreError"]
 
 T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
-SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo]
+SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo,
+                           WecomContactRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -77,6 +79,7 @@ class Store:
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
         self.reports = ReportRepo(*args)
+        self.wecom_contact = WecomContactRepo(*args)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")
         self._closed = False
