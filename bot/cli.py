@@ -55,7 +55,7 @@ Handler = Callable[[CliContext], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot import cli_commands, reports_cli
+    from bot import cli_commands, reports_cli, wecom_contact_cli
     from intents import cli as faq_cli
     from keywords import cli as keywords_cli
     from moderation import cli as moderation_cli
@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_common_parent(sub, sub_common)
     cli_commands.register(sub)
     reports_cli.register(sub)
+    wecom_contact_cli.register(sub)
     for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli):
         module.register(sub)
     return parser

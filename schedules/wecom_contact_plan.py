@@ -22,7 +22,7 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.kernel.priorities import BROADCAST_PRIORITY
@@ -37,10 +37,17 @@ LIMIT_LABELS = {"month": "每月最多当月天数条", "week": "每周最多 7 
 
 
 class HasTarget(Protocol):
-    platform: str
-    chat_id: str
-    kind: str
-    name: str
+    """A planned target (schedules.planner.Target, or a broadcast's)."""
+
+    @property
+    def platform(self) -> str: ...
+    @property
+    def chat_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+T = TypeVar("T", bound=HasTarget)
 
 
 def limit_mode(settings: Any) -> str:
@@ -85,11 +92,11 @@ class CustomerGroupQuota:
         usage = store.wecom_contact.usage(start)
         return cls(mode, store.wecom_contact.owners(), {(c, key): n for c, n in usage.items()})
 
-    def admit(self, targets: Iterable[HasTarget], when: datetime) -> tuple[list[Any], list[tuple[Any, str]]]:
+    def admit(self, targets: Iterable[T], when: datetime) -> tuple[list[T], list[tuple[T, str]]]:
         """Split targets into (allowed, [(refused, reason)]); an allowed customer group counts
         against its limit from now on (a later post in the same period sees it)."""
-        allowed: list[Any] = []
-        refused: list[tuple[Any, str]] = []
+        allowed: list[T] = []
+        refused: list[tuple[T, str]] = []
         for t in targets:
             if not is_customer_group(t):
                 allowed.append(t)

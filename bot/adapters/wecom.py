@@ -136,6 +136,10 @@ class WecomAdapter(WechatCallbackAdapter):
             if self.contact is None:
                 raise PermanentSendError("未配置企业微信客户联系（[adapters.wecom] contact_secret），无法群发到客户群")
             return await self.contact.submit(delivery)
+        if self.contact is not None and delivery.chat_id in self.contact.group_ids:
+            # WeCom lets no app speak in a customer group: only its owner, after confirming a task
+            raise PermanentSendError("客户群不能由机器人直接发言：定时消息和群发会转为企业群发任务（群主确认后发出），"
+                                     "入群欢迎语请用 qunbot wecom welcome 推送为入群欢迎语素材")
         send = self.api.send_to_user if delivery.chat_kind == "private" else self.api.send_to_appchat
         payload = delivery.payload
         if payload.get("kind") == "link" and payload.get("url"):

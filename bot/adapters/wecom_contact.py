@@ -37,6 +37,8 @@ from bot.store.wecom_contact import (
 if TYPE_CHECKING:
     from bot.adapters.base import Host
     from bot.adapters.wecom_api import AccessToken
+    from bot.kernel.clock import Clock
+    from bot.store import Store
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -57,16 +59,23 @@ class WecomContact:
     """The customer-group side of one WeCom corp; started and stopped with the wecom adapter."""
 
     def __init__(self, settings: WecomSettings, *, token: AccessToken | None = None,
-                 api: WecomContactApi | None = None) -> None:
+                 api: WecomContactApi | None = None, store: Store | None = None) -> None:
         self.settings = settings
         secret = settings.contact_secret or settings.secret
         self.api = api or WecomContactApi(settings.api_base, settings.corp_id, secret, settings.agent_id,
                                           token=token if secret == settings.secret else None)
         self.host: Host | None = None
+        # the running bot's store (from start()), or one given directly (the CLI, offline)
+        self.store = store
+        self.clock: Clock | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
+        # callbacks are applied one at a time, in the order they arrived (asyncio.Lock is FIFO)
+        self._change_lock = asyncio.Lock()
         self.last_sync: dict[str, int] | None = None
+        # customer group chat ids seen (sync, callbacks): the app cannot post in them itself
+        self.group_ids: set[str] = set()
         self.last_error = ""
 
     def __repr__(self) -> str:
@@ -76,6 +85,8 @@ class WecomContact:
 
     async def start(self, host: Host) -> None:
         self.host = host
+        self.store = host.store
+        self.clock = host.clock
         self._loop = asyncio.create_task(self._run(), name="wecom-contact")
 
     async def stop(self) -> None:
@@ -90,7 +101,7 @@ class WecomContact:
         await self.api.close()
 
     def _now(self) -> datetime:
-        return self.host.clock.now() if self.host else datetime.now(UTC)
+        return self.clock.now() if self.clock else datetime.now(UTC)
 
     async def _run(self) -> None:
         """Sync now and every sync_every; poll tasks every poll_every; yesterday's statistics daily."""
@@ -118,10 +129,10 @@ class WecomContact:
                 log.warning("企业微信客户群: %s", exc, extra={"adapter": "wecom"})
             await asyncio.sleep(max(0.05, min(next_sync, next_poll) - loop.time()))
 
-    def _store(self) -> Any:
-        if self.host is None:
+    def _store(self) -> Store:
+        if self.store is None:
             raise RuntimeError("WecomContact used before start()")
-        return self.host.store
+        return self.store
 
     # -- sync --------------------------------------------------------------------------
 
@@ -140,6 +151,7 @@ class WecomContact:
                 groups += 1
                 members += len(group.get("member_list") or [])
             gone = await store.run(store.wecom_contact.dismiss_missing, seen)
+            self.group_ids |= seen
             if self.host is not None:
                 self.host.refresh_chats()
             self.last_sync = {"groups": groups, "members": members}
@@ -156,21 +168,28 @@ class WecomContact:
         task.add_done_callback(self._tasks.discard)
 
     async def _apply_change(self, msg: dict[str, Any]) -> None:
+        async with self._change_lock:
+            await self._apply_change_now(msg)
+
+    async def _apply_change_now(self, msg: dict[str, Any]) -> None:
         store = self._store()
         chat_id = str(msg.get("ChatId") or "")
         change = str(msg.get("ChangeType") or "")
         detail = str(msg.get("UpdateDetail") or "")
         if not chat_id:
             return
+        self.group_ids.add(chat_id)
         try:
             if change == "dismiss":
                 await store.run(store.wecom_contact.dismiss, chat_id)
+            elif detail == "del_member":
+                # groupchat/get may still list them for a while (WeCom updates it asynchronously)
+                await store.run(store.wecom_contact.members_left, chat_id, _items(msg.get("MemChangeList")))
             else:
-                if detail == "del_member":
-                    await store.run(store.wecom_contact.members_left, chat_id, _items(msg.get("MemChangeList")))
-                # create, add_member, change_owner / name / notice: the details come from groupchat/get
+                # create, add_member, change_owner / name / notice: the details come from groupchat/get;
+                # members it no longer lists are left to the next full sync for the same reason
                 group = await self.api.group(chat_id)
-                await store.run(store.wecom_contact.save_group, group)
+                await store.run(store.wecom_contact.save_group, group, full=False)
             if self.host is not None:
                 self.host.refresh_chats()
             log.info("企业微信客户群 %s: %s %s applied", chat_id, change, detail, extra={"adapter": "wecom"})
@@ -203,7 +222,7 @@ class WecomContact:
             raise PermanentSendError("企业微信未返回群发任务 msgid")
         store = self._store()
         await store.run(store.wecom_contact.add_task, msgid, delivery.source, delivery.occurrence, owner, text,
-                        chat_ids, [str(c) for c in data.get("fail_list") or []])
+                        chat_ids, [str(c) for c in data.get("fail_list") or []], self._now())
         log.info("企业群发 task %s for %s: %d groups, awaiting the owner", msgid, owner, len(chat_ids),
                  extra={"adapter": "wecom"})
         return msgid

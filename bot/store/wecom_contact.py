@@ -209,11 +209,11 @@ class WecomContactRepo(Repo):
     # -- 企业群发 tasks ----------------------------------------------------------------
 
     def add_task(self, msgid: str, source: str, occurrence: str, owner: str, text: str,
-                 chat_ids: list[str], fail_list: Iterable[str] = ()) -> int:
+                 chat_ids: list[str], fail_list: Iterable[str] = (), at: datetime | None = None) -> int:
         """One add_msg_template answer: the task and its groups, all waiting for the owner
         (except those WeCom refused at once)."""
         failed = set(fail_list)
-        now = iso(utcnow())
+        now = iso(at or utcnow())
         with self.tx() as conn:
             cur = conn.execute(
                 "INSERT INTO wecom_groupmsg_tasks(msgid, source, occurrence, owner, text, submitted_at)"
@@ -281,12 +281,16 @@ class WecomContactRepo(Repo):
 
     @reads
     def usage(self, since: datetime) -> dict[str, int]:
-        """chat_id → 企业群发 tasks qunbot submitted to it since `since` that did not fail:
-        what the corp's per-group limit counts."""
+        """chat_id → 企业群发 qunbot submitted to it since `since` that did not fail, plus those
+        still in the outbox on their way: what the corp's per-group limit counts."""
         rows = self.query(
-            "SELECT x.chat_id, count(*) AS n FROM wecom_groupmsg_targets x JOIN wecom_groupmsg_tasks t"
-            " ON t.id = x.task_id WHERE t.submitted_at >= ? AND x.status != ? GROUP BY x.chat_id",
-            (iso(since), TARGET_NOT_SENT),
+            "SELECT chat_id, count(*) AS n FROM ("
+            " SELECT x.chat_id FROM wecom_groupmsg_targets x JOIN wecom_groupmsg_tasks t ON t.id = x.task_id"
+            "  WHERE t.submitted_at >= ? AND x.status != ?"
+            " UNION ALL SELECT j.value AS chat_id FROM outbound o, json_each(o.payload, '$.chat_id_list') j"
+            "  WHERE o.chat_kind = ? AND o.status IN ('pending', 'sending', 'uncertain') AND o.created_at >= ?"
+            ") GROUP BY chat_id",
+            (iso(since), TARGET_NOT_SENT, GROUPMSG_TASK, iso(since)),
         )
         return {r["chat_id"]: int(r["n"]) for r in rows}
 
