@@ -23,7 +23,7 @@ from bot.web.app import create_app
 from bot.web.keys import ADAPTERS, STORE
 from schedules.scheduler import Scheduler
 from schedules.service import ScheduleService
-from tests.conftest import make_settings, wait_until
+from tests.conftest import login, make_settings, wait_until
 from tests.wecom_contact_server import CONTACT_SECRET, CORP, FakeContact
 
 # the official WeCom callback sample's Token and EncodingAESKey (public test values)
@@ -422,3 +422,28 @@ async def test_cli_wecom_sync_json_counts(fake, tmp_path, monkeypatch, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out == {"groups": 6, "members": 18}
 
+
+
+async def test_console_shows_each_group_waiting_sent_or_not_sent_and_why(bot_client, fake):
+    client = bot_client
+    adapter = client.app[ADAPTERS]["wecom"]
+    contact = adapter.contact
+    fake.add_group("wralice01", "alice", "alice的客户群1")
+    fake.add_group("wralice02", "alice", "alice的客户群2")
+    await contact.sync()
+    msgid = await adapter.send(Delivery(1, "wecom", "owner:alice", "customer_group_task", {
+        "kind": "groupmsg", "text": "早安", "chat_id_list": ["wralice00", "wralice01", "wralice02"]}, "post:1", "k"))
+    await adapter.send(Delivery(2, "wecom", "owner:bob", "customer_group_task", {
+        "kind": "groupmsg", "text": "早安", "chat_id_list": ["wrbob00"]}, "post:1", "k"))
+    fake.confirm(msgid, {"wralice01": 3, "wralice02": 0})
+    await contact.poll()
+    await login(client, role="manager")
+    page = await (await client.get("/wecom/customer-groups")).text()
+    rows = {line for line in page.split("<tr>") if "客户群" in line}
+    assert any("alice的客户群0" in r and "已发送" in r for r in rows)
+    assert any("alice的客户群1" in r and "未发送：发送失败：该群已达到企业群发的接收上限" in r for r in rows)
+    assert any("alice的客户群2" in r and "未发送：群主发送时未选择该群" in r for r in rows)
+    assert any("bob的客户群0" in r and "等待群主确认" in r for r in rows)
+    # a bot reply addressed to a customer group is refused with the reason, never sent elsewhere
+    with pytest.raises(PermanentSendError, match="客户群不能由机器人直接发言"):
+        await adapter.send(Delivery(3, "wecom", "wralice00", "group", {"text": "hi"}))
