@@ -4,6 +4,7 @@ owner within the corp's limit, progress polling and reminders, token expiry, err
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -414,8 +415,6 @@ async def test_cli_wecom_sync_json_counts(fake, tmp_path, monkeypatch, capsys):
     lines = [f"{k} = {json.dumps(v)}" for k, v in conf.items()]
     config.write_text("[bot]\ndemo = false\ndata_dir = " + json.dumps(str(tmp_path / "data")) +
                       "\n[adapters.wecom]\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    import asyncio
-
     # the CLI runs its own event loop: give it a thread of its own
     code = await asyncio.to_thread(main, ["wecom", "sync", "--json", "--config", str(config)])
     assert code == 0
@@ -447,3 +446,26 @@ async def test_console_shows_each_group_waiting_sent_or_not_sent_and_why(bot_cli
     # a bot reply addressed to a customer group is refused with the reason, never sent elsewhere
     with pytest.raises(PermanentSendError, match="客户群不能由机器人直接发言"):
         await adapter.send(Delivery(3, "wecom", "wralice00", "group", {"text": "hi"}))
+
+
+async def test_report_shows_wecom_statistics_beside_recorded_figures_with_their_source(fake, tmp_path):
+    from bot.reports.export import to_csv
+    from bot.reports.figures import ReportFilter, compute
+
+    three_owners(fake, per_owner=1)
+    fake.stats["bob"] = {"new_chat_cnt": 0, "chat_total": 1, "chat_has_msg": 1, "new_member_cnt": 2,
+                         "member_total": 3, "member_has_msg": 1, "msg_total": 42}
+    store = Store(tmp_path / "q.db")
+    adapter = standalone_adapter(fake, store)
+    try:
+        await adapter.contact.sync()
+        await adapter.contact.fetch_stats(datetime(2026, 12, 6).date())
+    finally:
+        await adapter.stop()
+    day = datetime(2026, 12, 6).date()
+    report = await asyncio.to_thread(compute, store, ReportFilter(start=day, end=day), TZ)
+    text = to_csv(report).decode("utf-8-sig")
+    assert "【企业微信客户群统计（来源：企业微信）】" in text
+    assert "2026-12-06,bob,1,0,1,3,2,1,42,企业微信 groupchat/statistic" in text
+    assert "数据来源,qunbot 自行记录；「企业微信客户群统计」一表来自企业微信" in text
+    store.close()
