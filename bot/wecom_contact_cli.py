@@ -33,10 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(nested, "stats", cmd_stats, "fetch WeCom's group statistics (groupchat/statistic) of a day",
                     json_flag=True)
     p.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD (default: yesterday, Beijing time)")
-    p = add_command(nested, "welcome", cmd_welcome, "push a welcome text as a WeCom group welcome template",
-                    json_flag=True)
-    p.add_argument("name", help="qunbot's name for it (pushing the same name again edits the template)")
-    p.add_argument("text", help="the welcome text")
+    p = add_command(nested, "welcome", cmd_welcome,
+                    "push welcome texts as WeCom group welcome templates (入群欢迎语素材)", json_flag=True)
+    p.add_argument("name", nargs="?", help="qunbot's name for it (pushing the same name again edits the template)")
+    p.add_argument("text", nargs="?", help="the welcome text ({nickname} becomes the new member's name)")
+    p.add_argument("--from-config", action="store_true",
+                   help="push every enabled [[welcome]] of config.toml (named by its id)")
 
 
 def _contact(ctx: CliContext) -> WecomContact | None:
@@ -71,6 +73,7 @@ def cmd_sync(ctx: CliContext) -> int:
     code, counts = _call(ctx, lambda c: c.sync())
     if code:
         return code
+    ctx.store().accounts.audit("cli", "wecom.sync", "customer_groups", counts)
     ctx.emit({"groups": counts["groups"], "members": counts["members"]},
              f"已同步 {counts['groups']} 个客户群、{counts['members']} 名群成员")
     return 0
@@ -108,9 +111,22 @@ def cmd_stats(ctx: CliContext) -> int:
 
 
 def cmd_welcome(ctx: CliContext) -> int:
-    code, template_id = _call(ctx, lambda c: c.push_welcome(ctx.args.name, ctx.args.text))
+    if ctx.args.from_config:
+        wanted = [(w.spec()["id"], w.text) for w in ctx.settings.welcome if w.enabled]
+    elif ctx.args.name and ctx.args.text:
+        wanted = [(ctx.args.name, ctx.args.text)]
+    else:
+        print("请给出 名称 和 欢迎语，或使用 --from-config")
+        return 2
+
+    async def push(contact: WecomContact) -> list[dict[str, str]]:
+        return [{"name": name, "template_id": await contact.push_welcome(name, text)} for name, text in wanted]
+
+    code, pushed = _call(ctx, push)
     if code:
         return code
-    ctx.emit({"name": ctx.args.name, "template_id": template_id},
-             f"已推送入群欢迎语素材 {ctx.args.name}（template_id {template_id}）；群主在群设置中选用后生效")
+    for p in pushed:
+        ctx.store().accounts.audit("cli", "wecom.welcome_template", p["name"], {"template_id": p["template_id"]})
+    ctx.emit(pushed, "\n".join(f"已推送入群欢迎语素材 {p['name']}（template_id {p['template_id']}）" for p in pushed)
+             + "\n群主在客户群设置中选用该欢迎语后生效")
     return 0

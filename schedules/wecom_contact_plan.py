@@ -140,3 +140,16 @@ def owner_items(targets: Iterable[HasTarget], quota: CustomerGroupQuota, *, sour
                 payload=payload, priority=priority, not_after=not_after,
             ))
     return items
+
+
+def plan_customer_group_send(store: Store, settings: Any, targets: Iterable[T], when: datetime, *, source: str,
+                             occurrence: str, text: str, attachments: list[dict[str, Any]] | None = None,
+                             not_after: datetime | None = None) -> tuple[list[OutboundItem], list[tuple[T, str]]]:
+    """For a broadcast (or any one-off send) that targets customer groups: the outbox rows (one
+    企业群发 task per owner) and the groups refused with their reason. Blocking: call it inside
+    `store.run`, or off the event loop. Targets that are not customer groups are ignored here:
+    the caller sends those as usual."""
+    quota = CustomerGroupQuota.from_store(store, settings, when)
+    allowed, refused = quota.admit([t for t in targets if is_customer_group(t)], when)
+    return owner_items(allowed, quota, source=source, occurrence=occurrence, text=text,
+                       attachments=attachments, not_after=not_after), refused

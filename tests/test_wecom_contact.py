@@ -383,7 +383,9 @@ async def test_group_statistics_and_welcome_template_add_then_edit(fake, tmp_pat
         day = datetime(2026, 12, 6).date()
         assert await adapter.contact.fetch_stats(day) == 1
         first = await adapter.contact.push_welcome("入群欢迎", "欢迎加入！")
-        again = await adapter.contact.push_welcome("入群欢迎", "欢迎加入！今日秒杀 10 点开抢")
+        again = await adapter.contact.push_welcome("入群欢迎", "欢迎 {nickname} 加入！今日秒杀 10 点开抢")
+        with pytest.raises(PermanentSendError, match=r"不支持：\{group\}"):
+            await adapter.contact.push_welcome("群名欢迎", "欢迎加入{group}")
     finally:
         await adapter.stop()
     [row] = store.wecom_contact.stats("2026-12-06", "2026-12-06")
@@ -391,7 +393,7 @@ async def test_group_statistics_and_welcome_template_add_then_edit(fake, tmp_pat
     [(_, stat_body)] = [c for c in fake.calls if c[0] == "groupchat/statistic"]
     assert stat_body["day_begin_time"] == int(datetime(2026, 12, 6, tzinfo=TZ).timestamp())
     assert first == again
-    assert fake.templates[first]["text"]["content"] == "欢迎加入！今日秒杀 10 点开抢"
+    assert fake.templates[first]["text"]["content"] == "欢迎 %NICKNAME% 加入！今日秒杀 10 点开抢"
     assert [n for n, _ in fake.calls if n.startswith("group_welcome")] == [
         "group_welcome_template/add", "group_welcome_template/edit"]
     store.close()
@@ -469,3 +471,26 @@ async def test_report_shows_wecom_statistics_beside_recorded_figures_with_their_
     assert "2026-12-06,bob,1,0,1,3,2,1,42,企业微信 groupchat/statistic" in text
     assert "数据来源,qunbot 自行记录；「企业微信客户群统计」一表来自企业微信" in text
     store.close()
+
+
+async def test_broadcast_helper_plans_one_task_per_owner_and_refuses_beyond_the_limit(fake, tmp_path):
+    from schedules.planner import Target
+    from schedules.wecom_contact_plan import plan_customer_group_send
+
+    w, adapter = await synced_world(tmp_path, fake, post_config(fake, "day", ["09:00"]), sh(7, 8))
+    await adapter.stop()
+    try:
+        targets = [Target("wecom", c["chat_id"], c["kind"], c["name"]) for c in w.store.chats.list_chats("wecom")]
+        targets.append(Target("sim", "g1", "group", "模拟群"))
+        items, refused = plan_customer_group_send(w.store, w.settings, targets, sh(7, 8), source="broadcast:1",
+                                                  occurrence="once", text="双十二预告",
+                                                  attachments=[{"type": "link", "title": "预告", "url": "https://e.x"}])
+        assert [i.chat_id for i in items] == ["owner:alice", "owner:bob", "owner:carol"] and not refused
+        assert all(len(i.payload["chat_id_list"]) == 10 and i.payload["attachments"] for i in items)
+        w.store.outbound.insert(items, now=sh(7, 8))  # on its way: counted before WeCom sees it
+        # the same day again: every group has had its one message
+        items, refused = plan_customer_group_send(w.store, w.settings, targets, sh(7, 12), source="broadcast:2",
+                                                  occurrence="once", text="再次提醒")
+        assert items == [] and len(refused) == 30 and "每天最多 1 条" in refused[0][1]
+    finally:
+        w.store.close()

@@ -277,6 +277,7 @@ class WecomContact:
     async def push_welcome(self, name: str, text: str) -> str:
         """qunbot's welcome text as a WeCom group welcome template (add once, then edit); a bot
         cannot post in customer groups, so owners attach this template to their groups."""
+        text = wecom_welcome_text(text)
         store = self._store()
         row = await store.run(store.wecom_contact.welcome_template, name)
         template_id = await self.api.welcome_template(row["template_id"] if row else "", text)
@@ -286,6 +287,19 @@ class WecomContact:
     def status(self) -> dict[str, Any]:
         return {"customer_groups_synced": self.last_sync, "customer_groups_error": self.last_error,
                 "contact_rate_limit_waits": self.api.waits}
+
+
+def wecom_welcome_text(text: str) -> str:
+    """A qunbot welcome as WeCom's template text: {nickname} becomes %NICKNAME% (WeCom fills in
+    the new member's name); the other placeholders cannot be filled by WeCom and are refused."""
+    import re
+
+    out = text.replace("{nickname}", "%NICKNAME%")
+    other = sorted(set(re.findall(r"(?<!\{)\{(\w+)\}(?!\})", out)))
+    if other:
+        raise PermanentSendError("企业微信入群欢迎语只支持 {nickname}（由企业微信填入新成员昵称），不支持："
+                                 + "、".join("{" + o + "}" for o in other))
+    return out.replace("{{", "{").replace("}}", "}")
 
 
 def _items(value: Any) -> list[str]:
