@@ -170,9 +170,8 @@ class WecomContactApi(WecomApi):
             await self.call("/cgi-bin/externalcontact/group_welcome_template/edit",
                             {"template_id": template_id, **body})
             return template_id
-        data = await self.call("/cgi-bin/externalcontact/group_welcome_template/add",
-                               {**body, "agentid": int(self.agent_id) if self.agent_id.isdigit() else 0,
-                                "notify": 1})
+        # agentid is only for old third-party suites; notify: tell the owners to apply it
+        data = await self.call("/cgi-bin/externalcontact/group_welcome_template/add", {**body, "notify": 1})
         return str(data.get("template_id") or "")
 
     async def upload_media(self, path: str | Path, kind: str = "image") -> str:
