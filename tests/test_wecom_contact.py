@@ -494,3 +494,18 @@ async def test_broadcast_helper_plans_one_task_per_owner_and_refuses_beyond_the_
         assert items == [] and len(refused) == 30 and "每天最多 1 条" in refused[0][1]
     finally:
         w.store.close()
+
+
+async def test_console_preview_lists_customer_groups_with_the_note_and_the_refused_ones(aiohttp_client, tmp_path,
+                                                                                       fake):
+    three_owners(fake, per_owner=1)
+    settings = make_settings(tmp_path, bot={"demo": False},
+                             adapters={"wecom": wecom_conf(fake, group_msg_limit="day")},
+                             posts=[{"name": "早市秒杀", "text": "早上好", "at": ["09:00", "15:00"],
+                                     "groups": ["alice的客户群0"]}])
+    client = await aiohttp_client(create_app(settings))
+    await wait_until(lambda: client.app[ADAPTERS]["wecom"].contact.last_sync, what="the start-up sync")
+    await login(client, role="manager")
+    page = await (await client.get("/schedules/preview?days=2")).text()
+    assert "企业群发：需群主在企业微信中确认后才会发出" in page
+    assert "不会发送：alice的客户群0（超过企业群发上限（每天最多 1 条" in page
