@@ -132,12 +132,16 @@ def cmd_status(ctx: CliContext) -> int:
         progress = [p for p in store.schedules.delivery_progress(prefix)
                     if row["kind"] != "post" or p["source"] == prefix]
         skipped = store.schedules.runs(row["id"], status="skipped", limit=50)
+        # WeCom customer groups: the outbox sent one task per owner; each group waits for its owner
+        groupmsg = [g for g in store.wecom_contact.task_summary(prefix)
+                    if row["kind"] != "post" or g["source"] == prefix]
         data.append(
             {
                 "id": row["id"],
                 "name": row["name"],
                 "status": row["status"],
                 "occurrences": progress,
+                "customer_groups": groupmsg,
                 "skipped": [{"time": r["scheduled_at"], "kind": r["kind"], "reason": r["reason"]} for r in skipped],
             }
         )
@@ -149,6 +153,9 @@ def cmd_status(ctx: CliContext) -> int:
             for p in d["occurrences"]:
                 lines.append(f"  {p['occurrence']}  {p['source']}  已发送 {p['sent']}/{p['total']}"
                              f"  待发送 {p['pending']}  失败 {p['failed']}  过期 {p['skipped']}")
+            for g in d["customer_groups"]:
+                lines.append(f"  {g['occurrence']}  企业微信客户群 {g['total']} 个：已发送 {g['sent']}"
+                             f"  等待群主确认 {g['waiting']}  未发送 {g['not_sent']}")
             for s in d["skipped"]:
                 lines.append(f"  {s['time']}  {s['kind']}  已跳过：{s['reason']}")
             if not d["occurrences"] and not d["skipped"]:

@@ -340,6 +340,14 @@ async def test_owner_reminded_after_the_delay_and_results_polled_into_each_group
         assert by_chat["wralice00"]["status"] == "sent"
         assert by_chat["wralice03"]["status"] == "not_sent" and "接收上限" in by_chat["wralice03"]["reason"]
         assert by_chat["wrbob00"]["status"] == "waiting"
+        [summary] = w.store.wecom_contact.task_summary("post:")
+        assert (summary["total"], summary["sent"], summary["waiting"], summary["not_sent"]) == (30, 9, 20, 1)
+        # a week without the owner's confirmation: no longer asked about, and said so
+        w.at(sh(14, 11))
+        await contact.poll()
+        by_chat = {t["chat_id"]: t for t in w.store.wecom_contact.task_targets()}
+        assert by_chat["wrbob00"]["status"] == "not_sent" and "7 天内未确认" in by_chat["wrbob00"]["reason"]
+        assert (await contact.poll())["tasks"] == 0
     finally:
         await adapter.stop()
         w.store.close()

@@ -52,6 +52,8 @@ SEND_RESULTS = {
 }
 # get_groupmsg_task status of an owner who sent
 OWNER_SENT = 2
+# a task its owner has not confirmed after this long is no longer asked about
+GIVE_UP_AFTER = timedelta(days=7)
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -251,6 +253,10 @@ class WecomContact:
                 counts["sent"] += 1
                 continue
             submitted = parse_iso(task["submitted_at"])
+            if submitted is not None and now - submitted >= GIVE_UP_AFTER:
+                await store.run(store.wecom_contact.finish_task, task["id"], "expired",
+                                reason="群主 7 天内未确认，qunbot 不再查询")
+                continue
             if task["reminders"] == 0 and submitted is not None and \
                     now - submitted >= timedelta(seconds=float(self.settings.remind_after)):
                 await self.api.remind(task["msgid"])

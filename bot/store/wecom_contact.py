@@ -280,6 +280,17 @@ class WecomContactRepo(Repo):
         return self.query(sql + " ORDER BY t.id DESC, x.chat_id LIMIT ?", [*params, limit])
 
     @reads
+    def task_summary(self, source_prefix: str) -> list[dict[str, Any]]:
+        """Per (source, occurrence) of the 企业群发 tasks of a job: groups waiting / sent / not sent."""
+        return self.query(
+            "SELECT t.source, t.occurrence, count(*) AS total, sum(x.status = 'waiting') AS waiting,"
+            " sum(x.status = 'sent') AS sent, sum(x.status = 'not_sent') AS not_sent"
+            " FROM wecom_groupmsg_tasks t JOIN wecom_groupmsg_targets x ON x.task_id = t.id"
+            " WHERE substr(t.source, 1, length(?)) = ? GROUP BY t.source, t.occurrence ORDER BY t.occurrence DESC",
+            (source_prefix, source_prefix),
+        )
+
+    @reads
     def usage(self, since: datetime) -> dict[str, int]:
         """chat_id → 企业群发 qunbot submitted to it since `since` that did not fail, plus those
         still in the outbox on their way: what the corp's per-group limit counts."""
