@@ -416,46 +416,45 @@ def test_agent_id_accepts_the_integer_the_admin_shows(tmp_path):
         settings_from_dict({"adapters": {"wecom": {"agent_id": 1.5}}})
 
 
-async def test_cli_wecom_sync_json_counts(fake, tmp_path, monkeypatch, capsys):
+def write_config(tmp_path, fake: FakeContact, *, posts: str = "", **extra) -> str:
+    conf = wecom_conf(fake, **extra)
+    lines = [f"{k} = {json.dumps(v)}" for k, v in conf.items()]
+    config = tmp_path / "config.toml"
+    config.write_text("[bot]\ndemo = false\ndata_dir = " + json.dumps(str(tmp_path / "data")) +
+                      "\n[adapters.wecom]\n" + "\n".join(lines) + "\n" + posts, encoding="utf-8")
+    return str(config)
+
+
+async def cli(*args: str) -> int:
     from bot.cli import main
 
-    three_owners(fake, per_owner=2)
-    config = tmp_path / "config.toml"
-    conf = wecom_conf(fake)
-    lines = [f"{k} = {json.dumps(v)}" for k, v in conf.items()]
-    config.write_text("[bot]\ndemo = false\ndata_dir = " + json.dumps(str(tmp_path / "data")) +
-                      "\n[adapters.wecom]\n" + "\n".join(lines) + "\n", encoding="utf-8")
     # the CLI runs its own event loop: give it a thread of its own
-    code = await asyncio.to_thread(main, ["wecom", "sync", "--json", "--config", str(config)])
-    assert code == 0
+    return await asyncio.to_thread(main, list(args))
+
+
+async def test_cli_wecom_sync_json_counts(fake, tmp_path, capsys):
+    three_owners(fake, per_owner=2)
+    config = write_config(tmp_path, fake)
+    assert await cli("wecom", "sync", "--json", "--config", config) == 0
     out = json.loads(capsys.readouterr().out)
     assert out == {"groups": 6, "members": 18}
 
 
-
-async def test_console_shows_each_group_waiting_sent_or_not_sent_and_why(bot_client, fake):
-    client = bot_client
-    adapter = client.app[ADAPTERS]["wecom"]
-    contact = adapter.contact
-    fake.add_group("wralice01", "alice", "alice的客户群1")
-    fake.add_group("wralice02", "alice", "alice的客户群2")
-    await contact.sync()
-    msgid = await adapter.send(Delivery(1, "wecom", "owner:alice", "customer_group_task", {
-        "kind": "groupmsg", "text": "早安", "chat_id_list": ["wralice00", "wralice01", "wralice02"]}, "post:1", "k"))
-    await adapter.send(Delivery(2, "wecom", "owner:bob", "customer_group_task", {
-        "kind": "groupmsg", "text": "早安", "chat_id_list": ["wrbob00"]}, "post:1", "k"))
-    fake.confirm(msgid, {"wralice01": 3, "wralice02": 0})
-    await contact.poll()
-    await login(client, role="manager")
-    page = await (await client.get("/wecom/customer-groups")).text()
-    rows = {line for line in page.split("<tr>") if "客户群" in line}
-    assert any("alice的客户群0" in r and "已发送" in r for r in rows)
-    assert any("alice的客户群1" in r and "未发送：发送失败：该群已达到企业群发的接收上限" in r for r in rows)
-    assert any("alice的客户群2" in r and "未发送：群主发送时未选择该群" in r for r in rows)
-    assert any("bob的客户群0" in r and "等待群主确认" in r for r in rows)
-    # a bot reply addressed to a customer group is refused with the reason, never sent elsewhere
-    with pytest.raises(PermanentSendError, match="客户群不能由机器人直接发言"):
-        await adapter.send(Delivery(3, "wecom", "wralice00", "group", {"text": "hi"}))
+async def test_cli_schedule_preview_notes_owner_confirmation_and_refuses_beyond_the_limit(fake, tmp_path, capsys):
+    three_owners(fake, per_owner=1)
+    config = write_config(tmp_path, fake, group_msg_limit="day", posts=(
+        '[[posts]]\nname = "早市秒杀"\ntext = "早上好"\nat = ["09:00", "15:00"]\ngroups = ["alice的客户群0"]\n'))
+    assert await cli("wecom", "sync", "--config", config) == 0
+    capsys.readouterr()
+    assert await cli("schedule", "preview", "--days", "2", "--json", "--config", config) == 0
+    rows = json.loads(capsys.readouterr().out)
+    # 48 hours hold two of each daily time; the second post of any day in the window is refused
+    refused = [bool(r.get("refused")) for r in rows].count(True)
+    assert len(rows) == 4 and refused >= 1
+    assert all(r.get("note") == "企业群发：需群主在企业微信中确认后才会发出" for r in rows if not r.get("refused"))
+    assert await cli("schedule", "preview", "--days", "2", "--config", config) == 0
+    text = capsys.readouterr().out
+    assert "✗ 不会发送：超过企业群发上限（每天最多 1 条" in text and f"其中 {refused} 条超出限制不会发送" in text
 
 
 async def test_report_shows_wecom_statistics_beside_recorded_figures_with_their_source(fake, tmp_path):
