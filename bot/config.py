@@ -153,7 +153,7 @@ class GroupConfig:
     id: str
     # managers' name for the chat, shown in the console and usable in rules and schedules
     name: str = ""
-    # adapter the chat belongs to: sim, wecom, mp, onebot or webhook
+    # adapter the chat belongs to: sim, wecom, mp, onebot, qq or webhook
     platform: str = "sim"
     # tags that scope keyword rules, FAQ entries and posts (e.g. 宝妈, VIP)
     tags: list[str] = field(default_factory=list)

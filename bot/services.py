@@ -39,6 +39,14 @@ class GroupSettings(Protocol):
     def moderators(self) -> list[str]: ...
 
 
+class AdapterNotes(Protocol):
+    """The adapters' settings as domains see them (bot.adapters.config.AdaptersSettings)."""
+
+    def send_notes(self) -> dict[str, str]:
+        """Per platform, what a preview of a post must say about sending there (zh-CN)."""
+        ...
+
+
 class DomainSettings(Protocol):
     """The sections of the settings that domains read (bot.config.Settings has them all)."""
 
@@ -62,6 +70,8 @@ class DomainSettings(Protocol):
     def campaigns(self) -> Sequence[CampaignConfig]: ...
     @property
     def posts(self) -> Sequence[PostConfig]: ...
+    @property
+    def adapters(self) -> AdapterNotes: ...
 
 
 @dataclass

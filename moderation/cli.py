@@ -11,6 +11,7 @@ from moderation.config import ACTIONS
 
 EXIT_LINES_REJECTED = 1
 EXIT_BAD_FILE = 2
+EXIT_USAGE = 2  # argparse's own code for a wrong combination of arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,8 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("file", type=existing_file, metavar="LABELLED.csv")
 
-    p = add_command(nested, "spam-eval", cmd_spam_eval, "在留出的部分上评估词库+规则和学习的垃圾分", json_flag=True)
-    p.add_argument("file", type=existing_file, metavar="LABELLED.csv")
+    p = add_command(nested, "spam-eval", cmd_spam_eval,
+                    "评估词库+规则和学习的垃圾分：一个文件留出五分之一，或 --train 训练、--eval 评估", json_flag=True)
+    p.add_argument("file", type=existing_file, metavar="LABELLED.csv", nargs="?")
+    p.add_argument("--train", type=existing_file, metavar="TRAIN.csv", help="训练用的已标注文件")
+    p.add_argument("--eval", type=existing_file, metavar="EVAL.csv", help="评估用的已标注文件（与 --train 一起用）")
     p.add_argument("--words", type=existing_file, action="append", default=[], metavar="WORDS.txt")
     p.add_argument("--threshold", type=float, default=None)
 
@@ -173,12 +177,20 @@ def cmd_train(ctx: CliContext) -> int:
 
 
 def cmd_spam_eval(ctx: CliContext) -> int:
-    from moderation.spamdata import SampleFileError, holdout_report
+    from moderation.spamdata import SampleFileError, holdout_report, train_eval_report
 
     args = ctx.args
+    if bool(args.train) != bool(args.eval) or bool(args.file) == bool(args.train):
+        print("用法：spam-eval LABELLED.csv（留出五分之一评估），或 spam-eval --train TRAIN.csv --eval EVAL.csv",
+              file=sys.stderr)
+        return EXIT_USAGE
     settings = ctx.settings.moderation if Path(args.config).is_file() else None
+    words = [Path(w) for w in args.words]
     try:
-        report = holdout_report(Path(args.file), [Path(w) for w in args.words], settings, args.threshold)
+        if args.train:
+            report = train_eval_report(Path(args.train), Path(args.eval), words, settings, args.threshold)
+        else:
+            report = holdout_report(Path(args.file), words, settings, args.threshold)
     except SampleFileError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_FILE

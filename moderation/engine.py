@@ -119,8 +119,8 @@ class Moderator:
             if self.settings.rules.spam_score:
                 samples = repo.spam_samples()
         if self.settings.rules.spam_score:
-            spam = train(((self.normalizer(t).compact, y) for t, y in samples),
-                         self.settings.rules.spam_threshold)
+            spam = train([(self.normalizer(t).compact, y) for t, y in samples],
+                         self.settings.rules.spam_threshold, [t for t, _ in samples])
         compiled = self.compile(
             words, [a["value"] for a in allow if a["kind"] == "word"],
             [a["value"] for a in allow if a["kind"] == "domain"], spam,
@@ -165,7 +165,7 @@ class Moderator:
         return verdict
 
     def _spam(self, model: SpamModel, norm: Normalized, text: str) -> Hit | None:
-        p = model.probability(norm.compact)
+        p = model.probability(norm.compact, text)
         if p < self.settings.rules.spam_threshold:
             return None
         action = self.settings.rules.spam_action

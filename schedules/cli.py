@@ -61,7 +61,7 @@ def cmd_preview(ctx: CliContext) -> int:
     now = now_utc()
     jobs = [j for j in _jobs(ctx) if j.status == "active"]
     rows = preview_rows(jobs, now, now + timedelta(days=days), settings.tz,
-                        known_chats(store.chats.list_chats(), settings),
+                        known_chats(store.chats.list_chats(), settings), notes=settings.adapters.send_notes(),
                         quota=CustomerGroupQuota.from_store(store, settings, now))
 
     def text() -> str:
@@ -76,7 +76,7 @@ def cmd_preview(ctx: CliContext) -> int:
             if r.get("refused"):
                 lines.append(f"    ✗ 不会发送：{r['refused']}")
             elif r.get("note"):
-                lines.append(f"    （{r['note']}）")
+                lines.append(f"    注意：{r['note']}")
         refused = sum(1 for r in rows if r.get("refused"))
         tail = f"，其中 {refused} 条超出限制不会发送" if refused else ""
         lines.append(f"共 {len(rows)} 条（未发送，仅预览）{tail}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -151,9 +151,12 @@ def plan(job: Job, after: datetime, until: datetime, tz: ZoneInfo, chats: list[d
 
 def preview_rows(jobs: Iterable[Job], after: datetime, until: datetime, tz: ZoneInfo,
                  chats: list[dict[str, Any]], limit: int = 10_000,
+                 notes: Mapping[str, str] | None = None,
                  quota: CustomerGroupQuota | None = None) -> list[dict[str, Any]]:
     """One row per (occurrence, target chat), sorted by time: what `schedule preview` prints.
+    `notes` (per platform, from the adapters' settings) says what a target's platform limits.
     With `quota`, WeCom customer groups beyond the corp's limit are rows with `refused`."""
+    notes = notes or {}
     rows: list[dict[str, Any]] = []
     planned = [p for job in jobs for p in plan(job, after, until, tz, chats, limit)]
     if quota is not None:
@@ -171,8 +174,12 @@ def preview_rows(jobs: Iterable[Job], after: datetime, until: datetime, tz: Zone
             rows.append({**base, "chat": None, "chat_name": "", "platform": None, "text": p.text,
                          "missing": p.missing})
         for t in p.targets:
-            rows.append({**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform,
-                         "text": p.text, **({"note": OWNER_CONFIRMS} if is_customer_group(t) else {})})
+            row = {**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform, "text": p.text}
+            if is_customer_group(t):
+                row["note"] = OWNER_CONFIRMS
+            elif t.platform in notes:
+                row["note"] = notes[t.platform]
+            rows.append(row)
         for t, why in p.refused:
             rows.append({**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform,
                          "text": p.text, "refused": why})

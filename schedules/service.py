@@ -60,7 +60,8 @@ class ScheduleService:
         statuses = ("active", "draft") if include_drafts else ("active",)
         jobs = [j for j in await self.jobs(statuses) if job_ids is None or j.id in job_ids]
         quota = await self.store.run(CustomerGroupQuota.from_store, self.store, self.settings, now)
-        return preview_rows(jobs, now, now + timedelta(days=days), self.tz, await self.chats(), quota=quota)
+        return preview_rows(jobs, now, now + timedelta(days=days), self.tz, await self.chats(),
+                            notes=self.settings.adapters.send_notes(), quota=quota)
 
     def timeline(self, job: Job) -> list[dict[str, Any]]:
         """A campaign's whole sequence (past and future), rendered, for the console."""

@@ -46,7 +46,8 @@ def moderator_trained_on(tmp_path, extra_ham: list[str]):
 
 def test_spam_score_holds_for_review_when_held_out_false_positives_are_too_many(tmp_path):
     store, m = moderator_trained_on(tmp_path, WARNINGS)
-    verdict = m.check_text("兼职刷单日赚三百")
+    # a spam text none of the warnings contains word for word: still scored as spam
+    verdict = m.check_text("刷单兼职日结工资")
     hit = next(h for h in verdict.hits if h.rule == "spam_score")
     assert hit.action == "review"
     assert m.check_text("明天几点开始秒杀").hits == []
@@ -81,12 +82,58 @@ def test_train_command_imports_labelled_csv(tmp_path, capsys):
 
 
 def test_held_out_quality_on_real_spam(shared_data):
+    """At the shipped threshold the learned score catches 80% of spam with at most 2% false positives."""
     train_rows, held = split(read_labelled(shared_data / "chat" / "tg-spam-train.csv"))
     assert not {t for t, _ in train_rows} & {t for t, _ in held}
-    m = Moderator(ModerationSettings())
-    norm = m.normalizer
-    model = SpamModel.fit([(norm(t).compact, y) for t, y in train_rows])
+    settings = ModerationSettings()
+    norm = Moderator(settings).normalizer
+    model = SpamModel.fit([(norm(t).compact, y) for t, y in train_rows], [t for t, _ in train_rows])
     from moderation.spam import evaluate
 
-    quality = evaluate(model, [(norm(t).compact, y) for t, y in held], 0.999)
-    assert quality["precision"] > 0.9 and quality["recall"] > 0.8
+    quality = evaluate(model, [(norm(t).compact, y) for t, y in held], settings.rules.spam_threshold,
+                       [t for t, _ in held])
+    assert quality["recall"] >= 0.80
+    assert quality["false_positive_rate"] <= 0.02
+
+
+def write_labelled(path, rows):
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", "text"])
+        w.writerows([(1 if y else 0, t) for t, y in rows])
+
+
+def test_spam_eval_trains_on_one_file_and_evaluates_on_another(shared_data, tmp_path, capsys):
+    train_rows, held = split(read_labelled(shared_data / "chat" / "tg-spam-train.csv"))
+    write_labelled(tmp_path / "train.csv", train_rows)
+    write_labelled(tmp_path / "eval.csv", held)
+    code = main(["moderation", "spam-eval", "--train", str(tmp_path / "train.csv"),
+                 "--eval", str(tmp_path / "eval.csv"), "--json", "--config", str(tmp_path / "none.toml")])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["trained_on"] == len(train_rows) and report["held_out"] == len(held)
+    for key in ("score", "combined"):
+        assert set(report[key]) >= {"recall", "false_positive_rate", "precision", "threshold"}
+        assert report[key]["threshold"] == ModerationSettings().rules.spam_threshold
+    assert report["score"]["recall"] >= 0.80 and report["score"]["false_positive_rate"] <= 0.02
+    # lexicon and rules only add hits
+    assert report["combined"]["recall"] >= report["score"]["recall"]
+
+
+def test_spam_eval_texts_in_both_files_are_only_trained_on(tmp_path, capsys):
+    rows = samples()
+    write_labelled(tmp_path / "a.csv", rows)
+    write_labelled(tmp_path / "b.csv", [*rows, ("今晚八点团购开始", False)])
+    assert main(["moderation", "spam-eval", "--train", str(tmp_path / "a.csv"), "--eval", str(tmp_path / "b.csv"),
+                 "--json", "--config", str(tmp_path / "none.toml")]) == 0
+    assert json.loads(capsys.readouterr().out)["held_out"] == 1
+
+
+def test_spam_eval_refuses_a_half_given_or_mixed_form(shared_data, tmp_path, capsys):
+    data = str(shared_data / "chat" / "tg-spam-train.csv")
+    assert main(["moderation", "spam-eval", "--train", data]) == 2
+    assert "--eval" in capsys.readouterr().err
+    assert main(["moderation", "spam-eval", data, "--train", data, "--eval", data]) == 2
+    assert main(["moderation", "spam-eval"]) == 2

@@ -126,6 +126,9 @@ class Adapter:
     capabilities: frozenset[str] = frozenset({SEND})
     # True when re-sending the same delivery id cannot post twice (used after a crash mid-send)
     idempotent_send: bool = False
+    # True when a member's id is only meaningful inside one chat (QQ bot: a member_openid per
+    # group): a member directory must never merge members of different chats by id
+    member_ids_per_chat: bool = False
     rate_limits: tuple[RateLimit, ...] = ()
     # set by start(); None (or not set) before it
     bot: Host | None

@@ -214,6 +214,63 @@ class OnebotSettings:
                 "如确实接受这一风险，请设置 allow_unauthenticated = true")
 
 
+QQ_API = "https://api.sgroup.qq.com"
+QQ_SANDBOX_API = "https://sandbox.api.sgroup.qq.com"
+
+
+@dataclass(frozen=True)
+class QqSettings:
+    """QQ official bot (QQ 机器人开放平台): webhook events in, passive replies out (docs/platforms.md)."""
+
+    # serve the QQ bot webhook and reply through the bot's OpenAPI; needs app_id and app_secret
+    enabled: bool = False
+    # the bot's AppID (开发 → 开发设置 → AppID), e.g. "102000001"
+    app_id: str = ""
+    # the bot's AppSecret (开发设置 → AppSecret): signs the webhook (Ed25519) and fetches the access token
+    app_secret: str = field(default="", metadata={"secret": True})
+    # URL path of the webhook on the console's server (回调配置 → 回调地址 https://your.domain<path>)
+    path: str = "/qq/callback"
+    # true: talk to the sandbox OpenAPI (sandbox.api.sgroup.qq.com), for a bot not yet published
+    sandbox: bool = False
+    # base URL of the OpenAPI and of getAppAccessToken; empty: the official one (or the sandbox's).
+    # Change it only to point tests at a local server
+    api_base: str = ""
+    # events whose signed X-Signature-Timestamp is further than this from now are refused (403),
+    # and the same event again within it is dropped; "0" turns both checks off
+    replay_window: Duration = REPLAY_WINDOW
+    # proactive messages (scheduled posts, broadcasts, welcomes) allowed per group or user per
+    # calendar month (Beijing time). The platform stopped offering them on 2025-04-21, so 0; set 4
+    # (the earlier published limit) only if the platform still grants them to your bot
+    proactive_per_month: int = 0
+
+    def validate(self) -> None:
+        _require(self.enabled, app_id=self.app_id, app_secret=self.app_secret)
+        if self.proactive_per_month < 0:
+            raise ValueError("proactive_per_month: 不能小于 0")
+        if not self.path.startswith("/"):
+            raise ValueError("path: 必须以 / 开头")
+        if self.api_base and not self.api_base.startswith(("http://", "https://")):
+            raise ValueError("api_base: 必须以 http:// 或 https:// 开头")
+
+    @property
+    def openapi(self) -> str:
+        """The OpenAPI base URL in use."""
+        return (self.api_base or (QQ_SANDBOX_API if self.sandbox else QQ_API)).rstrip("/")
+
+    @property
+    def proactive_note(self) -> str:
+        """What a preview says next to each QQ target of a post or broadcast (zh-CN)."""
+        if self.proactive_per_month <= 0:
+            return "QQ 机器人不能主动发消息（平台自 2025-04-21 起停止），发往 QQ 的这一条不会送达"
+        return f"QQ 主动消息每群/每用户每月最多 {self.proactive_per_month} 条，超出的不会送达"
+
+    @property
+    def token_url(self) -> str:
+        """getAppAccessToken: bots.qq.com for both the sandbox and the real API; under api_base in tests."""
+        base = self.api_base.rstrip("/") if self.api_base else "https://bots.qq.com"
+        return base + "/app/getAppAccessToken"
+
+
 @dataclass(frozen=True)
 class AdaptersSettings:
     """The platforms the bot connects to; see docs/platforms.md for each one's setup."""
@@ -223,6 +280,7 @@ class AdaptersSettings:
     mp: MpSettings = field(default_factory=MpSettings)
     webhook: list[WebhookSettings] = field(default_factory=list)
     onebot: OnebotSettings = field(default_factory=OnebotSettings)
+    qq: QqSettings = field(default_factory=QqSettings)
 
     def validate(self) -> None:
         names = [w.name for w in self.webhook]
@@ -232,8 +290,13 @@ class AdaptersSettings:
             if names.count(name) > 1:
                 raise ValueError(f"webhook: 机器人名称 {name!r} 重复")
 
+    def send_notes(self) -> dict[str, str]:
+        """Per platform, what a preview of a post or broadcast must say about sending there:
+        limits the platform puts on messages nobody asked for (read by schedules, by attribute)."""
+        return {"qq": self.qq.proactive_note} if self.qq.enabled else {}
+
     def enabled_names(self) -> list[str]:
-        names = [n for n in ("sim", "wecom", "mp", "onebot") if getattr(self, n).enabled]
+        names = [n for n in ("sim", "wecom", "mp", "onebot", "qq") if getattr(self, n).enabled]
         if self.webhook:
             names.append("webhook")
         return names

@@ -39,4 +39,8 @@ def build_adapters(settings: HasAdapters) -> dict[str, Adapter]:
         from bot.adapters.onebot import OnebotAdapter
 
         adapters["onebot"] = OnebotAdapter(conf.onebot)
+    if conf.qq.enabled:
+        from bot.adapters.qq import QqAdapter
+
+        adapters["qq"] = QqAdapter(conf.qq)
     return adapters

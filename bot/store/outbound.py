@@ -194,6 +194,16 @@ class OutboundRepo(Repo):
         return rows
 
     @reads
+    def proactive_sent(self, platform: str, chat_id: str, since: datetime) -> int:
+        """Messages sent to one chat since `since` that were not replies (`reply:<uid>`): what a
+        platform's quota of proactive messages counts (QQ bot: per group / user per month)."""
+        return int(self.scalar(
+            "SELECT count(*) FROM outbound WHERE platform = ? AND chat_id = ? AND status = 'sent'"
+            " AND sent_at >= ? AND source NOT LIKE 'reply:%' AND json_extract(payload, '$.kind') IS NOT 'action'",
+            (platform, chat_id, iso(since)),
+        ) or 0)
+
+    @reads
     def count_by_status(self) -> dict[str, int]:
         return {r["status"]: r["n"] for r in self.query("SELECT status, count(*) AS n FROM outbound GROUP BY status")}
 
