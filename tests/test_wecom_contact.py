@@ -516,3 +516,9 @@ async def test_console_preview_lists_customer_groups_with_the_note_and_the_refus
     page = await (await client.get("/schedules/preview?days=2")).text()
     assert "企业群发：需群主在企业微信中确认后才会发出" in page
     assert "不会发送：alice的客户群0（超过企业群发上限（每天最多 1 条" in page
+
+
+@pytest.mark.parametrize("key", ["poll_every", "sync_every"])
+def test_zero_poll_or_sync_interval_is_refused_with_the_key(key):
+    with pytest.raises(Exception, match=f"{key}: 必须大于 0"):
+        settings_from_dict({"adapters": {"wecom": {key: "0"}}})

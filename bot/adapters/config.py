@@ -108,6 +108,10 @@ class WecomSettings:
                  token=self.token, encoding_aes_key=self.encoding_aes_key)
         if self.encoding_aes_key and len(self.encoding_aes_key) != 43:
             raise ValueError("encoding_aes_key: 必须是 43 个字符")
+        if self.poll_every <= 0:
+            raise ValueError("poll_every: 必须大于 0（企业群发进度的查询间隔）")
+        if self.sync_every <= 0:
+            raise ValueError("sync_every: 必须大于 0（客户群全量同步的间隔）")
 
 
 @dataclass(frozen=True)
