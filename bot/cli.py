@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot import cli_commands, reports_cli, wecom_contact_cli
     from intents import cli as faq_cli
     from keywords import cli as keywords_cli
+    from members import cli as members_cli
     from moderation import cli as moderation_cli
     from schedules import cli as schedules_cli
 
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_commands.register(sub)
     reports_cli.register(sub)
     wecom_contact_cli.register(sub)
-    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli):
+    for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli, members_cli):
         module.register(sub)
     return parser
 

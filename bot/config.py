@@ -13,6 +13,7 @@ from bot.kernel.durations import Duration
 from bot.settings_loader import ConfigError, load_section, raise_all, secret
 from intents.config import FaqSettings
 from keywords.config import KeywordRuleConfig, WelcomeConfig
+from members.config import MemberTagRule
 from moderation.config import ModerationSettings
 from schedules.config import CampaignConfig, PostConfig, ScheduleSettings
 
@@ -179,6 +180,8 @@ class Settings:
     campaigns: list[CampaignConfig] = field(default_factory=list)
     posts: list[PostConfig] = field(default_factory=list)
     reports: ReportsSettings = field(default_factory=ReportsSettings)
+    # tags members get by rule (joined a tagged group, asked an FAQ entry, silent, active)
+    member_tags: list[MemberTagRule] = field(default_factory=list)
     # where the file was read from; relative paths resolve against its folder
     source: str = ""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.kernel.events import ChatKind, Event
 from bot.store import Store
-from bot.store.base import utcnow
+from bot.store.base import iso, utcnow
 
 SEEDED_KEY = "demo.seeded"
 DEMO_FAQ = Path(str(files("intents") / "data" / "demo_faq.jsonl"))
@@ -48,7 +48,7 @@ def seed_demo(store: Store) -> None:
         for chat_id, name, tags, members in DEMO_GROUPS:
             store.chats.upsert_chat("sim", chat_id, kind="group", name=name, tags=tags)
             for member_id, member_name in members:
-                store.chats.upsert_member("sim", chat_id, member_id, member_name, joined=True)
+                store.members.upsert("sim", chat_id, member_id, member_name, joined=True)
         store.chats.upsert_member("sim", "g_mom", "u_lin", moderator=True)
         from moderation.seed import seed_demo_words
 
@@ -62,6 +62,8 @@ def seed_demo(store: Store) -> None:
             for i, (chat, sender, name, text) in enumerate(DEMO_HISTORY)
         ]
         store.messages.record_batch(events, [])
+        store.members.record_seen([(e.platform, e.chat_id, e.sender_id, e.sender_name, 1, iso(e.time), iso(e.time))
+                                   for e, _, _ in events])
         _seed_faq(store)
         store.accounts.set_value(SEEDED_KEY, utcnow().isoformat())
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bot.kernel.events import Decision, Event
+from bot.kernel.events import Decision, Event, EventType
 from bot.store.base import iso, utcnow
 from bot.store.messages import STATUS, message_row, trace_row
 
@@ -81,6 +82,13 @@ class Recorder:
         self.last_error: str | None = None
         # deferred writes that failed DEFERRED_ATTEMPTS times and were set aside (/metrics)
         self.deferred_dropped = 0
+        # the member directory: (platform, chat, sender) -> [name, messages, first, last] seen
+        # since the last write, summed here and written every `members_interval` seconds (one
+        # upsert per member seen, not one per message; a crash loses at most that many
+        # seconds of counts, never a message)
+        self._seen: dict[tuple[str, str, str], list[Any]] = {}
+        self.members_interval = 1.0
+        self._members_due = 0.0
 
     def add_message(self, event: Event, *, truncated: bool = False) -> None:
         """Queue a message for the next batch (not yet durable)."""
@@ -88,7 +96,19 @@ class Recorder:
         if key not in self._known_chats:
             self._known_chats.add(key)
             self._chats.append((event.platform, event.chat_id, str(event.chat_kind), event.chat_name))
-        self._messages.append(message_row(event, "received", truncated))
+        row = message_row(event, "received", truncated)
+        self._messages.append(row)
+        if event.sender_id and event.type is EventType.MESSAGE:
+            key = (event.platform, event.chat_id, event.sender_id)
+            seen = self._seen.get(key)
+            if seen is None:
+                self._seen[key] = [event.sender_name, 1, row[8], row[8]]
+            else:
+                seen[1] += 1
+                if row[8] >= seen[3]:
+                    seen[3] = row[8]
+                    if event.sender_name:
+                        seen[0] = event.sender_name
         if len(self._messages) >= self.max_batch:
             self._wake.set()
 
@@ -145,9 +165,16 @@ class Recorder:
             if self._commit_soon is not None:
                 self._commit_soon.cancel()
                 self._commit_soon = None
-            if not (self._messages or self._decisions or self._statuses or self._deferred):
+            members_due = bool(self._seen) and time.monotonic() >= self._members_due
+            if not (self._messages or self._decisions or self._statuses or self._deferred or members_due):
                 _resolve(waiters)
                 return 0
+            if members_due:
+                # a deferred write: its own savepoint, retried and set aside like the others
+                seen, self._seen = self._seen, {}
+                self._members_due = time.monotonic() + self.members_interval
+                self._deferred.append(_Deferred(self.store.members.record_seen,
+                                                ([(*k, *v) for k, v in seen.items()],)))
             messages, self._messages = self._messages, []
             decisions, self._decisions = self._decisions, []
             statuses, self._statuses = self._statuses, []
@@ -218,6 +245,7 @@ class Recorder:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        self._members_due = 0.0
         await self.flush()
 
     async def _loop(self) -> None:

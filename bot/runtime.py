@@ -31,6 +31,7 @@ from bot.store import Store
 from bot.store.outbound import OutboundItem
 from intents.stage import FaqStage
 from keywords.stage import KeywordStage
+from members.tagbook import MemberTagBook
 from moderation.stage import ModerationStage
 from schedules.scheduler import Scheduler
 from schedules.service import ScheduleService
@@ -75,6 +76,8 @@ class Bot:
         self.moderation_stage = ModerationStage(self.services, commands=self.commands)
         self.keyword_stage = KeywordStage(self.services)
         self.faq_stage = FaqStage(self.services)
+        # member tags in memory (targeting) and the [[member_tags]] rules that give them
+        self.member_tags = MemberTagBook(self.services, settings.member_tags)
         self.pipeline = self._build_pipeline()
         # the timers that fire jobs, and the service the console and the CLI change jobs through
         self.scheduler = Scheduler(self.services, reload_keywords=self.keyword_stage.engine.areload)
@@ -135,6 +138,7 @@ class Bot:
     async def start(self) -> None:
         self.store.start_background_checkpoints()
         await self.store.run(self.refresh_chats)
+        await self.member_tags.load()
         self.deduper.seed(await self.store.run(self.store.messages.recent_uids, 100_000))
         await self.recorder.start()
         await self.outbox.start()
@@ -146,6 +150,7 @@ class Bot:
         await self._recover()
         await self.scheduler.start()
         self.daily_summary.start()
+        self.member_tags.start()
         self._started = True
         # The dictionaries, automata and indexes loaded above are millions of long-lived
         # objects; without this every full collection walks them all (100+ ms pauses).
@@ -170,6 +175,7 @@ class Bot:
         """Finish queued messages, flush records, stop the outbox and adapters."""
         await self.scheduler.stop()
         await self.daily_summary.stop()
+        await self.member_tags.stop()
         # events still being taken in (a socket's reader hands them over in the background)
         # are queued before the queues are drained, not recorded and left for the next start
         try:
@@ -286,7 +292,8 @@ class Bot:
         name, tags = self.chat_info(event.platform, event.chat_id)
         if not event.chat_name:
             event.chat_name = name
-        return Context(now=self.clock.now(), chat_tags=tags, chat_name=name or event.chat_name, dry_run=dry_run)
+        return Context(now=self.clock.now(), chat_tags=tags, chat_name=name or event.chat_name, dry_run=dry_run,
+                       member_tags=self.member_tags.tags_of(event.platform, event.sender_id))
 
     async def handle(self, event: Event, ctx: Context | None = None) -> Outcome:
         """Run one event through the pipeline (or the rest of it, after `submit`'s intake),
@@ -303,6 +310,7 @@ class Bot:
         # a duplicate's decision is added to the original message's trace
         status = outcome.status if outcome.status != "duplicate" else "received"
         self.recorder.add_decisions(event.uid, outcome.decisions, status)
+        self.member_tags.observe(event, ctx, outcome)
         self.handled += 1
         self.metrics.observe(outcome)
         await self._carry_out(event, outcome)
@@ -410,9 +418,11 @@ class Bot:
 
         def write() -> None:
             store.chats.ensure_chats([(event.platform, event.chat_id, str(event.chat_kind), event.chat_name)])
-            store.chats.upsert_member(
+            # the chat's member row and the member directory's profile and names
+            store.members.upsert(
                 event.platform, event.chat_id, event.sender_id, event.sender_name,
                 joined=event.type is EventType.MEMBER_JOIN, left=event.type is EventType.MEMBER_LEAVE,
+                chat_kind=str(event.chat_kind),
             )
 
         await store.run(write)

@@ -60,7 +60,7 @@ class FaqEngine:
         with self._lock:
             self._unindex(entry.id)
             self.entries[entry.id] = entry
-            if entry.groups or entry.tags:
+            if entry.groups or entry.tags or entry.member_tags:
                 self._scoped.add(entry.id)
             else:
                 self._scoped.discard(entry.id)
@@ -99,7 +99,8 @@ class FaqEngine:
     # -- matching ---------------------------------------------------------------------
 
     def candidates(self, text: str, limit: int = 5, *, chat_id: str | None = None,
-                   chat_tags: list[str] | None = None, private: bool = False) -> list[Candidate]:
+                   chat_tags: list[str] | None = None, private: bool = False,
+                   member_tags: frozenset[str] | None = None) -> list[Candidate]:
         """The best entries for a question, best first, one candidate per entry."""
         with self._lock:
             query = self.tokenizer.tokens(text)
@@ -107,11 +108,11 @@ class FaqEngine:
                 return []
             docs = self._docs
             accept = None
-            if chat_id is not None and not private and self._scoped:
+            if self._scoped and ((chat_id is not None and not private) or member_tags is not None):
                 entries = self.entries
 
                 def accept(doc: int) -> bool:
-                    return entries[docs[doc][0]].applies_to(chat_id, chat_tags, private)
+                    return entries[docs[doc][0]].applies_to(chat_id, chat_tags, private, member_tags)
 
             hits = self.index.search(query.terms, self.thresholds.candidates, accept)
             scored = self.ranker.score_all(query, [(doc, docs[doc][2]) for doc, _ in hits])
@@ -131,9 +132,9 @@ class FaqEngine:
         return result
 
     def match(self, text: str, *, chat_id: str | None = None, chat_tags: list[str] | None = None,
-              private: bool = False, suggest_max: int = 3) -> Match:
+              private: bool = False, suggest_max: int = 3, member_tags: frozenset[str] | None = None) -> Match:
         cands = self.candidates(text, max(suggest_max, 3), chat_id=chat_id,
-                                chat_tags=chat_tags, private=private)
+                                chat_tags=chat_tags, private=private, member_tags=member_tags)
         outcome = self.decide(cands)
         if outcome == "suggest":
             cands = [c for c in cands if c.score >= self.thresholds.suggest and (c.keyword)][:suggest_max]

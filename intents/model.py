@@ -18,9 +18,15 @@ class FaqEntry:
     enabled: bool = True
     hits: int = 0
     unhelpful: int = 0
+    # only senders with one of these member tags (members/); empty = anyone
+    member_tags: list[str] = field(default_factory=list)
 
-    def applies_to(self, chat_id: str | None, chat_tags: list[str] | None, private: bool) -> bool:
-        """Unscoped entries apply everywhere; scoped ones in their groups or tagged groups."""
+    def applies_to(self, chat_id: str | None, chat_tags: list[str] | None, private: bool,
+                   member_tags: frozenset[str] | None = None) -> bool:
+        """Unscoped entries apply everywhere; scoped ones in their groups or tagged groups, and a
+        member-tag target only to senders with one of the tags (None: sender unknown, no check)."""
+        if self.member_tags and member_tags is not None and not member_tags.intersection(self.member_tags):
+            return False
         if not self.groups and not self.tags:
             return True
         if private or chat_id is None:

@@ -42,7 +42,8 @@ def thresholds_of(settings: FaqSettings) -> Thresholds:
 def entry_of(row: dict[str, Any]) -> FaqEntry:
     return FaqEntry(id=row["id"], answer=row["answer"], questions=list(row["questions"]),
                     tags=list(row["tags"]), groups=list(row["groups"]), enabled=row["enabled"],
-                    hits=row.get("hits", 0), unhelpful=row.get("unhelpful", 0))
+                    hits=row.get("hits", 0), unhelpful=row.get("unhelpful", 0),
+                    member_tags=list(row.get("member_tags") or []))
 
 
 class FaqService:
@@ -98,7 +99,11 @@ class FaqService:
     def _snapshot(self) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
         """The rows a rebuild needs (store thread; quick)."""
         faq = self.store.faq
-        return faq.revision(), faq.dictionary(), faq.list_entries(decode=False)
+        rows = faq.list_entries(decode=False)
+        targets = self.store.members.targets("faq")
+        for r in rows:
+            r["member_tags"] = targets.get(r["id"], [])
+        return faq.revision(), faq.dictionary(), rows
 
     def _build(self, revision: int, dictionary: list[dict[str, Any]],
                rows: list[dict[str, Any]]) -> tuple[int, Tokenizer, FaqEngine]:
@@ -123,16 +128,28 @@ class FaqService:
     # -- entries ----------------------------------------------------------------------
 
     def entries(self) -> list[FaqEntry]:
-        return [entry_of(r) for r in self.store.faq.list_entries()]
+        targets = self.store.members.targets("faq")
+        return [entry_of({**r, "member_tags": targets.get(r["id"], [])}) for r in self.store.faq.list_entries()]
 
     def get(self, entry_id: str) -> FaqEntry | None:
         row = self.store.faq.get_entry(entry_id)
-        return entry_of(row) if row else None
+        if row is None:
+            return None
+        return entry_of({**row, "member_tags": self.store.members.targets("faq").get(entry_id, [])})
 
     def save(self, data: dict[str, Any]) -> FaqEntry:
-        """Validate and store one entry; the index changes only for this entry."""
+        """Validate and store one entry; the index changes only for this entry. `member_tags`
+        (a member-tag target) must name known member tags."""
+        data = dict(data)
+        member_tags = list(data.pop("member_tags", None) or [])
         entry = entry_from_dict(data, "条目")
+        unknown = sorted(set(member_tags) - self.store.members.known_tags())
+        if unknown:
+            raise FaqFileError(f"未知的成员标签：{'、'.join(unknown)}"
+                               "（先给成员加上该标签，或在 [[member_tags]] 中配置）")
+        entry.member_tags = member_tags
         with self._lock:
+            self.store.members.set_target("faq", entry.id, member_tags)
             self.store.faq.upsert_entry(_row(entry), self.clock.now())
             self.engine.upsert(entry)
             self._edits += 1

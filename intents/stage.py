@@ -64,7 +64,7 @@ class FaqStage:
 
         match = self.faq.engine.match(
             text, chat_id=event.chat_id, chat_tags=ctx.chat_tags, private=not event.is_group,
-            suggest_max=s.suggest_max,
+            suggest_max=s.suggest_max, member_tags=ctx.member_tags,
         )
         if match.outcome == "suggest" and event.is_group and not s.group_suggest:
             match.outcome = "silent"

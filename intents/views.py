@@ -72,7 +72,8 @@ async def faq_edit(request: web.Request) -> dict:
     if entry is None:
         raise web.HTTPNotFound(text="条目不存在")
     form = {"id": entry.id, "answer": entry.answer, "questions": "\n".join(entry.questions),
-            "tags": ", ".join(entry.tags), "groups": ", ".join(entry.groups), "enabled": entry.enabled}
+            "tags": ", ".join(entry.tags), "groups": ", ".join(entry.groups), "enabled": entry.enabled,
+            "member_tags": ", ".join(entry.member_tags)}
     return {"entry": entry, "form": form, "tab": "list"}
 
 
@@ -84,6 +85,7 @@ async def faq_save(request: web.Request) -> web.StreamResponse:
         "id": str(form.get("id", "")).strip(), "answer": str(form.get("answer", "")).strip(),
         "questions": _lines(str(form.get("questions", ""))), "tags": _items(str(form.get("tags", ""))),
         "groups": _items(str(form.get("groups", ""))), "enabled": form.get("enabled") == "on",
+        "member_tags": _items(str(form.get("member_tags", ""))),
     }
     faq = faq_of(request)
     is_new = form.get("original_id", "") == ""
@@ -101,7 +103,7 @@ async def faq_save(request: web.Request) -> web.StreamResponse:
 
 def _edit_error(request: web.Request, data: dict, error: str) -> web.Response:
     form = {**data, "questions": "\n".join(data["questions"]), "tags": ", ".join(data["tags"]),
-            "groups": ", ".join(data["groups"])}
+            "groups": ", ".join(data["groups"]), "member_tags": ", ".join(data.get("member_tags", []))}
     return aiohttp_jinja2.render_template(
         "intents/edit.html", request, {"entry": None, "form": form, "error": error, "tab": "list"}, status=400)
 

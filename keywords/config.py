@@ -85,6 +85,8 @@ class KeywordRuleConfig(_SpecChecked):
     enabled: bool = True
     # stable id; derived from keyword/match/scope/groups/tags when empty
     id: str = ""
+    # member tags (客户标签, e.g. VIP): only senders with one of them get this answer; empty = anyone
+    member_tags: list[str] = field(default_factory=list)
 
     def spec(self) -> dict[str, Any]:
         """The cleaned rule spec (raises RuleError)."""

@@ -162,6 +162,8 @@ class KeywordEngine:
             in_group = event.chat_id in rule.groups or (name and name in rule.groups)
             if not in_group and not (rule.tags and rule.tags.intersection(ctx.chat_tags)):
                 return "不在适用的群或标签内"
+        if rule.member_tags and not rule.member_tags.intersection(ctx.member_tags):
+            return f"仅对带成员标签 {'、'.join(sorted(rule.member_tags))} 的成员生效"
         if not in_dates(rule.start, rule.end, local):
             return f"不在生效日期内（{rule.spec['dates']}）"
         if not in_windows(rule.windows, local):

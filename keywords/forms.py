@@ -31,6 +31,7 @@ def form_to_rule(form: Mapping[str, Any]) -> dict[str, Any]:
     data["replies"] = split_variants(str(form.get("replies", "")))
     data["groups"] = split_names(str(form.get("groups", "")))
     data["tags"] = split_names(str(form.get("tags", "")))
+    data["member_tags"] = split_names(str(form.get("member_tags", "")))
     for key in BOOL_FIELDS:
         data[key] = key in form
     return data
@@ -46,6 +47,7 @@ def rule_to_form(spec: Mapping[str, Any]) -> dict[str, Any]:
     )
     values["groups"] = ", ".join(spec.get("groups", []))
     values["tags"] = ", ".join(spec.get("tags", []))
+    values["member_tags"] = ", ".join(spec.get("member_tags", []))
     for key in BOOL_FIELDS:
         values[key] = bool(spec.get(key))
     return values

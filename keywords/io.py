@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.store import Store
-from keywords.manage import ERR_CONFIG_RULE, validate_rules
+from keywords.manage import ERR_CONFIG_RULE, check_member_tags, validate_rules
 from keywords.rules import FIELDS, LIST_FIELDS, RuleError, export_spec, join_list
 
 FORMATS = (".csv", ".json")
@@ -225,6 +225,11 @@ def import_rows(
             report.errors.append((line, result.errors))
             continue
         spec = result
+        try:
+            check_member_tags(store, spec)
+        except RuleError as exc:
+            report.errors.append((line, exc.errors))
+            continue
         name = spec["id"]
         if name:
             if name in seen:

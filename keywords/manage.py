@@ -70,6 +70,7 @@ def store_rule(store: Store, spec: dict[str, Any], *, source: str, actor: str = 
         raise RuleError({"id": f"规则 #{rowid} 不存在"})
     if existing and existing["source"] == "config":
         raise RuleError({"id": ERR_CONFIG_RULE})
+    check_member_tags(store, spec)
     if spec["id"]:
         other = store.keywords.get_rule_by_name(spec["id"])
         if other and (existing is None or other["id"] != existing["id"]):
@@ -79,6 +80,19 @@ def store_rule(store: Store, spec: dict[str, Any], *, source: str, actor: str = 
     if existing and existing["name"] != spec["id"]:
         store.keywords.rename_rule(existing["id"], spec["id"])
     return store.keywords.save_rules([spec], source=existing["source"] if existing else source, actor=actor)[0]
+
+
+def check_member_tags(store: Store, spec: dict[str, Any]) -> None:
+    """A member-tag target must name a tag that exists (a member has it, or a [[member_tags]]
+    rule gives it): a misspelt VIP would silently answer nobody."""
+    wanted = spec.get("member_tags") or []
+    if not wanted:
+        return
+    known = store.members.known_tags()
+    unknown = [t for t in wanted if t not in known]
+    if unknown:
+        raise RuleError({"member_tags": f"未知的成员标签：{'、'.join(unknown)}"
+                                        "（先给成员加上该标签，或在 [[member_tags]] 中配置）"})
 
 
 def sync_config(store: Store, settings: ConfigRules) -> dict[str, int]:

@@ -35,14 +35,14 @@ KIND_LABELS = {"text": "文本", "link": "链接卡片", "image": "图片"}
 FIELDS = (
     "id", "keyword", "match", "reply", "replies", "groups", "tags", "scope", "priority",
     "cooldown", "member_cooldown", "threshold", "active", "dates", "mode", "kind", "url",
-    "title", "image", "private", "normalize", "enabled",
+    "title", "image", "private", "normalize", "enabled", "member_tags",
 )
-LIST_FIELDS = ("replies", "groups", "tags")
+LIST_FIELDS = ("replies", "groups", "tags", "member_tags")
 DEFAULTS: dict[str, Any] = {
     "id": "", "keyword": "", "match": "contains", "reply": "", "replies": [], "groups": [],
     "tags": [], "scope": "all", "priority": 0, "cooldown": 0.0, "member_cooldown": 0.0,
     "threshold": 80.0, "active": "", "dates": "", "mode": "random", "kind": "text", "url": "",
-    "title": "", "image": "", "private": False, "normalize": True, "enabled": True,
+    "title": "", "image": "", "private": False, "normalize": True, "enabled": True, "member_tags": [],
 }
 MAX_KEYWORD_LENGTH = 200
 MAX_REPLY_LENGTH = 2000
@@ -258,6 +258,8 @@ class Rule:
     end: date | None = None
     groups: frozenset[str] = field(default_factory=frozenset)
     tags: frozenset[str] = field(default_factory=frozenset)
+    # only senders with one of these member tags (members/); empty = anyone
+    member_tags: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def normalize(self) -> bool:
@@ -286,4 +288,5 @@ def compile_rule(rowid: int, rule_id: str, source: str, spec: dict[str, Any]) ->
         priority=spec["priority"], specificity=SPECIFICITY[match], regex=regex, literals=tuple(literals),
         windows=parse_windows(spec["active"]), start=start, end=end,
         groups=frozenset(spec["groups"]), tags=frozenset(spec["tags"]),
+        member_tags=frozenset(spec.get("member_tags", ())),
     )

@@ -96,6 +96,10 @@ async def test_full_sync_pages_through_every_group_into_chats_and_members(fake, 
     chat_members = {m["member_id"]: m for m in store.chats.list_members("wecom", "wralice00")}
     assert set(chat_members) == {"alice", "wmalice0a", "wmalice0b"}
     assert chat_members["alice"]["is_moderator"] == 1 and chat_members["wmalice0a"]["name"] == "小A"
+    # and in the member directory (members across groups)
+    profile = store.members.get("wecom", "wmalice0a")
+    assert profile is not None and profile["name"] == "小A"
+    assert {g["chat_id"] for g in store.members.groups("wecom", "wmalice0a")} == {"wralice00"}
     # a member who left and a dismissed group show at the next full sync
     fake.groups["wralice00"]["member_list"].pop()
     del fake.groups["wrbob00"]

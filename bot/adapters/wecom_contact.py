@@ -148,7 +148,7 @@ class WecomContact:
                 chat_id = str(item["chat_id"])
                 group = await self.api.group(chat_id)
                 group["status"] = item.get("status", 0)
-                await store.run(store.wecom_contact.save_group, group)
+                await store.run(store.wecom_contact.save_group, group, profile=store.members.record_profile)
                 seen.add(chat_id)
                 groups += 1
                 members += len(group.get("member_list") or [])
@@ -191,7 +191,8 @@ class WecomContact:
                 # create, add_member, change_owner / name / notice: the details come from groupchat/get;
                 # members it no longer lists are left to the next full sync for the same reason
                 group = await self.api.group(chat_id)
-                await store.run(store.wecom_contact.save_group, group, full=False)
+                await store.run(store.wecom_contact.save_group, group, full=False,
+                                profile=store.members.record_profile)
             if self.host is not None:
                 self.host.refresh_chats()
             log.info("企业微信客户群 %s: %s %s applied", chat_id, change, detail, extra={"adapter": "wecom"})

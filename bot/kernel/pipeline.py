@@ -24,6 +24,8 @@ class Context:
     now: datetime
     chat_tags: list[str] = field(default_factory=list)
     chat_name: str = ""
+    # the sender's member tags (members/): keyword rules and FAQ entries may target them
+    member_tags: frozenset[str] = frozenset()
     # True for `qunbot try` and the console's "try a message": decide, change nothing
     dry_run: bool = False
     decisions: list[Decision] = field(default_factory=list)

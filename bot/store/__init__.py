@@ -32,6 +32,7 @@ from bot.store.chats import ChatRepo
 from bot.store.faq import FaqRepo
 from bot.store.keywords import KeywordRepo
 from bot.store.lexicon import LexiconRepo
+from bot.store.members import MemberRepo
 from bot.store.messages import MessageRepo
 from bot.store.moderation import ModerationRepo
 from bot.store.outbound import OutboundItem, OutboundRepo
@@ -47,7 +48,7 @@ T = TypeVar("T")
 
 # Order matters: a component may reference tables of the ones before it.
 SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo,
-                           WecomContactRepo]
+                           MemberRepo, WecomContactRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -79,6 +80,7 @@ class Store:
         self.moderation = ModerationRepo(*args)
         self.schedules = ScheduleRepo(*args)
         self.reports = ReportRepo(*args)
+        self.members = MemberRepo(*args)
         self.wecom_contact = WecomContactRepo(*args)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")

@@ -9,13 +9,16 @@ like any other group; these tables hold what only the 客户联系 API knows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 from bot.store.base import Repo, dumps, iso, loads, reads, utcnow
 
 PLATFORM = "wecom"
+# the member directory's profile writer: (conn, platform, user_id, name, now)
+ProfileFn = Callable[[sqlite3.Connection, str, str, str, str], None]
 CUSTOMER_GROUP = "customer_group"
 # a dismissed (解散) group keeps its chat row under this kind: history stays, targets skip it
 DISMISSED = "customer_group_dismissed"
@@ -96,10 +99,13 @@ class WecomContactRepo(Repo):
 
     # -- groups and members ---------------------------------------------------------
 
-    def save_group(self, group: dict[str, Any], *, full: bool = True) -> dict[str, list[str]]:
+    def save_group(self, group: dict[str, Any], *, full: bool = True,
+                   profile: ProfileFn | None = None) -> dict[str, list[str]]:
         """Store one `groupchat/get` answer: the chat row, its members (joined and left since the
         last look) and the details only WeCom knows. `full`: the member list is complete, so
-        members missing from it have left. Returns the user ids that joined and that left."""
+        members missing from it have left. `profile` (the member directory's
+        `MemberRepo.record_profile`) files each member in the directory, in the same
+        transaction. Returns the user ids that joined and that left."""
         chat_id = str(group["chat_id"])
         now = iso(utcnow())
         members = [m for m in group.get("member_list") or [] if isinstance(m, dict) and m.get("userid")]
@@ -145,6 +151,10 @@ class WecomContactRepo(Repo):
                 [(PLATFORM, chat_id, str(m["userid"]), str(m.get("group_nickname") or m.get("name") or ""),
                   _ts(m.get("join_time")) or now, now, int(str(m["userid"]) in admins)) for m in members],
             )
+            if profile is not None:
+                for m in members:
+                    profile(conn, PLATFORM, str(m["userid"]), str(m.get("group_nickname") or m.get("name") or ""),
+                            now)
             left = sorted(before - present) if full else []
             conn.executemany(
                 "UPDATE wecom_group_members SET left_at = ? WHERE chat_id = ? AND userid = ?",

@@ -49,7 +49,7 @@ log = logging.getLogger("qunbot.web")
 
 HERE = Path(__file__).parent
 # The domain packages' console pages, registered explicitly in navigation order.
-DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules")
+DOMAIN_VIEW_MODULES = ("keywords", "intents", "moderation", "schedules", "members")
 
 MAX_BODY = 1024 * 1024
 # how long a platform's socket may take to answer our close frame at shutdown
