@@ -526,3 +526,17 @@ async def test_console_preview_lists_customer_groups_with_the_note_and_the_refus
 def test_zero_poll_or_sync_interval_is_refused_with_the_key(key):
     with pytest.raises(Exception, match=f"{key}: 必须大于 0"):
         settings_from_dict({"adapters": {"wecom": {key: "0"}}})
+
+
+async def test_console_sync_on_demand_picks_up_a_new_group_and_is_audited(bot_client, fake):
+    client = bot_client
+    store = client.app[STORE]
+    fake.add_group("wrnew01", "carol", "新开的客户群")
+    token = await login(client, role="manager")
+    resp = await client.post("/wecom/customer-groups/sync", data={"csrf_token": token}, allow_redirects=False)
+    assert resp.status == 302
+    await wait_until(lambda: store.chats.get_chat("wecom", "wrnew01"), what="the new group synced")
+    assert [e["action"] for e in store.accounts.audit_entries(action="wecom.sync")] == ["wecom.sync"]
+    # without the CSRF token nothing happens
+    resp = await client.post("/wecom/customer-groups/sync", data={}, allow_redirects=False)
+    assert resp.status in (400, 403)
