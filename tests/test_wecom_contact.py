@@ -540,3 +540,26 @@ async def test_console_sync_on_demand_picks_up_a_new_group_and_is_audited(bot_cl
     # without the CSRF token nothing happens
     resp = await client.post("/wecom/customer-groups/sync", data={}, allow_redirects=False)
     assert resp.status in (400, 403)
+async def test_console_shows_each_group_waiting_sent_or_not_sent_and_why(bot_client, fake):
+    client = bot_client
+    adapter = client.app[ADAPTERS]["wecom"]
+    contact = adapter.contact
+    fake.add_group("wralice01", "alice", "alice的客户群1")
+    fake.add_group("wralice02", "alice", "alice的客户群2")
+    await contact.sync()
+    msgid = await adapter.send(Delivery(1, "wecom", "owner:alice", "customer_group_task", {
+        "kind": "groupmsg", "text": "早安", "chat_id_list": ["wralice00", "wralice01", "wralice02"]}, "post:1", "k"))
+    await adapter.send(Delivery(2, "wecom", "owner:bob", "customer_group_task", {
+        "kind": "groupmsg", "text": "早安", "chat_id_list": ["wrbob00"]}, "post:1", "k"))
+    fake.confirm(msgid, {"wralice01": 3, "wralice02": 0})
+    await contact.poll()
+    await login(client, role="manager")
+    page = await (await client.get("/wecom/customer-groups")).text()
+    rows = {line for line in page.split("<tr>") if "客户群" in line}
+    assert any("alice的客户群0" in r and "已发送" in r for r in rows)
+    assert any("alice的客户群1" in r and "未发送：发送失败：该群已达到企业群发的接收上限" in r for r in rows)
+    assert any("alice的客户群2" in r and "未发送：群主发送时未选择该群" in r for r in rows)
+    assert any("bob的客户群0" in r and "等待群主确认" in r for r in rows)
+    # a bot reply addressed to a customer group is refused with the reason, never sent elsewhere
+    with pytest.raises(PermanentSendError, match="客户群不能由机器人直接发言"):
+        await adapter.send(Delivery(3, "wecom", "wralice00", "group", {"text": "hi"}))
