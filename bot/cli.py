@@ -62,7 +62,7 @@ Handler = Callable[[CliContext], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot import cli_commands, reports_cli
+    from bot import cli_commands, reports_cli, wecom_contact_cli
     from broadcasts import cli as broadcasts_cli
     from intents import cli as faq_cli
     from keywords import cli as keywords_cli
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_common_parent(sub, sub_common)
     cli_commands.register(sub)
     reports_cli.register(sub)
+    wecom_contact_cli.register(sub)
     for module in (keywords_cli, faq_cli, moderation_cli, schedules_cli, broadcasts_cli, members_cli):
         module.register(sub)
     return parser

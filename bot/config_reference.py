@@ -166,7 +166,7 @@ def _type_name(tp: Any) -> str:
     return {
         bool: "boolean", int: "integer", float: "number", str: "string", Duration: "duration",
         date: "date", datetime: "date-time", time: "time", Any: "any",
-    }.get(tp, getattr(tp, "__name__", str(tp)))
+    }.get(tp) or str(getattr(tp, "config_type", None) or getattr(tp, "__name__", tp))
 
 
 def _default(f: dataclasses.Field) -> str:

@@ -11,6 +11,7 @@ from bot.cli import CliContext, common_parent, now_utc
 from schedules.jobs import STATUS_LABELS, effective_jobs
 from schedules.planner import known_chats, preview_rows
 from schedules.timeline import KIND_LABELS, next_occurrence, occurrence_key
+from schedules.wecom_contact_plan import CustomerGroupQuota
 
 if TYPE_CHECKING:
     from schedules.jobs import Job
@@ -70,7 +71,8 @@ def cmd_preview(ctx: CliContext) -> int:
     now = now_utc()
     jobs = [j for j in _jobs(ctx) if j.status == "active"]
     rows = preview_rows(jobs, now, now + timedelta(days=days), settings.tz,
-                        known_chats(store.chats.list_chats(), settings), notes=settings.adapters.send_notes())
+                        known_chats(store.chats.list_chats(), settings), notes=settings.adapters.send_notes(),
+                        quota=CustomerGroupQuota.from_store(store, settings, now))
 
     def text() -> str:
         if not rows:
@@ -81,9 +83,13 @@ def cmd_preview(ctx: CliContext) -> int:
                 "（无目标群：" + "、".join(r.get("missing", [])) + "）"
             label = KIND_LABELS.get(r["kind"], r["kind"])
             lines.append(f"{r['time']}  {r['job']}·{label}  → {chat}\n    {r['text']}")
-            if r.get("note"):
+            if r.get("refused"):
+                lines.append(f"    ✗ 不会发送：{r['refused']}")
+            elif r.get("note"):
                 lines.append(f"    注意：{r['note']}")
-        lines.append(f"共 {len(rows)} 条（未发送，仅预览）")
+        refused = sum(1 for r in rows if r.get("refused"))
+        tail = f"，其中 {refused} 条超出限制不会发送" if refused else ""
+        lines.append(f"共 {len(rows)} 条（未发送，仅预览）{tail}")
         return "\n".join(lines)
 
     ctx.emit(rows, text)
@@ -137,12 +143,16 @@ def cmd_status(ctx: CliContext) -> int:
         progress = [{**p, "occurrence": _local(p["occurrence"], tz)} for p in store.schedules.delivery_progress(prefix)
                     if row["kind"] != "post" or p["source"] == prefix]
         skipped = store.schedules.runs(row["id"], status="skipped", limit=50)
+        # WeCom customer groups: the outbox sent one task per owner; each group waits for its owner
+        groupmsg = [g for g in store.wecom_contact.task_summary(prefix)
+                    if row["kind"] != "post" or g["source"] == prefix]
         data.append(
             {
                 "id": row["id"],
                 "name": row["name"],
                 "status": row["status"],
                 "occurrences": progress,
+                "customer_groups": groupmsg,
                 "skipped": [{"time": _local(r["scheduled_at"], tz), "kind": r["kind"], "reason": r["reason"]}
                             for r in skipped],
             }
@@ -155,6 +165,9 @@ def cmd_status(ctx: CliContext) -> int:
             for p in d["occurrences"]:
                 lines.append(f"  {p['occurrence']}  {p['source']}  已发送 {p['sent']}/{p['total']}"
                              f"  待发送 {p['pending']}  失败 {p['failed']}  过期 {p['skipped']}")
+            for g in d["customer_groups"]:
+                lines.append(f"  {g['occurrence']}  企业微信客户群 {g['total']} 个：已发送 {g['sent']}"
+                             f"  等待群主确认 {g['waiting']}  未发送 {g['not_sent']}")
             for s in d["skipped"]:
                 lines.append(f"  {s['time']}  {s['kind']}  已跳过：{s['reason']}")
             if not d["occurrences"] and not d["skipped"]:

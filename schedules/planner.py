@@ -15,6 +15,7 @@ from schedules.config import CampaignConfig
 from schedules.jobs import Job
 from schedules.templates import CAMPAIGN_CONTEXT, campaign_values
 from schedules.timeline import SALE_KINDS, Occurrence, campaign_bounds, occurrence_key, occurrences
+from schedules.wecom_contact_plan import OWNER_CONFIRMS, CustomerGroupQuota, is_customer_group, owner_items
 
 if TYPE_CHECKING:
     from bot.services import DomainSettings
@@ -51,6 +52,10 @@ class Planned:
     targets: list[Target]
     missing: list[str] = field(default_factory=list)
     not_after: datetime | None = None
+    # WeCom customer groups refused at planning time (beyond the corp's 企业群发 limit…), with why
+    refused: list[tuple[Target, str]] = field(default_factory=list)
+    # owners of customer groups and their use of the limit; customer groups need it to be sent
+    quota: CustomerGroupQuota | None = None
 
     @property
     def source(self) -> str:
@@ -70,15 +75,25 @@ class Planned:
         """The text for the first target: what run records and previews without a chat show."""
         return self.text_for(self.targets[0] if self.targets else None)
 
+    def admit(self, quota: CustomerGroupQuota) -> None:
+        """Apply the corp's per-group 企业群发 limit: groups beyond it move to `refused`."""
+        self.quota = quota
+        self.targets, refused = quota.admit(self.targets, self.occ.time)
+        self.refused.extend(refused)
+
     def items(self) -> list[OutboundItem]:
+        """One row per chat; customer groups one row per owner (a 企业群发 task)."""
+        plain = [t for t in self.targets if not is_customer_group(t)]
+        groups = [t for t in self.targets if is_customer_group(t)]
         return [
             OutboundItem(
                 source=self.source, occurrence=self.key, platform=t.platform, chat_id=t.chat_id,
                 chat_kind=t.kind, payload={"text": self.text_for(t), "kind": "text", BULK_KEY: True},
                 priority=BROADCAST_PRIORITY, not_after=self.not_after,
             )
-            for t in self.targets
-        ]
+            for t in plain
+        ] + (owner_items(groups, self.quota, source=self.source, occurrence=self.key, text=self.text,
+                         not_after=self.not_after) if groups and self.quota else [])
 
 
 def known_chats(chats: Iterable[dict[str, Any]], settings: DomainSettings | None = None) -> list[dict[str, Any]]:
@@ -158,24 +173,38 @@ def plan(job: Job, after: datetime, until: datetime, tz: ZoneInfo, chats: list[d
 
 def preview_rows(jobs: Iterable[Job], after: datetime, until: datetime, tz: ZoneInfo,
                  chats: list[dict[str, Any]], limit: int = 10_000,
-                 notes: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+                 notes: Mapping[str, str] | None = None,
+                 quota: CustomerGroupQuota | None = None) -> list[dict[str, Any]]:
     """One row per (occurrence, target chat), sorted by time: what `schedule preview` prints.
-    `notes` (per platform, from the adapters' settings) says what a target's platform limits."""
+    `notes` (per platform, from the adapters' settings) says what a target's platform limits.
+    With `quota`, WeCom customer groups beyond the corp's limit are rows with `refused`."""
     notes = notes or {}
     rows: list[dict[str, Any]] = []
-    for job in jobs:
-        for p in plan(job, after, until, tz, chats, limit):
-            base = {
-                "time": p.occ.time.astimezone(tz).isoformat(), "job": job.name, "job_kind": job.kind,
-                "kind": p.occ.kind, "source": p.source if job.id else None, "occurrence": p.key,
-            }
-            if not p.targets:
-                rows.append({**base, "chat": None, "chat_name": "", "platform": None, "text": p.text,
-                             "missing": p.missing})
-            for t in p.targets:
-                row = {**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform, "text": p.text_for(t)}
-                if t.platform in notes:
-                    row["note"] = notes[t.platform]
-                rows.append(row)
+    planned = [p for job in jobs for p in plan(job, after, until, tz, chats, limit)]
+    if quota is not None:
+        # the limit is counted in time order across every job
+        planned.sort(key=lambda p: p.occ.time)
+        for p in planned:
+            p.admit(quota)
+    for p in planned:
+        job = p.job
+        base = {
+            "time": p.occ.time.astimezone(tz).isoformat(), "job": job.name, "job_kind": job.kind,
+            "kind": p.occ.kind, "source": p.source if job.id else None, "occurrence": p.key,
+        }
+        if not p.targets and not p.refused:
+            rows.append({**base, "chat": None, "chat_name": "", "platform": None, "text": p.text,
+                         "missing": p.missing})
+        for t in p.targets:
+            row = {**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform,
+                   "text": p.text_for(t)}
+            if is_customer_group(t):
+                row["note"] = OWNER_CONFIRMS
+            elif t.platform in notes:
+                row["note"] = notes[t.platform]
+            rows.append(row)
+        for t, why in p.refused:
+            rows.append({**base, "chat": t.chat_id, "chat_name": t.name, "platform": t.platform,
+                         "text": p.text_for(t), "refused": why})
     rows.sort(key=lambda r: (r["time"], r["job"], r["chat"] or ""))
     return rows

@@ -31,6 +31,7 @@ from schedules.timeline import (
     next_occurrence,
     occurrences,
 )
+from schedules.wecom_contact_plan import CustomerGroupQuota
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -181,6 +182,7 @@ class Scheduler:
     async def _run_due(self, now: datetime, job_ids: set[int] | None) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
         chats: list[dict[str, Any]] | None = None
+        quota: CustomerGroupQuota | None = None
         for job in await self.jobs(LIVE_STATUSES):
             if job_ids is not None and job.id not in job_ids:
                 continue
@@ -194,7 +196,10 @@ class Scheduler:
                     for occ in due:
                         if chats is None:
                             chats = await self.chats()
-                        results.append(await self._handle(job, occ, now, chats))
+                            # WeCom customer groups: owners and the corp's per-group limit, for this run
+                            quota = await self.store.run(CustomerGroupQuota.from_store, self.store,
+                                                         self.settings, now)
+                        results.append(await self._handle(job, occ, now, chats, quota))
                 except Exception:
                     # the marker stays before the failed occurrence: the next run tries it again
                     log.exception("%s %s: handing an occurrence to the outbox failed", job.kind, job.name)
@@ -210,10 +215,13 @@ class Scheduler:
                     log.info("campaign %s ended", job.name)
         return results
 
-    async def _handle(self, job: Job, occ, now: datetime, chats: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _handle(self, job: Job, occ, now: datetime, chats: list[dict[str, Any]],
+                      quota: CustomerGroupQuota | None = None) -> dict[str, Any]:
         repo = self.store.schedules
         verdict = decide(job, occ, now, job.grace(self.settings), self.tz)
         planned = plan_one(job, occ, self.tz, chats, job.rotation)
+        if quota is not None and verdict.send:
+            planned.admit(quota)
         result = {"job": job.name, "job_id": job.id, "kind": occ.kind, "time": occ.time,
                   "source": planned.source, "occurrence": planned.key, "status": "skipped",
                   "reason": verdict.reason, "targets": 0}
@@ -229,6 +237,9 @@ class Scheduler:
         reason = verdict.reason
         if planned.missing:
             reason = (reason + "；" if reason else "") + "未找到群：" + "、".join(planned.missing)
+        if planned.refused:
+            reason = (reason + "；" if reason else "") + "未发送到客户群：" + "、".join(
+                f"{t.label}（{why}）" for t, why in planned.refused)
         items = planned.items()
         if self.services.submit is not None:
             await self.services.submit(items)

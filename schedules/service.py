@@ -14,6 +14,7 @@ from schedules.jobs import CAMPAIGN, POST, Job, parse_spec, to_raw
 from schedules.planner import plan_one, preview_rows
 from schedules.scheduler import Scheduler
 from schedules.timeline import campaign_plan, occurrence_key
+from schedules.wecom_contact_plan import CustomerGroupQuota
 
 RetryFn = Callable[[str, str | None], Awaitable[int]]
 
@@ -58,8 +59,9 @@ class ScheduleService:
         now = self.clock.now()
         statuses = ("active", "draft") if include_drafts else ("active",)
         jobs = [j for j in await self.jobs(statuses) if job_ids is None or j.id in job_ids]
+        quota = await self.store.run(CustomerGroupQuota.from_store, self.store, self.settings, now)
         return preview_rows(jobs, now, now + timedelta(days=days), self.tz, await self.chats(),
-                            notes=self.settings.adapters.send_notes())
+                            notes=self.settings.adapters.send_notes(), quota=quota)
 
     def timeline(self, job: Job) -> list[dict[str, Any]]:
         """A campaign's whole sequence (past and future), rendered, for the console."""

@@ -99,8 +99,11 @@ async def preview(request: web.Request) -> dict[str, Any]:
     groups: dict[tuple, dict[str, Any]] = {}
     for row in await sched.preview(days):
         key = (row["time"], row["job"], row["kind"], row["text"])
-        entry = groups.setdefault(key, {**row, "chats": [], "notes": []})
-        if row["chat"]:
+        entry = groups.setdefault(key, {**row, "chats": [], "notes": [], "refused": []})
+        if row["chat"] and row.get("refused"):
+            # WeCom customer groups beyond the corp's 企业群发 limit: listed with why, never sent
+            entry["refused"].append(f"{row['chat_name'] or row['chat']}（{row['refused']}）")
+        elif row["chat"]:
             entry["chats"].append(row["chat_name"] or row["chat"])
         if row.get("note") and row["note"] not in entry["notes"]:
             entry["notes"].append(row["note"])

@@ -13,6 +13,29 @@ REPLAY_WINDOW = Duration(300)
 MP_REPLY_WAIT = Duration(4)
 ONEBOT_ACTION_TIMEOUT = Duration(10)
 EXTENSION_ACTIONS = ("mute", "unmute", "kick")
+# 企业群发 tasks still unconfirmed by their owner this long after submission get one reminder
+REMIND_AFTER = Duration(7200)
+# how often the 企业群发 progress is asked for (get_groupmsg_task / get_groupmsg_send_result)
+GROUPMSG_POLL = Duration(300)
+# full re-sync of the customer groups (besides start-up and `qunbot wecom sync`)
+CONTACT_SYNC_EVERY = Duration(86400)
+
+
+class AgentId(str):
+    """WeCom's AgentId: the admin shows it as a number (1000002); a string is accepted too."""
+
+    __slots__ = ()
+    # how docs/config.md names the type
+    config_type = "integer or string"
+
+    @classmethod
+    def from_config(cls, value: object) -> AgentId:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"应为整数或字符串（如 1000002），实际是 {value!r}")
+        return cls(str(value))
+
+
+NO_AGENT = AgentId("")
 
 
 def _require(enabled: bool, **values: str) -> None:
@@ -41,8 +64,8 @@ class WecomSettings:
     enabled: bool = False
     # 企业ID (我的企业 → 企业信息), e.g. "ww0123456789abcdef"; checked inside each encrypted callback
     corp_id: str = ""
-    # the app's AgentId (应用管理 → the app), e.g. "1000002"
-    agent_id: str = ""
+    # the app's AgentId (应用管理 → the app), e.g. 1000002 (a number or a string)
+    agent_id: AgentId = NO_AGENT
     # the app's Secret, used to fetch the access token for sending
     secret: str = field(default="", metadata={"secret": True})
     # Token of 接收消息 → 设置API接收; signs every callback
@@ -56,12 +79,39 @@ class WecomSettings:
     # callbacks whose signed timestamp is further than this from now are refused (403),
     # and a timestamp + nonce seen within it is refused (409); "0" turns both checks off
     replay_window: Duration = REPLAY_WINDOW
+    # Secret of 客户联系 (客户联系 → 客户 → API), or empty when this app is one of its
+    # 可调用接口的应用 (then `secret` is used); enables customer groups (客户群): sync, 企业群发,
+    # group welcome templates, statistics. May be written as "env:NAME"
+    contact_secret: str = field(default="", metadata={"secret": True})
+    # turn the customer-group features on while contact_secret is empty (the app's secret is
+    # then used, which works once the app is listed under 客户联系 → 可调用接口的应用)
+    customer_groups: bool = False
+    # the corp's rule for how many 企业群发 each customer group receives (企业微信 → 群发助手 →
+    # 设置群发规则): "month" (as many as the month has days), "week" (7 a week) or "day" (1 a day);
+    # a post beyond it is refused when it is planned, with the reason in `schedule preview`
+    group_msg_limit: Literal["month", "week", "day"] = "month"
+    # a 企业群发 task its owner has not confirmed this long after submission gets a reminder
+    # (remind_groupmsg_send; WeCom allows 3 a day per task)
+    remind_after: Duration = REMIND_AFTER
+    # how often the owners' progress on 企业群发 tasks is asked for
+    poll_every: Duration = GROUPMSG_POLL
+    # full re-sync of the customer groups and their members (also at start and on demand)
+    sync_every: Duration = CONTACT_SYNC_EVERY
+
+    @property
+    def contact_enabled(self) -> bool:
+        """Customer groups (客户联系) are served: a contact secret, or explicitly with the app's."""
+        return self.enabled and bool(self.contact_secret or self.customer_groups)
 
     def validate(self) -> None:
         _require(self.enabled, corp_id=self.corp_id, agent_id=self.agent_id, secret=self.secret,
                  token=self.token, encoding_aes_key=self.encoding_aes_key)
         if self.encoding_aes_key and len(self.encoding_aes_key) != 43:
             raise ValueError("encoding_aes_key: 必须是 43 个字符")
+        if self.poll_every <= 0:
+            raise ValueError("poll_every: 必须大于 0（企业群发进度的查询间隔）")
+        if self.sync_every <= 0:
+            raise ValueError("sync_every: 必须大于 0（客户群全量同步的间隔）")
 
 
 @dataclass(frozen=True)

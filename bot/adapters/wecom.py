@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.adapters.base import Delivery, RateLimit
+from bot.adapters.base import Delivery, Host, PermanentSendError, RateLimit
 from bot.adapters.callback_guard import (
     ERR_MALFORMED,
     MAX_XML_BODY,
@@ -29,6 +29,7 @@ from bot.adapters.callback_guard import (
 from bot.adapters.config import WecomSettings
 from bot.adapters.intake import render_text, submit_all
 from bot.adapters.wecom_api import TEXT_LIMIT, WecomApi, split_text
+from bot.adapters.wecom_contact import GROUPMSG_TASK, WecomContact
 from bot.adapters.wx_adapter import WechatCallbackAdapter
 from bot.adapters.wx_events import to_events
 from bot.adapters.wxcrypto import WxCrypto, open_envelope
@@ -57,11 +58,23 @@ class WecomAdapter(WechatCallbackAdapter):
         self.guard = ReplayGuard(settings.replay_window, self._now)
         self.api = api or WecomApi(settings.api_base, settings.corp_id, settings.secret, settings.agent_id)
         self._parts_sent: dict[int, int] = {}
+        # customer groups (客户联系): sync, change callbacks, 企业群发 tasks; None when not configured
+        self.contact = WecomContact(settings, token=self.api.token) if settings.contact_enabled else None
         self.accepted = 0
         self.refused = 0
 
     def __repr__(self) -> str:
         return f"WecomAdapter(corp_id={self.settings.corp_id!r}, agent_id={self.settings.agent_id!r})"
+
+    async def start(self, bot: Host) -> None:
+        await super().start(bot)
+        if self.contact is not None:
+            await self.contact.start(bot)
+
+    async def stop(self) -> None:
+        if self.contact is not None:
+            await self.contact.stop()
+        await super().stop()
 
     # -- inbound --------------------------------------------------------------------
 
@@ -109,13 +122,26 @@ class WecomAdapter(WechatCallbackAdapter):
         if isinstance(agent, str) and agent and agent != str(self.settings.agent_id):
             log.warning("企业微信 callback for another agent %s ignored", agent, extra={"adapter": self.name})
             return [], q
+        if self.contact is not None:
+            # customer group changes update the synced groups after the answer; the joins and
+            # leaves among them also reach the pipeline below, as for any group
+            self.contact.on_callback(msg)
         return to_events(self.name, msg), q
 
     # -- outbound -------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> str | None:
         """1:1 chats through message/send, app chats through appchat/send; links as text cards.
-        A split text resumes after the last part that went out, so a retry never repeats one."""
+        A split text resumes after the last part that went out, so a retry never repeats one.
+        One owner's customer groups become one 企业群发 task (the owner confirms it)."""
+        if delivery.chat_kind == GROUPMSG_TASK:
+            if self.contact is None:
+                raise PermanentSendError("未配置企业微信客户联系（[adapters.wecom] contact_secret），无法群发到客户群")
+            return await self.contact.submit(delivery)
+        if self.contact is not None and delivery.chat_id in self.contact.group_ids:
+            # WeCom lets no app speak in a customer group: only its owner, after confirming a task
+            raise PermanentSendError("客户群不能由机器人直接发言：定时消息和群发会转为企业群发任务（群主确认后发出），"
+                                     "入群欢迎语请用 qunbot wecom welcome 推送为入群欢迎语素材")
         send = self.api.send_to_user if delivery.chat_kind == "private" else self.api.send_to_appchat
         payload = delivery.payload
         if payload.get("kind") == "link" and payload.get("url"):
@@ -136,6 +162,7 @@ class WecomAdapter(WechatCallbackAdapter):
             **super().status(), "path": self.settings.path, "corp_id": self.settings.corp_id,
             "agent_id": self.settings.agent_id, "token_cached": self.api.token.valid,
             "callbacks_accepted": self.accepted, "callbacks_refused": self.refused,
+            **(self.contact.status() if self.contact is not None else {}),
         }
 
 

@@ -27,6 +27,13 @@ log = logging.getLogger("qunbot.adapters")
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # system busy, API frequency limits, per-member message limits
 TRANSIENT_ERRORS = {-1: 5.0, 45009: 60.0, 45011: 60.0, 45033: 60.0, 45035: 60.0}
+# WeCom errors whose cause is the corp's set-up, not the request: say what to change where
+# (https://developer.work.weixin.qq.com/document/path/90313)
+WECOM_SETUP_ERRORS = {
+    48002: "接口无权限：请在 管理后台 → 客户联系 → 客户 → API 把本应用加入「可调用接口的应用」"
+           "（或填写客户联系 Secret：contact_secret），并确认群主在应用的可见范围内",
+    60020: "来源 IP 不在企业可信 IP 中：请在 管理后台 → 应用管理 → 本应用 → 企业可信IP 加入本服务器的出口 IP",
+}
 REFRESH_MARGIN = 300.0
 TEXT_LIMIT = 2048
 HTTP_TIMEOUT = 10.0
@@ -134,6 +141,8 @@ class WxApi:
         if code == 0:
             return
         message = f"{self.product}接口 {path} 错误 {code}: {data.get('errmsg', '')}"
+        if self.product == "企业微信" and code in WECOM_SETUP_ERRORS:
+            message = f"企业微信接口 {path} 错误 {code}，{WECOM_SETUP_ERRORS[code]}"
         if code in TRANSIENT_ERRORS:
             raise TransientSendError(message, retry_after=TRANSIENT_ERRORS[code])
         raise PermanentSendError(message)

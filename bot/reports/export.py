@@ -47,6 +47,7 @@ def tables(report: Report) -> list[Table]:
         Table("汇总", ["项目", "数值"], [
             ["时间段", f"{report.start.isoformat()} 至 {report.end.isoformat()}"],
             ["范围", report.scope], ["时区", report.timezone],
+            ["数据来源", "qunbot 自行记录" + (WECOM_SOURCE_NOTE if report.platform_stats else "")],
             *[[label, report.totals[key]] for key, label in METRICS],
         ]),
         Table("每日", ["日期", *metric_headers],
@@ -72,7 +73,23 @@ def tables(report: Report) -> list[Table]:
         Table("违规最多成员", ["成员", "成员ID", "群聊", "次数", "分类"],
               [[m["member_name"], m["member_id"], m["chat_name"], m["count"], m["categories"]]
                for m in report.top_flagged]),
-    ]
+    ] + ([wecom_stats_table(report.platform_stats)] if report.platform_stats else [])
+
+
+WECOM_SOURCE_NOTE = "；「企业微信客户群统计」一表来自企业微信"
+# WeCom's groupchat/statistic fields, in the order the report shows them
+WECOM_STATS = [("chat_total", "群总数"), ("new_chat_cnt", "新增群"), ("chat_has_msg", "有发言的群"),
+               ("member_total", "群总人数"), ("new_member_cnt", "新增人数"), ("member_has_msg", "发言人数"),
+               ("msg_total", "消息总数")]
+
+
+def wecom_stats_table(stats: list[dict[str, Any]]) -> Table:
+    """企业微信's own customer-group figures, per day and owner, labelled with their source
+    (the other tables are what qunbot recorded itself)."""
+    headers = ["日期", "群主", *[label for _, label in WECOM_STATS], "数据来源"]
+    return Table("企业微信客户群统计（来源：企业微信）", headers,
+                 [[s["day"], s["owner"], *[s["data"].get(k, 0) for k, _ in WECOM_STATS],
+                   "企业微信 groupchat/statistic"] for s in stats])
 
 
 def safe_cell(value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -91,6 +91,9 @@ class Report:
     top_faq: list[dict[str, Any]]
     top_unanswered: list[Cluster]
     top_flagged: list[dict[str, Any]]
+    # WeCom's own customer-group figures (groupchat/statistic) per day and owner, when synced:
+    # shown beside qunbot's recorded figures, labelled as coming from WeCom
+    platform_stats: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -132,7 +135,11 @@ def compute(store: Store, flt: ReportFilter, tz: ZoneInfo) -> Report:
         chats, scope = select_chats(chat_rows, flt)
         bounds = day_bounds(flt.days, tz)
         raw = store.reports.collect(bounds, chats)
-    return build(raw, flt, tz, scope, [b[0] for b in bounds])
+        days = [b[0] for b in bounds]
+        platform_stats = store.wecom_contact.stats(days[0], days[-1]) if days else []
+    report = build(raw, flt, tz, scope, days)
+    report.platform_stats = platform_stats
+    return report
 
 
 def build(raw: dict[str, Any], flt: ReportFilter, tz: ZoneInfo, scope: str, days: list[str]) -> Report:

@@ -43,6 +43,7 @@ from bot.store.schedules import ScheduleRepo
 from bot.store.schema_core import CoreSchema
 from bot.store.schema_moderation import ModerationSchema
 from bot.store.sop import SopRepo
+from bot.store.wecom_contact import WecomContactRepo
 
 __all__ = ["OutboundItem", "Store", "StoreError"]
 
@@ -51,7 +52,7 @@ T = TypeVar("T")
 # Order matters: a component may reference tables of the ones before it.
 SCHEMAS: list[type[Repo]] = [CoreSchema, AccountRepo, KeywordRepo, FaqRepo, ModerationSchema, ScheduleRepo,
                             GuardRepo, BroadcastRepo,
-                            MemberRepo, SopRepo]
+                            MemberRepo, SopRepo, WecomContactRepo]
 # reader threads: a report and a page or two at once
 READERS = 2
 
@@ -87,6 +88,7 @@ class Store:
         self.guard = GuardRepo(*args)
         self.broadcasts = BroadcastRepo(*args)
         self.members = MemberRepo(*args)
+        self.wecom_contact = WecomContactRepo(*args)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="store-reader")
         self._closed = False

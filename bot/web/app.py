@@ -19,7 +19,7 @@ from bot.kernel.clock import Clock
 from bot.runtime import Bot
 from bot.store import Store
 from bot.urls import is_safe_url
-from bot.web import core_views, dashboard, simulator
+from bot.web import core_views, dashboard, simulator, wecom_contact_views
 from bot.web.auth import (
     FLASH_IN,
     ROLE_LABELS,
@@ -101,9 +101,12 @@ def create_app(
     app.router.add_routes(core_views.routes)
     app.router.add_routes(dashboard.routes)
     app.router.add_routes(simulator.routes)
+    app.router.add_routes(wecom_contact_views.routes)
     for module in views:
         app.router.add_routes(module.routes)
         nav.extend(module.NAV)
+    if settings.adapters.wecom.contact_enabled:
+        nav.extend(wecom_contact_views.NAV)
     nav.extend([("群组与标签", "/groups", "manager"), ("审计日志", "/audit", "admin"), ("账号", "/users", "admin")])
     app[NAV_ITEMS] = nav
     for adapter in app[ADAPTERS].values():
