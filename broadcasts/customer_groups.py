@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot.store.outbound import OutboundItem
 from broadcasts.compose import Composed, ComposeError, is_customer_group
 from schedules.planner import Target
-from schedules.wecom_contact_plan import plan_customer_group_send
+from schedules.wecom_contact_plan import CustomerGroupQuota, period, plan_customer_group_send
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -34,8 +34,12 @@ def admit(store: Store, settings: Any, composed: Composed, when: datetime) -> Co
     groups = [t for t in composed.targets if is_customer_group(t)]
     if not groups:
         return composed
-    _, refused = plan_customer_group_send(store, settings, [_target(t) for t in groups], when,
-                                          source="broadcast:preview", occurrence=OCCURRENCE, text="")
+    quota = CustomerGroupQuota.from_store(store, settings, when)
+    # broadcasts created (or awaiting approval) but not yet handed to the outbox count too
+    key, _, start = period(quota.mode, when)
+    for chat_id, n in store.broadcasts.waiting_customer_groups(start).items():
+        quota.used[(chat_id, key)] = quota.used.get((chat_id, key), 0) + n
+    _, refused = quota.admit([_target(t) for t in groups], when)
     why = {r.chat_id: reason for r, reason in refused}
     for t in groups:
         if t["chat_id"] in why:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.store.base import Repo, dumps, iso, loads, reads, utcnow
-from bot.store.wecom_contact import GROUPMSG_TASK
+from bot.store.wecom_contact import CUSTOMER_GROUP, GROUPMSG_TASK
 
 MIGRATIONS_V1 = """
 CREATE TABLE broadcasts (
@@ -152,6 +152,17 @@ class BroadcastRepo(Repo):
         )
         return {"due": [_broadcast(r) for r in due], "requests": [_broadcast(r) for r in requests],
                 "finished": sending}
+
+    @reads
+    def waiting_customer_groups(self, since: datetime) -> dict[str, int]:
+        """chat_id → broadcasts to that WeCom customer group created or approved but not yet handed
+        to the outbox, sent from `since` on: they count against the corp's 企业群发 limit in previews."""
+        rows = self.query(
+            "SELECT t.chat_id, count(*) AS n FROM broadcast_targets t JOIN broadcasts b ON b.id = t.broadcast_id"
+            " WHERE b.status IN ('pending_approval', 'scheduled') AND t.chat_kind = ? AND t.parts != '[]'"
+            " AND COALESCE(b.send_at, b.created_at) >= ? GROUP BY t.chat_id", (CUSTOMER_GROUP, iso(since)),
+        )
+        return {r["chat_id"]: int(r["n"]) for r in rows}
 
     @reads
     def counts(self, broadcast_id: int) -> dict[str, int]:
