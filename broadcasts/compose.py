@@ -241,7 +241,7 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
         if problem:
             errors.append(f"链接：{problem}")
     if not draft.tags and not draft.groups and not draft.member_tags:
-        errors.append("请至少指定一个目标：群标签（--tag）或群（--group）")
+        errors.append("请至少指定一个目标：群标签（--tag）、群（--group）或成员标签（--member-tag）")
     send_at, at_errors = parse_at(draft.at, tz, now)
     errors += at_errors
     chosen, target_errors = resolve(draft, chats)

@@ -3,7 +3,6 @@ the stand-in WeCom server, the corp's per-group limit in the preview, progress p
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from bot.web.app import create_app
@@ -88,4 +87,32 @@ async def test_cli_preview_refuses_groups_beyond_the_daily_limit_with_the_reason
     assert await cli("broadcast", "create", "--text", "{group} 早安", "--group", "bob的客户群0",
                      "--config", config) == 2
     assert "内容不能含 {group}" in capsys.readouterr().out
-    await asyncio.sleep(0)
+
+
+async def test_groups_whose_limit_a_post_used_before_the_send_time_are_not_sent_and_say_why(fake, tmp_path):
+    from zoneinfo import ZoneInfo
+
+    from broadcasts.compose import Draft, PlatformInfo, compose
+    from broadcasts.customer_groups import admit
+    from broadcasts.runner import items_of
+    from tests.test_wecom_contact import deliver, post_config, sh, synced_world
+
+    w, adapter = await synced_world(tmp_path, fake, post_config(fake, "day", ["09:00"]), sh(7, 8))
+    try:
+        draft = Draft(text="今晚 8 点直播", tags=["早市"], at="2026-12-07 20:00")
+        composed = compose(draft, w.store.chats.list_chats(), {"wecom": PlatformInfo("wecom")},
+                           ZoneInfo("Asia/Shanghai"), sh(7, 8))
+        created = service.create(w.store, admit(w.store, w.settings, composed, sh(7, 20)), approval=False)
+        assert created["targets"] == 30
+        # the 09:00 post takes every group's one 企业群发 of the day before the broadcast is due
+        w.at(sh(7, 9))
+        await w.scheduler.run_due()
+        await deliver(adapter, w.store.outbound.list())
+        row = w.store.broadcasts.get(created["id"])
+        assert items_of(w.store, row, w.settings, sh(7, 20)) == []
+        shown = service.show(w.store, created["id"])
+        assert shown["progress"] == {"refused": 30}
+        assert all("超过企业群发上限（每天最多 1 条" in t["error"] for t in shown["targets"])
+    finally:
+        await adapter.stop()
+        w.store.close()
