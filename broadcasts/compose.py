@@ -18,6 +18,7 @@ from bot.kernel.priorities import BULK_KEY
 from bot.kernel.templates import clean_value, group_values, render, time_values, validate
 from bot.store.wecom_contact import CUSTOMER_GROUP, DISMISSED
 from bot.urls import url_error
+from schedules.wecom_contact_plan import OWNER_CONFIRMS
 
 # broadcasts to groups render in the group-level context, 1:1 ones in the private context
 CONTEXT = "group"
@@ -31,8 +32,6 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 # chat kinds a broadcast may target: ordinary groups and WeCom customer groups (企业群发, one
 # task per owner, see broadcasts/customer_groups.py)
 GROUP_KINDS = ("group", CUSTOMER_GROUP, DISMISSED)
-# shown next to every customer group (the text of schedules.wecom_contact_plan.OWNER_CONFIRMS)
-OWNER_CONFIRMS = "企业群发：需群主在企业微信中确认后才会发出"
 
 
 @dataclass(frozen=True)
