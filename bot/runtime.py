@@ -96,7 +96,7 @@ class Bot:
         # one-off broadcasts (群发): created from the console or a shell, sent from here
         self.broadcasts = BroadcastRunner(store, self.clock, settings.broadcast.poll_seconds,
                                           submit=self._submit_items, cancel=self.outbox.cancel,
-                                          retry=self.outbox.retry_failed)
+                                          retry=self.outbox.retry_failed, settings=settings)
         self.metrics = Metrics()
         self.daily_summary = DailySummary(self)
         # dedupe and record run when an adapter hands the event over; the rest in a worker

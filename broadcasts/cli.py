@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.cli import CliContext, common_parent, now_utc
 from bot.kernel.pacing import Pacer
-from broadcasts import service
+from broadcasts import customer_groups, service
 from broadcasts.compose import ComposeError, Draft, PlatformInfo, compose
 from broadcasts.service import STATUS_LABELS, TARGET_LABELS, BroadcastError
 from schedules.planner import known_chats
@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tag", action="append", default=[], help="every group carrying this tag (repeatable)")
     p.add_argument("--group", action="append", default=[], help="a group by name, id or platform:id (repeatable)")
     p.add_argument("--exclude", action="append", default=[], help="leave this group out (repeatable)")
+    p.add_argument("--member-tag", action="append", default=[], dest="member_tag",
+                   help="every member carrying this tag, 1:1 where the platform allows private sends (repeatable)")
     p.add_argument("--at", default="", help='send once at "YYYY-MM-DD HH:MM" ([bot] timezone); default now')
     p.add_argument("--by", default="cli", help="the account creating it (default: cli)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -78,10 +80,13 @@ def cmd_create(ctx: CliContext) -> int:
     midnight = now.astimezone(settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
     for platform, used in store.outbound.bulk_sent_since(midnight).items():
         pacer.restore(platform, used)
-    draft = Draft(text=a.text, tags=a.tag, groups=a.group, exclude=a.exclude, at=a.at, by=a.by)
+    draft = Draft(text=a.text, tags=a.tag, groups=a.group, exclude=a.exclude, at=a.at, by=a.by,
+                  member_tags=a.member_tag)
     try:
         composed = compose(draft, known_chats(store.chats.list_chats(), settings), platforms(ctx), settings.tz,
-                           now, random.Random(), pacer.estimate_finish)
+                           now, random.Random(), pacer.estimate_finish, members=store.members.members_by_tag,
+                           known_member_tags=store.members.known_tags())
+        customer_groups.admit(store, settings, composed, composed.send_at or now)
     except ComposeError as exc:
         return _fail(ctx, exc.errors)
     result = service.create(store, composed, settings.broadcast.approval)
@@ -90,9 +95,12 @@ def cmd_create(ctx: CliContext) -> int:
     result["expected_finish"] = finish
 
     def text() -> str:
-        lines = [f"已创建群发 #{result['id']}（{STATUS_LABELS[result['status']]}），共 {result['targets']} 个目标群"]
+        lines = [f"已创建群发 #{result['id']}（{STATUS_LABELS[result['status']]}），共 {result['targets']} 个目标"]
         for r in result["preview"]:
             note = f"  〔{r['note']}〕" if r["note"] else ""
+            if r.get("refused"):
+                lines.append(f"- {r['name'] or r['chat']} ({r['platform']}:{r['chat']}) ✗ 不会发送：{r['refused']}")
+                continue
             lines.append(f"- {r['name'] or r['chat']} ({r['platform']}:{r['chat']}) 预计 {r['eta'] or '-'}{note}\n"
                          f"    {r['text']}")
         if finish:

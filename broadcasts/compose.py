@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 from bot.kernel.actions import IMAGE, LINK_CARD, PRIVATE
 from bot.kernel.priorities import BULK_KEY
 from bot.kernel.templates import clean_value, group_values, render, time_values, validate
+from bot.store.wecom_contact import CUSTOMER_GROUP, DISMISSED
 from bot.urls import url_error
+from schedules.wecom_contact_plan import OWNER_CONFIRMS
 
 # broadcasts to groups render in the group-level context, 1:1 ones in the private context
 CONTEXT = "group"
@@ -27,6 +29,9 @@ MembersByTag = Callable[[list[str]], list[dict[str, Any]]]
 KINDS = ("text", "image", "link")
 MAX_TEXT = 4000
 TIME_FORMAT = "%Y-%m-%d %H:%M"
+# chat kinds a broadcast may target: ordinary groups and WeCom customer groups (企业群发, one
+# task per owner, see broadcasts/customer_groups.py)
+GROUP_KINDS = ("group", CUSTOMER_GROUP, DISMISSED)
 
 
 @dataclass(frozen=True)
@@ -74,15 +79,32 @@ class Composed:
     draft: Draft
     send_at: datetime | None
     targets: list[dict[str, Any]]
+    # targets listed but not sent, each with `refused` (why) and no parts: a member whose
+    # platform has no private sends, a customer group beyond the corp's 企业群发 limit
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
     def preview(self) -> list[dict[str, Any]]:
-        return [{"chat": t["chat_id"], "name": t["name"], "platform": t["platform"],
-                 "text": "\n".join(p["text"] for p in t["parts"]), "parts": len(t["parts"]), "note": t["note"],
-                 "eta": t.get("eta")} for t in self.targets]
+        """Every target, then the refused ones with `refused`."""
+        rows = []
+        for t in self.targets + self.refused:
+            row = {"chat": t["chat_id"], "name": t["name"], "platform": t["platform"],
+                   "text": t.get("text") or "\n".join(p["text"] for p in t["parts"]), "parts": len(t["parts"]),
+                   "note": t["note"], "eta": t.get("eta")}
+            if t.get("refused"):
+                row["refused"] = t["refused"]
+            rows.append(row)
+        return rows
+
+    def refuse(self, target: dict[str, Any], why: str) -> None:
+        """Move a target to `refused`: listed with the reason, never sent."""
+        self.targets.remove(target)
+        text = "\n".join(p["text"] for p in target["parts"])
+        self.refused.append({**target, "text": text, "parts": [], "note": why, "refused": why, "eta": None})
 
 
 def suggest(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.3)
+    folded = {k.casefold(): k for k in known}  # "vip" finds "VIP"
+    close = [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.3)]
     return f"，您是不是要找：{'、'.join(close)}" if close else ""
 
 
@@ -104,7 +126,7 @@ def parse_at(text: str, tz: ZoneInfo, now: datetime) -> tuple[datetime | None, l
 def resolve(draft: Draft, chats: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
     """Group chats named by tag or name/id, minus the excluded; unknown names are errors with suggestions."""
     errors: list[str] = []
-    groups = [c for c in chats if (c.get("kind") or "group") == "group"]
+    groups = [c for c in chats if (c.get("kind") or "group") in GROUP_KINDS]
     names: dict[str, list[dict[str, Any]]] = {}
     for c in groups:
         for key in {c["chat_id"], f"{c['platform']}:{c['chat_id']}", c.get("name") or ""} - {""}:
@@ -195,7 +217,7 @@ def payloads(draft: Draft, text: str, info: PlatformInfo | None) -> tuple[list[d
 def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, PlatformInfo], tz: ZoneInfo,
             now: datetime, rng: random.Random | None = None,
             estimate: Callable[[str, int, datetime], datetime] | None = None,
-            members: MembersByTag | None = None) -> Composed:
+            members: MembersByTag | None = None, known_member_tags: Collection[str] | None = None) -> Composed:
     """Check a draft and render every target; raises ComposeError listing every mistake."""
     errors: list[str] = []
     text = (draft.text or "").strip()
@@ -218,7 +240,7 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
         if problem:
             errors.append(f"链接：{problem}")
     if not draft.tags and not draft.groups and not draft.member_tags:
-        errors.append("请至少指定一个目标：群标签（--tag）或群（--group）")
+        errors.append("请至少指定一个目标：群标签（--tag）、群（--group）或成员标签（--member-tag）")
     send_at, at_errors = parse_at(draft.at, tz, now)
     errors += at_errors
     chosen, target_errors = resolve(draft, chats)
@@ -226,17 +248,31 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
     if (draft.tags or draft.groups) and not target_errors and not chosen:
         errors.append("没有任何目标群：所选的群都被排除了")
     people: list[dict[str, Any]] = []
+    left_out: list[dict[str, Any]] = []
     if draft.member_tags:
-        people, member_errors = _members(draft.member_tags, members, platforms)
+        people, left_out, member_errors = _members(draft.member_tags, members, platforms, known_member_tags)
         errors += member_errors
+        if left_out and not people and not chosen and not member_errors:
+            names = "、".join(sorted({m["platform"] for m in left_out}))
+            errors.append(f"带这些标签的成员所在平台（{names}）不支持机器人私聊，无法 1 对 1 发送")
+    if any(is_customer_group(c) for c in chosen) and "{group}" in text:
+        errors.append("企业微信客户群的群发由群主一次发给他的所有群，内容不能含 {group}，请去掉或分开群发")
     local = (send_at or now).astimezone(tz)
     targets: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
     if not errors:
         per_platform: dict[str, int] = {}
+        shared = ""  # one text for every customer group (one 企业群发 task per owner)
         for c in chosen:
             info = platforms.get(c["platform"])
             if info is None:
                 errors.append(f"群 {c.get('name') or c['chat_id']} 所在的平台 {c['platform']} 未启用")
+                continue
+            if is_customer_group(c):
+                shared = shared or render(text, CONTEXT, group_values("", local), rng)
+                targets.append({"platform": c["platform"], "chat_id": c["chat_id"], "chat_kind": c["kind"],
+                                "name": c.get("name") or "", "parts": [task_part(draft, shared)],
+                                "note": OWNER_CONFIRMS, "eta": None})
                 continue
             rendered = render(text, CONTEXT, group_values(c.get("name") or c["chat_id"], local), rng)
             parts, note, error = payloads(draft, rendered, info)
@@ -258,9 +294,28 @@ def compose(draft: Draft, chats: list[dict[str, Any]], platforms: dict[str, Plat
             eta = estimate(m["platform"], per_platform[m["platform"]], send_at or now) if estimate else None
             targets.append({"platform": m["platform"], "chat_id": m["user_id"], "chat_kind": "private",
                             "name": m.get("nickname") or "", "parts": parts, "note": note, "eta": eta})
+        for m in left_out:
+            # listed, not sent: the preview and the progress say why
+            why = no_private(m["platform"], platforms.get(m["platform"]))
+            refused.append({"platform": m["platform"], "chat_id": m["user_id"], "chat_kind": "private",
+                            "name": m.get("nickname") or "", "parts": [], "note": why, "refused": why, "eta": None})
     if errors:
         raise ComposeError(list(dict.fromkeys(errors)))
-    return Composed(draft, send_at, targets)
+    return Composed(draft, send_at, targets, refused)
+
+
+def is_customer_group(chat: dict[str, Any]) -> bool:
+    return chat.get("platform") == "wecom" and chat.get("kind", chat.get("chat_kind")) in (CUSTOMER_GROUP, DISMISSED)
+
+
+def task_part(draft: Draft, text: str) -> dict[str, Any]:
+    """A customer group's one part: the text, the image or link card as a 企业群发 attachment."""
+    part: dict[str, Any] = {"kind": "groupmsg", "text": text, BULK_KEY: True}
+    if draft.kind == "image":
+        part["attachments"] = [{"type": "image", "url": draft.image}]
+    elif draft.kind == "link":
+        part["attachments"] = [{"type": "link", "title": draft.title or draft.url, "url": draft.url}]
+    return part
 
 
 def can_private(info: PlatformInfo | None) -> bool:
@@ -268,17 +323,27 @@ def can_private(info: PlatformInfo | None) -> bool:
     return info is not None and PRIVATE in info.capabilities
 
 
-def _members(tags: list[str], members: MembersByTag | None,
-             platforms: dict[str, PlatformInfo]) -> tuple[list[dict[str, Any]], list[str]]:
-    """Members to message 1:1; those on platforms without private sends are left out (an error if
-    that leaves nobody)."""
+def _members(tags: list[str], members: MembersByTag | None, platforms: dict[str, PlatformInfo],
+             known: Collection[str] | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """(members to message 1:1, members left out because their platform has no private sends,
+    errors). With `known`, a tag no member carries is refused with the close ones."""
     if members is None:
-        return [], ["按成员标签 1 对 1 群发需要成员目录（尚未启用），请改用群标签或群"]
+        return [], [], ["按成员标签 1 对 1 群发需要成员目录（尚未启用），请改用群标签或群"]
+    if known is not None:
+        unknown = [t for t in tags if t not in known]
+        if unknown:
+            shown = "、".join(sorted(known)) or "（还没有成员标签）"
+            return [], [], [f"未知的成员标签 {t!r}{suggest(t, known)}（现有成员标签：{shown}）" for t in unknown]
     found = members(tags)
     if not found:
-        return [], [f"没有成员带标签 {'、'.join(tags)}"]
+        return [], [], [f"没有成员带标签 {'、'.join(tags)}"]
     reachable = [m for m in found if can_private(platforms.get(m["platform"]))]
-    if not reachable:
-        names = "、".join(sorted({m["platform"] for m in found}))
-        return [], [f"带这些标签的成员所在平台（{names}）不支持机器人私聊，无法 1 对 1 发送"]
-    return reachable, []
+    unreachable = [m for m in found if not can_private(platforms.get(m["platform"]))]
+    return reachable, unreachable, []
+
+
+def no_private(platform: str, info: PlatformInfo | None) -> str:
+    """Why a member on `platform` gets no 1:1 message (shown in the preview)."""
+    if info is None:
+        return f"平台 {platform} 未启用，无法私聊"
+    return f"{platform} 平台不支持机器人私聊，无法 1 对 1 发送"

@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.clock import Clock
 from bot.kernel.priorities import BROADCAST_PRIORITY
 from bot.store.broadcasts import source_of
 from bot.store.outbound import OutboundItem
+from broadcasts import customer_groups
+from broadcasts.compose import is_customer_group
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -25,10 +28,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("qunbot.broadcasts")
 
 
-def items_of(store: Store, row: dict[str, Any]) -> list[OutboundItem]:
+def items_of(store: Store, row: dict[str, Any], settings: Any = None,
+             now: datetime | None = None) -> list[OutboundItem]:
+    """The broadcast's deliveries: one per (chat, part); WeCom customer groups one 企业群发 task
+    per owner, planned (and checked against the corp's limit) now, once: a broadcast already in
+    the ledger (handed over before a crash) is not planned again."""
     source = source_of(row["id"])
     items = []
-    for t in store.broadcasts.targets(row["id"]):
+    targets = store.broadcasts.targets(row["id"])
+    if not store.broadcasts.counts(row["id"]):
+        items += customer_groups.owner_items(store, settings, row["id"], source, targets, now or Clock().now())
+    for t in targets:
+        if is_customer_group(t):
+            continue
         for i, part in enumerate(t["parts"]):
             items.append(OutboundItem(
                 source=source, occurrence=f"part{i + 1}", platform=t["platform"], chat_id=t["chat_id"],
@@ -52,8 +64,11 @@ class BroadcastRunner:
 
     def __init__(self, store: Store, clock: Clock, poll_seconds: float,
                  submit: Callable[[list[OutboundItem]], Awaitable[list[OutboundItem]]],
-                 cancel: Callable[[str], Awaitable[int]], retry: Callable[[str], Awaitable[int]]) -> None:
+                 cancel: Callable[[str], Awaitable[int]], retry: Callable[[str], Awaitable[int]],
+                 settings: Any = None) -> None:
         self.store = store
+        # [adapters.wecom] group_msg_limit, for broadcasts to customer groups
+        self.settings = settings
         self.clock = clock
         self.poll = poll_seconds
         self.submit = submit
@@ -105,7 +120,7 @@ class BroadcastRunner:
                 done["retried"] += await self.retry(source)
                 await store.run(store.broadcasts.clear_request, row["id"], "retry")
         for row in work["due"]:
-            items = await store.run(items_of, store, row)
+            items = await store.run(items_of, store, row, self.settings, self.clock.now())
             created = await self.submit(items)
             await store.run(store.broadcasts.set_status, row["id"], "sending", submitted_at=self.clock.now())
             log.info("broadcast %s handed to the outbox: %d deliveries (%d new)", row["id"], len(items), len(created))

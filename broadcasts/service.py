@@ -18,7 +18,9 @@ STATUS_LABELS = {
     "pending_approval": "待审批", "scheduled": "待发送", "sending": "发送中", "done": "已完成", "cancelled": "已取消",
 }
 TARGET_LABELS = {"pending": "待发送", "sent": "已发送", "failed": "失败", "uncertain": "结果未知",
-                 "cancelled": "已取消", "skipped": "已跳过"}
+                 "cancelled": "已取消", "skipped": "已跳过", "refused": "不发送",
+                 # WeCom customer groups: the owner's 企业群发 task (wecom_contact task tables)
+                 "waiting": "等待群主确认", "not_sent": "未发送"}
 
 
 class BroadcastError(ValueError):
@@ -31,14 +33,16 @@ def create(store: Store, composed: Composed, approval: bool) -> dict[str, Any]:
     media = {"image": draft.image} if draft.kind == "image" else (
         {"url": draft.url, "title": draft.title} if draft.kind == "link" else {})
     spec = {"tags": draft.tags, "groups": draft.groups, "exclude": draft.exclude, "member_tags": draft.member_tags}
+    sendable = len(composed.targets)
     bid = store.broadcasts.create(
         {"status": status, "kind": draft.kind, "text": draft.text, "media": media, "spec": spec,
          "send_at": composed.send_at, "created_by": draft.by},
-        composed.targets,
+        # the refused are kept (no parts, the reason as note): progress lists them as 不发送
+        composed.targets + composed.refused,
     )
     store.accounts.audit(draft.by, "broadcasts.create", f"broadcast:{bid}",
-                         {"targets": len(composed.targets), "status": status, "text": draft.text[:200]})
-    return {"id": bid, "status": status, "targets": len(composed.targets), "preview": composed.preview()}
+                         {"targets": sendable, "status": status, "text": draft.text[:200]})
+    return {"id": bid, "status": status, "targets": sendable, "preview": composed.preview()}
 
 
 def get(store: Store, broadcast_id: int) -> dict[str, Any]:
@@ -88,6 +92,8 @@ def retry(store: Store, broadcast_id: int, by: str) -> int:
 def target_status(target: dict[str, Any], broadcast_status: str) -> str:
     """One status per target from its ledger rows (several when the text was split)."""
     statuses = [d["status"] for d in target["deliveries"]]
+    if not target["parts"]:
+        return "refused"
     if not statuses:
         return "cancelled" if broadcast_status == "cancelled" else "pending"
     for s in ("uncertain", "failed"):
@@ -105,10 +111,18 @@ def show(store: Store, broadcast_id: int) -> dict[str, Any]:
     row = get(store, broadcast_id)
     targets = []
     counts: dict[str, int] = {}
+    # customer groups, once their owner's task is submitted: waiting for the owner / sent / not sent
+    tasks = {(t["chat_id"]): t for t in store.wecom_contact.task_targets(source_of(broadcast_id), limit=100_000)}
     for t in store.broadcasts.targets(broadcast_id):
         status = target_status(t, row["status"])
-        counts[status] = counts.get(status, 0) + 1
         errors = [d["error"] for d in t["deliveries"] if d.get("error")]
+        task = tasks.get(t["chat_id"]) if t["platform"] == "wecom" and status == "sent" else None
+        if task is not None:
+            status = task["status"]
+            errors += [task["reason"]] if task["reason"] else []
+        if status == "refused":
+            errors.append(t["note"])
+        counts[status] = counts.get(status, 0) + 1
         targets.append({"chat": t["chat_id"], "name": t["name"], "platform": t["platform"], "status": status,
                         "text": "\n".join(p.get("text", "") for p in t["parts"]), "parts": len(t["parts"]),
                         "note": t["note"], "eta": t["eta"], "error": errors[-1] if errors else ""})

@@ -9,9 +9,10 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from bot.store.wecom_contact import CUSTOMER_GROUP
 from bot.web.auth import current_user, flash, require_role
 from bot.web.keys import BOT, CLOCK, SETTINGS, STORE
-from broadcasts import service
+from broadcasts import customer_groups, service
 from broadcasts.compose import Composed, ComposeError, Draft, compose
 from broadcasts.service import STATUS_LABELS, TARGET_LABELS, BroadcastError
 from schedules.planner import known_chats
@@ -39,7 +40,8 @@ def _draft(form: Any, by: str) -> Draft:
                  groups=_split(str(form.get("groups", ""))), exclude=_split(str(form.get("exclude", ""))),
                  at=str(form.get("at", "")).replace("T", " "), kind=kind,
                  image=str(form.get("image", "")).strip(), url=str(form.get("url", "")).strip(),
-                 title=str(form.get("title", "")).strip(), by=by)
+                 title=str(form.get("title", "")).strip(), by=by,
+                 member_tags=_split(str(form.get("member_tags", ""))))
 
 
 async def _compose(request: web.Request, draft: Draft) -> Composed:
@@ -47,8 +49,13 @@ async def _compose(request: web.Request, draft: Draft) -> Composed:
     store = request.app[STORE]
     settings = request.app[SETTINGS]
     chats = known_chats(await store.run(store.chats.list_chats), settings)
-    return compose(draft, chats, bot.platforms(), settings.tz, request.app[CLOCK].now(), random.Random(),
-                   bot.sending.estimate)
+    now = request.app[CLOCK].now()
+    # the member directory, read off the event loop before composing
+    known = await store.run(store.members.known_tags) if draft.member_tags else None
+    people = await store.run(store.members.members_by_tag, draft.member_tags)
+    composed = compose(draft, chats, bot.platforms(), settings.tz, now, random.Random(), bot.sending.estimate,
+                       members=lambda tags: people, known_member_tags=known)
+    return await store.run(customer_groups.admit, store, settings, composed, composed.send_at or now)
 
 
 async def _index_page(request: web.Request, values: dict[str, str] | None = None,
@@ -58,8 +65,11 @@ async def _index_page(request: web.Request, values: dict[str, str] | None = None
     rows = await store.run(service.listing, store)
     chats = known_chats(await store.run(store.chats.list_chats), request.app[SETTINGS])
     tags = sorted({t for c in chats for t in c.get("tags") or ()})
+    member_tags = sorted(await store.run(store.members.known_tags))
     return {**COMMON, "rows": rows, "values": values or {"kind": "text"}, "errors": errors or [], "tags": tags,
-            "groups": sorted({c.get("name") or c["chat_id"] for c in chats if (c.get("kind") or "group") == "group"}),
+            "member_tags": member_tags,
+            "groups": sorted({c.get("name") or c["chat_id"] for c in chats
+                              if (c.get("kind") or "group") in ("group", CUSTOMER_GROUP)}),
             "accounts": bot.sending.pacer.status(), "approval": request.app[SETTINGS].broadcast.approval,
             "sending": request.app[SETTINGS].sending}
 

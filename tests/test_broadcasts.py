@@ -286,3 +286,68 @@ async def test_an_open_breaker_stays_open_across_a_restart(running):
     assert service.show(again.store, result["id"])["progress"] == {"pending": 1}
     await again.sending.resume("sim", "boss")
     await wait_until(lambda: service.show(again.store, result["id"])["progress"] == {"sent": 1})
+
+
+# -- member tags: 1:1 sends through the member directory ---------------------------------
+
+
+def tag_vips(store: Store) -> None:
+    """Two VIP members on sim (private sends) and one on a group robot (webhook: none)."""
+    for user, name in (("u_vip1", "小红"), ("u_vip2", "小明")):
+        store.members.upsert("sim", "g_mom", user, name)
+        store.members.add_tags([("sim", user, "VIP")])
+    store.members.upsert("webhook", "ann", "w_vip", "机器人群成员")
+    store.members.add_tags([("webhook", "w_vip", "VIP"), ("sim", "u_vip1", "老客户")])
+
+
+async def test_console_member_tag_vip_sends_one_private_message_per_member(aiohttp_client, tmp_path):
+    settings = make_settings(tmp_path, adapters={"webhook": [{"name": "ann", "url": "http://127.0.0.1:9/send"}]})
+    client = await aiohttp_client(create_app(settings))
+    store = client.app[STORE]
+    tag_vips(store)
+    token = await login(client, "ops", "manager")
+    assert "VIP、老客户" in await (await client.get("/broadcasts")).text()
+    form = {"text": "{nickname}，您的 VIP 券今晚到期", "kind": "text", "tags": "", "groups": "", "exclude": "",
+            "member_tags": "VIP", "at": "", "csrf_token": token}
+    bad = await client.post("/broadcasts/preview", data={**form, "member_tags": "VIPP"})
+    assert bad.status == 400 and "未知的成员标签 &#39;VIPP&#39;，您是不是要找：VIP" in await bad.text()
+    page = await (await client.post("/broadcasts/preview", data=form)).text()
+    assert "小红，您的 VIP 券今晚到期" in page and "小明，您的 VIP 券今晚到期" in page
+    assert "不会发送：webhook 平台不支持机器人私聊" in page
+    resp = await client.post("/broadcasts", data=form, allow_redirects=False)
+    bid = int(resp.headers["Location"].rsplit("/", 1)[1])
+    await wait_until(lambda: service.show(store, bid)["progress"] == {"sent": 2, "refused": 1})
+    rows = [r for r in store.outbound.list() if r["source"] == f"broadcast:{bid}"]
+    assert sorted((r["platform"], r["chat_id"], r["chat_kind"], r["payload"]["text"]) for r in rows) == [
+        ("sim", "u_vip1", "private", "小红，您的 VIP 券今晚到期"),
+        ("sim", "u_vip2", "private", "小明，您的 VIP 券今晚到期")]
+    page = await (await client.get(f"/broadcasts/{bid}")).text()
+    assert "不发送" in page and "webhook 平台不支持机器人私聊" in page
+
+
+def test_cli_member_tag_flag_and_a_platform_without_private_sends(tmp_path, capsys):
+    from bot.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[bot]\ndemo = true\ndata_dir = "{tmp_path / "data"}"\n'
+                      '[[adapters.webhook]]\nname = "ann"\nurl = "http://127.0.0.1:9/send"\n', encoding="utf-8")
+    args = ["--config", str(config)]
+    assert main(["broadcast", "list", *args]) == 0  # creates the database
+    store = Store(tmp_path / "data" / "qunbot.db")
+    tag_vips(store)
+    store.close()
+    capsys.readouterr()
+    assert main(["broadcast", "create", "--text", "{nickname} 您好", "--member-tag", "VIP", "--json", *args]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["targets"] == 2
+    assert sorted((r["chat"], r["text"], r.get("refused", "")) for r in out["preview"]) == [
+        ("u_vip1", "小红 您好", ""), ("u_vip2", "小明 您好", ""),
+        ("w_vip", "", "webhook 平台不支持机器人私聊，无法 1 对 1 发送")]
+    # only members on a platform without private sends: refused, nothing stored
+    store = Store(tmp_path / "data" / "qunbot.db")
+    store.members.add_tags([("webhook", "w_vip", "机器人")])
+    store.close()
+    assert main(["broadcast", "create", "--text", "x", "--member-tag", "机器人", *args]) == 2
+    assert "（webhook）不支持机器人私聊" in capsys.readouterr().out
+    assert main(["broadcast", "create", "--text", "x", "--member-tag", "vip", "--member-tag", "VIP", *args]) == 2
+    assert "未知的成员标签 'vip'，您是不是要找：VIP" in capsys.readouterr().out

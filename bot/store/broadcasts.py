@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.store.base import Repo, dumps, iso, loads, reads, utcnow
+from bot.store.wecom_contact import CUSTOMER_GROUP, GROUPMSG_TASK
 
 MIGRATIONS_V1 = """
 CREATE TABLE broadcasts (
@@ -95,14 +96,25 @@ class BroadcastRepo(Repo):
         )
         ledger: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in self.query(
-            "SELECT platform, chat_id, occurrence, status, error, sent_at FROM outbound WHERE source = ?"
-            " ORDER BY occurrence", (source_of(broadcast_id),),
+            "SELECT platform, chat_id, chat_kind, payload, occurrence, status, error, sent_at FROM outbound"
+            " WHERE source = ? ORDER BY occurrence", (source_of(broadcast_id),),
         ):
-            ledger.setdefault((r["platform"], r["chat_id"]), []).append(r)
+            payload = loads(r.pop("payload"), {})
+            # a WeCom 企业群发 task (one row per owner) is each of its customer groups' delivery
+            chats = payload.get("chat_id_list") if r.pop("chat_kind") == GROUPMSG_TASK else None
+            for chat in chats or [r["chat_id"]]:
+                ledger.setdefault((r["platform"], chat), []).append(r)
         for r in rows:
             r["parts"] = loads(r["parts"], [])
             r["deliveries"] = ledger.get((r["platform"], r["chat_id"]), [])
         return rows
+
+    def refuse(self, broadcast_id: int, platform: str, chat_id: str, reason: str) -> None:
+        """A target not sent after all (a customer group beyond the corp's limit when sent): no
+        parts left, the reason as its note."""
+        with self.tx() as conn:
+            conn.execute("UPDATE broadcast_targets SET parts = '[]', note = ? WHERE broadcast_id = ? AND platform = ?"
+                         " AND chat_id = ?", (reason, broadcast_id, platform, chat_id))
 
     def set_status(self, broadcast_id: int, status: str, **fields: Any) -> None:
         sets, params = ["status = ?", "updated_at = ?"], [status, iso(utcnow())]
@@ -140,6 +152,17 @@ class BroadcastRepo(Repo):
         )
         return {"due": [_broadcast(r) for r in due], "requests": [_broadcast(r) for r in requests],
                 "finished": sending}
+
+    @reads
+    def waiting_customer_groups(self, since: datetime) -> dict[str, int]:
+        """chat_id → broadcasts to that WeCom customer group created or approved but not yet handed
+        to the outbox, sent from `since` on: they count against the corp's 企业群发 limit in previews."""
+        rows = self.query(
+            "SELECT t.chat_id, count(*) AS n FROM broadcast_targets t JOIN broadcasts b ON b.id = t.broadcast_id"
+            " WHERE b.status IN ('pending_approval', 'scheduled') AND t.chat_kind = ? AND t.parts != '[]'"
+            " AND COALESCE(b.send_at, b.created_at) >= ? GROUP BY t.chat_id", (CUSTOMER_GROUP, iso(since)),
+        )
+        return {r["chat_id"]: int(r["n"]) for r in rows}
 
     @reads
     def counts(self, broadcast_id: int) -> dict[str, int]:
