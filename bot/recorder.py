@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.events import Decision, Event, EventType
+from bot.kernel.tasks import cancel_and_wait
 from bot.store.base import iso, utcnow
 from bot.store.messages import STATUS, message_row, trace_row
 
@@ -255,13 +256,8 @@ class Recorder:
     async def stop(self) -> None:
         """Stop the background flushes and drain: a flush in progress finishes (its task is
         shielded), then one final flush writes what is still queued."""
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self._members_due = 0.0
         await self.flush()
 

@@ -20,6 +20,7 @@ from bot.kernel.commands import CommandStage
 from bot.kernel.events import Event, EventType
 from bot.kernel.pipeline import Context, Outcome, Pipeline
 from bot.kernel.priorities import REPLY_PRIORITY
+from bot.kernel.tasks import cancel_and_wait
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.recorder import Recorder
@@ -200,9 +201,7 @@ class Bot:
         await self.scheduler.stop()
         await self.broadcasts.stop()
         await self.daily_summary.stop()
-        if self._guard_task is not None:
-            self._guard_task.cancel()
-            await asyncio.gather(self._guard_task, return_exceptions=True)
+        await cancel_and_wait(self._guard_task)
         await self.member_tags.stop()
         # events still being taken in (a socket's reader hands them over in the background)
         # are queued before the queues are drained, not recorded and left for the next start

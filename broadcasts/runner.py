@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.kernel.clock import Clock
 from bot.kernel.priorities import BROADCAST_PRIORITY
+from bot.kernel.tasks import cancel_and_wait
 from bot.store.broadcasts import source_of
 from bot.store.outbound import OutboundItem
 from broadcasts import customer_groups
@@ -82,13 +83,8 @@ class BroadcastRunner:
         self._task = asyncio.create_task(self._loop(), name="broadcasts")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.kernel.events import EventType
+from bot.kernel.tasks import cancel_and_wait
 from bot.store.base import iso
 
 if TYPE_CHECKING:
@@ -108,13 +109,8 @@ class MemberTagBook:
         self._task = asyncio.create_task(self._loop(), name="member-tags")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

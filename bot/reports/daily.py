@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.kernel.priorities import BROADCAST_PRIORITY
+from bot.kernel.tasks import cancel_and_wait
 from bot.reports.figures import Report, ReportFilter, compute
 from bot.store.outbound import OutboundItem
 
@@ -67,13 +68,8 @@ class DailySummary:
             self._task = asyncio.create_task(self._loop(), name="daily-summary")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:
