@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
-from tests.test_schedules_crash import free_port, start_bot, wait_for
+from tests.test_schedules_crash import start_bot, wait_for
+from tests.test_schedules_crash import write_config as crash_config
 
 pytestmark = pytest.mark.slow
 
@@ -24,29 +25,14 @@ GROUPS = 400
 
 
 def write_config(tmp_path: Path) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[bot]
-data_dir = "{tmp_path / 'data'}"
-demo = false
-[console]
-port = {free_port()}
-secret = "crash-test-secret-0123456789"
-[adapters.sim]
-enabled = true
-[outbox]
-per_target_per_minute = 20
-per_adapter_per_minute = 100000
-[sending]
-# fast but paced, so that the kill lands mid-fan-out
+    # fast but paced, so that the kill lands mid-fan-out
+    return crash_config(tmp_path, per_adapter_per_minute=100000, sending="""
 jitter = "0.005s-0.01s"
 quiet_hours = ""
+""", extra="""
 [broadcast]
 poll_seconds = 0.2
-[logging]
-level = "WARNING"
-""", encoding="utf-8")
-    return config
+""")
 
 
 def seed(db: Path) -> None:

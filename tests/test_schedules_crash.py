@@ -32,7 +32,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(tmp_path: Path) -> Path:
+PACING_OFF = """
+# pacing off: this test is about the ledger across a kill, not about jitter
+jitter = "0"
+quiet_hours = ""
+daily_budget = 100000
+identical_per_minute = 100000
+"""
+
+
+def write_config(tmp_path: Path, *, per_adapter_per_minute: int = 12000, sending: str = PACING_OFF,
+                 extra: str = "") -> Path:
+    """The crash tests' bot: demo off, sim adapter, a fresh port; `extra` TOML appended."""
     config = tmp_path / "config.toml"
     config.write_text(f"""
 [bot]
@@ -45,16 +56,11 @@ secret = "crash-test-secret-0123456789"
 enabled = true
 [outbox]
 per_target_per_minute = 20
-per_adapter_per_minute = 12000
-[sending]
-# pacing off: this test is about the ledger across a kill, not about jitter
-jitter = "0"
-quiet_hours = ""
-daily_budget = 100000
-identical_per_minute = 100000
+per_adapter_per_minute = {per_adapter_per_minute}
+[sending]{sending}
 [logging]
 level = "WARNING"
-""", encoding="utf-8")
+{extra}""", encoding="utf-8")
     return config
 
 
@@ -90,6 +96,20 @@ def start_bot(config: Path, log) -> subprocess.Popen:
                             stdout=log, stderr=subprocess.STDOUT)
 
 
+def restart_until(config: Path, log, done, timeout: float = 90) -> None:
+    """Start the bot again, wait until `done()`, stop it with SIGINT (killed if it hangs)."""
+    second = start_bot(config, log)
+    try:
+        wait_for(done, timeout, second)
+    finally:
+        second.send_signal(signal.SIGINT)
+        try:
+            second.wait(20)
+        except subprocess.TimeoutExpired:
+            second.kill()
+        log.close()
+
+
 def wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -116,16 +136,7 @@ def test_sigkill_mid_fan_out_then_restart_delivers_each_group_exactly_once(tmp_p
     assert sum(at_kill.values()) == GROUPS, "the whole fan-out is in the ledger before sending starts"
     assert at_kill.get("sent", 0) < GROUPS, "killed too late to test anything"
 
-    second = start_bot(config, log)
-    try:
-        wait_for(lambda: ledger(db).get("sent", 0) == GROUPS, 90, second)
-    finally:
-        second.send_signal(signal.SIGINT)
-        try:
-            second.wait(20)
-        except subprocess.TimeoutExpired:
-            second.kill()
-        log.close()
+    restart_until(config, log, lambda: ledger(db).get("sent", 0) == GROUPS)
 
     assert ledger(db) == {"sent": GROUPS}
     conn = sqlite3.connect(db)

@@ -17,7 +17,8 @@ from bot.config import load_settings
 from bot.store import Store
 from bot.store.base import iso
 from schedules.sop_service import sync_config
-from tests.test_schedules_crash import free_port, wait_for
+from tests.test_schedules_crash import restart_until, wait_for
+from tests.test_schedules_crash import write_config as crash_config
 
 pytestmark = pytest.mark.slow
 
@@ -27,35 +28,13 @@ TEXT = "欢迎加入宝妈群，这是新人礼包"
 
 
 def write_config(tmp_path: Path) -> Path:
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[bot]
-data_dir = "{tmp_path / 'data'}"
-demo = false
-[console]
-port = {free_port()}
-secret = "crash-test-secret-0123456789"
-[adapters.sim]
-enabled = true
-[outbox]
-per_target_per_minute = 20
-per_adapter_per_minute = 12000
-[sending]
-# pacing off: this test is about the ledger across a kill, not about jitter
-jitter = "0"
-quiet_hours = ""
-daily_budget = 100000
-identical_per_minute = 100000
-[logging]
-level = "WARNING"
-
+    return crash_config(tmp_path, extra=f"""
 [[sop]]
 id = "newbie"
 anchor = "member_joined"
 tags = ["宝妈"]
 steps = [{{after = "0d", text = "{TEXT}", private = true}}, {{after = "3d 10:00", text = "第三天"}}]
-""", encoding="utf-8")
-    return config
+""")
 
 
 def seed(config: Path, db: Path) -> None:
@@ -105,16 +84,7 @@ def test_sigkill_mid_sop_fan_out_then_restart_sends_each_member_the_step_exactly
     at_kill = ledger(db)
     assert at_kill.get("sent", 0) < MEMBERS, "killed too late to test anything"
 
-    second = start_bot(config, log)
-    try:
-        wait_for(lambda: ledger(db).get("sent", 0) == MEMBERS, 90, second)
-    finally:
-        second.send_signal(signal.SIGINT)
-        try:
-            second.wait(20)
-        except subprocess.TimeoutExpired:
-            second.kill()
-        log.close()
+    restart_until(config, log, lambda: ledger(db).get("sent", 0) == MEMBERS)
 
     assert ledger(db) == {"sent": MEMBERS}
     conn = sqlite3.connect(db)
