@@ -115,6 +115,9 @@ class WelcomeConfig(_SpecChecked):
     enabled: bool = True
     # stable id; derived from groups/tags when empty
     id: str = ""
+    # member tags (客户标签, e.g. VIP): only joining members with one of them get this welcome, and
+    # they get it before a welcome for everybody on the same level; empty = anyone
+    member_tags: list[str] = field(default_factory=list)
 
     def spec(self) -> dict[str, Any]:
         from keywords.welcome import clean_welcome, welcome_config_id

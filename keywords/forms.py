@@ -57,5 +57,6 @@ def form_to_welcome(form: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "id": str(form.get("id", "")).strip(), "text": str(form.get("text", "")).strip(),
         "groups": split_names(str(form.get("groups", ""))), "tags": split_names(str(form.get("tags", ""))),
+        "member_tags": split_names(str(form.get("member_tags", ""))),
         "window": str(form.get("window", "")).strip() or "10s", "enabled": "enabled" in form,
     }

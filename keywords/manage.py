@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.settings_loader import ConfigError
 from bot.store import Store
+from bot.targets import suggest
 from keywords.regexcheck import check_patterns
 from keywords.rules import RuleError, clean_rule
 from keywords.welcome import clean_welcome
@@ -91,7 +92,9 @@ def check_member_tags(store: Store, spec: dict[str, Any]) -> None:
     known = store.members.known_tags()
     unknown = [t for t in wanted if t not in known]
     if unknown:
-        raise RuleError({"member_tags": f"未知的成员标签：{'、'.join(unknown)}"
+        close = [c for t in unknown for c in suggest(t, known) if c not in wanted]
+        hint = f"，您是不是要找：{'、'.join(dict.fromkeys(close))}" if close else ""
+        raise RuleError({"member_tags": f"未知的成员标签：{'、'.join(unknown)}{hint}"
                                         "（先给成员加上该标签，或在 [[member_tags]] 中配置）"})
 
 
@@ -126,6 +129,7 @@ def sync_config(store: Store, settings: ConfigRules) -> dict[str, int]:
 
 def save_welcome(store: Store, data: dict[str, Any], *, rowid: int | None = None) -> int:
     spec = clean_welcome(data)
+    check_member_tags(store, spec)
     existing = store.keywords.get_welcome(rowid) if rowid is not None else None
     if existing and existing["source"] == "config":
         raise RuleError({"id": ERR_CONFIG_RULE})

@@ -33,6 +33,7 @@ async def _page(request: web.Request, values: dict[str, Any] | None = None, erro
         "text": "欢迎 {nickname} 加入{group}！请先看群公告～",
         "groups": "",
         "tags": "",
+        "member_tags": "",
         "window": "10s",
         "enabled": True,
     }
@@ -54,7 +55,8 @@ async def welcome_list(request: web.Request) -> web.Response:
             spec = row["spec"]
             values = {
                 "id": row["name"], "text": spec["text"], "groups": ", ".join(spec["groups"]),
-                "tags": ", ".join(spec["tags"]), "window": format_duration(spec["window"]) if spec["window"] else "0",
+                "tags": ", ".join(spec["tags"]), "member_tags": ", ".join(spec.get("member_tags", [])),
+                "window": format_duration(spec["window"]) if spec["window"] else "0",
                 "enabled": row["enabled"],
             }
             return await _page(request, values, editing=row["id"])
@@ -71,14 +73,15 @@ async def welcome_save(request: web.Request) -> web.Response:
     try:
         saved = await store.run(lambda: save_welcome(store, data, rowid=rowid))
     except RuleError as exc:
-        values = {**data, "groups": ", ".join(data["groups"]), "tags": ", ".join(data["tags"])}
+        values = {**data, "groups": ", ".join(data["groups"]), "tags": ", ".join(data["tags"]),
+                  "member_tags": ", ".join(data["member_tags"])}
         return await _page(request, values, exc.errors, editing=rowid, status=422)
     await _engine(request).areload()
     await audit(
         request,
         "keywords.welcome.save",
         str(saved),
-        {"text": data["text"], "groups": data["groups"], "tags": data["tags"]},
+        {"text": data["text"], "groups": data["groups"], "tags": data["tags"], "member_tags": data["member_tags"]},
     )
     flash(request, "欢迎语已保存，立即生效")
     raise web.HTTPFound("/welcome")

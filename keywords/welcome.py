@@ -1,8 +1,10 @@
-"""Welcome messages: per group or tag, templated, and merged when several members join at once.
+"""Welcome messages: per group or tag (and member tag), templated, and merged when several members join at once.
 
 The first join in a chat opens a window (default 10 s); later joins in the same chat within the
 window are added to it. When the window closes one message naming everyone goes to the outbox,
 keyed (source "welcome:<chat>", occurrence = window start) so it is delivered exactly once.
+A welcome with member tags (e.g. VIP) only greets joining members who carry one of them; it has
+its own window (occurrence "<start>#<welcome id>"), so VIPs and others joining together each get theirs.
 Windows are closed by a small timer task that reads the injected clock (tests call `flush_due`).
 """
 
@@ -25,7 +27,8 @@ from keywords.templates import WELCOME_CONTEXT, check_template, clean_value, ren
 
 log = logging.getLogger("qunbot.keywords.welcome")
 
-WELCOME_DEFAULTS: dict[str, Any] = {"id": "", "text": "", "groups": [], "tags": [], "window": 10.0, "enabled": True}
+WELCOME_DEFAULTS: dict[str, Any] = {"id": "", "text": "", "groups": [], "tags": [], "window": 10.0, "enabled": True,
+                                   "member_tags": []}
 MAX_WINDOW = 600.0
 MAX_NAMES = 30
 
@@ -36,12 +39,12 @@ def clean_welcome(data: dict[str, Any]) -> dict[str, Any]:
     spec = dict(WELCOME_DEFAULTS)
     for key, value in data.items():
         if key not in WELCOME_DEFAULTS:
-            errors[key] = "未知字段（可用字段：id、text、groups、tags、window、enabled）"
+            errors[key] = "未知字段（可用字段：id、text、groups、tags、member_tags、window、enabled）"
             continue
         if value is None:
             continue
         try:
-            if key in ("groups", "tags"):
+            if key in ("groups", "tags", "member_tags"):
                 spec[key] = split_list(value)
             elif key == "window":
                 spec[key] = to_seconds(value)
@@ -68,6 +71,8 @@ def clean_welcome(data: dict[str, Any]) -> dict[str, Any]:
 
 def welcome_config_id(spec: dict[str, Any]) -> str:
     basis = "\x1f".join([*sorted(spec["groups"]), "#", *sorted(spec["tags"])])
+    if spec.get("member_tags"):  # appended only when set: ids of existing welcomes stay the same
+        basis += "\x1f@\x1f" + "\x1f".join(sorted(spec["member_tags"]))
     return "welcome-cfg-" + hashlib.sha1(basis.encode()).hexdigest()[:8]
 
 
@@ -80,6 +85,8 @@ class _Pending:
     text: str
     start: datetime
     end: datetime
+    # set for member-tag welcomes: keeps their outbox key apart from the chat's general welcome
+    tag_key: str = ""
     names: dict[str, str] = field(default_factory=dict)
 
 
@@ -89,30 +96,53 @@ class WelcomeBatcher:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.welcomes: list[dict[str, Any]] = []
-        self.pending: dict[tuple[str, str], _Pending] = {}
+        self.pending: dict[tuple[str, str, int | None], _Pending] = {}
         self._timer: asyncio.Task | None = None
 
     def reload(self, rows: list[dict[str, Any]]) -> None:
         self.welcomes = [r for r in rows if r["enabled"]]
 
-    def select(self, chat_id: str, chat_name: str, tags: list[str]) -> dict[str, Any] | None:
-        """The most specific welcome: listed group, then tagged group, then one for all groups."""
-        by_tag = default = None
+    def select(self, chat_id: str, chat_name: str, tags: list[str],
+               member_tags: frozenset[str] | set[str] = frozenset()) -> dict[str, Any] | None:
+        """The welcome a member with these tags joining this chat gets (None: no welcome)."""
+        return self.choose(chat_id, chat_name, tags, member_tags)[0]
+
+    def choose(self, chat_id: str, chat_name: str, tags: list[str],
+               member_tags: frozenset[str] | set[str] = frozenset()) -> tuple[dict[str, Any] | None, list[str]]:
+        """The most specific welcome: listed group, then tagged group, then one for all groups; on each
+        level one for the member's tags before one for everybody. Also why more specific ones were skipped."""
+        best: tuple[int, dict[str, Any]] | None = None
+        skipped: list[tuple[int, str]] = []
         for row in self.welcomes:
             spec = row["spec"]
-            if spec["groups"] and (chat_id in spec["groups"] or (chat_name and chat_name in spec["groups"])):
-                return row
-            if spec["tags"] and by_tag is None and set(spec["tags"]) & set(tags):
-                by_tag = row
-            if not spec["groups"] and not spec["tags"] and default is None:
-                default = row
-        return by_tag or default
+            if spec["groups"]:
+                if not (chat_id in spec["groups"] or (chat_name and chat_name in spec["groups"])):
+                    continue
+                level = 0
+            elif spec["tags"]:
+                if not set(spec["tags"]) & set(tags):
+                    continue
+                level = 2
+            else:
+                level = 4
+            wanted = spec.get("member_tags") or []
+            rank = level if wanted else level + 1
+            if wanted and not set(wanted) & set(member_tags):
+                skipped.append((rank, f"欢迎语「{row['name']}」仅对带成员标签 {'、'.join(wanted)} 的成员发送"))
+                continue
+            if best is None or rank < best[0]:
+                best = (rank, row)
+        limit = best[0] if best else 99
+        return (best[1] if best else None), [why for rank, why in skipped if rank < limit]
 
     async def on_join(self, event: Event, ctx: Context) -> Decision:
-        row = self.select(event.chat_id, ctx.chat_name or event.chat_name, ctx.chat_tags)
+        row, skipped = self.choose(event.chat_id, ctx.chat_name or event.chat_name, ctx.chat_tags, ctx.member_tags)
         if row is None:
+            if skipped:
+                return pass_("keywords", f"{'；'.join(skipped)}，该成员没有这些标签，本群也没有其他欢迎语")
             return pass_("keywords", "本群未设置欢迎语")
-        key = (event.platform, event.chat_id)
+        # a member-tag welcome collects its own joins; the others share one window per chat
+        key = (event.platform, event.chat_id, row["id"] if row["spec"].get("member_tags") else None)
         now = ctx.now
         pending = self.pending.get(key)
         if pending is not None and now >= pending.end:
@@ -120,19 +150,23 @@ class WelcomeBatcher:
                 await self._send(self.pending.pop(key))
             pending = None
         name = event.sender_name or event.sender_id
-        detail = {"welcome": row["name"], "member": event.sender_id}
+        detail: dict[str, Any] = {"welcome": row["name"], "member": event.sender_id}
+        note = ""
+        if skipped:
+            detail["skipped"] = skipped
+            note = f"（已跳过：{'；'.join(skipped)}，该成员没有这些标签）"
         if ctx.dry_run:
             joined = [*(pending.names.values() if pending else []), name]
             text = self._render(row["spec"]["text"], joined, ctx.chat_name or event.chat_name, now)
             return Decision(
-                stage="keywords", outcome="welcome", reason=f"将发送欢迎语「{row['name']}」（试运行）",
+                stage="keywords", outcome="welcome", reason=f"将发送欢迎语「{row['name']}」（试运行）{note}",
                 detail={**detail, "text": text}, stop=True,
             )
         if pending is None:
             window = timedelta(seconds=row["spec"]["window"])
             pending = _Pending(
                 event.platform, event.chat_id, ctx.chat_name or event.chat_name, row["id"],
-                row["spec"]["text"], now, now + window,
+                row["spec"]["text"], now, now + window, tag_key=row["name"] if key[2] is not None else "",
             )
             self.pending[key] = pending
         pending.names.setdefault(event.sender_id, name)
@@ -145,7 +179,7 @@ class WelcomeBatcher:
             outcome="welcome-queued",
             stop=True,
             reason=f"欢迎语「{row['name']}」已排队，"
-            f"{pending.end.astimezone(self.services.settings.tz):%H:%M:%S} 合并发送（当前 {names} 人）",
+            f"{pending.end.astimezone(self.services.settings.tz):%H:%M:%S} 合并发送（当前 {names} 人）{note}",
             detail={**detail, "window_start": pending.start.isoformat(), "members": names},
         )
 
@@ -167,7 +201,8 @@ class WelcomeBatcher:
     async def _send(self, pending: _Pending) -> None:
         text = self._render(pending.text, list(pending.names.values()), pending.chat_name, pending.start)
         item = OutboundItem(
-            source=f"welcome:{pending.chat_id}", occurrence=pending.start.isoformat(), platform=pending.platform,
+            source=f"welcome:{pending.chat_id}", platform=pending.platform,
+            occurrence=pending.start.isoformat() + (f"#{pending.tag_key}" if pending.tag_key else ""),
             chat_id=pending.chat_id, chat_kind="group", payload={"text": text, "kind": "text"},
             priority=REPLY_PRIORITY, not_before=pending.end,
         )

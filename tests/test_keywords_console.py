@@ -13,6 +13,7 @@ from bot.kernel.events import ChatKind, Event
 from bot.web.app import create_app
 from bot.web.keys import BOT, STORE
 from keywords.manage import save_rule
+from members import service
 from tests.conftest import login, make_settings
 
 RULE = {
@@ -148,6 +149,20 @@ async def test_welcome_page_saves_a_group_welcome(client):
     assert engine.welcome.select("g_mom", "宝妈群", []) is not None
     bad = await client.post("/welcome", data={"text": "欢迎 {who}", "csrf_token": csrf})
     assert bad.status == 422 and "未知的占位符" in await bad.text()
+
+
+async def test_welcome_page_refuses_an_unknown_member_tag_and_suggests_the_close_one(client):
+    csrf = await manager(client)
+    store = client.app[STORE]
+    service.add_tag(store, "sim:u_mama_wang", "VIP", "ops")
+    resp = await client.post("/welcome", data={"text": "VIP {nickname} 好", "member_tags": "VIPP",
+                                               "window": "10s", "enabled": "on", "csrf_token": csrf})
+    page = html.unescape(await resp.text())
+    assert resp.status == 422 and "未知的成员标签：VIPP，您是不是要找：VIP" in page
+    assert not any(r["spec"].get("member_tags") for r in store.keywords.list_welcome())
+    resp = await client.post("/welcome", data={"text": "VIP {nickname} 好", "member_tags": "VIP",
+                                               "window": "10s", "enabled": "on", "csrf_token": csrf})
+    assert resp.status == 200 and "成员:VIP" in await resp.text()
 
 
 async def test_second_page_of_a_search_keeps_the_search_text(client):

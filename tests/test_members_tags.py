@@ -126,3 +126,23 @@ async def test_rules_tag_members_as_events_arrive_and_periodically(tmp_path):
         await bot.stop()
         bot.store.close()
 
+
+
+async def test_a_vip_joining_any_group_gets_the_vip_welcome_and_others_the_general_one(tmp_path):
+    bot = await start_bot(tmp_path, welcome=[
+        {"text": "欢迎 {nickname} 加入{group}！", "window": "0"},
+        {"text": "尊贵的 VIP {nickname}，欢迎回家", "window": "0", "member_tags": ["VIP"]},
+    ])
+    try:
+        store = bot.store
+        service.add_tag(store, "sim:u_mama_wang", "VIP", "admin")  # known from 宝妈群
+        await bot.member_tags.refresh()
+        await bot.handle(event("", "u_mama_wang", chat="g_office", type=EventType.MEMBER_JOIN))
+        plain = await bot.handle(event("", "u_tiantian", chat="g_office", type=EventType.MEMBER_JOIN))
+        texts = sorted(r["payload"]["text"] for r in store.outbound.list(source="welcome:g_office"))
+        assert texts == ["尊贵的 VIP u_mama_wang，欢迎回家", "欢迎 u_tiantian 加入上班族群！"]
+        # the trace says why the VIP welcome was not the one sent
+        assert any("仅对带成员标签 VIP 的成员发送" in d.reason for d in plain.decisions)
+    finally:
+        await bot.stop()
+        bot.store.close()
