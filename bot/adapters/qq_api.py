@@ -22,6 +22,7 @@ from urllib.parse import quote
 import aiohttp
 
 from bot.adapters.base import OutcomeUnknown, PermanentSendError, TransientSendError
+from bot.adapters.http_session import FreshConnections
 from bot.adapters.wecom_api import AccessToken
 
 log = logging.getLogger("qunbot.adapters")
@@ -55,23 +56,17 @@ class QqApi:
         self.app_id = app_id
         self._secret = app_secret
         self.token = AccessToken(self._fetch_token, monotonic)
-        self._session: aiohttp.ClientSession | None = None
+        self._http = FreshConnections(HTTP_TIMEOUT)
 
     def __repr__(self) -> str:
         return f"QqApi(app_id={self.app_id!r}, api_base={self.api_base!r})"
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # a fresh connection per request: a refused connect then surely means "not sent"
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT), connector=aiohttp.TCPConnector(force_close=True),
-            )
-        return self._session
+        return self._http.session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
     async def _fetch_token(self) -> tuple[str, float]:
         status, data = await self._request("POST", self.token_url, {"appId": self.app_id,

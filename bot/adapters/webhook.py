@@ -22,6 +22,7 @@ from bot.adapters.base import (
     TransientSendError,
 )
 from bot.adapters.config import WebhookSettings
+from bot.adapters.http_session import FreshConnections
 from bot.adapters.wecom_api import HTTP_TIMEOUT, TEXT_LIMIT, TRANSIENT_ERRORS, split_text
 from bot.kernel.actions import LINK_CARD, SEND
 
@@ -43,7 +44,7 @@ class WebhookAdapter(Adapter):
     def __init__(self, robots: list[WebhookSettings]) -> None:
         self.bot = None
         self.robots = {r.name: r for r in robots}
-        self._session: aiohttp.ClientSession | None = None
+        self._http = FreshConnections(HTTP_TIMEOUT)
         self._parts_sent: dict[int, int] = {}
 
     def __repr__(self) -> str:
@@ -58,18 +59,11 @@ class WebhookAdapter(Adapter):
             await bot.store.run(bot.refresh_chats)
 
     async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # a fresh connection per request: a refused connect then means "not sent", while a
-            # stale pooled one could fail mid-request and make a send look uncertain
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT), connector=aiohttp.TCPConnector(force_close=True),
-            )
-        return self._session
+        return self._http.session
 
     async def send(self, delivery: Delivery) -> str | None:
         robot = self.robots.get(delivery.chat_id)

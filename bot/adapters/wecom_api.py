@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from bot.adapters.base import OutcomeUnknown, PermanentSendError, TransientSendError
+from bot.adapters.http_session import FreshConnections
 
 log = logging.getLogger("qunbot.adapters")
 
@@ -81,21 +82,14 @@ class WxApi:
     def __init__(self, api_base: str, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.api_base = api_base.rstrip("/")
         self.token = AccessToken(self._fetch_token, monotonic)
-        self._session: aiohttp.ClientSession | None = None
+        self._http = FreshConnections(HTTP_TIMEOUT)
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            # a fresh connection per request: a refused connect then means "not sent", while a
-            # stale pooled one could fail mid-request and make a send look uncertain
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT), connector=aiohttp.TCPConnector(force_close=True),
-            )
-        return self._session
+        return self._http.session
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
     async def _fetch_token(self) -> tuple[str, float]:
         raise NotImplementedError
