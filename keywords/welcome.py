@@ -136,6 +136,9 @@ class WelcomeBatcher:
         return (best[1] if best else None), [why for rank, why in skipped if rank < limit]
 
     async def on_join(self, event: Event, ctx: Context) -> Decision:
+        if event.to_me:
+            # the bot itself was added to the group (QQ's GROUP_ADD_ROBOT): nobody to welcome
+            return pass_("keywords", "机器人自己入群，不发欢迎语")
         row, skipped = self.choose(event.chat_id, ctx.chat_name or event.chat_name, ctx.chat_tags, ctx.member_tags)
         if row is None:
             if skipped:

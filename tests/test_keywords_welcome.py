@@ -152,3 +152,13 @@ async def test_stopping_the_bot_sends_open_welcomes_and_writes_hits(tmp_path):
     assert [r["payload"]["text"] for r in store.outbound.list(source="welcome:g_mom")] == ["欢迎 甲"]
     assert store.keywords.get_rule_by_name("k")["hits"] == 1
     store.close()
+
+
+async def test_the_bot_joining_a_group_is_not_welcomed(harness):
+    # QQ's GROUP_ADD_ROBOT: the bot itself is the one who joined (to_me)
+    h = harness
+    decision = await h.send("", chat="g_student", sender="bot", name="bot", type=JOIN, to_me=True)
+    assert decision.outcome != "welcome-queued" and "机器人自己入群" in decision.reason
+    h.clock.advance(11)
+    await h.engine.welcome.flush_due()
+    assert h.submitted == []
